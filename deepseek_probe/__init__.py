@@ -1,0 +1,3 @@
+"""deepseek-probe: will this machine run a DeepSeek model? Probe, estimate, check."""
+
+__version__ = "0.1.0"

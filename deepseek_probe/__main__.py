@@ -1,0 +1,3 @@
+from deepseek_probe.cli import main
+
+main()

@@ -1,0 +1,307 @@
+"""Command line: click commands only. Wires probes -> snapshot -> estimate/rules -> report.
+
+Exit codes (DESIGN.md): 0 ready, 1 ready with warnings, 2 not ready, 3 unknown,
+64 usage error or bad input, 70 internal error (a bug).
+Heavy modules are imported inside the commands so `--help` and bad flags stay instant.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import List, Optional, Sequence
+
+import click
+
+from deepseek_probe import __version__
+
+EXIT_HELP = """\b
+Exit codes:
+  0   ready: every check passed
+  1   ready with warnings
+  2   not ready: at least one check failed
+  3   unknown: the machine could not be probed well enough to decide
+  64  usage error or bad input (bad flag, unknown model, unreadable snapshot)
+  70  internal error (a bug: please report it; --debug shows the traceback)"""
+
+PRECISIONS = ["fp32", "bf16", "fp16", "fp8", "int8", "int4",
+              "q8_0", "q6_k", "q5_k_m", "q4_k_m", "q4_0", "q3_k_m", "q2_k"]
+KV_PRECISIONS = ["bf16", "fp16", "fp8", "q8_0", "q4_0"]
+RUNTIMES = ["transformers", "vllm", "llamacpp"]
+# Ollama and LM Studio run llama.cpp underneath; accept their names for the same model.
+RUNTIME_ALIASES = {"ollama": "llamacpp", "lmstudio": "llamacpp", "llama.cpp": "llamacpp", "hf": "transformers"}
+
+
+class _Choice(click.Choice):
+    """Case-insensitive choice that also accepts runtime aliases."""
+
+    def __init__(self, choices: Sequence[str], aliases: Optional[dict] = None):
+        self.aliases = aliases or {}
+        super().__init__(list(choices) + list(self.aliases), case_sensitive=False)
+
+    def convert(self, value, param, ctx):
+        value = super().convert(value, param, ctx)
+        return self.aliases.get(value.lower(), value.lower())
+
+
+def _settings_options(f):
+    """Options shared by check / estimate / plan."""
+    opts = [
+        click.option("--precision", type=_Choice(PRECISIONS), default=None,
+                     help="Weight precision (default: the runtime's default for the model)."),
+        click.option("--kv-precision", type=_Choice(KV_PRECISIONS), default=None,
+                     help="KV-cache precision (default: bf16, or the runtime's default)."),
+        click.option("--context", type=click.IntRange(min=1), default=None,
+                     help="Context length in tokens per sequence (default: the runtime's default)."),
+        click.option("--concurrency", type=click.IntRange(min=1, max=65536), default=None,
+                     help="Sequences served at once (default 1)."),
+        click.option("--runtime", type=_Choice(RUNTIMES, RUNTIME_ALIASES), default="transformers",
+                     show_default=True, help="Inference runtime (ollama/lmstudio = llamacpp)."),
+        click.option("--tensor-parallel", type=click.IntRange(min=1, max=1024), default=None,
+                     help="GPUs the model is split over (default: 1, or the fewest that fit in check)."),
+        click.option("--model-config", "model_configs", multiple=True,
+                     type=click.Path(dir_okay=False),
+                     help="Add a model from a Hugging Face config.json on disk (repeatable)."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def _settings_for(spec, runtime, precision, kv_precision, context, concurrency, tensor_parallel):
+    from dataclasses import replace
+
+    from deepseek_probe import profiles
+
+    s = profiles.default_settings(spec, runtime)
+    changes = {}
+    if precision:
+        changes["precision"] = precision
+    if kv_precision:
+        changes["kv_precision"] = kv_precision
+    if context:
+        changes["context"] = context
+    if concurrency:
+        changes["concurrency"] = concurrency
+    if tensor_parallel:
+        changes["tensor_parallel"] = tensor_parallel
+    return replace(s, **changes) if changes else s
+
+
+def _specs(models: Sequence[str], model_configs: Sequence[str], default: Sequence[str] = ()):
+    from deepseek_probe import profiles
+
+    specs = [profiles.from_hf_config(p) for p in model_configs]
+    names = list(models) or ([] if specs else list(default))
+    specs += [profiles.get_model(m) for m in names]
+    return specs
+
+
+def _write(text: str, output: Optional[str]) -> None:
+    if not text.endswith("\n"):
+        text += "\n"
+    if output is None or output == "-":
+        click.echo(text, nl=False)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as e:
+        from deepseek_probe.errors import InputError
+
+        raise InputError(f"cannot write {output}: {e.strerror or e}") from None
+
+
+def _color(fmt: str, output: Optional[str]) -> bool:
+    return (fmt == "text" and output in (None, "-") and sys.stdout.isatty()
+            and "NO_COLOR" not in os.environ)
+
+
+def _load_or_probe(snapshot_path: Optional[str], model_dir: Optional[str]):
+    if snapshot_path:
+        from deepseek_probe.snapshot import Snapshot
+
+        return Snapshot.load(snapshot_path)
+    from deepseek_probe.probes import take_snapshot
+
+    return take_snapshot(model_dir=model_dir)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+             epilog=EXIT_HELP)
+@click.version_option(__version__, prog_name="deepseek-probe")
+@click.option("--debug", is_flag=True, help="Show tracebacks for internal errors.")
+def cli(debug: bool) -> None:
+    """Will this machine run a DeepSeek model? Probe the hardware, estimate what the model
+    needs, and check one against the other."""
+
+
+@cli.command(epilog=EXIT_HELP)
+@click.option("--model", "models", multiple=True,
+              help="Model id or alias (repeatable; default: 7b 33b 70b 236b). See `models`.")
+@_settings_options
+@click.option("--snapshot", "snapshot_path", type=click.Path(dir_okay=False),
+              help="Evaluate a saved snapshot instead of probing this machine.")
+@click.option("--model-dir", type=click.Path(file_okay=False),
+              help="Where the model will be stored (disk check; default: the Hugging Face cache).")
+@click.option("--format", "fmt", type=_Choice(["text", "json", "markdown", "prometheus"]),
+              default="text", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False), help="Write the report to FILE.")
+@click.option("--no-redact", is_flag=True, help="Keep serials, UUIDs, hostnames and user names.")
+@click.option("--verify", is_flag=True,
+              help="Also reserve the estimated memory on each GPU through CUDA, then free it.")
+def check(models, precision, kv_precision, context, concurrency, runtime, tensor_parallel,
+          model_configs, snapshot_path, model_dir, fmt, output, no_redact, verify):
+    """Check this machine (or a snapshot) against DeepSeek model requirements."""
+    from deepseek_probe import profiles, report, rules
+
+    specs = _specs(models, model_configs, default=profiles.HEADLINE)
+    requests = [(spec, _settings_for(spec, runtime, precision, kv_precision, context, concurrency,
+                                     tensor_parallel)) for spec in specs]
+    if verify and snapshot_path:
+        from deepseek_probe.errors import InputError
+
+        raise InputError("--verify reserves memory on this machine's GPUs; it cannot be used with --snapshot")
+    snap = _load_or_probe(snapshot_path, model_dir)
+    result = rules.check(snap, requests)
+    if verify:
+        from deepseek_probe import verify as verify_mod
+
+        verify_mod.verify_check_result(result, snap)
+    _write(report.render(result, fmt, redact=not no_redact, color=_color(fmt, output)), output)
+    sys.exit(result.exit_code)
+
+
+@cli.command()
+@click.option("--format", "fmt", type=_Choice(["json", "text"]), default="json", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False), help="Write the snapshot to FILE.")
+@click.option("--model-dir", type=click.Path(file_okay=False),
+              help="Directory whose disk is probed (default: the Hugging Face cache).")
+@click.option("--redact", is_flag=True, help="Remove serials, UUIDs, hostnames and user names.")
+def probe(fmt, output, model_dir, redact):
+    """Capture a snapshot of this machine (replay it later with --snapshot)."""
+    from deepseek_probe.probes import take_snapshot
+
+    snap = take_snapshot(model_dir=model_dir)
+    if redact:
+        from deepseek_probe.redact import redact_snapshot
+
+        snap = redact_snapshot(snap)
+    if fmt == "json":
+        _write(snap.to_json(), output)
+    else:
+        from deepseek_probe.report.snapshot_text import render_snapshot
+
+        _write(render_snapshot(snap), output)
+
+
+@cli.command()
+@click.option("--model", "models", multiple=True, help="Model id or alias.")
+@_settings_options
+@click.option("--gpu-memory", "gpu_memory_gib", type=click.FloatRange(min=0.1, max=1e6), default=None,
+              help="Total memory of one GPU in GiB (vLLM sizes its KV pool from it).")
+@click.option("--format", "fmt", type=_Choice(["json", "text"]), default="text", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False), help="Write to FILE.")
+def estimate(models, precision, kv_precision, context, concurrency, runtime, tensor_parallel,
+             model_configs, gpu_memory_gib, fmt, output):
+    """Memory a model needs per GPU, host RAM and disk (no probing)."""
+    from deepseek_probe import estimate as est_mod
+    from deepseek_probe.errors import InputError
+    from deepseek_probe.report.estimate import render_estimates
+
+    specs = _specs(models, model_configs)
+    if not specs:
+        raise InputError("estimate needs --model ID (or --model-config PATH); see `deepseek-probe models`")
+    device_total = int(gpu_memory_gib * 2**30) if gpu_memory_gib else None
+    results = [est_mod.estimate(spec, _settings_for(spec, runtime, precision, kv_precision, context,
+                                                    concurrency, tensor_parallel), device_total)
+               for spec in specs]
+    _write(render_estimates(results, fmt), output)
+
+
+@cli.command()
+@click.option("--model", "models", multiple=True, help="Model id or alias.")
+@click.option("--all", "all_models", is_flag=True, help="Every profile x precision x context x runtime.")
+@_settings_options
+@click.option("--format", "fmt", type=_Choice(["text", "json", "markdown", "csv"]), default="text",
+              show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False), help="Write to FILE.")
+def plan(models, all_models, precision, kv_precision, context, concurrency, runtime,
+         tensor_parallel, model_configs, fmt, output):
+    """Hardware a model needs: per-GPU memory and how many of which common GPU (no probing)."""
+    from deepseek_probe import plan as plan_mod
+    from deepseek_probe.errors import InputError
+
+    if all_models:
+        from deepseek_probe.requirements import render_requirements
+
+        _write(render_requirements(fmt), output)
+        return
+    specs = _specs(models, model_configs)
+    if not specs:
+        raise InputError("plan needs --model ID, --model-config PATH or --all")
+    plans = [plan_mod.hardware_plan(spec, _settings_for(spec, runtime, precision, kv_precision,
+                                                        context, concurrency, tensor_parallel))
+             for spec in specs]
+    _write(plan_mod.render_plans(plans, fmt), output)
+
+
+@cli.command()
+@click.option("--format", "fmt", type=_Choice(["text", "json"]), default="text", show_default=True)
+def models(fmt):
+    """List model profiles, their aliases and architecture facts."""
+    from deepseek_probe.report.estimate import render_models
+
+    _write(render_models(fmt), None)
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    """Entry point: maps every failure to a documented exit code, never a raw traceback."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # --debug is accepted anywhere on the line (before or after the command name).
+    debug = "--debug" in argv or os.environ.get("DEEPSEEK_PROBE_DEBUG") == "1"
+    argv = [a for a in argv if a != "--debug"]
+    from deepseek_probe.errors import InputError
+
+    try:
+        cli.main(args=argv, prog_name="deepseek-probe", standalone_mode=False)
+    except click.exceptions.Exit as e:  # --help, --version
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        click.echo("deepseek-probe: aborted", err=True)
+        sys.exit(130)
+    except click.exceptions.UsageError as e:
+        click.echo(f"deepseek-probe: error: {_one_line(e.format_message())}", err=True)
+        if e.ctx is not None:
+            click.echo(f"Try '{e.ctx.command_path} --help'.", err=True)
+        sys.exit(64)
+    except click.exceptions.ClickException as e:
+        click.echo(f"deepseek-probe: error: {_one_line(e.format_message())}", err=True)
+        sys.exit(64)
+    except InputError as e:
+        click.echo(f"deepseek-probe: error: {_one_line(str(e))}", err=True)
+        sys.exit(64)
+    except KeyboardInterrupt:
+        click.echo("deepseek-probe: interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        # `deepseek-probe check | head`: the reader left; not our failure.
+        try:
+            sys.stdout = None  # type: ignore[assignment]
+        finally:
+            os._exit(0)
+    except SystemExit:
+        raise
+    except Exception as e:  # noqa: BLE001 - the last line of defence
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        click.echo(f"deepseek-probe: internal error: {type(e).__name__}: {_one_line(str(e))} "
+                   f"(this is a bug; please report it with --debug output)", err=True)
+        sys.exit(70)
+    sys.exit(0)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())

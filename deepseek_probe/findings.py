@@ -1,0 +1,40 @@
+"""A finding is one check's outcome; a verdict is the worst of them; exit codes follow."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Dict, Iterable, Optional
+
+# Worst last. "unknown" outranks "fail" only when nothing failed: a definite "not ready" is more
+# useful to a provisioning script than "could not tell".
+LEVELS = ("pass", "warn", "unknown", "fail")
+
+EXIT_CODES = {"pass": 0, "warn": 1, "fail": 2, "unknown": 3}
+EXIT_USAGE = 64  # bad flag, unknown model, unreadable snapshot
+EXIT_INTERNAL = 70  # a bug
+
+
+@dataclass
+class Finding:
+    check: str  # stable id, e.g. "gpu.vram", "driver.version"
+    level: str  # one of LEVELS
+    message: str
+    measured: Any = None
+    required: Any = None
+    suggestion: Optional[str] = None
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+
+def verdict(findings: Iterable[Finding]) -> str:
+    """Worst level among findings; no findings at all means we could not decide."""
+    worst = None
+    for f in findings:
+        if worst is None or LEVELS.index(f.level) > LEVELS.index(worst):
+            worst = f.level
+    return worst or "unknown"
+
+
+def worst_of(verdicts: Iterable[str]) -> str:
+    return max(verdicts, key=LEVELS.index, default="unknown")

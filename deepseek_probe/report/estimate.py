@@ -1,0 +1,62 @@
+"""Renderers for `estimate` and `models`: no probing, just the catalog and the memory math."""
+
+from __future__ import annotations
+
+import json
+from typing import List
+
+from deepseek_probe.units import billions, count, gib
+
+
+def render_estimates(estimates: List, fmt: str) -> str:
+    if fmt == "json":
+        docs = [e.to_dict() for e in estimates]
+        return json.dumps(docs[0] if len(docs) == 1 else docs, indent=1)
+    return "\n".join(_estimate_text(e) for e in estimates)
+
+
+def _estimate_text(e) -> str:
+    d = e.per_device
+    lines = [
+        f"{e.model} · {e.precision} weights, {e.kv_precision} KV · context {count(e.context)}"
+        f" × {e.concurrency} · {e.runtime} · tensor parallel {e.tensor_parallel}",
+        f"  parameters        {billions(e.params)}",
+        f"  per GPU           {gib(d.total_bytes)}  (held at peak, margin not included)",
+        f"    weights         {gib(d.weights_bytes)}",
+        f"    KV cache        {gib(d.kv_cache_bytes)}",
+        f"    activations     {gib(d.activation_bytes)}",
+        f"    runtime         {gib(d.runtime_overhead_bytes)}",
+        f"  host RAM          {gib(e.host_ram_bytes)}",
+        f"  disk              {gib(e.disk_bytes)}",
+    ]
+    for key, value in (e.notes or {}).items():
+        if isinstance(value, int) and key.endswith("_bytes"):
+            value = gib(value)
+        lines.append(f"  {key.replace('_', ' '):<17} {value}")
+    return "\n".join(lines) + "\n"
+
+
+def render_models(fmt: str) -> str:
+    from deepseek_probe import profiles
+
+    specs = profiles.all_models()
+    if fmt == "json":
+        return json.dumps([_model_doc(s) for s in specs], indent=1)
+    rows = [("model", "aliases", "params", "active", "attention", "max context")]
+    for s in specs:
+        rows.append((s.id, " ".join(s.aliases) or "-", billions(s.params), billions(s.active_params),
+                     _attention(s), count(s.max_context)))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows) + "\n"
+
+
+def _attention(spec) -> str:
+    if getattr(spec, "kv_lora_rank", None):
+        return "MLA + MoE" if getattr(spec, "n_routed_experts", None) else "MLA"
+    return "MHA" if spec.kv_heads == spec.heads else f"GQA ({spec.kv_heads} KV heads)"
+
+
+def _model_doc(spec) -> dict:
+    return {"id": spec.id, "aliases": list(spec.aliases), "params": spec.params,
+            "active_params": spec.active_params, "attention": _attention(spec),
+            "layers": spec.layers, "max_context": spec.max_context}

@@ -1,0 +1,310 @@
+"""The machine as plain data: what the probes saw, JSON round-trip, versioned.
+
+Every probe fills one dataclass here. A field that could not be read is ``None`` and its name
+maps to a short reason code in that record's ``unavailable`` dict (``not_supported``,
+``no_permission``, ``gpu_lost``, ``timeout``, ``not_found``, ``error: …``). ``None`` with no
+reason means "not applicable" (e.g. no cgroup memory limit is set).
+
+Rules, plans and reports read only this; they never probe. A saved snapshot (``probe --output``)
+replays exactly as the live machine did.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from deepseek_probe.errors import InputError
+
+SCHEMA_VERSION = 1
+
+
+class SnapshotError(InputError):
+    """A snapshot document that cannot be loaded (bad JSON, wrong shape, wrong version)."""
+
+
+@dataclass
+class GpuProcess:
+    pid: int
+    used_memory_bytes: Optional[int] = None  # None: NVML does not say (e.g. inside a container)
+
+
+@dataclass
+class GpuInfo:
+    index: int  # NVML index (physical order), not the CUDA_VISIBLE_DEVICES ordinal
+    name: Optional[str] = None
+    uuid: Optional[str] = None
+    serial: Optional[str] = None
+    pci_bus_id: Optional[str] = None
+    memory_total_bytes: Optional[int] = None
+    memory_free_bytes: Optional[int] = None
+    memory_used_bytes: Optional[int] = None
+    memory_reserved_bytes: Optional[int] = None  # nvmlMemory_v2 'reserved' (driver/firmware)
+    compute_capability: Optional[List[int]] = None  # [major, minor]
+    architecture: Optional[str] = None  # "hopper", "ampere", …
+    pcie_gen_current: Optional[int] = None
+    pcie_gen_max: Optional[int] = None  # max the link (GPU and slot) supports
+    pcie_width_current: Optional[int] = None
+    pcie_width_max: Optional[int] = None
+    memory_bus_width_bits: Optional[int] = None
+    max_memory_clock_mhz: Optional[int] = None
+    max_sm_clock_mhz: Optional[int] = None
+    cuda_cores: Optional[int] = None
+    nvlink_active_links: Optional[int] = None  # links in state 'up'; 0 = none
+    mig_enabled: Optional[bool] = None  # current MIG mode
+    ecc_enabled: Optional[bool] = None  # current ECC mode
+    ecc_uncorrected_volatile: Optional[int] = None
+    remapped_rows_pending: Optional[bool] = None
+    remapped_rows_failed: Optional[bool] = None
+    persistence_mode: Optional[bool] = None
+    compute_mode: Optional[str] = None  # "default", "exclusive_process", "prohibited"
+    temperature_c: Optional[int] = None
+    power_limit_w: Optional[float] = None
+    power_usage_w: Optional[float] = None
+    throttle_reasons: Optional[List[str]] = None  # active clock-event reasons, [] = none
+    processes: Optional[List[GpuProcess]] = None
+    vbios_version: Optional[str] = None
+    visible: bool = True  # False when CUDA_VISIBLE_DEVICES hides this GPU
+    unavailable: Dict[str, str] = field(default_factory=dict)
+
+    @property
+    def memory_bandwidth_bytes_per_s(self) -> Optional[float]:
+        """Peak DRAM bandwidth: 2 transfers per clock (DDR/HBM) x bus width.
+
+        H100 SXM: 2 x 2619 MHz x 5120 bit / 8 = 3.35 TB/s (NVIDIA's datasheet: 3.35 TB/s).
+        """
+        if not self.max_memory_clock_mhz or not self.memory_bus_width_bits:
+            return None
+        return 2 * self.max_memory_clock_mhz * 1e6 * self.memory_bus_width_bits / 8
+
+
+@dataclass
+class GpuLink:
+    """How two GPUs talk: the basis for tensor-parallel placement."""
+
+    gpu_a: int
+    gpu_b: int
+    common_ancestor: Optional[str] = None  # "internal","single","multiple","hostbridge","node","system"
+    nvlink_p2p: Optional[bool] = None  # NVML P2P status over NVLink is OK
+    unavailable: Dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class CudaInfo:
+    """Driver, NVML and toolkit facts; ``nvml_status`` says why GPUs could not be listed."""
+
+    nvml_status: str = "ok"  # "ok","library_not_found","driver_not_loaded","no_permission","timeout","error: …"
+    driver_version: Optional[str] = None  # "580.159.04"
+    cuda_driver_version: Optional[str] = None  # max CUDA the driver supports, "13.0"
+    nvml_version: Optional[str] = None
+    nvcc_version: Optional[str] = None  # toolkit on PATH, "13.0"
+    libcuda_path: Optional[str] = None
+    libcudart_path: Optional[str] = None
+    cuda_visible_devices: Optional[str] = None  # raw env value; None = unset
+    unavailable: Dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class CpuInfo:
+    model: Optional[str] = None
+    vendor: Optional[str] = None
+    arch: Optional[str] = None
+    logical_cores: Optional[int] = None
+    physical_cores: Optional[int] = None
+    usable_cores: Optional[float] = None  # min(affinity, cgroup cpu.max quota/period)
+    flags: Optional[List[str]] = None  # inference-relevant ISA flags present (avx2, avx512f, …)
+    numa_nodes: Optional[int] = None
+    unavailable: Dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class MemoryInfo:
+    total_bytes: Optional[int] = None
+    available_bytes: Optional[int] = None
+    swap_total_bytes: Optional[int] = None
+    swap_free_bytes: Optional[int] = None
+    shm_total_bytes: Optional[int] = None
+    shm_free_bytes: Optional[int] = None
+    cgroup_version: Optional[int] = None  # 1, 2, or None (not in a cgroup we can read)
+    cgroup_limit_bytes: Optional[int] = None  # None with no reason: no limit
+    memlock_limit_bytes: Optional[int] = None  # None with no reason: unlimited
+    unavailable: Dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class DiskInfo:
+    path: Optional[str] = None
+    total_bytes: Optional[int] = None
+    free_bytes: Optional[int] = None
+    fstype: Optional[str] = None
+    device: Optional[str] = None
+    rotational: Optional[bool] = None
+    unavailable: Dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class SystemInfo:
+    os_name: Optional[str] = None  # "Linux"
+    os_release: Optional[str] = None  # /etc/os-release PRETTY_NAME
+    kernel: Optional[str] = None
+    arch: Optional[str] = None
+    python_version: Optional[str] = None
+    hostname: Optional[str] = None
+    container: Optional[str] = None  # "docker","podman","kubernetes","lxc","container"; None = bare
+    wsl: Optional[bool] = None
+    unavailable: Dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class NicInfo:
+    name: str
+    speed_mbps: Optional[int] = None  # None: unknown or link down
+    up: Optional[bool] = None
+
+
+@dataclass
+class IbPort:
+    device: str  # "mlx5_0"
+    port: int
+    state: Optional[str] = None  # "ACTIVE", "DOWN", …
+    rate_gbps: Optional[float] = None
+    link_layer: Optional[str] = None  # "InfiniBand" or "Ethernet" (RoCE)
+
+
+@dataclass
+class NetworkInfo:
+    """Interconnect for multi-node serving (fleet checks)."""
+
+    nics: List[NicInfo] = field(default_factory=list)
+    ib_ports: List[IbPort] = field(default_factory=list)
+    gpudirect_rdma: Optional[bool] = None  # nvidia_peermem (or nv_peer_mem) module loaded
+    unavailable: Dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Snapshot:
+    schema_version: int = SCHEMA_VERSION
+    tool_version: Optional[str] = None
+    captured_at: Optional[str] = None  # ISO 8601 UTC
+    system: SystemInfo = field(default_factory=SystemInfo)
+    cpu: CpuInfo = field(default_factory=CpuInfo)
+    memory: MemoryInfo = field(default_factory=MemoryInfo)
+    disk: DiskInfo = field(default_factory=DiskInfo)
+    cuda: CudaInfo = field(default_factory=CudaInfo)
+    gpus: List[GpuInfo] = field(default_factory=list)
+    links: List[GpuLink] = field(default_factory=list)
+    network: NetworkInfo = field(default_factory=NetworkInfo)
+    probe_ms: Dict[str, float] = field(default_factory=dict)  # wall time of each probe
+
+    @property
+    def visible_gpus(self) -> List[GpuInfo]:
+        return [g for g in self.gpus if g.visible]
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self, indent: Optional[int] = 1) -> str:
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, doc: Any) -> "Snapshot":
+        if not isinstance(doc, dict):
+            raise SnapshotError("snapshot must be a JSON object")
+        version = doc.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise SnapshotError(f"unsupported snapshot schema_version {version!r} (this tool reads {SCHEMA_VERSION})")
+        return _build(cls, doc, "snapshot")
+
+    @classmethod
+    def from_json(cls, text: str) -> "Snapshot":
+        try:
+            doc = json.loads(text)
+        except (ValueError, RecursionError) as e:
+            raise SnapshotError(f"not valid JSON: {e}") from None
+        return cls.from_dict(doc)
+
+    @classmethod
+    def load(cls, path: str) -> "Snapshot":
+        try:
+            with open(path, "rb") as f:
+                raw = f.read(64 * 1024 * 1024 + 1)
+        except OSError as e:
+            raise SnapshotError(f"cannot read snapshot {path}: {e.strerror or e}") from None
+        if len(raw) > 64 * 1024 * 1024:
+            raise SnapshotError(f"snapshot {path} is larger than 64 MiB")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise SnapshotError(f"snapshot {path} is not UTF-8 text") from None
+        return cls.from_json(text)
+
+
+# --- strict, typed loading: every field checked, unknown keys rejected ---------------------
+
+_HINTS_CACHE: Dict[type, Dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> Dict[str, Any]:
+    if cls not in _HINTS_CACHE:
+        _HINTS_CACHE[cls] = typing.get_type_hints(cls)
+    return _HINTS_CACHE[cls]
+
+
+def _build(cls: type, doc: Any, where: str) -> Any:
+    if not isinstance(doc, dict):
+        raise SnapshotError(f"{where}: expected an object")
+    hints = _hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    extra = set(doc) - names
+    if extra:
+        raise SnapshotError(f"{where}: unknown field {sorted(extra)[0]!r}")
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name in doc:
+            kwargs[f.name] = _convert(hints[f.name], doc[f.name], f"{where}.{f.name}")
+    try:
+        return cls(**kwargs)
+    except TypeError as e:  # a required field missing
+        raise SnapshotError(f"{where}: {e}") from None
+
+
+def _convert(tp: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin is typing.Union:  # Optional[X]
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _convert(inner[0], value, where)
+    if origin in (list, List):
+        if not isinstance(value, list):
+            raise SnapshotError(f"{where}: expected a list")
+        return [_convert(args[0], v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin in (dict, Dict):
+        if not isinstance(value, dict):
+            raise SnapshotError(f"{where}: expected an object")
+        return {str(k): _convert(args[1], v, f"{where}.{k}") for k, v in value.items()}
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, where)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise SnapshotError(f"{where}: expected true/false")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SnapshotError(f"{where}: expected an integer")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            raise SnapshotError(f"{where}: expected a number")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise SnapshotError(f"{where}: expected a string")
+        return value
+    if tp is Any:
+        return value
+    raise SnapshotError(f"{where}: unsupported type")  # pragma: no cover - schema bug
