@@ -1,0 +1,141 @@
+"""Probes: read this machine into a :class:`~deepseek_probe.snapshot.Snapshot`.
+
+One module per resource (gpu, cuda, cpu, memory, disk, system). Each probe runs in a daemon
+thread under a time limit; a probe that overruns or fails yields its record with every field
+``None`` and a reason (``timeout`` or ``error: …``). :func:`take_snapshot` never raises.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from datetime import datetime, timezone
+from typing import Any, Callable, Dict, Mapping, Optional
+
+from deepseek_probe.probes._timeout import Outcome, run_with_limit, start_bounded
+from deepseek_probe.snapshot import (CpuInfo, CudaInfo, DiskInfo, MemoryInfo, NetworkInfo,
+                                     Snapshot, SystemInfo)
+
+# Per-probe limit. The slowest healthy probe is NVML: import ~90 ms + nvmlInit ~14 ms + ~1 ms
+# per call (census-h100.json / census-2xh200.json); an 8-GPU host stays well under 1 s. Five
+# seconds only ever trips on a wedged driver or a dead network mount.
+DEFAULT_TIME_LIMIT_S = 5.0
+
+__all__ = ["take_snapshot", "DEFAULT_TIME_LIMIT_S"]
+
+
+def take_snapshot(model_dir: Optional[str] = None, nvml: Any = None, root: str = "/",
+                  time_limit_s: float = DEFAULT_TIME_LIMIT_S,
+                  environ: Optional[Mapping[str, str]] = None) -> Snapshot:
+    """Probe everything. ``nvml``: a pynvml-like module (None: import the real one lazily);
+    ``root``: where /proc, /sys and /etc live (tests point it at fixtures/fs/<name>);
+    ``environ``: environment to read (CUDA_VISIBLE_DEVICES, HF_HOME, …; default os.environ)."""
+    env: Dict[str, str] = dict(os.environ if environ is None else environ)
+    snap = Snapshot(tool_version=_tool_version(), captured_at=_utc_now())
+    try:
+        _fill(snap, model_dir, nvml, root, time_limit_s, env)
+    except Exception as e:  # noqa: BLE001 - a bug here must still give the caller a snapshot
+        snap.system.unavailable.setdefault("probe", f"error: {type(e).__name__}: {e}"[:120])
+    return snap
+
+
+def _fill(snap: Snapshot, model_dir: Optional[str], nvml: Any, root: str, limit_s: float,
+          env: Dict[str, str]) -> None:
+    from deepseek_probe.probes import cpu, cuda, disk, gpu, memory, system
+
+    # NVML is the slow one: start it first and let the file probes run meanwhile. The real
+    # pynvml is imported inside the bounded thread (the import alone takes ~90 ms).
+    holder: Dict[str, Any] = {}
+    if nvml is not None:
+        holder["probe"] = gpu.GpuProbe(nvml, environ=env)
+
+    def run_gpu() -> None:
+        if "probe" not in holder:
+            try:
+                module = gpu.load_pynvml()
+            except Exception as e:  # noqa: BLE001 - ImportError or a broken install
+                holder["import_error"] = e
+                return
+            holder["probe"] = gpu.GpuProbe(module, environ=env)
+        holder["probe"].run()
+
+    pending = start_bounded(run_gpu, "gpu")
+
+    snap.system = _bounded(snap, "system", lambda: system.probe_system(root, env), SystemInfo, limit_s)
+    snap.cpu = _bounded(snap, "cpu", lambda: cpu.probe_cpu(root), CpuInfo, limit_s)
+    snap.memory = _bounded(snap, "memory", lambda: memory.probe_memory(root), MemoryInfo, limit_s)
+    snap.disk = _bounded(snap, "disk", lambda: disk.probe_disk(model_dir, root), DiskInfo, limit_s)
+    toolkit = _bounded(snap, "cuda", lambda: cuda.probe_toolkit(root, env), CudaInfo, limit_s)
+    try:  # NICs / InfiniBand / GPUDirect (probes/network.py, owned by the fleet checks)
+        from deepseek_probe.probes import network
+    except ImportError:
+        network = None
+    if network is not None:
+        snap.network = _bounded(snap, "network", lambda: network.probe_network(root), NetworkInfo,
+                                limit_s)
+
+    outcome = pending.wait(limit_s)
+    snap.probe_ms["gpu"] = outcome.elapsed_ms
+    probe = holder.get("probe")
+    if "import_error" in holder:
+        e = holder["import_error"]
+        cuda_info = CudaInfo(nvml_status=f"error: pynvml not importable: {type(e).__name__}: {e}"[:120])
+        gpus, links = [], []
+    elif probe is None:  # timed out while importing pynvml
+        cuda_info, gpus, links = CudaInfo(nvml_status="timeout"), [], []
+    else:
+        reason = "timeout" if outcome.status == "timeout" else \
+            f"error: {type(outcome.error).__name__}: {outcome.error}"[:120]
+        cuda_info, gpus, links = probe.stop_and_snapshot(reason)
+        if outcome.status == "error" and cuda_info.nvml_status == "ok":
+            cuda_info.nvml_status = reason
+    snap.cuda = _merge_cuda(cuda_info, toolkit, root)
+    snap.gpus, snap.links = gpus, links
+
+
+def _bounded(snap: Snapshot, name: str, fn: Callable[[], Any], cls: type, limit_s: float) -> Any:
+    outcome: Outcome = run_with_limit(fn, limit_s, name)
+    snap.probe_ms[name] = outcome.elapsed_ms
+    if outcome.status == "ok":
+        return outcome.value
+    reason = "timeout" if outcome.status == "timeout" else \
+        f"error: {type(outcome.error).__name__}: {outcome.error}"[:120]
+    record = cls()
+    for f in dataclasses.fields(cls):
+        if f.name != "unavailable" and getattr(record, f.name) is None:
+            record.unavailable[f.name] = reason
+    return record
+
+
+def _merge_cuda(nvml_part: CudaInfo, toolkit: CudaInfo, root: str) -> CudaInfo:
+    """NVML's driver facts + the toolkit probe's files; driver version from /proc if no NVML."""
+    from deepseek_probe.probes import cuda
+
+    merged = nvml_part
+    for name in ("nvcc_version", "libcuda_path", "libcudart_path", "cuda_visible_devices"):
+        setattr(merged, name, getattr(toolkit, name))
+        if name in toolkit.unavailable:
+            merged.unavailable[name] = toolkit.unavailable[name]
+    if merged.nvml_status != "ok":
+        for name in ("driver_version", "cuda_driver_version", "nvml_version"):
+            merged.unavailable.setdefault(name, merged.nvml_status)
+    if merged.driver_version is None:
+        from_proc = cuda.driver_version_from_proc(root)
+        if from_proc is not None:
+            merged.driver_version = from_proc  # the kernel module's version
+            merged.unavailable.pop("driver_version", None)
+    return merged
+
+
+def _tool_version() -> Optional[str]:
+    try:
+        from deepseek_probe import __version__
+
+        return __version__
+    except ImportError:
+        return None
+
+
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+

@@ -1,0 +1,98 @@
+"""OS, kernel, Python, host name, container runtime, WSL2."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+from typing import Mapping, Optional
+
+from deepseek_probe.probes import _read
+from deepseek_probe.snapshot import SystemInfo
+
+
+def probe_system(root: str = "/", environ: Optional[Mapping[str, str]] = None) -> SystemInfo:
+    env = os.environ if environ is None else environ
+    live = root in ("", "/")
+    info = SystemInfo(python_version=platform.python_version())
+    if live:
+        uname = os.uname() if hasattr(os, "uname") else None
+        info.os_name = platform.system() or None
+        info.kernel = uname.release if uname else platform.release() or None
+        info.arch = platform.machine() or None
+        try:
+            info.hostname = socket.gethostname() or None
+        except OSError as e:
+            info.unavailable["hostname"] = _read.error_reason(e)
+    else:
+        # A recorded tree: the kernel's own files say what uname would.
+        info.os_name = _read.read_first_line(root, "/proc/sys/kernel/ostype")
+        info.kernel = _read.read_first_line(root, "/proc/sys/kernel/osrelease")
+        info.hostname = _read.read_first_line(root, "/proc/sys/kernel/hostname")
+        info.arch = None
+        info.unavailable["arch"] = "not_recorded"
+
+    info.os_release = os_release_name(root)
+    if info.os_release is None:
+        info.unavailable["os_release"] = "not_found"
+    info.container = container_kind(root, env)
+    info.wsl = is_wsl(root, env, info.kernel)
+    for name in ("os_name", "kernel", "hostname"):
+        if getattr(info, name) is None:
+            info.unavailable.setdefault(name, "not_found")
+    return info
+
+
+def os_release_name(root: str) -> Optional[str]:
+    """PRETTY_NAME from /etc/os-release (or /usr/lib/os-release, os-release(5))."""
+    for path in ("/etc/os-release", "/usr/lib/os-release"):
+        text = _read.read_text(root, path)
+        if text is None:
+            continue
+        fields = {}
+        for line in text.splitlines():
+            key, found, value = line.partition("=")
+            if found:
+                fields[key.strip()] = value.strip().strip('"').strip("'")
+        name = fields.get("PRETTY_NAME") or " ".join(
+            v for v in (fields.get("NAME"), fields.get("VERSION")) if v)
+        return name or None
+    return None
+
+
+# Markers each runtime leaves (docker: /.dockerenv; podman: /run/.containerenv, containers-
+# common docs; kubernetes: the service-account mount and KUBERNETES_SERVICE_HOST, set in every
+# pod; systemd-nspawn/lxc: the "container" environment variable of PID 1, systemd's
+# CONTAINER_INTERFACE spec).
+_CGROUP_HINTS = (("kubepods", "kubernetes"), ("docker", "docker"), ("libpod", "podman"),
+                 ("containerd", "container"), ("lxc", "lxc"), ("crio", "kubernetes"))
+
+
+def container_kind(root: str, env: Mapping[str, str]) -> Optional[str]:
+    if env.get("KUBERNETES_SERVICE_HOST") or _read.exists(root, "/var/run/secrets/kubernetes.io"):
+        return "kubernetes"
+    if _read.exists(root, "/run/.containerenv"):
+        return "podman"
+    if _read.exists(root, "/.dockerenv"):
+        return "docker"
+    for path in ("/proc/1/cgroup", "/proc/self/cgroup"):
+        text = _read.read_text(root, path) or ""
+        for hint, kind in _CGROUP_HINTS:
+            if hint in text:
+                return kind
+    pid1_env = _read.read_text(root, "/proc/1/environ")
+    if pid1_env:
+        for item in pid1_env.split("\0"):
+            if item.startswith("container="):
+                return item.partition("=")[2] or "container"
+    if env.get("container"):
+        return env["container"]
+    return None
+
+
+def is_wsl(root: str, env: Mapping[str, str], kernel: Optional[str]) -> bool:
+    """WSL kernels carry "microsoft" in their release (5.15.167.4-microsoft-standard-WSL2)."""
+    if env.get("WSL_DISTRO_NAME") or env.get("WSL_INTEROP"):
+        return True
+    release = _read.read_first_line(root, "/proc/sys/kernel/osrelease") or kernel or ""
+    return "microsoft" in release.lower()

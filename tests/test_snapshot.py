@@ -1,0 +1,74 @@
+"""Every snapshot fixture loads strictly and survives a JSON round trip unchanged."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+
+import pytest
+
+from conftest import NVML_FIXTURES, SNAPSHOT_FIXTURES
+from fake_nvml import FakeNvml
+from deepseek_probe.probes.gpu import GpuProbe
+from deepseek_probe.snapshot import Snapshot
+
+SNAPSHOT_FILES = sorted(glob.glob(os.path.join(SNAPSHOT_FIXTURES, "*.json")))
+REFERENCE = "/work/shared/reference"
+
+
+def test_the_fixture_set_has_real_gpu_captures_and_this_machine():
+    names = {os.path.basename(p) for p in SNAPSHOT_FILES}
+    assert {"h100.json", "h200.json", "2xh200.json", "nogpu-dev.json"} <= names
+
+
+@pytest.mark.parametrize("path", SNAPSHOT_FILES, ids=os.path.basename)
+def test_snapshot_fixture_round_trip_is_lossless(path):
+    with open(path, encoding="utf-8") as f:
+        on_disk = json.load(f)
+    snap = Snapshot.load(path)
+    assert json.loads(snap.to_json()) == on_disk
+    assert Snapshot.from_json(snap.to_json()) == snap
+
+
+@pytest.mark.parametrize("path", SNAPSHOT_FILES, ids=os.path.basename)
+def test_every_missing_field_in_a_fixture_says_why_or_is_not_applicable(path):
+    snap = Snapshot.load(path)
+    for gpu in snap.gpus:
+        for name, value in vars(gpu).items():
+            if value is None:
+                assert name in gpu.unavailable, f"{path}: gpu{gpu.index}.{name} is None without reason"
+
+
+@pytest.mark.parametrize("name", ["h100", "h200", "2xh200", "derived-h100-mig-on",
+                                  "derived-h200-tenant-60gb", "derived-h100-hot-throttled",
+                                  "derived-8gpu-mixed"])
+def test_snapshot_gpus_are_what_the_probe_reads_from_the_recording(name):
+    """fixtures/snapshots/<name>.json GPU part == replaying fixtures/nvml/<name>.json now."""
+    probe = GpuProbe(FakeNvml.from_file(os.path.join(NVML_FIXTURES, name + ".json")), environ={})
+    probe.run()
+    cuda, gpus, links = probe.stop_and_snapshot()
+    snap = Snapshot.load(os.path.join(SNAPSHOT_FIXTURES, name + ".json"))
+    assert snap.gpus == gpus and snap.links == links
+    assert snap.cuda.driver_version == cuda.driver_version
+
+
+@pytest.mark.parametrize("name", ["h100", "h200", "2xh200"])
+def test_nvml_recordings_are_the_census_converted(name):
+    census_path = os.path.join(REFERENCE, f"census-{name}.json")
+    if not os.path.exists(census_path):
+        pytest.skip("census files not present (/work/shared/reference)")
+    import fake_nvml
+
+    with open(census_path, encoding="utf-8") as f:
+        converted = fake_nvml.census_to_recording(json.load(f), "")
+    with open(os.path.join(NVML_FIXTURES, name + ".json"), encoding="utf-8") as f:
+        stored = json.load(f)
+    assert converted["gpus"] == stored["gpus"] and converted["system"] == stored["system"]
+
+
+def test_derived_fixtures_keep_the_captured_serials_of_real_gpus():
+    real = Snapshot.load(os.path.join(SNAPSHOT_FIXTURES, "h100.json")).gpus[0]
+    for name in ("derived-h100-mig-on", "derived-h100-hot-throttled"):
+        gpu = Snapshot.load(os.path.join(SNAPSHOT_FIXTURES, name + ".json")).gpus[0]
+        assert (gpu.serial, gpu.uuid) == (real.serial, real.uuid)
