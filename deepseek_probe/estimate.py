@@ -1,0 +1,523 @@
+"""Memory math per device: weights, KV cache (MHA/GQA/MLA), activations, runtime overhead.
+
+Pure: takes a model spec and settings, returns numbers. Never probes, reads files or prints.
+Each runtime budgets memory its own way, so each has its own function below; the shared parts
+(weights, KV cache, disk) come first. Every constant names its source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, Optional, Tuple
+
+from deepseek_probe.errors import InputError
+from deepseek_probe.profiles import KV_PRECISIONS, PRECISIONS, RUNTIMES, weight_bytes
+
+MiB = 1 << 20
+GiB = 1 << 30
+
+
+class EstimateInputError(InputError):
+    """Settings that make no sense for this model (context <= 0 or past max, TP not dividing heads…)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    precision: str = "bf16"  # fp32 bf16 fp16 fp8 int8 int4 | q8_0 q6_k q5_k_m q4_k_m q4_0 q3_k_m q2_k
+    kv_precision: str = "bf16"  # bf16 fp16 fp8 q8_0 q4_0
+    context: int = 4096  # tokens per sequence
+    concurrency: int = 1  # sequences decoded together
+    runtime: str = "transformers"  # transformers | vllm | llamacpp
+    tensor_parallel: int = 1
+    # MLA models only: "latent" caches (kv_lora_rank + rope) per token and layer (vLLM, SGLang,
+    # transformers 5, llama.cpp >= PR #12801 with a new GGUF); "decompressed" caches full K and V
+    # per head (older runtimes and older GGUF conversions; deepseek-models.md).
+    mla_cache: str = "latent"
+    # vLLM --gpu-memory-utilization: the fraction of TOTAL device memory the process takes.
+    gpu_memory_utilization: float = 0.9
+
+
+@dataclass
+class DeviceMemory:
+    """Bytes one GPU holds at peak for this process (what NVML shows used by it); no margin."""
+
+    weights_bytes: int = 0
+    kv_cache_bytes: int = 0
+    activation_bytes: int = 0
+    runtime_overhead_bytes: int = 0
+    total_bytes: int = 0
+
+
+@dataclass
+class Estimate:
+    model: str
+    precision: str
+    kv_precision: str
+    context: int
+    concurrency: int
+    runtime: str
+    tensor_parallel: int
+    params: int
+    per_device: DeviceMemory
+    host_ram_bytes: int
+    disk_bytes: int
+    bytes_read_per_token: int  # per device, decode step: active weights + KV read
+    sources: Dict[str, str] = field(default_factory=dict)  # component -> where its constant comes from
+    notes: Dict[str, Any] = field(default_factory=dict)  # runtime-specific facts (vLLM pool, max context…)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The JSON contract of DESIGN.md (`estimate --format json`)."""
+        return {"schema_version": 1, **asdict(self)}
+
+
+# =====================================================================================
+# Validation
+# =====================================================================================
+def validate(spec: Any, s: Settings) -> None:
+    """Raise EstimateInputError (one line) for settings that make no sense for `spec`."""
+    rt = RUNTIMES.get(s.runtime)
+    if rt is None:
+        raise EstimateInputError(f"unknown runtime {s.runtime!r}; choose one of {', '.join(RUNTIMES)}")
+    if s.precision not in PRECISIONS:
+        raise EstimateInputError(f"unknown precision {s.precision!r}; choose one of {', '.join(PRECISIONS)}")
+    if s.precision not in rt.precisions:
+        raise EstimateInputError(f"precision {s.precision} is not available in {s.runtime} "
+                                 f"(it supports {', '.join(rt.precisions)})")
+    if s.kv_precision not in KV_PRECISIONS:
+        raise EstimateInputError(f"unknown KV precision {s.kv_precision!r}; choose one of "
+                                 f"{', '.join(KV_PRECISIONS)}")
+    if s.kv_precision not in rt.kv_precisions:
+        raise EstimateInputError(f"KV precision {s.kv_precision} is not available in {s.runtime} "
+                                 f"(it supports {', '.join(rt.kv_precisions)})")
+    if not isinstance(s.context, int) or isinstance(s.context, bool) or s.context <= 0:
+        raise EstimateInputError(f"context must be a positive number of tokens, got {s.context!r}")
+    if s.context > spec.max_context:
+        raise EstimateInputError(f"context {s.context} is beyond {spec.id}'s maximum of {spec.max_context} tokens")
+    if not isinstance(s.concurrency, int) or isinstance(s.concurrency, bool) or s.concurrency <= 0:
+        raise EstimateInputError(f"concurrency must be a positive number of sequences, got {s.concurrency!r}")
+    tp = s.tensor_parallel
+    if not isinstance(tp, int) or isinstance(tp, bool) or tp <= 0:
+        raise EstimateInputError(f"tensor parallel size must be a positive integer, got {tp!r}")
+    if s.runtime != "llamacpp":  # llama.cpp splits whole layers across GPUs, not heads
+        if spec.heads % tp:
+            raise EstimateInputError(f"tensor parallel {tp} does not divide {spec.id}'s {spec.heads} attention heads")
+        kvh = spec.kv_heads
+        if not spec.is_mla and (kvh % tp if tp <= kvh else tp % kvh):
+            # vLLM: kv heads split when tp <= kv_heads, replicated when tp is a multiple of them
+            raise EstimateInputError(f"tensor parallel {tp} does not divide {spec.id}'s {kvh} KV heads "
+                                     "(and is not a multiple of them)")
+    elif tp > spec.layers:
+        raise EstimateInputError(f"cannot split {spec.id}'s {spec.layers} layers over {tp} GPUs")
+    if s.mla_cache not in ("latent", "decompressed"):
+        raise EstimateInputError(f"mla_cache must be 'latent' or 'decompressed', got {s.mla_cache!r}")
+    if not (0.0 < s.gpu_memory_utilization <= 1.0):
+        raise EstimateInputError(f"gpu_memory_utilization must be in (0, 1], got {s.gpu_memory_utilization!r}")
+
+
+# =====================================================================================
+# Shared pieces: KV cache, weights, disk
+# =====================================================================================
+def kv_bytes_per_token(spec: Any, s: Settings) -> float:
+    """KV-cache bytes per token of one sequence, on one device (all layers it holds).
+
+    MHA/GQA: 2 (K and V) x layers x max(1, kv_heads / TP) x head_dim x bytes  (anchors §3;
+    vLLM kv_cache_interface.py replicates a KV head when TP > kv_heads).
+    MLA latent: layers x (kv_lora_rank + qk_rope_head_dim) x bytes, NOT divided by TP: vLLM's
+    get_num_kv_heads returns 1 for MLA, so every rank holds the whole latent (anchors §1.8).
+    MLA decompressed: layers x heads/TP x (qk_nope + qk_rope + v_head_dim) x bytes.
+    llama.cpp splits layers, not heads, across GPUs: each holds layers / N of the cache.
+    """
+    b = KV_PRECISIONS[s.kv_precision]
+    tp = s.tensor_parallel
+    if s.runtime == "llamacpp":
+        layers, heads_div = spec.layers / tp, 1
+    else:
+        layers, heads_div = spec.layers, tp
+    if spec.is_mla:
+        if s.mla_cache == "latent":
+            return layers * (spec.kv_lora_rank + spec.qk_rope_head_dim) * b
+        per_head = spec.qk_nope_head_dim + spec.qk_rope_head_dim + spec.v_head_dim
+        return layers * (spec.heads / heads_div) * per_head * b
+    kv_heads = max(1, spec.kv_heads // heads_div) if heads_div > 1 else spec.kv_heads
+    return 2 * layers * kv_heads * spec.head_dim * b
+
+
+def kv_cache_bytes(spec: Any, s: Settings) -> int:
+    return int(kv_bytes_per_token(spec, s) * s.context * s.concurrency)
+
+
+def disk_bytes(spec: Any, precision: str) -> int:
+    """Checkpoint on disk: safetensors at that precision (V3: with its MTP module, which the
+    published checkpoint carries), or the GGUF file (no MTP tensors)."""
+    p = PRECISIONS[precision]
+    return weight_bytes(spec, precision, include_mtp=not p.gguf and spec.mtp_layers > 0)
+
+
+def _device_weights(spec: Any, s: Settings) -> int:
+    """Weight bytes on one device: TP shards every matrix; llama.cpp splits whole layers."""
+    return weight_bytes(spec, s.precision) // s.tensor_parallel
+
+
+def _bytes_read_per_token(spec: Any, s: Settings, weights_dev: int, kv_dev: int) -> int:
+    """One decode step reads the active weights (the input embedding is a row lookup, not a read
+    of the matrix) and every sequence's whole KV cache."""
+    read_params = spec.active_params - spec.vocab * spec.hidden
+    return int(weights_dev * read_params / spec.params) + kv_dev
+
+
+# ----------------------------------------------------------------------------------------
+# transformers (eager generate(): prefill of T tokens, then decode with a DynamicCache)
+# ----------------------------------------------------------------------------------------
+# PyTorch CUDA caching allocator (c10/cuda/CUDACachingAllocator.cpp): requests <= 1 MiB come
+# from 2 MiB segments, 1-10 MiB requests from 20 MiB segments, larger ones get their own
+# segment rounded up to 2 MiB; freed blocks only merge with neighbours in the same segment.
+_SMALL_REQUEST = 1 * MiB
+_LARGE_REQUEST = 10 * MiB
+_ROUND_LARGE = 2 * MiB
+
+# Measured on an H100 (groundtruth-h100.json): NVML used after torch init - before torch =
+# 650 969 088 B (CUDA context); once the first kernels ran, NVML used - torch peak reserved is
+# 694.8-720.8 MiB in every case (lazily loaded kernel modules); it drifts up 2 MiB per case in
+# one long-running process. 700 MiB = the first case of a fresh process.
+TRANSFORMERS_NON_TORCH_BYTES = 700 * MiB
+
+
+def _segment_bytes(nbytes: int) -> int:
+    """Reserved bytes for one tensor that gets its own segment (requests > 10 MiB)."""
+    return -(-nbytes // _ROUND_LARGE) * _ROUND_LARGE
+
+
+def _param_tensor_bytes(spec: Any, bytes_per_param: float) -> Tuple[Tuple[int, int], ...]:
+    """(bytes, count) of the parameter tensors transformers allocates, one allocation each."""
+    h, L = spec.hidden, spec.layers
+    b = bytes_per_param
+    t = [(spec.vocab * h, 1 if spec.tie_embeddings else 2), (h, 1)]
+    if spec.is_mla:
+        qk = spec.qk_nope_head_dim + spec.qk_rope_head_dim
+        if spec.q_lora_rank:
+            t += [(spec.q_lora_rank * h, L), (spec.q_lora_rank, L), (spec.heads * qk * spec.q_lora_rank, L)]
+        else:
+            t += [(spec.heads * qk * h, L)]
+        t += [((spec.kv_lora_rank + spec.qk_rope_head_dim) * h, L), (spec.kv_lora_rank, L),
+              (spec.heads * (spec.qk_nope_head_dim + spec.v_head_dim) * spec.kv_lora_rank, L),
+              (spec.heads * spec.v_head_dim * h, L)]
+    else:
+        q, kv = spec.heads * spec.head_dim, spec.kv_heads * spec.head_dim
+        t += [(q * h, 2 * L), (kv * h, 2 * L)]
+        if spec.qkv_bias:
+            t += [(q, L), (kv, 2 * L)]
+    t += [(h, 2 * L)]  # the two RMSNorms
+    if spec.dense_layers:
+        t += [(spec.intermediate * h, 3 * spec.dense_layers)]
+    if spec.moe_layers:
+        E, mi, n = spec.routed_experts, spec.moe_intermediate, spec.moe_layers
+        # transformers 5 fuses the experts into two 3-D parameters: gate_up_proj, down_proj
+        t += [(E * 2 * mi * h, n), (E * mi * h, n), (E * h, n)]
+        if spec.shared_experts:
+            t += [(spec.shared_experts * mi * h, 3 * n)]
+        if spec.family == "deepseek_v3":
+            t += [(E, n)]  # e_score_correction_bias (fp32 buffer, tiny)
+    return tuple((int(n * b), c) for n, c in t if c)
+
+
+def _reserved_for_tensors(tensors) -> int:
+    """Allocator-reserved bytes for tensors allocated one after another and kept."""
+    big = mid = small = 0
+    for nbytes, count in tensors:
+        if nbytes > _LARGE_REQUEST:
+            big += _segment_bytes(nbytes) * count
+        elif nbytes > _SMALL_REQUEST:
+            mid += nbytes * count
+        else:
+            small += -(-nbytes // 512) * 512 * count
+    return big + -(-mid // (20 * MiB)) * 20 * MiB + -(-small // (2 * MiB)) * 2 * MiB
+
+
+def _transformers_activation_bytes(spec: Any, s: Settings, kv_dev: int) -> int:
+    """Prefill peak of temporaries above weights + KV, plus decode-time cache growth."""
+    n = s.context * s.concurrency  # tokens in the prefill batch
+    h = spec.hidden
+    inter = spec.intermediate
+    per_token = (3 * inter + 4 * h) * 2
+    prefill = 64 * MiB + int(2.5 * n * per_token)
+    return prefill
+
+
+def _transformers(spec: Any, s: Settings, est: Estimate) -> None:
+    d = est.per_device
+    bpp = d.weights_bytes / spec.params
+    reserved_weights = _reserved_for_tensors(_param_tensor_bytes(spec, bpp)) // s.tensor_parallel
+    slack = max(0, reserved_weights - d.weights_bytes)
+    d.activation_bytes = _transformers_activation_bytes(spec, s, d.kv_cache_bytes) + slack
+    d.runtime_overhead_bytes = TRANSFORMERS_NON_TORCH_BYTES
+    est.sources.update({
+        "runtime_overhead_bytes": "CUDA context + lazily loaded kernels, 700 MiB measured on H100 "
+                                  "(groundtruth-h100.json: NVML used - torch peak reserved)",
+        "activation_bytes": "prefill temporaries (RMSNorm fp32 copies, q/k/v + RoPE, SDPA output, "
+                            "SwiGLU intermediates; logits_to_keep=1) + allocator segment rounding + "
+                            "decode-time DynamicCache growth; calibrated on groundtruth-h100.json",
+        "kv_cache_bytes": "DynamicCache: K and V per layer in the model dtype "
+                          "(MLA: transformers 5 caches the latent, 576 values per token and layer)",
+    })
+    est.notes["attention"] = "sdpa (flash/mem-efficient kernels: no T x T score matrix)"
+
+
+# ----------------------------------------------------------------------------------------
+# vLLM
+# ----------------------------------------------------------------------------------------
+# anchors §1.8: "non_torch memory 0.01-0.10 GiB on one GPU, 2.1 GiB with TP=8" (users' logs).
+VLLM_NON_TORCH_BYTES = int(0.1 * GiB)
+VLLM_NON_TORCH_PER_EXTRA_RANK = int(0.29 * GiB)  # (2.1 - 0.1) / 7 ranks: NCCL buffers
+# CUDA graphs captured for decode batch sizes: vLLM logs "Graph capturing finished … took
+# 0.3-1.0 GiB" for 7B-70B models; 0.5 GiB typical (not measured by us).
+VLLM_CUDA_GRAPH_BYTES = GiB // 2
+# CUDA context, outside vLLM's budget (its profile baseline is taken after CUDA init):
+# measured 621 MiB on H100 (groundtruth-h100.json), ~0.5 GB consensus (anchors TL;DR).
+CUDA_CONTEXT_BYTES = 621 * MiB
+# vLLM V1 profiles one forward pass of max_num_batched_tokens tokens (8192 default for the
+# OpenAI server on large GPUs) and a sampler pass over max_num_seqs (256) x vocab fp32 logits.
+VLLM_PROFILE_TOKENS = 8192
+VLLM_MAX_NUM_SEQS = 256
+VLLM_BLOCK_TOKENS = 16  # KV pool page size (--block-size default 16)
+
+
+def _vllm_activation_bytes(spec: Any, s: Settings) -> int:
+    tp = s.tensor_parallel
+    h = spec.hidden
+    if spec.is_moe:  # fused_moe: (tokens x top_k) rows of gate_up (2 x mi) and the SiLU product
+        inter = (spec.experts_per_token + spec.shared_experts) * spec.moe_intermediate
+        inter = max(inter, spec.intermediate if spec.first_k_dense else 0)
+        q = spec.heads * (spec.qk_nope_head_dim + spec.qk_rope_head_dim + spec.v_head_dim)
+    else:
+        inter = spec.intermediate
+        q = (spec.heads + 2 * spec.kv_heads) * spec.head_dim
+    # merged gate_up output (2i) + SiLU*mul output (i), qkv output, ~4 hidden-sized buffers
+    per_token = (3 * inter // tp + q // tp + 4 * h) * 2
+    sampler = VLLM_MAX_NUM_SEQS * spec.vocab * 4 * 2  # fp32 logits + one softmax-sized temp
+    return VLLM_PROFILE_TOKENS * per_token + sampler
+
+
+def _vllm(spec: Any, s: Settings, est: Estimate, device_total_bytes: Optional[int]) -> None:
+    d = est.per_device
+    tp = s.tensor_parallel
+    d.activation_bytes = _vllm_activation_bytes(spec, s)
+    non_torch = VLLM_NON_TORCH_BYTES + VLLM_NON_TORCH_PER_EXTRA_RANK * (tp - 1)
+    d.runtime_overhead_bytes = non_torch + VLLM_CUDA_GRAPH_BYTES + CUDA_CONTEXT_BYTES
+    fixed = d.weights_bytes + d.activation_bytes + non_torch + VLLM_CUDA_GRAPH_BYTES
+    min_need = fixed + d.kv_cache_bytes + CUDA_CONTEXT_BYTES
+    per_token = kv_bytes_per_token(spec, s)
+    est.notes["gpu_memory_utilization"] = s.gpu_memory_utilization
+    est.notes["min_need_bytes"] = min_need
+    if device_total_bytes:
+        requested = int(device_total_bytes * s.gpu_memory_utilization)
+        pool = max(0, requested - fixed)
+        pool_tokens = int(pool // per_token) // VLLM_BLOCK_TOKENS * VLLM_BLOCK_TOKENS
+        est.notes["kv_pool_bytes"] = pool
+        est.notes["kv_pool_tokens"] = pool_tokens
+        est.notes["max_context_at_concurrency"] = min(spec.max_context, pool_tokens // s.concurrency)
+        est.notes["max_concurrency_at_context"] = pool_tokens // s.context
+        if pool_tokens >= s.context * s.concurrency:
+            # vLLM grabs util x total and fills the rest with KV pages
+            d.kv_cache_bytes = pool
+    d.total_bytes = max(min_need, fixed + d.kv_cache_bytes + CUDA_CONTEXT_BYTES)
+    est.sources.update({
+        "runtime_overhead_bytes": "non-torch 0.1 GiB + 0.29 GiB per extra TP rank (anchors §1.8: "
+                                  "0.01-0.10 GiB on 1 GPU, 2.1 GiB at TP=8) + CUDA graphs 0.5 GiB "
+                                  "(typical vLLM log) + CUDA context 621 MiB (measured, H100)",
+        "activation_bytes": "vLLM profile run: 8192 batched tokens x (merged gate_up + SiLU output + "
+                            "qkv + hidden buffers) + sampler over 256 seqs x vocab fp32 "
+                            "(anchors §1.8: users' logs show 0.36-2.02 GiB)",
+        "kv_cache_bytes": "vLLM kv_cache_interface.py: max(1, kv_heads/TP) x (head + v_head) x dtype; "
+                          "MLA 576 x dtype, replicated on every TP rank; with a device size the pool "
+                          "takes gpu_memory_utilization x total - everything else",
+    })
+
+
+# ----------------------------------------------------------------------------------------
+# llama.cpp (also Ollama / LM Studio)
+# ----------------------------------------------------------------------------------------
+LLAMACPP_CUDA_MINIMUM_BYTES = 457 * MiB  # Ollama ml/device.go: CUDA minimum memory (anchors §1.6)
+LLAMACPP_UBATCH = 512  # llama.cpp -ub default (n_ubatch); Ollama GraphSize's `batch`
+LLAMACPP_FIT_MARGIN_BYTES = 1024 * MiB  # --fit-target default per device (anchors §1.7)
+LLAMACPP_HOST_BASE_BYTES = GiB // 2  # process, host compute buffer, tokenizer (estimate)
+
+
+def _llamacpp_compute_buffer_bytes(spec: Any, s: Settings) -> int:
+    """Ollama GraphSize (fs/ggml/ggml.go, llama case; anchors §3):
+    max(4·ub·(1 + 4·emb + T·(1+heads)), 4·ub·(emb + vocab)), T = tokens in the KV cache."""
+    ub, emb, t = LLAMACPP_UBATCH, spec.hidden, s.context * s.concurrency
+    return max(4 * ub * (1 + 4 * emb + t * (1 + spec.heads)), 4 * ub * (emb + spec.vocab))
+
+
+@dataclass
+class OffloadSplit:
+    """llama.cpp -ngl placement for one GPU budget."""
+
+    gpu_layers: int
+    cpu_layers: int
+    output_on_gpu: bool  # llama.cpp offloads the output (LM head) layer last: ngl = layers + 1
+    gpu_bytes: int
+    host_bytes: int
+
+
+def _llamacpp_parts(spec: Any, s: Settings) -> Dict[str, float]:
+    file_bytes = weight_bytes(spec, s.precision)
+    per_param = file_bytes / spec.params
+    embed = spec.vocab * spec.hidden * per_param  # token_embd: always in host memory
+    output = 0.0 if spec.tie_embeddings else spec.vocab * spec.hidden * per_param
+    layer = (file_bytes - embed - output) / spec.layers
+    full = Settings(**{**asdict(s), "tensor_parallel": 1})
+    kv_layer = kv_bytes_per_token(spec, full) * s.context * s.concurrency / spec.layers
+    return {"file": file_bytes, "embed": embed, "output": output, "layer": layer, "kv_layer": kv_layer}
+
+
+def offload_split(spec: Any, settings: Settings, gpu_budget_bytes: int) -> OffloadSplit:
+    """Layers llama.cpp can put on one GPU with `gpu_budget_bytes` (margin already taken off),
+    the rest running from host RAM. Each layer brings its weights and its share of the KV cache;
+    the compute buffer and CUDA context are paid once."""
+    validate(spec, settings)
+    p = _llamacpp_parts(spec, settings)
+    fixed = LLAMACPP_CUDA_MINIMUM_BYTES + _llamacpp_compute_buffer_bytes(spec, settings)
+    per_layer = p["layer"] + p["kv_layer"]
+    room = gpu_budget_bytes - fixed
+    n = 0 if room <= 0 else min(spec.layers, int(room // per_layer))
+    out = n == spec.layers and room - n * per_layer >= p["output"]
+    gpu = fixed + n * per_layer + (p["output"] if out else 0) if n else 0
+    cpu_layers = spec.layers - n
+    host = (LLAMACPP_HOST_BASE_BYTES + p["embed"] + cpu_layers * per_layer
+            + (0 if out else p["output"]) + settings.concurrency * spec.vocab * 4)
+    return OffloadSplit(n, cpu_layers, out, int(gpu), int(host))
+
+
+def _llamacpp(spec: Any, s: Settings, est: Estimate) -> None:
+    d = est.per_device
+    n_dev = s.tensor_parallel  # --split-mode layer: each GPU holds layers / N
+    p = _llamacpp_parts(spec, s)
+    d.weights_bytes = int((p["file"] - p["embed"]) / n_dev)
+    d.activation_bytes = _llamacpp_compute_buffer_bytes(spec, s)
+    d.runtime_overhead_bytes = LLAMACPP_CUDA_MINIMUM_BYTES
+    est.notes["fit_margin_bytes"] = LLAMACPP_FIT_MARGIN_BYTES
+    est.notes["token_embedding_host_bytes"] = int(p["embed"])
+    if spec.is_mla:
+        est.notes["mla_cache"] = (
+            "latent (576 per token and layer): needs llama.cpp >= PR #12801 and a GGUF converted "
+            "after it" if s.mla_cache == "latent" else
+            "decompressed K/V: an old GGUF or llama.cpp build (71x the latent for V2)")
+    est.sources.update({
+        "weights_bytes": PRECISIONS[s.precision].source + "; token embedding stays in host RAM",
+        "activation_bytes": "Ollama GraphSize (llama): max(4·ub·(1+4·emb+T·(1+heads)), 4·ub·(emb+vocab)), "
+                            "ub 512 (anchors §3)",
+        "runtime_overhead_bytes": "457 MiB CUDA minimum (Ollama ml/device.go, anchors §1.6)",
+        "margin": "llama.cpp --fit-target 1024 MiB per device (anchors §1.7), applied by the rules",
+    })
+
+
+# ----------------------------------------------------------------------------------------
+# host RAM
+# ----------------------------------------------------------------------------------------
+# Host RAM while loading: the Python/torch/CUDA process itself plus one safetensors shard in
+# flight (transformers/vLLM stream shards; DeepSeek repos ship ~4-9 GB shards). Estimates, not
+# measured: 3 GiB for a torch+CUDA process (libraries resident), 5 GB per shard.
+PROCESS_BASE_BYTES = 3 * GiB
+SHARD_BYTES = 5 * 10**9
+
+
+def _host_ram_bytes(spec: Any, s: Settings, est: Estimate) -> int:
+    if s.runtime == "llamacpp":
+        split_all = _llamacpp_parts(spec, s)
+        return int(LLAMACPP_HOST_BASE_BYTES + split_all["embed"] + s.concurrency * spec.vocab * 4)
+    shard = min(SHARD_BYTES, weight_bytes(spec, s.precision))
+    workers = s.tensor_parallel if s.runtime == "vllm" else 1
+    return PROCESS_BASE_BYTES * workers + shard * workers
+
+
+# ----------------------------------------------------------------------------------------
+def _estimate(spec: Any, s: Settings, device_total_bytes: Optional[int]) -> Estimate:
+    weights_dev = _device_weights(spec, s)
+    kv_dev = kv_cache_bytes(spec, s)
+    est = Estimate(
+        model=spec.id, precision=s.precision, kv_precision=s.kv_precision, context=s.context,
+        concurrency=s.concurrency, runtime=s.runtime, tensor_parallel=s.tensor_parallel,
+        params=spec.params, per_device=DeviceMemory(weights_bytes=weights_dev, kv_cache_bytes=kv_dev),
+        host_ram_bytes=0, disk_bytes=disk_bytes(spec, s.precision), bytes_read_per_token=0,
+        sources={"weights_bytes": PRECISIONS[s.precision].source,
+                 "kv_cache_bytes": "2·layers·max(1, kv_heads/TP)·head_dim·bytes·T·S; MLA "
+                                   "layers·(kv_lora_rank+qk_rope)·bytes·T·S, not divided by TP (anchors §3)",
+                 "disk_bytes": "checkpoint at this precision (V3 safetensors include the MTP module)",
+                 "decode_tokens_per_s": "η x bandwidth / bytes read per token, η 0.40/0.55/0.70 "
+                                        "(anchors §3: llmfit 0.55, whichllm 0.40-0.56, ±30%)"},
+    )
+    if spec.is_mla:
+        est.notes["mla_cache"] = s.mla_cache
+    if s.runtime == "transformers":
+        _transformers(spec, s, est)
+    elif s.runtime == "vllm":
+        _vllm(spec, s, est, device_total_bytes)
+    else:
+        _llamacpp(spec, s, est)
+    d = est.per_device
+    if s.runtime != "vllm":
+        d.total_bytes = d.weights_bytes + d.kv_cache_bytes + d.activation_bytes + d.runtime_overhead_bytes
+    est.host_ram_bytes = _host_ram_bytes(spec, s, est)
+    est.bytes_read_per_token = _bytes_read_per_token(spec, s, d.weights_bytes, kv_cache_bytes(spec, s))
+    return est
+
+# =====================================================================================
+# public API
+# =====================================================================================
+def estimate(spec: Any, settings: Settings, device_total_bytes: Optional[int] = None) -> Estimate:
+    """Per-device peak memory for `spec` (a profiles.ModelSpec) under `settings`.
+
+    `device_total_bytes` matters only for runtimes that size themselves from the GPU (vLLM's
+    gpu_memory_utilization x total); without it they report their minimum need.
+    Raises EstimateInputError on settings that make no sense for the model.
+    """
+    validate(spec, settings)
+    return _estimate(spec, settings, device_total_bytes)
+
+
+def max_context(spec: Any, settings: Settings, budget_bytes: int) -> int:
+    """Largest context (tokens, per sequence, at settings.concurrency) whose per-device total
+    fits in `budget_bytes`; 0 if even the weights do not fit."""
+    from dataclasses import replace
+
+    validate(spec, replace(settings, context=1))
+
+    def fits(t: int) -> bool:
+        return _need_bytes(spec, replace(settings, context=t)) <= budget_bytes
+
+    lo, hi = 0, spec.max_context
+    if not fits(1):
+        return 0
+    if fits(hi):
+        return hi
+    lo = 1
+    while hi - lo > 1:  # invariant: fits(lo), not fits(hi)
+        mid = (lo + hi) // 2
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _need_bytes(spec: Any, s: Settings) -> int:
+    """Per-device bytes the runtime needs (vLLM: its minimum, not the pool it would grab)."""
+    return _estimate(spec, s, None).notes.get("min_need_bytes") or _estimate(spec, s, None).per_device.total_bytes
+
+
+# Decode efficiency: achieved fraction of peak memory bandwidth. anchors-memory-tools.md §3:
+# "η ≈ 0.55 (llmfit) or 0.40–0.56 (whichllm)", "label all of these ±30%".
+DECODE_EFFICIENCY = {"low": 0.40, "mid": 0.55, "high": 0.70}
+
+
+def decode_tokens_per_s(est: Estimate, bandwidth_bytes_per_s: float) -> Dict[str, float]:
+    """Decode speed per sequence from memory bandwidth: {"low": …, "mid": …, "high": …}.
+
+    One decode step reads the active weights and every sequence's KV cache once and emits one
+    token per sequence, so tokens/s per sequence = η x bandwidth / bytes read per step.
+    """
+    if not bandwidth_bytes_per_s or bandwidth_bytes_per_s <= 0 or est.bytes_read_per_token <= 0:
+        return {"low": 0.0, "mid": 0.0, "high": 0.0}
+    return {k: round(eta * bandwidth_bytes_per_s / est.bytes_read_per_token, 2)
+            for k, eta in DECODE_EFFICIENCY.items()}

@@ -1,0 +1,459 @@
+"""Model catalog, precisions and runtimes: the facts the memory estimate is computed from.
+
+Architectures are data (models.json, from each model's public config.json); parameter counts are
+computed from the architecture, never typed in, so a user's own config.json gets the same
+treatment as the built-in catalog.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Dict, List, Optional, Tuple
+
+from deepseek_probe.errors import InputError
+
+FAMILIES = ("llama", "qwen2", "deepseek_v2", "deepseek_v3")
+
+# Aliases the CLI evaluates when no --model is given (DESIGN.md: "the four headline profiles").
+HEADLINE = ("7b", "33b", "70b", "236b")
+
+
+class UnknownModelError(InputError):
+    """A model name that is neither a catalog id nor an alias."""
+
+
+class ModelConfigError(InputError):
+    """A Hugging Face config.json we cannot read or do not understand."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Architecture of one decoder-only model: everything the memory math needs.
+
+    Dense models (llama, qwen2) use MHA/GQA; deepseek_v2/v3 use MLA attention and MoE MLPs
+    (all experts resident, `experts_per_token` of them active).
+    """
+
+    id: str
+    family: str  # llama | qwen2 | deepseek_v2 | deepseek_v3
+    hidden: int
+    intermediate: int  # dense MLP width (for MoE models: the first_k_dense layers)
+    layers: int
+    heads: int
+    kv_heads: int
+    vocab: int
+    max_context: int
+    aliases: Tuple[str, ...] = ()
+    head_dim: int = 0  # 0 -> hidden // heads (dense); MLA: qk_nope + qk_rope
+    tie_embeddings: bool = False
+    qkv_bias: bool = False
+    # MLA (Multi-head Latent Attention); kv_lora_rank None = standard attention
+    kv_lora_rank: Optional[int] = None
+    q_lora_rank: Optional[int] = None
+    qk_nope_head_dim: int = 0
+    qk_rope_head_dim: int = 0
+    v_head_dim: int = 0
+    # MoE; routed_experts 0 = dense
+    first_k_dense: int = 0
+    moe_intermediate: int = 0
+    routed_experts: int = 0
+    shared_experts: int = 0
+    experts_per_token: int = 0
+    mtp_layers: int = 0  # V3 multi-token-prediction module: in the checkpoint, not loaded for inference
+    native_precision: str = "bf16"  # bf16 | fp8: the dtype of the published checkpoint
+    source: str = "deepseek-models.md"
+
+    def __post_init__(self) -> None:
+        if not self.head_dim:
+            hd = (self.qk_nope_head_dim + self.qk_rope_head_dim) if self.is_mla else self.hidden // self.heads
+            object.__setattr__(self, "head_dim", hd)
+
+    # -- shape facts ---------------------------------------------------------------------
+    @property
+    def is_mla(self) -> bool:
+        return self.kv_lora_rank is not None
+
+    @property
+    def is_moe(self) -> bool:
+        return self.routed_experts > 0
+
+    @property
+    def moe_layers(self) -> int:
+        return self.layers - self.first_k_dense if self.is_moe else 0
+
+    @property
+    def dense_layers(self) -> int:
+        return self.layers - self.moe_layers
+
+    @property
+    def expert_params(self) -> int:
+        """One routed expert: gate, up and down projections."""
+        return 3 * self.hidden * self.moe_intermediate
+
+    # -- parameter counts (tested against measured counts in deepseek-models.md) ---------
+    @property
+    def params(self) -> int:
+        """Parameters the runtime loads (the MTP module of V3 excluded)."""
+        return _counts(self)["params"]
+
+    @property
+    def active_params(self) -> int:
+        """Parameters used per token: all but the routed experts not selected."""
+        if not self.is_moe:
+            return self.params
+        idle = (self.routed_experts - self.experts_per_token) * self.expert_params * self.moe_layers
+        return self.params - idle
+
+    @property
+    def mtp_params(self) -> int:
+        return _counts(self)["mtp"]
+
+    @property
+    def checkpoint_params(self) -> int:
+        """Parameters in the published checkpoint (V3: main model + MTP module)."""
+        return self.params + self.mtp_params
+
+    @property
+    def embedding_params(self) -> int:
+        """Input embedding + LM head (one matrix when tied): kept 16-bit by int4/fp8 formats."""
+        return self.vocab * self.hidden * (1 if self.tie_embeddings else 2)
+
+    @property
+    def linear_params(self) -> int:
+        """Weights of the decoder's linear layers: what fp8/int8/int4 formats quantize."""
+        return _counts(self)["linear"]
+
+    @property
+    def linear_rows(self) -> int:
+        """Output rows over all quantized linear matrices (one per-channel scale each)."""
+        return _counts(self)["rows"]
+
+    @property
+    def linear_groups_128(self) -> int:
+        """Groups of 128 input weights per output row (AWQ/GPTQ group_size 128 scales)."""
+        return _counts(self)["groups128"]
+
+    @property
+    def linear_blocks_128x128(self) -> int:
+        """128x128 weight blocks (DeepSeek-V3 FP8: one fp32 scale per block)."""
+        return _counts(self)["blocks128"]
+
+    def to_dict(self) -> Dict[str, Any]:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d["aliases"] = list(self.aliases)
+        d["params"] = self.params
+        d["active_params"] = self.active_params
+        return d
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _layer_linears(s: ModelSpec, moe: bool) -> List[Tuple[int, int, int]]:
+    """(out_features, in_features, count) of the quantizable linear weights of one decoder layer."""
+    h = s.hidden
+    mats: List[Tuple[int, int, int]] = []
+    if s.is_mla:
+        qk = s.qk_nope_head_dim + s.qk_rope_head_dim
+        if s.q_lora_rank:
+            mats += [(s.q_lora_rank, h, 1), (s.heads * qk, s.q_lora_rank, 1)]
+        else:
+            mats += [(s.heads * qk, h, 1)]
+        mats += [(s.kv_lora_rank + s.qk_rope_head_dim, h, 1),
+                 (s.heads * (s.qk_nope_head_dim + s.v_head_dim), s.kv_lora_rank, 1),
+                 (h, s.heads * s.v_head_dim, 1)]
+    else:
+        q, kv = s.heads * s.head_dim, s.kv_heads * s.head_dim
+        mats += [(q, h, 1), (kv, h, 2), (h, q, 1)]
+    if moe:
+        mi = s.moe_intermediate
+        mats += [(mi, h, 2 * s.routed_experts), (h, mi, s.routed_experts)]
+        if s.shared_experts:
+            si = mi * s.shared_experts
+            mats += [(si, h, 2), (h, si, 1)]
+    else:
+        mats += [(s.intermediate, h, 2), (h, s.intermediate, 1)]
+    return mats
+
+
+def _layer_other_params(s: ModelSpec, moe: bool) -> int:
+    """Non-quantized parameters of one layer: norms, biases, MoE router."""
+    n = 2 * s.hidden  # input + post-attention RMSNorm
+    if s.is_mla:
+        n += s.kv_lora_rank + (s.q_lora_rank or 0)  # kv_a_layernorm, q_a_layernorm
+    elif s.qkv_bias:
+        n += (s.heads + 2 * s.kv_heads) * s.head_dim
+    if moe:
+        n += s.routed_experts * s.hidden  # router weight
+        if s.family == "deepseek_v3":
+            n += s.routed_experts  # e_score_correction_bias (noaux_tc routing)
+    return n
+
+
+def _layer_counts(s: ModelSpec, moe: bool) -> Dict[str, int]:
+    c = {"linear": 0, "rows": 0, "groups128": 0, "blocks128": 0}
+    for out_f, in_f, cnt in _layer_linears(s, moe):
+        c["linear"] += out_f * in_f * cnt
+        c["rows"] += out_f * cnt
+        c["groups128"] += out_f * _ceil_div(in_f, 128) * cnt
+        c["blocks128"] += _ceil_div(out_f, 128) * _ceil_div(in_f, 128) * cnt
+    c["other"] = _layer_other_params(s, moe)
+    return c
+
+
+@lru_cache(maxsize=None)
+def _counts(s: ModelSpec) -> Dict[str, int]:
+    totals = {"linear": 0, "rows": 0, "groups128": 0, "blocks128": 0, "other": 0}
+    for moe, times in ((False, s.dense_layers), (True, s.moe_layers)):
+        if times:
+            for k, v in _layer_counts(s, moe).items():
+                totals[k] += v * times
+    totals["params"] = totals["linear"] + totals["other"] + s.embedding_params + s.hidden  # + final norm
+    mtp = 0
+    if s.mtp_layers:
+        # DeepSeek-V3 MTP module, per layer: eh_proj (2h -> h), enorm, hnorm, one MoE decoder
+        # layer, shared_head norm + head, and its own embed_tokens copy (V3 checkpoint layer 61).
+        layer = _layer_counts(s, s.is_moe)
+        mtp = s.mtp_layers * (2 * s.hidden * s.hidden + 3 * s.hidden + 2 * s.vocab * s.hidden
+                              + layer["linear"] + layer["other"])
+    totals["mtp"] = mtp
+    return totals
+
+
+# -- catalog -------------------------------------------------------------------------------
+_SPEC_FIELDS = None
+
+
+def _spec_from_row(row: Dict[str, Any]) -> ModelSpec:
+    global _SPEC_FIELDS
+    if _SPEC_FIELDS is None:
+        _SPEC_FIELDS = set(ModelSpec.__dataclass_fields__)
+    kw = {k: v for k, v in row.items() if k in _SPEC_FIELDS}
+    kw["aliases"] = tuple(row.get("aliases", ()))
+    return ModelSpec(**kw)
+
+
+@lru_cache(maxsize=1)
+def _catalog() -> Tuple[Tuple[ModelSpec, ...], Dict[str, ModelSpec]]:
+    path = os.path.join(os.path.dirname(__file__), "models.json")
+    with open(path, encoding="utf-8") as f:
+        rows = json.load(f)["models"]
+    specs = tuple(_spec_from_row(r) for r in rows)
+    index: Dict[str, ModelSpec] = {}
+    for s in specs:
+        for name in (s.id,) + s.aliases:
+            index[name.lower()] = s
+    return specs, index
+
+
+def all_models() -> List[ModelSpec]:
+    """Every catalog model, in catalog order."""
+    return list(_catalog()[0])
+
+
+def _normalise(name: str) -> str:
+    n = name.strip().lower()
+    if n.startswith("deepseek-ai/"):  # Hugging Face repo ids work too
+        n = n[len("deepseek-ai/"):]
+    return n
+
+
+def get_model(name: str) -> ModelSpec:
+    """Catalog model by id or alias (case-insensitive; `deepseek-ai/` prefix allowed)."""
+    specs, index = _catalog()
+    key = _normalise(str(name))
+    if key in index:
+        return index[key]
+    close = difflib.get_close_matches(key, list(index), n=4, cutoff=0.6)
+    hint = f"; did you mean {', '.join(close)}?" if close else "; run `deepseek-probe models` for the list"
+    raise UnknownModelError(f"unknown model {name!r}{hint}")
+
+
+# -- user models from a Hugging Face config.json ---------------------------------------------
+_HF_TYPES = {"llama": "llama", "qwen2": "qwen2", "deepseek_v2": "deepseek_v2", "deepseek_v3": "deepseek_v3"}
+
+
+def from_hf_config(path: str) -> ModelSpec:
+    """A ModelSpec from a Llama/Qwen2/DeepSeek-V2/V3-style config.json (file or its folder)."""
+    p = os.path.join(path, "config.json") if os.path.isdir(path) else path
+    try:
+        with open(p, encoding="utf-8") as f:
+            cfg = json.load(f)
+    except OSError as e:
+        raise ModelConfigError(f"cannot read model config {p}: {e.strerror or e}") from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ModelConfigError(f"model config {p} is not valid JSON: {e}") from None
+    if not isinstance(cfg, dict):
+        raise ModelConfigError(f"model config {p} is not a JSON object")
+    if isinstance(cfg.get("text_config"), dict) and "hidden_size" not in cfg:
+        cfg = {**cfg["text_config"], "model_type": cfg["text_config"].get("model_type", cfg.get("model_type"))}
+    mtype = str(cfg.get("model_type", "")).lower()
+    family = _HF_TYPES.get(mtype)
+    if family is None:
+        raise ModelConfigError(
+            f"model config {p}: model_type {mtype or '(missing)'!r} not supported "
+            f"(supported: {', '.join(sorted(_HF_TYPES))})")
+
+    def need(key: str) -> int:
+        v = cfg.get(key)
+        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+            raise ModelConfigError(f"model config {p}: {key} missing or not a positive integer")
+        return v
+
+    def opt(key: str, default: int = 0) -> int:
+        v = cfg.get(key)
+        if v is None:
+            return default
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise ModelConfigError(f"model config {p}: {key} must be a non-negative integer")
+        return v
+
+    hidden, heads = need("hidden_size"), need("num_attention_heads")
+    name = cfg.get("_name_or_path") or os.path.basename(os.path.dirname(os.path.abspath(p))) or "custom"
+    kw: Dict[str, Any] = dict(
+        id=os.path.basename(str(name).rstrip("/")).lower() or "custom",
+        family=family, hidden=hidden, intermediate=need("intermediate_size"),
+        layers=need("num_hidden_layers"), heads=heads,
+        kv_heads=opt("num_key_value_heads", heads) or heads, vocab=need("vocab_size"),
+        max_context=need("max_position_embeddings"),
+        tie_embeddings=bool(cfg.get("tie_word_embeddings", False)),
+        qkv_bias=bool(cfg.get("attention_bias", family == "qwen2")),
+        source=f"config.json at {p}",
+    )
+    if family in ("llama", "qwen2"):
+        kw["head_dim"] = opt("head_dim", 0)
+        if heads % kw["kv_heads"]:
+            raise ModelConfigError(f"model config {p}: num_attention_heads {heads} is not a multiple of "
+                                   f"num_key_value_heads {kw['kv_heads']}")
+    else:
+        kw.update(kv_lora_rank=need("kv_lora_rank"), q_lora_rank=opt("q_lora_rank") or None,
+                  qk_nope_head_dim=need("qk_nope_head_dim"), qk_rope_head_dim=need("qk_rope_head_dim"),
+                  v_head_dim=need("v_head_dim"), first_k_dense=opt("first_k_dense_replace"),
+                  moe_intermediate=opt("moe_intermediate_size"), routed_experts=opt("n_routed_experts"),
+                  shared_experts=opt("n_shared_experts"), experts_per_token=opt("num_experts_per_tok"),
+                  mtp_layers=opt("num_nextn_predict_layers"), qkv_bias=False)
+        if kw["routed_experts"] and not (kw["moe_intermediate"] and kw["experts_per_token"]):
+            raise ModelConfigError(f"model config {p}: n_routed_experts set but moe_intermediate_size or "
+                                   "num_experts_per_tok missing")
+    q = cfg.get("quantization_config")
+    if isinstance(q, dict) and str(q.get("quant_method", "")).lower() == "fp8":
+        kw["native_precision"] = "fp8"
+    return ModelSpec(**kw)
+
+
+# -- precisions ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Precision:
+    """How one weight format stores a model. kind: float | fp8 | int8 | int4 | gguf."""
+
+    name: str
+    kind: str
+    bits: float  # bits per quantized weight (gguf: whole-file average over all params)
+    source: str
+    gguf: bool = False
+
+
+PRECISIONS: Dict[str, Precision] = {p.name: p for p in (
+    Precision("fp32", "float", 32, "IEEE float32: 4 bytes/param"),
+    Precision("bf16", "float", 16, "bfloat16: 2 bytes/param (safetensors dtype BF16)"),
+    Precision("fp16", "float", 16, "float16: 2 bytes/param"),
+    Precision("fp8", "fp8", 8, "FP8 e4m3 linear weights + one fp32 scale per 128x128 block "
+              "(DeepSeek-V3 config.json quantization_config weight_block_size [128,128]); "
+              "embeddings, LM head, norms and router kept bf16"),
+    Precision("int8", "int8", 8, "INT8 linear weights + one fp32 scale per output row (bitsandbytes "
+              "LLM.int8 SCB / compressed-tensors channel-wise); embeddings and head kept 16-bit"),
+    Precision("int4", "int4", 4, "AWQ/GPTQ 4-bit linear weights, group_size 128: fp16 scale + 4-bit "
+              "packed zero point per group (qzeros int32 x8); embeddings and head kept 16-bit "
+              "(anchors-memory-tools.md §3: 'AWQ/GPTQ 4-bit ≈ 4.25, plus 16-bit embeddings')"),
+    # GGUF whole-file averages, anchors-memory-tools.md §1.7 (llama.cpp tools/quantize, Llama-3-8B)
+    Precision("q8_0", "gguf", 8.52, "GGUF Q8_0 whole-file average 8.52 bpw (anchors §1.7)", True),
+    Precision("q6_k", "gguf", 6.57, "GGUF Q6_K whole-file average 6.57 bpw (anchors §1.7)", True),
+    Precision("q5_k_m", "gguf", 5.70, "GGUF Q5_K_M whole-file average 5.70 bpw (anchors §1.7)", True),
+    Precision("q4_k_m", "gguf", 4.90, "GGUF Q4_K_M whole-file average 4.90 bpw (anchors §1.7; "
+              "llama.cpp loader prints '4.89 BPW')", True),
+    Precision("q4_0", "gguf", 4.64, "GGUF Q4_0 whole-file average 4.64 bpw (anchors §1.7)", True),
+    Precision("q3_k_m", "gguf", 4.00, "GGUF Q3_K_M whole-file average 4.00 bpw (anchors §1.7)", True),
+    Precision("q2_k", "gguf", 3.17, "GGUF Q2_K whole-file average 3.17 bpw (anchors §1.7)", True),
+)}
+
+# Bytes per KV element. q8_0: 34 bytes per 32 values, q4_0: 18 per 32 (gguf-py constants.py,
+# anchors §3 "Bytes per element").
+KV_PRECISIONS: Dict[str, float] = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "q8_0": 34 / 32, "q4_0": 18 / 32}
+
+
+def weight_bytes(spec: ModelSpec, precision: str, include_mtp: bool = False) -> int:
+    """Bytes of the weights in `precision` (in memory, and on disk for safetensors/GGUF)."""
+    p = PRECISIONS[precision]
+    total = spec.checkpoint_params if include_mtp else spec.params
+    if p.kind == "float":
+        return total * int(p.bits) // 8
+    if p.kind == "gguf":
+        return int(total * p.bits / 8)
+    extra = spec.mtp_params if include_mtp else 0
+    # MTP module quantized like a decoder layer: scale by the main model's ratio (it is 2% of V3).
+    lin, other = spec.linear_params, spec.params - spec.linear_params
+    if p.kind == "fp8":
+        q = lin + 4 * spec.linear_blocks_128x128
+    elif p.kind == "int8":
+        q = lin + 4 * spec.linear_rows
+    else:  # int4: 4 bits per weight + (fp16 scale + 4-bit zero) per group of 128
+        q = lin // 2 + spec.linear_groups_128 * 5 // 2
+    main = q + 2 * other
+    if extra:
+        main += int(extra * main / spec.params)
+    return main
+
+
+# -- runtimes ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Runtime:
+    name: str
+    precisions: Tuple[str, ...]
+    kv_precisions: Tuple[str, ...]
+    default_context: int  # tokens; capped at the model's maximum (0 = the model's maximum)
+    source: str
+    notes: Tuple[str, ...] = field(default=())
+
+
+RUNTIMES: Dict[str, Runtime] = {r.name: r for r in (
+    Runtime("transformers", ("fp32", "bf16", "fp16", "fp8", "int8", "int4"), ("bf16", "fp16"), 4096,
+            "Hugging Face transformers generate(): DynamicCache in the model dtype; fp8 = fine-grained "
+            "FP8 (V3 checkpoints), int8/int4 = bitsandbytes/AWQ/GPTQ"),
+    Runtime("vllm", ("fp32", "bf16", "fp16", "fp8", "int8", "int4"), ("bf16", "fp16", "fp8"), 0,
+            "vLLM: --max-model-len defaults to the model's maximum; --kv-cache-dtype auto|fp8"),
+    Runtime("llamacpp", ("fp32", "bf16", "fp16", "q8_0", "q6_k", "q5_k_m", "q4_k_m", "q4_0", "q3_k_m", "q2_k"),
+            ("fp16", "bf16", "q8_0", "q4_0"), 4096,
+            "llama.cpp / Ollama / LM Studio: GGUF files; -c default 4096 (common.h n_ctx; Ollama "
+            "default below 23 GiB VRAM, anchors §1.6); --cache-type-k/v f16|bf16|q8_0|q4_0"),
+)}
+
+
+def default_precision(spec: ModelSpec, runtime: str) -> str:
+    """transformers/vLLM load the published dtype; llama.cpp users mostly pull Q4_K_M (Ollama's default tag)."""
+    if runtime == "llamacpp":
+        return "q4_k_m"
+    return spec.native_precision
+
+
+def default_kv_precision(runtime: str) -> str:
+    return "fp16" if runtime == "llamacpp" else "bf16"  # llama.cpp cache type default f16
+
+
+def default_context(spec: ModelSpec, runtime: str) -> int:
+    r = RUNTIMES[runtime]
+    return spec.max_context if r.default_context == 0 else min(r.default_context, spec.max_context)
+
+
+def default_settings(spec: ModelSpec, runtime: str = "transformers") -> Any:
+    """Settings a user of `runtime` gets without flags (estimate.Settings)."""
+    from deepseek_probe.estimate import EstimateInputError, Settings
+
+    if runtime not in RUNTIMES:
+        raise EstimateInputError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
+    return Settings(precision=default_precision(spec, runtime), kv_precision=default_kv_precision(runtime),
+                    context=default_context(spec, runtime), concurrency=1, runtime=runtime, tensor_parallel=1)

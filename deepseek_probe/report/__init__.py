@@ -1,0 +1,58 @@
+"""Renderers: a CheckResult (or PlanResults) -> text, json, markdown or prometheus.
+
+Redaction happens here, by default, in two layers (see deepseek_probe/redact.py): the snapshot is
+rewritten before rendering, and the rendered text gets a final pass with every secret the
+original snapshot held.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Optional, Sequence
+
+FORMATS = ("text", "json", "markdown", "prometheus")
+PLAN_FORMATS = ("text", "json", "markdown", "csv")
+
+
+def render(result: Any, fmt: str, redact: bool = True, color: Optional[bool] = None) -> str:
+    """Render a rules.CheckResult. `color` only affects text (the CLI decides: a tty, no NO_COLOR)."""
+    from deepseek_probe.errors import InputError
+
+    if fmt not in FORMATS:
+        raise InputError(f"unknown report format {fmt!r} (choose from {', '.join(FORMATS)})")
+    final = None
+    if redact:
+        from deepseek_probe.redact import redact_for, redact_snapshot
+
+        final = redact_for(result.snapshot)
+        result = replace(result, snapshot=redact_snapshot(result.snapshot))
+    if fmt == "text":
+        from deepseek_probe.report.text import render_check
+        out = render_check(result, color=bool(color))
+    elif fmt == "json":
+        from deepseek_probe.report.json import render_check
+        out = render_check(result)
+    elif fmt == "markdown":
+        from deepseek_probe.report.markdown import render_check
+        out = render_check(result)
+    else:
+        from deepseek_probe.report.prometheus import render_check
+        out = render_check(result)
+    return final(out) if final else out
+
+
+def render_plans(plans: Sequence[Any], fmt: str) -> str:
+    """Render plan.PlanResult list for `deepseek-probe plan` (no snapshot, nothing to redact)."""
+    from deepseek_probe.errors import InputError
+
+    if fmt == "text":
+        from deepseek_probe.report.text import render_plans as r
+    elif fmt == "json":
+        from deepseek_probe.report.json import render_plans as r
+    elif fmt in ("markdown", "csv"):
+        from deepseek_probe.report import markdown
+
+        r = markdown.render_plans if fmt == "markdown" else markdown.render_plans_csv
+    else:
+        raise InputError(f"unknown plan format {fmt!r} (choose from {', '.join(PLAN_FORMATS)})")
+    return r(plans)
