@@ -48,9 +48,11 @@ def test_every_gpu_field_matches_what_nvml_reported_on_the_real_host(name):
         assert gpu.serial == value(raw, "nvmlDeviceGetSerial")
         assert gpu.pci_bus_id == value(raw, "nvmlDeviceGetPciInfo")["busId"]
         mem = value(raw, "nvmlDeviceGetMemoryInfo")
+        mem_v2 = value(raw, "nvmlDeviceGetMemoryInfo:v2")
+        # "used" as nvidia-smi shows it: v2's, without the driver's reservation.
         assert (gpu.memory_total_bytes, gpu.memory_free_bytes, gpu.memory_used_bytes) == \
-            (mem["total"], mem["free"], mem["used"])
-        assert gpu.memory_reserved_bytes == value(raw, "nvmlDeviceGetMemoryInfo:v2")["reserved"]
+            (mem["total"], mem["free"], mem_v2["used"])
+        assert gpu.memory_reserved_bytes == mem_v2["reserved"]
         assert gpu.compute_capability == value(raw, "nvmlDeviceGetCudaComputeCapability")
         assert gpu.pcie_gen_current == value(raw, "nvmlDeviceGetCurrPcieLinkGeneration")
         assert gpu.pcie_gen_max == value(raw, "nvmlDeviceGetMaxPcieLinkGeneration")

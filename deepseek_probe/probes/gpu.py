@@ -250,9 +250,19 @@ class GpuProbe:
         self._field(gpu, ["pci_bus_id"], one("nvmlDeviceGetPciInfo", lambda p: _text(p.busId)))
         self._field(gpu, ["memory_total_bytes", "memory_free_bytes", "memory_used_bytes"],
                     lambda: _memory_v1(c(i, "nvmlDeviceGetMemoryInfo", h)))
-        self._field(gpu, ["memory_reserved_bytes"],
-                    lambda: (int(c(i, "nvmlDeviceGetMemoryInfo", h,
-                                   version=getattr(self.nvml, "nvmlMemory_v2", _MEMORY_V2)).reserved),))
+        # nvmlMemory_v2 splits the driver's reservation out of "used", as nvidia-smi shows it
+        # (H100, driver 580: v1 used 480 MiB on an idle GPU, v2 used 0 + reserved 480 MiB).
+        v2_used: List[int] = []
+
+        def read_v2() -> Tuple[int]:
+            mem = c(i, "nvmlDeviceGetMemoryInfo", h,
+                    version=getattr(self.nvml, "nvmlMemory_v2", _MEMORY_V2))
+            v2_used.append(int(mem.used))
+            return (int(mem.reserved),)
+
+        self._field(gpu, ["memory_reserved_bytes"], read_v2)
+        if v2_used:
+            self._set(gpu, "memory_used_bytes", v2_used[0])
         self._field(gpu, ["compute_capability"],
                     one("nvmlDeviceGetCudaComputeCapability", lambda v: [int(v[0]), int(v[1])]))
         self._field(gpu, ["architecture"],
@@ -441,8 +451,7 @@ def _milliwatts(value: Any) -> float:
 
 
 def _memory_v1(mem: Any) -> Tuple[int, int, int]:
-    # v1 "used" includes the driver's reservation (census-h100: 503316480 used on an idle GPU;
-    # the v2 struct reports it as reserved with used 0). Rules compare against free anyway.
+    # v1 "used" includes the driver's reservation; _probe_gpu replaces it with v2's "used".
     return int(mem.total), int(mem.free), int(mem.used)
 
 
