@@ -172,6 +172,28 @@ def check(models, precision, kv_precision, context, concurrency, runtime, tensor
     sys.exit(result.exit_code)
 
 
+@cli.command(epilog=EXIT_HELP)
+@click.argument("snapshots", nargs=-1, required=True, type=click.Path())
+@click.option("--model", "models", multiple=True, help="Model id or alias (repeatable; default: 671b).")
+@_settings_options
+@click.option("--format", "fmt", type=_Choice(["text", "json", "markdown", "prometheus"]),
+              default="text", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False), help="Write the report to FILE.")
+@click.option("--no-redact", is_flag=True, help="Keep serials, UUIDs, hostnames and user names.")
+def fleet(snapshots, models, precision, kv_precision, context, concurrency, runtime,
+          tensor_parallel, model_configs, fmt, output, no_redact):
+    """Check many nodes' snapshots (files or directories) for a multi-node deployment:
+    tensor parallel inside a node (--tensor-parallel), pipeline parallel across nodes."""
+    from deepseek_probe import fleet as fleet_mod
+
+    requests = [(spec, _settings_for(spec, runtime, precision, kv_precision, context, concurrency,
+                                     tensor_parallel))
+                for spec in _specs(models, model_configs, default=("671b",))]
+    result = fleet_mod.evaluate_fleet(snapshots, requests)
+    _write(fleet_mod.render_fleet(result, fmt, redact=not no_redact, color=_color(fmt, output)), output)
+    sys.exit(result.exit_code)
+
+
 @cli.command()
 @click.option("--format", "fmt", type=_Choice(["json", "text"]), default="json", show_default=True)
 @click.option("--output", type=click.Path(dir_okay=False), help="Write the snapshot to FILE.")
@@ -212,6 +234,8 @@ def estimate(models, precision, kv_precision, context, concurrency, runtime, ten
     specs = _specs(models, model_configs)
     if not specs:
         raise InputError("estimate needs --model ID (or --model-config PATH); see `deepseek-probe models`")
+    if gpu_memory_gib is not None and gpu_memory_gib != gpu_memory_gib:  # "nan" passes FloatRange
+        raise InputError("--gpu-memory must be a number of GiB, got nan")
     device_total = int(gpu_memory_gib * 2**30) if gpu_memory_gib else None
     results = [est_mod.estimate(spec, _settings_for(spec, runtime, precision, kv_precision, context,
                                                     concurrency, tensor_parallel), device_total)
@@ -263,6 +287,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     argv = [a for a in argv if a != "--debug"]
     from deepseek_probe.errors import InputError
 
+    if any("\x00" in a for a in argv):  # only reachable in-process; os.stat() would raise ValueError
+        click.echo("deepseek-probe: error: an argument contains a NUL byte", err=True)
+        sys.exit(64)
+
     try:
         cli.main(args=argv, prog_name="deepseek-probe", standalone_mode=False)
     except click.exceptions.Exit as e:  # --help, --version
@@ -271,9 +299,9 @@ def main(argv: Optional[List[str]] = None) -> None:
         click.echo("deepseek-probe: aborted", err=True)
         sys.exit(130)
     except click.exceptions.UsageError as e:
-        click.echo(f"deepseek-probe: error: {_one_line(e.format_message())}", err=True)
-        if e.ctx is not None:
-            click.echo(f"Try '{e.ctx.command_path} --help'.", err=True)
+        # One line on stderr (scripts log it as one record); the --help hint rides along.
+        hint = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
+        click.echo(f"deepseek-probe: error: {_one_line(e.format_message())}{hint}", err=True)
         sys.exit(64)
     except click.exceptions.ClickException as e:
         click.echo(f"deepseek-probe: error: {_one_line(e.format_message())}", err=True)
