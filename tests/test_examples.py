@@ -231,7 +231,9 @@ def test_gather_collects_each_nodes_snapshot_and_names_nodes_without_one(tmp_pat
 
 
 def _ansible_playbook() -> str:
-    path = os.environ.get("ANSIBLE_PLAYBOOK") or shutil.which("ansible-playbook")
+    beside_python = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    path = (os.environ.get("ANSIBLE_PLAYBOOK") or shutil.which("ansible-playbook")
+            or (beside_python if os.path.exists(beside_python) else None))
     if not path:
         pytest.skip("ansible-playbook not installed (pip install ansible-core)")
     return path
