@@ -44,7 +44,8 @@ def render_models(fmt: str) -> str:
         return json.dumps([_model_doc(s) for s in specs], indent=1)
     rows = [("model", "aliases", "params", "active", "attention", "max context")]
     for s in specs:
-        rows.append((s.id, " ".join(s.aliases) or "-", billions(s.params), billions(s.active_params),
+        aliases = " ".join(s.aliases[:3]) + (f" +{len(s.aliases) - 3}" if len(s.aliases) > 3 else "")
+        rows.append((s.id, aliases or "-", billions(s.params), billions(s.active_params),
                      _attention(s), count(s.max_context)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows) + "\n"
@@ -52,7 +53,7 @@ def render_models(fmt: str) -> str:
 
 def _attention(spec) -> str:
     if getattr(spec, "kv_lora_rank", None):
-        return "MLA + MoE" if getattr(spec, "n_routed_experts", None) else "MLA"
+        return "MLA + MoE" if getattr(spec, "routed_experts", None) else "MLA"
     return "MHA" if spec.kv_heads == spec.heads else f"GQA ({spec.kv_heads} KV heads)"
 
 
