@@ -1,8 +1,20 @@
 """Memory math per device: weights, KV cache (MHA/GQA/MLA), activations, runtime overhead.
 
 Pure: takes a model spec and settings, returns numbers. Never probes, reads files or prints.
-Each runtime budgets memory its own way, so each has its own function below; the shared parts
+Each runtime budgets memory its own way, so each has its own section below; the shared parts
 (weights, KV cache, disk) come first. Every constant names its source.
+
+transformers, in one paragraph: NVML sees non-torch memory (CUDA context + kernels, 700 MiB
+measured) plus whatever PyTorch's caching allocator has reserved. The allocator keeps every
+segment it ever cudaMalloc'ed, rounds large ones to 2 MiB and never merges blocks across
+segments. So the peak is: weight segments (rounded, packed as the allocator packs them) +
+cuBLAS workspace + the KV cache + the segments the prefill's temporaries (fp32 RMSNorm copies,
+q/k/v and RoPE copies, SwiGLU gate/up/product, grouped-mm expert buffers) needed while the
+cache grew around them + what the first decode steps add when torch.cat reallocates each
+layer's cache one token longer. The temporaries' part comes from replaying transformers' real
+forward through a model of the allocator (benchmarks/accuracy.py --simulate), stored per model in
+profiles/models.json; it reproduces the H100 measurements to the MiB for GQA and MLA models.
+MHA models take cuDNN attention on H100, which adds two measured terms.
 """
 
 from __future__ import annotations
@@ -110,14 +122,15 @@ def validate(spec: Any, s: Settings) -> None:
         raise EstimateInputError(f"cannot split {spec.id}'s {spec.layers} layers over {tp} GPUs")
     if s.mla_cache not in ("latent", "decompressed"):
         raise EstimateInputError(f"mla_cache must be 'latent' or 'decompressed', got {s.mla_cache!r}")
-    if not (0.0 < s.gpu_memory_utilization <= 1.0):
+    u = s.gpu_memory_utilization
+    if isinstance(u, bool) or not isinstance(u, (int, float)) or not (0.0 < u <= 1.0):
         raise EstimateInputError(f"gpu_memory_utilization must be in (0, 1], got {s.gpu_memory_utilization!r}")
 
 
 # =====================================================================================
 # Shared pieces: KV cache, weights, disk
 # =====================================================================================
-def kv_bytes_per_token(spec: Any, s: Settings) -> float:
+def kv_bytes_per_token(spec: Any, s: Settings, devices: Optional[int] = None) -> float:
     """KV-cache bytes per token of one sequence, on one device (all layers it holds).
 
     MHA/GQA: 2 (K and V) x layers x max(1, kv_heads / TP) x head_dim x bytes  (anchors §3;
@@ -128,7 +141,7 @@ def kv_bytes_per_token(spec: Any, s: Settings) -> float:
     llama.cpp splits layers, not heads, across GPUs: each holds layers / N of the cache.
     """
     b = KV_PRECISIONS[s.kv_precision]
-    tp = s.tensor_parallel
+    tp = s.tensor_parallel if devices is None else devices
     if s.runtime == "llamacpp":
         layers, heads_div = spec.layers / tp, 1
     else:
@@ -158,108 +171,225 @@ def _device_weights(spec: Any, s: Settings) -> int:
     return weight_bytes(spec, s.precision) // s.tensor_parallel
 
 
-def _bytes_read_per_token(spec: Any, s: Settings, weights_dev: int, kv_dev: int) -> int:
-    """One decode step reads the active weights (the input embedding is a row lookup, not a read
-    of the matrix) and every sequence's whole KV cache."""
+def _bytes_read_per_token(spec: Any, s: Settings, kv_dev: int) -> int:
+    """One decode step reads each device's share of the active weights (the input embedding is
+    a row lookup, not a read of the matrix; MoE reads only the routed experts it picks) and
+    every sequence's whole KV cache."""
     read_params = spec.active_params - spec.vocab * spec.hidden
-    return int(weights_dev * read_params / spec.params) + kv_dev
+    weights = weight_bytes(spec, s.precision) * read_params / spec.params
+    return int(weights / s.tensor_parallel) + kv_dev
 
 
 # ----------------------------------------------------------------------------------------
 # transformers (eager generate(): prefill of T tokens, then decode with a DynamicCache)
 # ----------------------------------------------------------------------------------------
-# PyTorch CUDA caching allocator (c10/cuda/CUDACachingAllocator.cpp): requests <= 1 MiB come
-# from 2 MiB segments, 1-10 MiB requests from 20 MiB segments, larger ones get their own
-# segment rounded up to 2 MiB; freed blocks only merge with neighbours in the same segment.
+# What NVML shows for the process = non-torch memory + what PyTorch's CUDA caching allocator
+# has reserved (c10/cuda/CUDACachingAllocator.cpp): requests <= 1 MiB come from 2 MiB segments,
+# 1-10 MiB requests share 20 MiB segments, larger ones get their own segment rounded up to 2 MiB;
+# a freed block only merges with free neighbours in its own segment and is never given back.
+# So the peak is: weight segments + cuBLAS workspace + KV cache + the segments the prefill's
+# temporaries needed around the growing cache + what the first decode steps add.
 _SMALL_REQUEST = 1 * MiB
 _LARGE_REQUEST = 10 * MiB
 _ROUND_LARGE = 2 * MiB
+_MID_SEGMENT = 20 * MiB
+_SMALL_SEGMENT = 2 * MiB
 
 # Measured on an H100 (groundtruth-h100.json): NVML used after torch init - before torch =
-# 650 969 088 B (CUDA context); once the first kernels ran, NVML used - torch peak reserved is
-# 694.8-720.8 MiB in every case (lazily loaded kernel modules); it drifts up 2 MiB per case in
-# one long-running process. 700 MiB = the first case of a fresh process.
+# 650 969 088 B (CUDA context); once kernels ran, NVML used - torch peak reserved is 694.8-720.8
+# MiB in every case (lazily loaded kernel modules); it drifts up 2 MiB per case in one
+# long-running process. 700 MiB = the first cases of a fresh process.
 TRANSFORMERS_NON_TORCH_BYTES = 700 * MiB
+# cuBLAS workspace, allocated through the caching allocator by the first matmul and kept:
+# CUBLAS_WORKSPACE_CONFIG default ":4096:8" on Hopper = 8 x 4 MiB (torch CUDABlas handles).
+CUBLAS_WORKSPACE_BYTES = 32 * MiB
+# MHA models with head_dim <= 256 run SDPA through cuDNN on H100 (torch prefers it on sm90 with
+# cuDNN >= 9.15); GQA (enable_gqa) and MLA (q/k and v head dims differ) take flash /
+# mem-efficient attention. Measured on H100 against the flash-path replay
+# (benchmarks/accuracy.py --simulate, which is byte-exact for the GQA and MLA cases):
+#  - prefill peak +1.375 x one layer's K cache (44 / 88 / 176 / 88 MiB at K = 32 / 64 / 128 /
+#    64 MiB: deepseek-llm-7b 4K, deepseek-coder-6.7b 8K and 16K, deepseek-coder-1.3b 16K);
+#  - first decode step: 23-27 of the 2 x layers cache tensors (42 %) no longer fit any free
+#    block and get a fresh segment each (measured +414 / +850 / +1782 / +3510 / +1254 MiB).
+CUDNN_PREFILL_EXTRA_PER_K = 1.375
+CUDNN_DECODE_FRESH_FRACTION = 0.42
+DECODE_STEPS = 32  # groundtruth protocol: prefill, then 32 decode steps
 
 
 def _segment_bytes(nbytes: int) -> int:
-    """Reserved bytes for one tensor that gets its own segment (requests > 10 MiB)."""
     return -(-nbytes // _ROUND_LARGE) * _ROUND_LARGE
 
 
-def _param_tensor_bytes(spec: Any, bytes_per_param: float) -> Tuple[Tuple[int, int], ...]:
-    """(bytes, count) of the parameter tensors transformers allocates, one allocation each."""
-    h, L = spec.hidden, spec.layers
-    b = bytes_per_param
-    t = [(spec.vocab * h, 1 if spec.tie_embeddings else 2), (h, 1)]
+def _layer_param_bytes(spec: Any, moe: bool) -> Tuple[int, ...]:
+    """Parameter tensors of one decoder layer, in the order Module.to_empty allocates them
+    (children before their parent's own parameters), in parameter counts."""
+    h = spec.hidden
+    t = []
     if spec.is_mla:
         qk = spec.qk_nope_head_dim + spec.qk_rope_head_dim
         if spec.q_lora_rank:
-            t += [(spec.q_lora_rank * h, L), (spec.q_lora_rank, L), (spec.heads * qk * spec.q_lora_rank, L)]
+            t += [spec.q_lora_rank * h, spec.q_lora_rank, spec.heads * qk * spec.q_lora_rank]
         else:
-            t += [(spec.heads * qk * h, L)]
-        t += [((spec.kv_lora_rank + spec.qk_rope_head_dim) * h, L), (spec.kv_lora_rank, L),
-              (spec.heads * (spec.qk_nope_head_dim + spec.v_head_dim) * spec.kv_lora_rank, L),
-              (spec.heads * spec.v_head_dim * h, L)]
+            t += [spec.heads * qk * h]
+        t += [(spec.kv_lora_rank + spec.qk_rope_head_dim) * h, spec.kv_lora_rank,
+              spec.heads * (spec.qk_nope_head_dim + spec.v_head_dim) * spec.kv_lora_rank,
+              spec.heads * spec.v_head_dim * h]
     else:
         q, kv = spec.heads * spec.head_dim, spec.kv_heads * spec.head_dim
-        t += [(q * h, 2 * L), (kv * h, 2 * L)]
-        if spec.qkv_bias:
-            t += [(q, L), (kv, 2 * L)]
-    t += [(h, 2 * L)]  # the two RMSNorms
-    if spec.dense_layers:
-        t += [(spec.intermediate * h, 3 * spec.dense_layers)]
-    if spec.moe_layers:
-        E, mi, n = spec.routed_experts, spec.moe_intermediate, spec.moe_layers
-        # transformers 5 fuses the experts into two 3-D parameters: gate_up_proj, down_proj
-        t += [(E * 2 * mi * h, n), (E * mi * h, n), (E * h, n)]
+        b = spec.qkv_bias
+        t += [q * h] + ([q] if b else []) + [kv * h] + ([kv] if b else []) + [kv * h] + ([kv] if b else [])
+        t += [q * h]
+    if moe:
+        E, mi = spec.routed_experts, spec.moe_intermediate
+        # transformers 5 fuses the experts into two 3-D parameters (gate_up_proj, down_proj)
+        t += [E * 2 * mi * h, E * mi * h, E * h]
         if spec.shared_experts:
-            t += [(spec.shared_experts * mi * h, 3 * n)]
-        if spec.family == "deepseek_v3":
-            t += [(E, n)]  # e_score_correction_bias (fp32 buffer, tiny)
-    return tuple((int(n * b), c) for n, c in t if c)
+            t += [spec.shared_experts * mi * h] * 3
+    else:
+        t += [spec.intermediate * h] * 3
+    t += [h, h]  # input_layernorm, post_attention_layernorm
+    return tuple(t)
 
 
-def _reserved_for_tensors(tensors) -> int:
-    """Allocator-reserved bytes for tensors allocated one after another and kept."""
-    big = mid = small = 0
-    for nbytes, count in tensors:
-        if nbytes > _LARGE_REQUEST:
-            big += _segment_bytes(nbytes) * count
-        elif nbytes > _SMALL_REQUEST:
-            mid += nbytes * count
-        else:
-            small += -(-nbytes // 512) * 512 * count
-    return big + -(-mid // (20 * MiB)) * 20 * MiB + -(-small // (2 * MiB)) * 2 * MiB
+def _weights_reserved_bytes(spec: Any, bytes_per_param: float) -> int:
+    """Bytes the caching allocator reserves for the parameters, allocated one by one and kept:
+    large ones in their own 2 MiB-rounded segment, 1-10 MiB ones best-fit into shared 20 MiB
+    segments, small ones packed into 2 MiB segments."""
+    cache = spec.__dict__.setdefault("_weights_reserved", {})  # per spec; not a dataclass field
+    if bytes_per_param in cache:
+        return cache[bytes_per_param]
 
+    def sizes(params):
+        return [-(-int(n * bytes_per_param) // 512) * 512 for n in params]
 
-def _transformers_activation_bytes(spec: Any, s: Settings, kv_dev: int) -> int:
-    """Prefill peak of temporaries above weights + KV, plus decode-time cache growth."""
-    n = s.context * s.concurrency  # tokens in the prefill batch
+    def split(params):
+        big = small = 0
+        mid = []
+        for nbytes in sizes(params):
+            if nbytes > _LARGE_REQUEST:
+                big += _segment_bytes(nbytes)
+            elif nbytes > _SMALL_REQUEST:
+                mid.append(nbytes)
+            else:
+                small += nbytes
+        return big, small, mid
+
     h = spec.hidden
-    inter = spec.intermediate
-    per_token = (3 * inter + 4 * h) * 2
-    prefill = 64 * MiB + int(2.5 * n * per_token)
-    return prefill
+    outer = [spec.vocab * h, h] + ([] if spec.tie_embeddings else [spec.vocab * h])
+    big, small, mid_outer = split(outer)
+    layers = []
+    if spec.dense_layers:
+        layers.append((split(_layer_param_bytes(spec, False)), spec.dense_layers))
+    if spec.moe_layers:
+        layers.append((split(_layer_param_bytes(spec, True)), spec.moe_layers))
+    mid_order = list(mid_outer)
+    for (b, sm, mid), count in layers:
+        big += b * count
+        small += sm * count
+        mid_order += mid * count
+    free_tails = []  # best fit of 1-10 MiB requests into the free tails of 20 MiB segments
+    mid_segments = 0
+    for nbytes in mid_order:
+        best = None
+        for i, tail in enumerate(free_tails):
+            if tail >= nbytes and (best is None or tail < free_tails[best]):
+                best = i
+        if best is None:
+            mid_segments += 1
+            rest = _MID_SEGMENT - nbytes
+        else:
+            rest = free_tails.pop(best) - nbytes
+        if rest > _SMALL_REQUEST:
+            free_tails.append(rest)
+    total = big + mid_segments * _MID_SEGMENT + -(-small // _SMALL_SEGMENT) * _SMALL_SEGMENT
+    cache[bytes_per_param] = total
+    return total
+
+
+def _uses_cudnn_attention(spec: Any) -> bool:
+    """SDPA backend on H100: cuDNN for MHA with equal q/k/v head dims <= 256 (see above)."""
+    return not spec.is_mla and spec.kv_heads == spec.heads and spec.head_dim <= 256
+
+
+def _interpolate(table: Tuple[Tuple[int, int, int], ...], tokens: int, column: int) -> float:
+    """Piecewise-linear in tokens; proportional outside the table (every temporary scales
+    with the number of tokens once it is past the allocator's 10 MiB threshold)."""
+    if tokens <= table[0][0]:
+        return table[0][column] * tokens / table[0][0]
+    for (t0, *v0), (t1, *v1) in zip(table, table[1:]):
+        if tokens <= t1:
+            a, b = v0[column - 1], v1[column - 1]
+            return a + (b - a) * (tokens - t0) / (t1 - t0)
+    last = table[-1]
+    return last[column] * tokens / last[0]
+
+
+# Fallback for models without a simulated table (a user's config.json of a new shape): the
+# prefill extra as a multiple of the SwiGLU working set 2h + 3i per token (h = hidden, i = the
+# MLP width, in bf16). Ranges over the catalog tables at >= 8K tokens: GQA 1.26-1.82, MHA
+# 2.77-3.29 (K/V as wide as the hidden state fill its holes), MoE grouped_mm 11 x (top_k x h).
+FALLBACK_GQA_FACTOR = 1.8
+FALLBACK_MHA_FACTOR = 3.3
+FALLBACK_MOE_FACTOR = 11.5
+
+
+def _prefill_extra_fallback(spec: Any, tokens: int) -> float:
+    h = 2 * spec.hidden
+    if spec.is_moe:
+        return FALLBACK_MOE_FACTOR * tokens * spec.experts_per_token * h
+    i = 2 * spec.intermediate
+    factor = FALLBACK_MHA_FACTOR if _uses_cudnn_attention(spec) else FALLBACK_GQA_FACTOR
+    return factor * tokens * (2 * h + 3 * i)
 
 
 def _transformers(spec: Any, s: Settings, est: Estimate) -> None:
     d = est.per_device
-    bpp = d.weights_bytes / spec.params
-    reserved_weights = _reserved_for_tensors(_param_tensor_bytes(spec, bpp)) // s.tensor_parallel
-    slack = max(0, reserved_weights - d.weights_bytes)
-    d.activation_bytes = _transformers_activation_bytes(spec, s, d.kv_cache_bytes) + slack
+    tp = s.tensor_parallel
+    tokens = s.context * s.concurrency
+    bpp = d.weights_bytes * tp / spec.params
+    weight_slack = max(0, _weights_reserved_bytes(spec, bpp) // tp - d.weights_bytes)
+    table = getattr(spec, "transformers_activation", ())
+    if table:
+        prefill = _interpolate(table, tokens, 1)
+        growth = _interpolate(table, tokens, 2)
+        act_source = ("prefill temporaries around the growing KV cache, from replaying transformers "
+                      "5.17's forward through a model of the CUDA caching allocator "
+                      "(benchmarks/accuracy.py --simulate; byte-exact vs groundtruth-h100.json for "
+                      "GQA/MLA models)")
+    else:
+        prefill, growth = _prefill_extra_fallback(spec, tokens), 0.0
+        act_source = ("no simulated table for this architecture: prefill temporaries estimated as a "
+                      "multiple of the SwiGLU working set (2h+3i per token; catalog range)")
+    if _uses_cudnn_attention(spec):
+        k_layer = s.concurrency * spec.kv_heads * spec.head_dim * 2 * s.context // tp
+        if k_layer > _LARGE_REQUEST:
+            prefill += CUDNN_PREFILL_EXTRA_PER_K * k_layer
+            grown = k_layer + s.concurrency * spec.kv_heads * spec.head_dim * 2 * DECODE_STEPS // tp
+            growth = round(CUDNN_DECODE_FRESH_FRACTION * 2 * spec.layers) * _segment_bytes(grown)
+        else:
+            growth = 0.0  # 1-10 MiB caches share 20 MiB segments and reuse their freed blocks
+    if s.precision == "fp32":
+        prefill *= 2  # every temporary is fp32
+    elif PRECISIONS[s.precision].kind in ("fp8", "int8", "int4"):
+        # quantized linears dequantize (or upcast) one weight matrix to bf16 during prefill
+        prefill += 2 * max(spec.hidden * max(spec.intermediate, spec.moe_intermediate * 2), 0) // tp
+    activation = int(prefill / tp + max(0.0, growth) / tp)
+    d.activation_bytes = max(0, activation + weight_slack + CUBLAS_WORKSPACE_BYTES)
     d.runtime_overhead_bytes = TRANSFORMERS_NON_TORCH_BYTES
+    est.notes["decode_growth_bytes"] = int(max(0.0, growth) / tp)
+    est.notes["attention_kernel"] = ("cuDNN SDPA (MHA)" if _uses_cudnn_attention(spec) else
+                                     "mem-efficient SDPA (MLA)" if spec.is_mla else "flash SDPA (GQA)")
+    est.notes["scenario"] = (f"prefill of {s.concurrency} x {s.context} tokens (logits_to_keep=1), "
+                             f"then {DECODE_STEPS} decode steps; long generations grow the cache "
+                             "further by torch.cat")
     est.sources.update({
         "runtime_overhead_bytes": "CUDA context + lazily loaded kernels, 700 MiB measured on H100 "
                                   "(groundtruth-h100.json: NVML used - torch peak reserved)",
-        "activation_bytes": "prefill temporaries (RMSNorm fp32 copies, q/k/v + RoPE, SDPA output, "
-                            "SwiGLU intermediates; logits_to_keep=1) + allocator segment rounding + "
-                            "decode-time DynamicCache growth; calibrated on groundtruth-h100.json",
-        "kv_cache_bytes": "DynamicCache: K and V per layer in the model dtype "
-                          "(MLA: transformers 5 caches the latent, 576 values per token and layer)",
+        "activation_bytes": act_source + "; + weight segment rounding + 32 MiB cuBLAS workspace"
+                            + ("; + cuDNN attention terms measured on H100" if _uses_cudnn_attention(spec) else ""),
+        "kv_cache_bytes": "DynamicCache: K and V per layer in the model dtype (MLA: transformers 5 "
+                          "caches the latent, kv_lora_rank + rope = 576 values per token and layer)",
     })
-    est.notes["attention"] = "sdpa (flash/mem-efficient kernels: no T x T score matrix)"
 
 
 # ----------------------------------------------------------------------------------------
@@ -271,11 +401,12 @@ VLLM_NON_TORCH_PER_EXTRA_RANK = int(0.29 * GiB)  # (2.1 - 0.1) / 7 ranks: NCCL b
 # CUDA graphs captured for decode batch sizes: vLLM logs "Graph capturing finished … took
 # 0.3-1.0 GiB" for 7B-70B models; 0.5 GiB typical (not measured by us).
 VLLM_CUDA_GRAPH_BYTES = GiB // 2
-# CUDA context, outside vLLM's budget (its profile baseline is taken after CUDA init):
+# CUDA context, inside the gpu_memory_utilization budget (the fraction limits the whole
+# instance: weights, activations and KV cache; Red Hat AI Inference Server docs for vLLM):
 # measured 621 MiB on H100 (groundtruth-h100.json), ~0.5 GB consensus (anchors TL;DR).
 CUDA_CONTEXT_BYTES = 621 * MiB
-# vLLM V1 profiles one forward pass of max_num_batched_tokens tokens (8192 default for the
-# OpenAI server on large GPUs) and a sampler pass over max_num_seqs (256) x vocab fp32 logits.
+# vLLM V1 profiles one forward pass of max_num_batched_tokens tokens (8192 is the usual
+# OpenAI-server default on large GPUs) and a sampler pass over max_num_seqs (256) x vocab fp32.
 VLLM_PROFILE_TOKENS = 8192
 VLLM_MAX_NUM_SEQS = 256
 VLLM_BLOCK_TOKENS = 16  # KV pool page size (--block-size default 16)
@@ -298,32 +429,48 @@ def _vllm_activation_bytes(spec: Any, s: Settings) -> int:
 
 
 def _vllm(spec: Any, s: Settings, est: Estimate, device_total_bytes: Optional[int]) -> None:
+    """vLLM takes gpu_memory_utilization x TOTAL device memory; after weights, the profiled
+    activation peak, non-torch memory, CUDA graphs and the context, the rest becomes the KV
+    pool. With the device size we report the pool and what it allows; without it, the minimum
+    the requested context x concurrency needs."""
     d = est.per_device
     tp = s.tensor_parallel
     d.activation_bytes = _vllm_activation_bytes(spec, s)
     non_torch = VLLM_NON_TORCH_BYTES + VLLM_NON_TORCH_PER_EXTRA_RANK * (tp - 1)
     d.runtime_overhead_bytes = non_torch + VLLM_CUDA_GRAPH_BYTES + CUDA_CONTEXT_BYTES
-    fixed = d.weights_bytes + d.activation_bytes + non_torch + VLLM_CUDA_GRAPH_BYTES
-    min_need = fixed + d.kv_cache_bytes + CUDA_CONTEXT_BYTES
-    per_token = kv_bytes_per_token(spec, s)
+    fixed = d.weights_bytes + d.activation_bytes + d.runtime_overhead_bytes
+    min_need = fixed + d.kv_cache_bytes
     est.notes["gpu_memory_utilization"] = s.gpu_memory_utilization
     est.notes["min_need_bytes"] = min_need
+    d.total_bytes = min_need
     if device_total_bytes:
+        per_token = kv_bytes_per_token(spec, s)
         requested = int(device_total_bytes * s.gpu_memory_utilization)
         pool = max(0, requested - fixed)
         pool_tokens = int(pool // per_token) // VLLM_BLOCK_TOKENS * VLLM_BLOCK_TOKENS
-        est.notes["kv_pool_bytes"] = pool
-        est.notes["kv_pool_tokens"] = pool_tokens
-        est.notes["max_context_at_concurrency"] = min(spec.max_context, pool_tokens // s.concurrency)
-        est.notes["max_concurrency_at_context"] = pool_tokens // s.context
-        if pool_tokens >= s.context * s.concurrency:
-            # vLLM grabs util x total and fills the rest with KV pages
+        fits = pool_tokens >= s.context * s.concurrency
+        est.notes.update({
+            "requested_bytes": requested,
+            "kv_pool_bytes": pool,
+            "kv_pool_tokens": pool_tokens,
+            "max_context_at_concurrency": min(spec.max_context, pool_tokens // s.concurrency),
+            "max_concurrency_at_context": pool_tokens // s.context,
+            "fits_at_gpu_memory_utilization": fits,
+        })
+        if fits:  # vLLM grabs util x total and fills what is left with KV pages
             d.kv_cache_bytes = pool
-    d.total_bytes = max(min_need, fixed + d.kv_cache_bytes + CUDA_CONTEXT_BYTES)
+            d.total_bytes = requested
+        elif pool_tokens == 0:
+            est.notes["vllm_error"] = "weights and activations exceed gpu_memory_utilization x total memory"
+        else:
+            est.notes["vllm_error"] = (f"KV pool holds {pool_tokens} tokens < {s.context} x {s.concurrency}; "
+                                       "vLLM suggests a smaller --max-model-len")
     est.sources.update({
         "runtime_overhead_bytes": "non-torch 0.1 GiB + 0.29 GiB per extra TP rank (anchors §1.8: "
                                   "0.01-0.10 GiB on 1 GPU, 2.1 GiB at TP=8) + CUDA graphs 0.5 GiB "
                                   "(typical vLLM log) + CUDA context 621 MiB (measured, H100)",
+        "total_bytes": "gpu_memory_utilization x total device memory when the KV pool fits the "
+                       "request (vLLM holds the whole budget), else the minimum need",
         "activation_bytes": "vLLM profile run: 8192 batched tokens x (merged gate_up + SiLU output + "
                             "qkv + hidden buffers) + sampler over 256 seqs x vocab fp32 "
                             "(anchors §1.8: users' logs show 0.36-2.02 GiB)",
@@ -366,8 +513,7 @@ def _llamacpp_parts(spec: Any, s: Settings) -> Dict[str, float]:
     embed = spec.vocab * spec.hidden * per_param  # token_embd: always in host memory
     output = 0.0 if spec.tie_embeddings else spec.vocab * spec.hidden * per_param
     layer = (file_bytes - embed - output) / spec.layers
-    full = Settings(**{**asdict(s), "tensor_parallel": 1})
-    kv_layer = kv_bytes_per_token(spec, full) * s.context * s.concurrency / spec.layers
+    kv_layer = kv_bytes_per_token(spec, s, devices=1) * s.context * s.concurrency / spec.layers
     return {"file": file_bytes, "embed": embed, "output": output, "layer": layer, "kv_layer": kv_layer}
 
 
@@ -456,10 +602,10 @@ def _estimate(spec: Any, s: Settings, device_total_bytes: Optional[int]) -> Esti
     else:
         _llamacpp(spec, s, est)
     d = est.per_device
-    if s.runtime != "vllm":
+    if s.runtime != "vllm":  # vLLM sets its own total (budget or minimum)
         d.total_bytes = d.weights_bytes + d.kv_cache_bytes + d.activation_bytes + d.runtime_overhead_bytes
     est.host_ram_bytes = _host_ram_bytes(spec, s, est)
-    est.bytes_read_per_token = _bytes_read_per_token(spec, s, d.weights_bytes, kv_cache_bytes(spec, s))
+    est.bytes_read_per_token = _bytes_read_per_token(spec, s, kv_dev)
     return est
 
 # =====================================================================================
@@ -503,7 +649,7 @@ def max_context(spec: Any, settings: Settings, budget_bytes: int) -> int:
 
 def _need_bytes(spec: Any, s: Settings) -> int:
     """Per-device bytes the runtime needs (vLLM: its minimum, not the pool it would grab)."""
-    return _estimate(spec, s, None).notes.get("min_need_bytes") or _estimate(spec, s, None).per_device.total_bytes
+    return _estimate(spec, s, None).per_device.total_bytes
 
 
 # Decode efficiency: achieved fraction of peak memory bandwidth. anchors-memory-tools.md §3:

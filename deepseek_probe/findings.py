@@ -16,6 +16,8 @@ EXIT_INTERNAL = 70  # a bug
 
 @dataclass
 class Finding:
+    """One check's outcome: what was measured, what was required, what to do about it."""
+
     check: str  # stable id, e.g. "gpu.vram", "driver.version"
     level: str  # one of LEVELS
     message: str

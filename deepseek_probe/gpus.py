@@ -17,6 +17,8 @@ GIB = 1024**3
 
 @dataclass(frozen=True)
 class GpuModel:
+    """A common GPU: memory a CUDA process sees, peak bandwidth, compute capability."""
+
     key: str  # short id used on the command line / in JSON: "h100-sxm"
     name: str  # what people call it: "H100 SXM 80GB"
     memory_bytes: int

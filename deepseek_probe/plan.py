@@ -145,6 +145,8 @@ def max_concurrency_fitting(spec: Any, settings: Any, budget_bytes: int,
 
 @dataclass
 class OffloadSplit:
+    """A llama.cpp layer split between GPU and CPU, with the decode speed it gives."""
+
     total_layers: int
     gpu_layers: int
     cpu_layers: int
@@ -183,6 +185,8 @@ def offload(spec: Any, settings: Any, gpu_budget_bytes: int,
 
 @dataclass
 class Fix:
+    """One way to make a profile fit, with the settings it changes."""
+
     kind: str  # kv_precision | context | concurrency | precision | offload | gpus | vram
     text: str
     change: Dict[str, Any] = field(default_factory=dict)  # settings that make it fit
@@ -321,6 +325,8 @@ def fixes_text(fixes: Sequence[Fix], short_bytes: Optional[int] = None, per_gpu:
 
 @dataclass
 class PlanRow:
+    """How many of one catalog GPU a profile needs, and how fast it would decode."""
+
     gpu: gpu_catalog.GpuModel
     count: Optional[int]  # None: more than MAX_GPUS_PER_NODE
     per_device_bytes: Optional[int]
@@ -340,6 +346,8 @@ class PlanRow:
 
 @dataclass
 class PlanResult:
+    """The hardware plan of one profile: its estimate and one row per catalog GPU."""
+
     model: str
     settings: Any
     estimate: Any  # at settings.tensor_parallel (normally 1)

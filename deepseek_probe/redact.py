@@ -24,6 +24,8 @@ from deepseek_probe.snapshot import Snapshot
 _HEX_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _NV_UUID_RE = re.compile(r"\b(GPU|MIG)-" + _HEX_UUID + r"(?:/\d+/\d+)?")
 _UUID_RE = re.compile(r"\b" + _HEX_UUID + r"\b")
+# CUDA_VISIBLE_DEVICES also takes any unique UUID prefix (`GPU-2678d70c`): still one board.
+_NV_UUID_PREFIX_RE = re.compile(r"\b(GPU|MIG)-[0-9a-fA-F][0-9a-fA-F-]*(?:/\d+/\d+)?")
 # /home/<user>/..., /Users/<user>/... (macOS), C:\Users\<user>\ ; /root names no person.
 _HOME_RE = re.compile(r"(?P<prefix>/home/|/Users/|[A-Za-z]:\\Users\\)(?P<user>[^/\\\s\"'`<>|]+)")
 
@@ -52,6 +54,9 @@ def secrets_of(snapshot: Snapshot) -> List[str]:
         for value in (g.serial, g.uuid):
             if value:
                 found.append(value)
+    for entry in (snapshot.cuda.cuda_visible_devices or "").split(","):
+        if _NV_UUID_PREFIX_RE.fullmatch(entry.strip()):
+            found.append(entry.strip())
     host = snapshot.system.hostname
     if host:
         found.append(host)
@@ -84,7 +89,8 @@ def redact_snapshot(snapshot: Snapshot) -> Snapshot:
     red.cuda.libcuda_path = _redact_path(red.cuda.libcuda_path)
     red.cuda.libcudart_path = _redact_path(red.cuda.libcudart_path)
     if red.cuda.cuda_visible_devices:
-        red.cuda.cuda_visible_devices = _NV_UUID_RE.sub("GPU-<uuid>", red.cuda.cuda_visible_devices)
+        red.cuda.cuda_visible_devices = _NV_UUID_PREFIX_RE.sub(
+            lambda m: m.group(1) + "-<uuid>", red.cuda.cuda_visible_devices)
     return red
 
 

@@ -123,6 +123,8 @@ GPU_RUNTIMES = ("transformers", "vllm")  # llama.cpp can also run on the CPU alo
 
 @dataclass
 class ProfileResult:
+    """The checks of one model profile (model + settings) on one machine, and its verdict."""
+
     model: str
     precision: str
     kv_precision: str
@@ -157,6 +159,8 @@ class ProfileResult:
 
 @dataclass
 class CheckResult:
+    """Every profile checked against one snapshot: what ``check`` reports and exits with."""
+
     snapshot: Snapshot
     profiles: List[ProfileResult]
     tool_version: str = __version__
@@ -195,7 +199,7 @@ def parse_version(text: Optional[str]) -> Optional[Tuple[int, ...]]:
         return None
     parts = []
     for p in str(text).strip().split("."):
-        digits = "".join(ch for ch in p if ch.isdigit())
+        digits = "".join(ch for ch in p if "0" <= ch <= "9")  # not isdigit(): '²' is a digit
         if not digits:
             break
         parts.append(int(digits))
@@ -251,14 +255,20 @@ def evaluate(snapshot: Snapshot, spec: Any, settings: Any) -> ProfileResult:
 
     findings: List[Finding] = []
     runtime = settings.runtime
-    gpus = [g for g in snapshot.visible_gpus]
+    # A GPU that fell off the bus mid-probe may still show the memory read before it went:
+    # never place a model on it, and say so (gpu.lost).
+    lost = [g for g in snapshot.visible_gpus if _is_lost(g)]
+    gpus = [g for g in snapshot.visible_gpus if not _is_lost(g)]
     base_estimate = est_mod.estimate(spec, settings)  # raises InputError on bad settings
     placement: Optional[_Placement] = None
     offload_host_bytes = 0  # host RAM llama.cpp needs for the layers it keeps on the CPU
 
     findings += _driver_findings(snapshot, settings)
+    if lost:
+        findings.append(_lost_finding(lost))
     if not gpus:
-        findings.append(_no_gpu_finding(snapshot, settings))
+        if not lost:
+            findings.append(_no_gpu_finding(snapshot, settings))
         if runtime == "llamacpp":
             cpu_findings, offload_host_bytes = _cpu_only_findings(spec, settings, base_estimate)
             findings += cpu_findings
@@ -389,6 +399,20 @@ def _cuda_version_finding(driver_text: str, driver: Tuple[int, ...], max_cuda_te
 
 
 # --- GPU presence -----------------------------------------------------------------------------
+
+
+def _is_lost(g: GpuInfo) -> bool:
+    return "gpu_lost" in (g.unavailable or {}).values()
+
+
+def _lost_finding(lost: Sequence[GpuInfo]) -> Finding:
+    """NVML_ERROR_GPU_IS_LOST: the GPU fell off the bus (NVIDIA Xid catalog: Xid 79); nothing
+    runs on it until the node is rebooted, and CUDA can fail to start with it present."""
+    labels = ", ".join(_gpu_label(g) for g in lost)
+    return Finding("gpu.lost", "fail", f"{labels} fell off the bus (NVML: GPU is lost)",
+                   measured=[g.index for g in lost], required=None,
+                   suggestion="drain the node, check `dmesg` for Xid 79 and reboot (reseat the GPU "
+                              "if it recurs); meanwhile hide it with CUDA_VISIBLE_DEVICES")
 
 
 def _no_gpu_finding(snapshot: Snapshot, settings: Any) -> Finding:

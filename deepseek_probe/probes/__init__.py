@@ -16,9 +16,10 @@ from deepseek_probe.probes._timeout import Outcome, run_with_limit, start_bounde
 from deepseek_probe.snapshot import (CpuInfo, CudaInfo, DiskInfo, MemoryInfo, NetworkInfo,
                                      Snapshot, SystemInfo)
 
-# Per-probe limit. The slowest healthy probe is NVML: import ~90 ms + nvmlInit ~14 ms + ~1 ms
-# per call (census-h100.json / census-2xh200.json); an 8-GPU host stays well under 1 s. Five
-# seconds only ever trips on a wedged driver or a dead network mount.
+# Per-probe limit. The slowest healthy probe is NVML: nvmlInit ~14 ms + ~1 ms per call
+# (census-h100.json / census-2xh200.json), plus ~80 ms of import with DEEPSEEK_PROBE_NVML=pynvml;
+# an 8-GPU host stays well under 1 s. Five seconds only ever trips on a wedged driver or a dead
+# network mount.
 DEFAULT_TIME_LIMIT_S = 5.0
 
 __all__ = ["take_snapshot", "DEFAULT_TIME_LIMIT_S"]
@@ -27,7 +28,7 @@ __all__ = ["take_snapshot", "DEFAULT_TIME_LIMIT_S"]
 def take_snapshot(model_dir: Optional[str] = None, nvml: Any = None, root: str = "/",
                   time_limit_s: float = DEFAULT_TIME_LIMIT_S,
                   environ: Optional[Mapping[str, str]] = None) -> Snapshot:
-    """Probe everything. ``nvml``: a pynvml-like module (None: import the real one lazily);
+    """Probe everything. ``nvml``: a pynvml-like module (None: ``gpu.load_nvml(environ)``);
     ``root``: where /proc, /sys and /etc live (tests point it at fixtures/fs/<name>);
     ``environ``: environment to read (CUDA_VISIBLE_DEVICES, HF_HOME, …; default os.environ)."""
     env: Dict[str, str] = dict(os.environ if environ is None else environ)
@@ -43,8 +44,8 @@ def _fill(snap: Snapshot, model_dir: Optional[str], nvml: Any, root: str, limit_
           env: Dict[str, str]) -> None:
     from deepseek_probe.probes import cpu, cuda, disk, gpu, memory, system
 
-    # NVML is the slow one: start it first and let the file probes run meanwhile. The real
-    # pynvml is imported inside the bounded thread (the import alone takes ~90 ms).
+    # NVML is the slow one: start it first and let the file probes run meanwhile (its C calls
+    # release the GIL). The binding is imported inside the bounded thread.
     holder: Dict[str, Any] = {}
     if nvml is not None:
         holder["probe"] = gpu.GpuProbe(nvml, environ=env)
@@ -52,7 +53,7 @@ def _fill(snap: Snapshot, model_dir: Optional[str], nvml: Any, root: str, limit_
     def run_gpu() -> None:
         if "probe" not in holder:
             try:
-                module = gpu.load_pynvml()
+                module = gpu.load_nvml(env)
             except Exception as e:  # noqa: BLE001 - ImportError or a broken install
                 holder["import_error"] = e
                 return
@@ -79,9 +80,10 @@ def _fill(snap: Snapshot, model_dir: Optional[str], nvml: Any, root: str, limit_
     probe = holder.get("probe")
     if "import_error" in holder:
         e = holder["import_error"]
-        cuda_info = CudaInfo(nvml_status=f"error: pynvml not importable: {type(e).__name__}: {e}"[:120])
+        binding = "pynvml" if gpu.nvml_backend(env) == "pynvml" else "NVML binding"
+        cuda_info = CudaInfo(nvml_status=f"error: {binding} not importable: {type(e).__name__}: {e}"[:120])
         gpus, links = [], []
-    elif probe is None:  # timed out while importing pynvml
+    elif probe is None:  # timed out while importing the binding
         cuda_info, gpus, links = CudaInfo(nvml_status="timeout"), [], []
     else:
         reason = "timeout" if outcome.status == "timeout" else \

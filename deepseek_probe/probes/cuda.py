@@ -13,7 +13,6 @@ import glob
 import json
 import os
 import re
-import subprocess
 from typing import Dict, List, Mapping, Optional
 
 from deepseek_probe.probes import _read
@@ -132,6 +131,8 @@ def _cuda_int_version(value: int) -> str:
 
 def nvcc_version_by_running(nvcc_path: str) -> Optional[str]:
     """Last resort (pip-installed nvcc has no version file): parse ``release 13.0``."""
+    import subprocess  # only here: its import (~2 ms) is not worth paying on every run
+
     try:
         out = subprocess.run([nvcc_path, "--version"], capture_output=True, text=True,
                              timeout=_NVCC_TIMEOUT_S).stdout

@@ -1,4 +1,7 @@
-"""NVIDIA GPUs through NVML (``pynvml`` from nvidia-ml-py): one call per field, each guarded.
+"""NVIDIA GPUs through NVML: one call per field, each guarded.
+
+The NVML binding is ours (probes/_nvml.py, pynvml's API on bare ctypes: pynvml's import alone
+costs ~80 ms on the H100 host); ``DEEPSEEK_PROBE_NVML=pynvml`` uses nvidia-ml-py's ``pynvml``.
 
 Every field is read by its own NVML call; a failing call leaves that field ``None`` with a
 reason code (``not_supported``, ``no_permission``, ``gpu_lost``, …) and the probe moves on.
@@ -14,8 +17,9 @@ read and mark the rest ``timeout``.
 from __future__ import annotations
 
 import copy
+import os
 import threading
-from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from deepseek_probe.probes import _read
 from deepseek_probe.snapshot import CudaInfo, GpuInfo, GpuLink, GpuProcess
@@ -76,6 +80,7 @@ _CLOCK_SM, _CLOCK_MEM = 1, 2  # nvmlClockType_t
 _TEMPERATURE_GPU = 0  # nvmlTemperatureSensors_t
 _MEMORY_ERROR_UNCORRECTED, _VOLATILE_ECC = 1, 0  # nvmlMemoryErrorType_t, nvmlEccCounterType_t
 _MEMORY_V2 = 0x02000028  # nvmlMemory_v2: sizeof(nvmlMemory_v2_t) | 2 << 24
+_NO_SUCH_CALL = "not_supported: the NVML binding has no "  # an older nvidia-ml-py, or a fake
 
 
 def reason_for(exc: BaseException, nvml: Any = None) -> str:
@@ -183,7 +188,7 @@ class GpuProbe:
         try:
             fn = getattr(self.nvml, fn_name)
         except AttributeError:
-            raise _FieldError(f"not_supported: pynvml has no {fn_name}") from None
+            raise _FieldError(_NO_SUCH_CALL + fn_name) from None
         try:
             return fn(*args, **kwargs)
         except _Stopped:
@@ -314,9 +319,10 @@ class GpuProbe:
         try:
             mask = self._call(i, "nvmlDeviceGetCurrentClocksEventReasons", h)
         except _FieldError as e:
-            if not e.reason.startswith("not_supported: pynvml has no"):
+            if not (e.reason.startswith(_NO_SUCH_CALL)
+                    or e.reason == "function_not_found"):
                 raise
-            # nvidia-ml-py < 12.535 only has the older name of the same call.
+            # nvidia-ml-py < 12.535 and drivers < 535 only have the older name of the same call.
             mask = self._call(i, "nvmlDeviceGetCurrentClocksThrottleReasons", h)
         return decode_clock_events(int(mask))
 
@@ -348,8 +354,6 @@ class GpuProbe:
     def _apply_visibility(self) -> None:
         env = self.environ
         if env is None:
-            import os
-
             env = dict(os.environ)
         spec = env.get("CUDA_VISIBLE_DEVICES")
         visible = visible_gpu_indices(spec, [g.uuid for g in self.gpus],
@@ -423,7 +427,7 @@ def visible_gpu_indices(spec: Optional[str], uuids: Sequence[Optional[str]],
 
 
 def _resolve_entry(lowered: str, uuids: Sequence[Optional[str]]) -> Optional[int]:
-    if lowered.isdigit():
+    if lowered.isascii() and lowered.isdigit():  # '²'.isdigit() is True but int('²') fails
         index = int(lowered)
         return index if index < len(uuids) else None
     if lowered.startswith("mig-gpu-"):  # legacy MIG-GPU-<gpu uuid>/<gi>/<ci> (CUDA 11.0/11.1)
@@ -469,8 +473,29 @@ def _processes(procs: Any) -> List[GpuProcess]:
     return out
 
 
-def load_pynvml() -> Any:
-    """The real ``pynvml`` module, imported only when GPUs are probed (~90 ms import)."""
-    import pynvml  # nvidia-ml-py
+# DEEPSEEK_PROBE_NVML selects the NVML binding: "pynvml" = nvidia-ml-py; anything else = ours.
+NVML_BACKEND_ENV = "DEEPSEEK_PROBE_NVML"
 
-    return pynvml
+
+def nvml_backend(environ: Optional[Mapping[str, str]] = None) -> str:
+    """``"pynvml"`` or ``"ctypes"`` (probes/_nvml.py, the default)."""
+    env = os.environ if environ is None else environ
+    return "pynvml" if env.get(NVML_BACKEND_ENV, "").strip().lower() == "pynvml" else "ctypes"
+
+
+def load_nvml(environ: Optional[Mapping[str, str]] = None) -> Any:
+    """The NVML module the probe drives, imported only when GPUs are probed.
+
+    Default: probes/_nvml.py, a ctypes binding of the ~35 calls this probe makes (~4 ms to
+    import with ctypes itself). nvidia-ml-py's ``pynvml`` (``DEEPSEEK_PROBE_NVML=pynvml``) has the same API but its
+    import took 75-80 ms on the H100 host (``-X importtime``), more than half of what
+    ``nvidia-smi -q`` takes for the whole job; it stays a dependency as the reference the GPU
+    tests compare against and as the recorder's backend (tests/gpu/record_nvml.py).
+    """
+    if nvml_backend(environ) == "pynvml":
+        import pynvml  # nvidia-ml-py
+
+        return pynvml
+    from deepseek_probe.probes import _nvml
+
+    return _nvml

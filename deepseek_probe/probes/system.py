@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import platform
-import socket
 from typing import Mapping, Optional
 
 from deepseek_probe.probes import _read
@@ -21,7 +20,8 @@ def probe_system(root: str = "/", environ: Optional[Mapping[str, str]] = None) -
         info.kernel = uname.release if uname else platform.release() or None
         info.arch = platform.machine() or None
         try:
-            info.hostname = socket.gethostname() or None
+            # gethostname(2) is uname's nodename on Linux; no socket import (~2 ms) needed.
+            info.hostname = (uname.nodename if uname else _socket_hostname()) or None
         except OSError as e:
             info.unavailable["hostname"] = _read.error_reason(e)
     else:
@@ -96,3 +96,9 @@ def is_wsl(root: str, env: Mapping[str, str], kernel: Optional[str]) -> bool:
         return True
     release = _read.read_first_line(root, "/proc/sys/kernel/osrelease") or kernel or ""
     return "microsoft" in release.lower()
+
+
+def _socket_hostname() -> str:
+    import socket  # platforms without os.uname (Windows)
+
+    return socket.gethostname()

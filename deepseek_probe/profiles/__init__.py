@@ -10,9 +10,9 @@ from __future__ import annotations
 import difflib
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, ClassVar, Dict, List, Optional, Tuple
 
 from deepseek_probe.errors import InputError
 
@@ -66,28 +66,27 @@ class ModelSpec:
     mtp_layers: int = 0  # V3 multi-token-prediction module: in the checkpoint, not loaded for inference
     native_precision: str = "bf16"  # bf16 | fp8: the dtype of the published checkpoint
     source: str = "deepseek-models.md"
+    # ((tokens, prefill_extra_bytes, decode_growth_bytes), ...): what transformers reserves above
+    # weights and KV cache, from benchmarks/accuracy.py --simulate (see models.json)
+    transformers_activation: Tuple[Tuple[int, int, int], ...] = ()
 
     def __post_init__(self) -> None:
+        # derived shape facts, plain attributes for speed (not fields: no effect on ==, hash, repr)
+        is_mla, is_moe = self.kv_lora_rank is not None, self.routed_experts > 0
+        moe_layers = self.layers - self.first_k_dense if is_moe else 0
+        self.__dict__.update(is_mla=is_mla, is_moe=is_moe, moe_layers=moe_layers,
+                             dense_layers=self.layers - moe_layers)
         if not self.head_dim:
             hd = (self.qk_nope_head_dim + self.qk_rope_head_dim) if self.is_mla else self.hidden // self.heads
             object.__setattr__(self, "head_dim", hd)
+        # derived counts, computed once (not a field: no effect on ==, hash or repr)
+        self.__dict__["_counts"] = _counts(self)
 
-    # -- shape facts ---------------------------------------------------------------------
-    @property
-    def is_mla(self) -> bool:
-        return self.kv_lora_rank is not None
-
-    @property
-    def is_moe(self) -> bool:
-        return self.routed_experts > 0
-
-    @property
-    def moe_layers(self) -> int:
-        return self.layers - self.first_k_dense if self.is_moe else 0
-
-    @property
-    def dense_layers(self) -> int:
-        return self.layers - self.moe_layers
+    # -- shape facts (is_mla, is_moe, moe_layers, dense_layers) are set in __post_init__ ----
+    is_mla: ClassVar[bool]  # kv_lora_rank set: Multi-head Latent Attention
+    is_moe: ClassVar[bool]  # routed experts present
+    moe_layers: ClassVar[int]  # layers with an MoE MLP
+    dense_layers: ClassVar[int]  # layers with a dense MLP
 
     @property
     def expert_params(self) -> int:
@@ -98,19 +97,16 @@ class ModelSpec:
     @property
     def params(self) -> int:
         """Parameters the runtime loads (the MTP module of V3 excluded)."""
-        return _counts(self)["params"]
+        return self._counts["params"]
 
     @property
     def active_params(self) -> int:
         """Parameters used per token: all but the routed experts not selected."""
-        if not self.is_moe:
-            return self.params
-        idle = (self.routed_experts - self.experts_per_token) * self.expert_params * self.moe_layers
-        return self.params - idle
+        return self._counts["active"]
 
     @property
     def mtp_params(self) -> int:
-        return _counts(self)["mtp"]
+        return self._counts["mtp"]
 
     @property
     def checkpoint_params(self) -> int:
@@ -125,29 +121,43 @@ class ModelSpec:
     @property
     def linear_params(self) -> int:
         """Weights of the decoder's linear layers: what fp8/int8/int4 formats quantize."""
-        return _counts(self)["linear"]
+        return self._counts["linear"]
 
     @property
     def linear_rows(self) -> int:
         """Output rows over all quantized linear matrices (one per-channel scale each)."""
-        return _counts(self)["rows"]
+        return self._counts["rows"]
 
     @property
     def linear_groups_128(self) -> int:
         """Groups of 128 input weights per output row (AWQ/GPTQ group_size 128 scales)."""
-        return _counts(self)["groups128"]
+        return self._counts["groups128"]
 
     @property
     def linear_blocks_128x128(self) -> int:
         """128x128 weight blocks (DeepSeek-V3 FP8: one fp32 scale per block)."""
-        return _counts(self)["blocks128"]
+        return self._counts["blocks128"]
+
+    @property
+    def n_routed_experts(self) -> int:  # Hugging Face config name, for callers that use it
+        return self.routed_experts
+
+    def architecture_key(self) -> Tuple[Any, ...]:
+        """Everything that shapes the tensors (not the name): equal keys, equal memory."""
+        return tuple(getattr(self, k) for k in _ARCH_FIELDS)
 
     def to_dict(self) -> Dict[str, Any]:
-        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "transformers_activation"}
         d["aliases"] = list(self.aliases)
         d["params"] = self.params
         d["active_params"] = self.active_params
         return d
+
+
+_ARCH_FIELDS = ("family", "hidden", "intermediate", "layers", "heads", "kv_heads", "vocab", "head_dim",
+                "tie_embeddings", "qkv_bias", "kv_lora_rank", "q_lora_rank", "qk_nope_head_dim",
+                "qk_rope_head_dim", "v_head_dim", "first_k_dense", "moe_intermediate", "routed_experts",
+                "shared_experts", "experts_per_token")
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -206,7 +216,6 @@ def _layer_counts(s: ModelSpec, moe: bool) -> Dict[str, int]:
     return c
 
 
-@lru_cache(maxsize=None)
 def _counts(s: ModelSpec) -> Dict[str, int]:
     totals = {"linear": 0, "rows": 0, "groups128": 0, "blocks128": 0, "other": 0}
     for moe, times in ((False, s.dense_layers), (True, s.moe_layers)):
@@ -222,6 +231,8 @@ def _counts(s: ModelSpec) -> Dict[str, int]:
         mtp = s.mtp_layers * (2 * s.hidden * s.hidden + 3 * s.hidden + 2 * s.vocab * s.hidden
                               + layer["linear"] + layer["other"])
     totals["mtp"] = mtp
+    idle = (s.routed_experts - s.experts_per_token) * 3 * s.hidden * s.moe_intermediate * s.moe_layers
+    totals["active"] = totals["params"] - (idle if s.is_moe else 0)
     return totals
 
 
@@ -235,6 +246,7 @@ def _spec_from_row(row: Dict[str, Any]) -> ModelSpec:
         _SPEC_FIELDS = set(ModelSpec.__dataclass_fields__)
     kw = {k: v for k, v in row.items() if k in _SPEC_FIELDS}
     kw["aliases"] = tuple(row.get("aliases", ()))
+    kw["transformers_activation"] = tuple(tuple(r) for r in row.get("transformers_activation", ()))
     return ModelSpec(**kw)
 
 
@@ -275,6 +287,9 @@ def get_model(name: str) -> ModelSpec:
 
 
 # -- user models from a Hugging Face config.json ---------------------------------------------
+# Largest value accepted for an integer config field: transformers configs hold int32 sizes;
+# anything bigger is corrupt and would overflow the float maths of the estimate.
+_HF_INT_MAX = 2**31 - 1
 _HF_TYPES = {"llama": "llama", "qwen2": "qwen2", "deepseek_v2": "deepseek_v2", "deepseek_v3": "deepseek_v3"}
 
 
@@ -303,6 +318,8 @@ def from_hf_config(path: str) -> ModelSpec:
         v = cfg.get(key)
         if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
             raise ModelConfigError(f"model config {p}: {key} missing or not a positive integer")
+        if v > _HF_INT_MAX:
+            raise ModelConfigError(f"model config {p}: {key} is implausibly large (> {_HF_INT_MAX})")
         return v
 
     def opt(key: str, default: int = 0) -> int:
@@ -311,6 +328,8 @@ def from_hf_config(path: str) -> ModelSpec:
             return default
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
             raise ModelConfigError(f"model config {p}: {key} must be a non-negative integer")
+        if v > _HF_INT_MAX:
+            raise ModelConfigError(f"model config {p}: {key} is implausibly large (> {_HF_INT_MAX})")
         return v
 
     hidden, heads = need("hidden_size"), need("num_attention_heads")
@@ -343,7 +362,14 @@ def from_hf_config(path: str) -> ModelSpec:
     q = cfg.get("quantization_config")
     if isinstance(q, dict) and str(q.get("quant_method", "")).lower() == "fp8":
         kw["native_precision"] = "fp8"
-    return ModelSpec(**kw)
+    spec = ModelSpec(**kw)
+    if spec.head_dim <= 0:  # hidden_size < num_attention_heads: a zero-size KV cache per token
+        raise ModelConfigError(f"model config {p}: head_dim is 0 (hidden_size {hidden} < "
+                               f"num_attention_heads {heads}); set head_dim")
+    for known in all_models():  # same architecture as a catalog model: reuse its simulated table
+        if known.architecture_key() == spec.architecture_key():
+            return replace(spec, transformers_activation=known.transformers_activation)
+    return spec
 
 
 # -- precisions ----------------------------------------------------------------------------
@@ -388,7 +414,14 @@ KV_PRECISIONS: Dict[str, float] = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "q8_0":
 
 def weight_bytes(spec: ModelSpec, precision: str, include_mtp: bool = False) -> int:
     """Bytes of the weights in `precision` (in memory, and on disk for safetensors/GGUF)."""
-    p = PRECISIONS[precision]
+    cache = spec.__dict__.setdefault("_weight_bytes", {})
+    key = (precision, include_mtp)
+    if key not in cache:
+        cache[key] = _weight_bytes(spec, PRECISIONS[precision], include_mtp)
+    return cache[key]
+
+
+def _weight_bytes(spec: ModelSpec, p: "Precision", include_mtp: bool) -> int:
     total = spec.checkpoint_params if include_mtp else spec.params
     if p.kind == "float":
         return total * int(p.bits) // 8

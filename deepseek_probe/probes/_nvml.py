@@ -1,0 +1,507 @@
+"""A small ctypes binding to NVML (libnvidia-ml.so.1): exactly the calls probes/gpu.py makes.
+
+Why not nvidia-ml-py's ``pynvml``: importing it defines hundreds of ctypes structures and costs
+75-80 ms on the H100 host (``python -X importtime``: pynvml 75309 us self, 80079 us cumulative),
+two thirds of the 117 ms ``nvidia-smi -q`` takes for the whole job, and ``check`` must not be
+slower than that (issue 7). This module imports only ctypes and loads the library in
+``nvmlInit``.
+
+Same function names, arguments, return shapes and exception classes as pynvml (13.615), so the
+probe, the fake NVML (tests/fake_nvml.py) and the recorder work with either;
+``DEEPSEEK_PROBE_NVML=pynvml`` selects the official module (``gpu.load_nvml``).
+tests/gpu/test_gpu_nvml_binding.py checks every call against pynvml on a real GPU.
+
+Struct layouts, buffer sizes, return codes and prototypes are nvml.h's (NVML API 12/13). The
+unversioned names call the versioned symbols nvml.h maps them to (``#define nvmlInit
+nvmlInit_v2``, ``nvmlDeviceGetCount_v2``, ``nvmlDeviceGetHandleByIndex_v2``,
+``nvmlDeviceGetPciInfo_v3``, ``nvmlDeviceGetComputeRunningProcesses_v3``), as pynvml does.
+"""
+
+from __future__ import annotations
+
+import threading
+import types
+from ctypes import (CDLL, POINTER, Structure, byref, c_char, c_char_p, c_int, c_uint,
+                    c_ulonglong, c_void_p, create_string_buffer)
+from typing import Any, Dict, List, Optional, Tuple
+
+LIBRARY_NAME = "libnvidia-ml.so.1"  # the driver's soname (pynvml loads the same on Linux)
+
+# nvml.h nvmlReturn_t (the values pynvml's NVML_ERROR_* constants carry).
+NVML_SUCCESS = 0
+NVML_ERROR_UNINITIALIZED = 1
+NVML_ERROR_INVALID_ARGUMENT = 2
+NVML_ERROR_NOT_SUPPORTED = 3
+NVML_ERROR_NO_PERMISSION = 4
+NVML_ERROR_ALREADY_INITIALIZED = 5
+NVML_ERROR_NOT_FOUND = 6
+NVML_ERROR_INSUFFICIENT_SIZE = 7
+NVML_ERROR_INSUFFICIENT_POWER = 8
+NVML_ERROR_DRIVER_NOT_LOADED = 9
+NVML_ERROR_TIMEOUT = 10
+NVML_ERROR_IRQ_ISSUE = 11
+NVML_ERROR_LIBRARY_NOT_FOUND = 12
+NVML_ERROR_FUNCTION_NOT_FOUND = 13
+NVML_ERROR_CORRUPTED_INFOROM = 14
+NVML_ERROR_GPU_IS_LOST = 15
+NVML_ERROR_RESET_REQUIRED = 16
+NVML_ERROR_OPERATING_SYSTEM = 17
+NVML_ERROR_LIB_RM_VERSION_MISMATCH = 18
+NVML_ERROR_IN_USE = 19
+NVML_ERROR_MEMORY = 20
+NVML_ERROR_NO_DATA = 21
+NVML_ERROR_VGPU_ECC_NOT_SUPPORTED = 22
+NVML_ERROR_INSUFFICIENT_RESOURCES = 23
+NVML_ERROR_FREQ_NOT_SUPPORTED = 24
+NVML_ERROR_ARGUMENT_VERSION_MISMATCH = 25
+NVML_ERROR_DEPRECATED = 26
+NVML_ERROR_NOT_READY = 27
+NVML_ERROR_GPU_NOT_FOUND = 28
+NVML_ERROR_INVALID_STATE = 29
+NVML_ERROR_RESET_TYPE_NOT_SUPPORTED = 30
+NVML_ERROR_UNKNOWN = 999
+
+# nvml.h buffer sizes ("guaranteed to be large enough").
+NVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE = 80
+NVML_SYSTEM_NVML_VERSION_BUFFER_SIZE = 80
+NVML_DEVICE_NAME_V2_BUFFER_SIZE = 96
+NVML_DEVICE_UUID_V2_BUFFER_SIZE = 96
+NVML_DEVICE_SERIAL_BUFFER_SIZE = 30
+NVML_DEVICE_VBIOS_VERSION_BUFFER_SIZE = 32
+NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE = 32
+NVML_DEVICE_PCI_BUS_ID_BUFFER_V2_SIZE = 16
+
+# nvml.h NVML_VALUE_NOT_AVAILABLE as unsigned long long: no per-process memory figure (WDDM).
+NVML_VALUE_NOT_AVAILABLE_ULONGLONG = 0xFFFFFFFFFFFFFFFF
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+class NVMLError(Exception):
+    """An NVML call failed; ``value`` is its nvmlReturn_t code.
+
+    As in pynvml, ``NVMLError(code)`` gives the subclass for that code (``NVMLError(3)`` is an
+    ``NVMLError_NotSupported``), and ``NVMLError_NotSupported()`` carries code 3.
+    """
+
+    _code = NVML_ERROR_UNKNOWN
+
+    def __new__(cls, value: Optional[int] = None) -> "NVMLError":
+        if cls is NVMLError:
+            cls = _CLASS_BY_CODE.get(value, NVMLError)  # type: ignore[assignment]
+        error = Exception.__new__(cls)
+        error.value = cls._code if value is None else value
+        return error
+
+    def __init__(self, value: Optional[int] = None) -> None:
+        super().__init__(self.value)
+
+    def __str__(self) -> str:
+        return _error_string(self.value)
+
+
+# Code -> the class name suffix pynvml gives it (NVMLError_<suffix>) and its message (pynvml's
+# table, nvmlErrorString's words); None: ask the library's nvmlErrorString, as pynvml does.
+_ERRORS: Dict[int, Tuple[str, Optional[str]]] = {
+    NVML_ERROR_UNINITIALIZED: ("Uninitialized", "Uninitialized"),
+    NVML_ERROR_INVALID_ARGUMENT: ("InvalidArgument", "Invalid Argument"),
+    NVML_ERROR_NOT_SUPPORTED: ("NotSupported", "Not Supported"),
+    NVML_ERROR_NO_PERMISSION: ("NoPermission", "Insufficient Permissions"),
+    NVML_ERROR_ALREADY_INITIALIZED: ("AlreadyInitialized", "Already Initialized"),
+    NVML_ERROR_NOT_FOUND: ("NotFound", "Not Found"),
+    NVML_ERROR_INSUFFICIENT_SIZE: ("InsufficientSize", "Insufficient Size"),
+    NVML_ERROR_INSUFFICIENT_POWER: ("InsufficientPower", "Insufficient External Power"),
+    NVML_ERROR_DRIVER_NOT_LOADED: ("DriverNotLoaded", "Driver Not Loaded"),
+    NVML_ERROR_TIMEOUT: ("Timeout", "Timeout"),
+    NVML_ERROR_IRQ_ISSUE: ("IrqIssue", "Interrupt Request Issue"),
+    NVML_ERROR_LIBRARY_NOT_FOUND: ("LibraryNotFound", "NVML Shared Library Not Found"),
+    NVML_ERROR_FUNCTION_NOT_FOUND: ("FunctionNotFound", "Function Not Found"),
+    NVML_ERROR_CORRUPTED_INFOROM: ("CorruptedInforom", "Corrupted infoROM"),
+    NVML_ERROR_GPU_IS_LOST: ("GpuIsLost", "GPU is lost"),
+    NVML_ERROR_RESET_REQUIRED: ("ResetRequired", "GPU requires restart"),
+    NVML_ERROR_OPERATING_SYSTEM: ("OperatingSystem", "The operating system has blocked the request."),
+    NVML_ERROR_LIB_RM_VERSION_MISMATCH: ("LibRmVersionMismatch",
+                                         "RM has detected an NVML/RM version mismatch."),
+    NVML_ERROR_IN_USE: ("InUse", None),
+    NVML_ERROR_MEMORY: ("Memory", "Insufficient Memory"),
+    NVML_ERROR_NO_DATA: ("NoData", None),
+    NVML_ERROR_VGPU_ECC_NOT_SUPPORTED: ("VgpuEccNotSupported", None),
+    NVML_ERROR_INSUFFICIENT_RESOURCES: ("InsufficientResources", None),
+    NVML_ERROR_FREQ_NOT_SUPPORTED: ("FreqNotSupported", None),
+    NVML_ERROR_ARGUMENT_VERSION_MISMATCH: ("ArgumentVersionMismatch", None),
+    NVML_ERROR_DEPRECATED: ("Deprecated", None),
+    NVML_ERROR_NOT_READY: ("NotReady", None),
+    NVML_ERROR_GPU_NOT_FOUND: ("GpuNotFound", None),
+    NVML_ERROR_INVALID_STATE: ("InvalidState", None),
+    NVML_ERROR_RESET_TYPE_NOT_SUPPORTED: ("ResetTypeNotSupported", None),
+    NVML_ERROR_UNKNOWN: ("Unknown", "Unknown Error"),
+}
+_CLASS_BY_CODE: Dict[Any, type] = {}
+for _code, (_suffix, _text) in _ERRORS.items():
+    _CLASS_BY_CODE[_code] = globals()["NVMLError_" + _suffix] = type(
+        "NVMLError_" + _suffix, (NVMLError,), {"_code": _code, "__module__": __name__})
+del _code, _suffix, _text
+
+
+def _error_string(code: Any) -> str:
+    known = _ERRORS.get(code)
+    if known and known[1]:
+        return known[1]
+    if _lib is not None and isinstance(code, int):
+        try:
+            text = _function("nvmlErrorString")(code)
+        except NVMLError:
+            text = None
+        if text:
+            return text.decode("utf-8", "replace")
+    return f"NVML Error with code {code}"
+
+
+def _check(code: int) -> None:
+    if code != NVML_SUCCESS:
+        raise NVMLError(code)
+
+
+# --- structs (nvml.h) ---------------------------------------------------------------------
+
+class c_nvmlMemory_t(Structure):
+    """nvmlMemory_t: ``used`` includes the driver's reservation."""
+
+    _fields_ = [("total", c_ulonglong), ("free", c_ulonglong), ("used", c_ulonglong)]
+
+
+class c_nvmlMemory_v2_t(Structure):
+    """nvmlMemory_v2_t: ``reserved`` (driver/firmware) split out of ``used``."""
+
+    _fields_ = [("version", c_uint), ("total", c_ulonglong), ("reserved", c_ulonglong),
+                ("free", c_ulonglong), ("used", c_ulonglong)]
+
+
+# NVML_STRUCT_VERSION(Memory, 2) = sizeof(nvmlMemory_v2_t) | 2 << 24 = 40 | 0x02000000.
+nvmlMemory_v2 = 0x02000028
+
+
+class nvmlPciInfo_t(Structure):
+    """nvmlPciInfo_t; the bus ids read as str, as pynvml gives them."""
+
+    _fields_ = [("busIdLegacy", c_char * NVML_DEVICE_PCI_BUS_ID_BUFFER_V2_SIZE),
+                ("domain", c_uint), ("bus", c_uint), ("device", c_uint), ("pciDeviceId", c_uint),
+                ("pciSubSystemId", c_uint), ("busId", c_char * NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE)]
+
+    def __getattribute__(self, name: str) -> Any:
+        value = super().__getattribute__(name)
+        return value.decode() if isinstance(value, bytes) else value
+
+
+class c_nvmlProcessInfo_t(Structure):
+    """nvmlProcessInfo_t (= nvmlProcessInfo_v2_t), what the _v3 process queries fill."""
+
+    _fields_ = [("pid", c_uint), ("usedGpuMemory", c_ulonglong), ("gpuInstanceId", c_uint),
+                ("computeInstanceId", c_uint)]
+
+
+# --- the library ------------------------------------------------------------------------------
+
+_lib: Optional[CDLL] = None
+_lib_lock = threading.Lock()
+_functions: Dict[str, Any] = {}
+
+_DEVICE = c_void_p  # nvmlDevice_t: an opaque struct nvmlDevice_st *
+_U = POINTER(c_uint)
+_STR = POINTER(c_char)  # a create_string_buffer, then its length as unsigned int
+
+# nvml.h prototypes (arguments after the return code, nvmlReturn_t, an int enum). Enums are ints.
+_ARGTYPES: Dict[str, tuple] = {
+    "nvmlInit_v2": (),
+    "nvmlShutdown": (),
+    "nvmlErrorString": (c_int,),
+    "nvmlSystemGetDriverVersion": (_STR, c_uint),
+    "nvmlSystemGetNVMLVersion": (_STR, c_uint),
+    "nvmlSystemGetCudaDriverVersion": (POINTER(c_int),),
+    "nvmlDeviceGetCount_v2": (_U,),
+    "nvmlDeviceGetHandleByIndex_v2": (c_uint, POINTER(_DEVICE)),
+    "nvmlDeviceGetName": (_DEVICE, _STR, c_uint),
+    "nvmlDeviceGetUUID": (_DEVICE, _STR, c_uint),
+    "nvmlDeviceGetSerial": (_DEVICE, _STR, c_uint),
+    "nvmlDeviceGetVbiosVersion": (_DEVICE, _STR, c_uint),
+    "nvmlDeviceGetPciInfo_v3": (_DEVICE, POINTER(nvmlPciInfo_t)),
+    "nvmlDeviceGetMemoryInfo": (_DEVICE, POINTER(c_nvmlMemory_t)),
+    "nvmlDeviceGetMemoryInfo_v2": (_DEVICE, POINTER(c_nvmlMemory_v2_t)),
+    "nvmlDeviceGetCudaComputeCapability": (_DEVICE, POINTER(c_int), POINTER(c_int)),
+    "nvmlDeviceGetArchitecture": (_DEVICE, _U),
+    "nvmlDeviceGetCurrPcieLinkGeneration": (_DEVICE, _U),
+    "nvmlDeviceGetMaxPcieLinkGeneration": (_DEVICE, _U),
+    "nvmlDeviceGetCurrPcieLinkWidth": (_DEVICE, _U),
+    "nvmlDeviceGetMaxPcieLinkWidth": (_DEVICE, _U),
+    "nvmlDeviceGetMemoryBusWidth": (_DEVICE, _U),
+    "nvmlDeviceGetMaxClockInfo": (_DEVICE, c_int, _U),
+    "nvmlDeviceGetNumGpuCores": (_DEVICE, _U),
+    "nvmlDeviceGetNvLinkState": (_DEVICE, c_uint, _U),
+    "nvmlDeviceGetMigMode": (_DEVICE, _U, _U),
+    "nvmlDeviceGetEccMode": (_DEVICE, _U, _U),
+    "nvmlDeviceGetTotalEccErrors": (_DEVICE, c_int, c_int, POINTER(c_ulonglong)),
+    "nvmlDeviceGetRemappedRows": (_DEVICE, _U, _U, _U, _U),
+    "nvmlDeviceGetPersistenceMode": (_DEVICE, _U),
+    "nvmlDeviceGetComputeMode": (_DEVICE, _U),
+    "nvmlDeviceGetTemperature": (_DEVICE, c_int, _U),
+    "nvmlDeviceGetPowerManagementLimit": (_DEVICE, _U),
+    "nvmlDeviceGetPowerUsage": (_DEVICE, _U),
+    "nvmlDeviceGetCurrentClocksEventReasons": (_DEVICE, POINTER(c_ulonglong)),
+    "nvmlDeviceGetCurrentClocksThrottleReasons": (_DEVICE, POINTER(c_ulonglong)),
+    "nvmlDeviceGetComputeRunningProcesses_v3": (_DEVICE, _U, POINTER(c_nvmlProcessInfo_t)),
+    "nvmlDeviceGetTopologyCommonAncestor": (_DEVICE, _DEVICE, _U),
+    "nvmlDeviceGetP2PStatus": (_DEVICE, _DEVICE, c_int, _U),
+}
+
+
+def _function(name: str) -> Any:
+    """The C function ``name`` with its nvml.h prototype; errors as pynvml raises them."""
+    fn = _functions.get(name)
+    if fn is None:
+        if _lib is None:
+            raise NVMLError(NVML_ERROR_UNINITIALIZED)
+        try:
+            fn = getattr(_lib, name)
+        except AttributeError:  # a driver older than the call
+            raise NVMLError(NVML_ERROR_FUNCTION_NOT_FOUND) from None
+        fn.argtypes = _ARGTYPES[name]
+        fn.restype = c_char_p if name == "nvmlErrorString" else c_int
+        _functions[name] = fn
+    return fn
+
+
+def _call(name: str, *args: Any) -> None:
+    _check(_function(name)(*args))
+
+
+def _value(name: str, out: Any, *args: Any) -> Any:
+    """Call ``name(*args, &out)`` and return ``out.value``."""
+    _call(name, *args, byref(out))
+    return out.value
+
+
+def _text(name: str, size: int, *args: Any) -> str:
+    buf = create_string_buffer(size)
+    _call(name, *args, buf, c_uint(size))
+    return buf.value.decode()
+
+
+# --- library lifecycle ------------------------------------------------------------------------
+
+def nvmlInit() -> None:
+    """Load libnvidia-ml.so.1 (once) and initialise NVML (nvmlInit_v2)."""
+    global _lib
+    with _lib_lock:
+        if _lib is None:
+            try:
+                _lib = CDLL(LIBRARY_NAME)
+            except OSError:
+                raise NVMLError(NVML_ERROR_LIBRARY_NOT_FOUND) from None
+    _call("nvmlInit_v2")
+
+
+def nvmlShutdown() -> None:
+    """Release NVML (the library stays loaded, as with pynvml)."""
+    _call("nvmlShutdown")
+
+
+# --- system -----------------------------------------------------------------------------------
+
+def nvmlSystemGetDriverVersion() -> str:
+    return _text("nvmlSystemGetDriverVersion", NVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE)
+
+
+def nvmlSystemGetNVMLVersion() -> str:
+    return _text("nvmlSystemGetNVMLVersion", NVML_SYSTEM_NVML_VERSION_BUFFER_SIZE)
+
+
+def nvmlSystemGetCudaDriverVersion() -> int:
+    """1000 * major + 10 * minor (13000 = CUDA 13.0)."""
+    return _value("nvmlSystemGetCudaDriverVersion", c_int())
+
+
+def nvmlDeviceGetCount() -> int:
+    return _value("nvmlDeviceGetCount_v2", c_uint())
+
+
+def nvmlDeviceGetHandleByIndex(index: int) -> c_void_p:
+    handle = _DEVICE()
+    _call("nvmlDeviceGetHandleByIndex_v2", index, byref(handle))
+    return handle
+
+
+# --- one device -------------------------------------------------------------------------------
+
+def nvmlDeviceGetName(handle: Any) -> str:
+    return _text("nvmlDeviceGetName", NVML_DEVICE_NAME_V2_BUFFER_SIZE, handle)
+
+
+def nvmlDeviceGetUUID(handle: Any) -> str:
+    return _text("nvmlDeviceGetUUID", NVML_DEVICE_UUID_V2_BUFFER_SIZE, handle)
+
+
+def nvmlDeviceGetSerial(handle: Any) -> str:
+    return _text("nvmlDeviceGetSerial", NVML_DEVICE_SERIAL_BUFFER_SIZE, handle)
+
+
+def nvmlDeviceGetVbiosVersion(handle: Any) -> str:
+    return _text("nvmlDeviceGetVbiosVersion", NVML_DEVICE_VBIOS_VERSION_BUFFER_SIZE, handle)
+
+
+def nvmlDeviceGetPciInfo(handle: Any) -> nvmlPciInfo_t:
+    info = nvmlPciInfo_t()
+    _call("nvmlDeviceGetPciInfo_v3", handle, byref(info))
+    return info
+
+
+def nvmlDeviceGetMemoryInfo(handle: Any, version: Optional[int] = None) -> Any:
+    """nvmlMemory_t, or with ``version=nvmlMemory_v2`` an nvmlMemory_v2_t (reserved split out)."""
+    if not version:
+        memory: Any = c_nvmlMemory_t()
+        _call("nvmlDeviceGetMemoryInfo", handle, byref(memory))
+    else:
+        memory = c_nvmlMemory_v2_t(version=version)
+        _call("nvmlDeviceGetMemoryInfo_v2", handle, byref(memory))
+    return memory
+
+
+def nvmlDeviceGetCudaComputeCapability(handle: Any) -> Tuple[int, int]:
+    major, minor = c_int(), c_int()
+    _call("nvmlDeviceGetCudaComputeCapability", handle, byref(major), byref(minor))
+    return (major.value, minor.value)
+
+
+def nvmlDeviceGetArchitecture(device: Any) -> int:
+    return _value("nvmlDeviceGetArchitecture", c_uint(), device)
+
+
+def nvmlDeviceGetCurrPcieLinkGeneration(handle: Any) -> int:
+    return _value("nvmlDeviceGetCurrPcieLinkGeneration", c_uint(), handle)
+
+
+def nvmlDeviceGetMaxPcieLinkGeneration(handle: Any) -> int:
+    return _value("nvmlDeviceGetMaxPcieLinkGeneration", c_uint(), handle)
+
+
+def nvmlDeviceGetCurrPcieLinkWidth(handle: Any) -> int:
+    return _value("nvmlDeviceGetCurrPcieLinkWidth", c_uint(), handle)
+
+
+def nvmlDeviceGetMaxPcieLinkWidth(handle: Any) -> int:
+    return _value("nvmlDeviceGetMaxPcieLinkWidth", c_uint(), handle)
+
+
+def nvmlDeviceGetMemoryBusWidth(device: Any) -> int:
+    return _value("nvmlDeviceGetMemoryBusWidth", c_uint(), device)
+
+
+def nvmlDeviceGetMaxClockInfo(handle: Any, type: int) -> int:  # noqa: A002 - pynvml's name
+    """MHz; ``type`` is nvmlClockType_t (0 graphics, 1 SM, 2 memory, 3 video)."""
+    return _value("nvmlDeviceGetMaxClockInfo", c_uint(), handle, type)
+
+
+def nvmlDeviceGetNumGpuCores(device: Any) -> int:
+    return _value("nvmlDeviceGetNumGpuCores", c_uint(), device)
+
+
+def nvmlDeviceGetNvLinkState(device: Any, link: int) -> int:
+    """nvmlEnableState_t of one link (1 = active)."""
+    return _value("nvmlDeviceGetNvLinkState", c_uint(), device, link)
+
+
+def nvmlDeviceGetMigMode(device: Any) -> List[int]:
+    """[current, pending] MIG mode."""
+    current, pending = c_uint(), c_uint()
+    _call("nvmlDeviceGetMigMode", device, byref(current), byref(pending))
+    return [current.value, pending.value]
+
+
+def nvmlDeviceGetEccMode(handle: Any) -> List[int]:
+    """[current, pending] nvmlEnableState_t."""
+    current, pending = c_uint(), c_uint()
+    _call("nvmlDeviceGetEccMode", handle, byref(current), byref(pending))
+    return [current.value, pending.value]
+
+
+def nvmlDeviceGetTotalEccErrors(handle: Any, errorType: int, counterType: int) -> int:
+    return _value("nvmlDeviceGetTotalEccErrors", c_ulonglong(), handle, errorType, counterType)
+
+
+def nvmlDeviceGetRemappedRows(device: Any) -> Tuple[int, int, int, int]:
+    """(correctable rows, uncorrectable rows, remap pending, remap failed)."""
+    values = [c_uint() for _ in range(4)]
+    _call("nvmlDeviceGetRemappedRows", device, *(byref(v) for v in values))
+    return (values[0].value, values[1].value, values[2].value, values[3].value)
+
+
+def nvmlDeviceGetPersistenceMode(handle: Any) -> int:
+    return _value("nvmlDeviceGetPersistenceMode", c_uint(), handle)
+
+
+def nvmlDeviceGetComputeMode(handle: Any) -> int:
+    return _value("nvmlDeviceGetComputeMode", c_uint(), handle)
+
+
+def nvmlDeviceGetTemperature(handle: Any, sensor: int) -> int:
+    """Degrees C; ``sensor`` is nvmlTemperatureSensors_t (0 = the GPU die)."""
+    return _value("nvmlDeviceGetTemperature", c_uint(), handle, sensor)
+
+
+def nvmlDeviceGetPowerManagementLimit(handle: Any) -> int:
+    """Milliwatts."""
+    return _value("nvmlDeviceGetPowerManagementLimit", c_uint(), handle)
+
+
+def nvmlDeviceGetPowerUsage(handle: Any) -> int:
+    """Milliwatts."""
+    return _value("nvmlDeviceGetPowerUsage", c_uint(), handle)
+
+
+def nvmlDeviceGetCurrentClocksEventReasons(handle: Any) -> int:
+    """Bit mask of nvmlClocksEventReason* (driver >= 535)."""
+    return _value("nvmlDeviceGetCurrentClocksEventReasons", c_ulonglong(), handle)
+
+
+def nvmlDeviceGetCurrentClocksThrottleReasons(handle: Any) -> int:
+    """The same mask under its pre-535 name."""
+    return _value("nvmlDeviceGetCurrentClocksThrottleReasons", c_ulonglong(), handle)
+
+
+def nvmlDeviceGetComputeRunningProcesses(handle: Any) -> List[Any]:
+    """Compute processes on the GPU: objects with pid, usedGpuMemory (None when NVML has no
+    figure), gpuInstanceId, computeInstanceId, as pynvml returns them.
+
+    Asks for the count first; the list is sized with room for processes that start meanwhile
+    (pynvml's count * 2 + 5).
+    """
+    fn = _function("nvmlDeviceGetComputeRunningProcesses_v3")
+    count = c_uint(0)
+    code = fn(handle, byref(count), None)
+    if code == NVML_SUCCESS:
+        return []
+    if code != NVML_ERROR_INSUFFICIENT_SIZE:
+        raise NVMLError(code)
+    count.value = count.value * 2 + 5
+    infos = (c_nvmlProcessInfo_t * count.value)()
+    _check(fn(handle, byref(count), infos))
+    processes = []
+    for info in infos[:count.value]:
+        used: Optional[int] = info.usedGpuMemory
+        if used == NVML_VALUE_NOT_AVAILABLE_ULONGLONG:
+            used = None
+        processes.append(types.SimpleNamespace(pid=info.pid, usedGpuMemory=used,
+                                               gpuInstanceId=info.gpuInstanceId,
+                                               computeInstanceId=info.computeInstanceId))
+    return processes
+
+
+# --- two devices ------------------------------------------------------------------------------
+
+def nvmlDeviceGetTopologyCommonAncestor(device1: Any, device2: Any) -> int:
+    """nvmlGpuTopologyLevel_t of the closest common ancestor (0 internal … 50 system)."""
+    return _value("nvmlDeviceGetTopologyCommonAncestor", c_uint(), device1, device2)
+
+
+def nvmlDeviceGetP2PStatus(device1: Any, device2: Any, p2pIndex: int) -> int:
+    """nvmlGpuP2PStatus_t (0 = OK) for one nvmlGpuP2PCapsIndex_t (2 = NVLink)."""
+    return _value("nvmlDeviceGetP2PStatus", c_uint(), device1, device2, p2pIndex)
