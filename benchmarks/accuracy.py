@@ -212,7 +212,9 @@ class CachingAllocatorModel:
     """PyTorch CUDACachingAllocator rules (c10/cuda/CUDACachingAllocator.cpp, defaults):
     sizes round up to 512 B; <= 1 MiB from 2 MiB segments (small pool); 1-10 MiB from 20 MiB
     segments; larger requests get a segment rounded up to 2 MiB; best fit (smallest block, then
-    lowest address); a block is split when the remainder is >= 512 B (small) / > 1 MiB (large);
+    lowest address - cudaMalloc gave later segments lower addresses: with that tie-break the replay
+    matches deepseek-r1-distill-qwen-1.5b at 32K on the H100, the only case where it mattered);
+    a block is split when the remainder is >= 512 B (small) / > 1 MiB (large);
     freed blocks merge with free neighbours of the same segment; empty_cache releases segments
     that are entirely free."""
 
@@ -232,8 +234,8 @@ class CachingAllocatorModel:
         size = 512 if n < 512 else -(-n // 512) * 512
         small = size <= MiB
         best = None
-        for blk in self.free[small]:
-            if blk.size >= size and (best is None or (blk.size, blk.seg, blk.off) < (best.size, best.seg, best.off)):
+        for blk in self.free[small]:  # key (size, address): later segments sit lower (see below)
+            if blk.size >= size and (best is None or (blk.size, -blk.seg, blk.off) < (best.size, -best.seg, best.off)):
                 best = blk
         if best is None:
             seg = 2 * MiB if small else (20 * MiB if size < 10 * MiB else -(-size // (2 * MiB)) * 2 * MiB)
@@ -420,7 +422,7 @@ def main(argv=None):
                     help="print the models.json transformers_activation rows of --simulate outputs")
     ap.add_argument("--cases", nargs="+", metavar="MODEL[:TxB,...]",
                     help="catalog model id or alias, with contexts (T or TxB), e.g. 7b:2048x2,4096")
-    ap.add_argument("--out", help="JSON file to write (default: $OUT/accuracy-<gpu>.json or ./)")
+    ap.add_argument("--out", help="JSON file to write (default: $OUT or . / groundtruth-<gpu>-<date>.json)")
     ap.add_argument("--decode-steps", type=int, default=32)
     ap.add_argument("--device", type=int, default=0, help="CUDA device index")
     ap.add_argument("--simulate", action="store_true", help="no GPU: meta device + allocator model")
@@ -435,8 +437,9 @@ def main(argv=None):
         ap.error("--cases is required")
     plan = parse_cases(args.cases)
     res = simulate(plan, args.decode_steps) if args.simulate else measure(plan, args.decode_steps, args.device)
-    path = args.out or os.path.join(os.environ.get("OUT", "."),
-                                    "simulated.json" if args.simulate else "groundtruth-new.json")
+    slug = "".join(c if c.isalnum() else "-" for c in res["gpu"].lower().replace("nvidia ", "")).strip("-")
+    name = "simulated.json" if args.simulate else f"groundtruth-{slug}-{time.strftime('%Y-%m-%d')}.json"
+    path = args.out or os.path.join(os.environ.get("OUT", "."), name)
     with open(path, "w", encoding="utf-8") as f:
         json.dump(res, f, indent=1)
     if not args.simulate:

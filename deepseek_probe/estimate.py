@@ -13,8 +13,8 @@ q/k/v and RoPE copies, SwiGLU gate/up/product, grouped-mm expert buffers) needed
 cache grew around them + what the first decode steps add when torch.cat reallocates each
 layer's cache one token longer. The temporaries' part comes from replaying transformers' real
 forward through a model of the allocator (benchmarks/accuracy.py --simulate), stored per model in
-profiles/models.json; it reproduces the H100 measurements to the MiB for GQA and MLA models.
-MHA models take cuDNN attention on H100, which adds two measured terms.
+profiles/models.json; it reproduces the H100 peaks within a few MiB in all but two cases (56 and
+300 MiB off: which of two equal free blocks the allocator picks depends on their addresses).
 """
 
 from __future__ import annotations
@@ -47,6 +47,9 @@ class Settings:
     mla_cache: str = "latent"
     # vLLM --gpu-memory-utilization: the fraction of TOTAL device memory the process takes.
     gpu_memory_utilization: float = 0.9
+    # transformers only: the GPU's CUDA compute capability (9.0 = H100/H200), which picks the
+    # attention kernel and cuBLAS workspace; None = the Hopper host we calibrated on.
+    gpu_compute_capability: Optional[float] = None
 
 
 @dataclass
@@ -122,6 +125,9 @@ def validate(spec: Any, s: Settings) -> None:
         raise EstimateInputError(f"cannot split {spec.id}'s {spec.layers} layers over {tp} GPUs")
     if s.mla_cache not in ("latent", "decompressed"):
         raise EstimateInputError(f"mla_cache must be 'latent' or 'decompressed', got {s.mla_cache!r}")
+    cc = s.gpu_compute_capability
+    if cc is not None and (isinstance(cc, bool) or not isinstance(cc, (int, float)) or not 1.0 <= cc < 100.0):
+        raise EstimateInputError(f"gpu_compute_capability must be like 8.0 or 9.0, got {cc!r}")
     u = s.gpu_memory_utilization
     if isinstance(u, bool) or not isinstance(u, (int, float)) or not (0.0 < u <= 1.0):
         raise EstimateInputError(f"gpu_memory_utilization must be in (0, 1], got {s.gpu_memory_utilization!r}")
@@ -203,16 +209,13 @@ TRANSFORMERS_NON_TORCH_BYTES = 700 * MiB
 # cuBLAS workspace, allocated through the caching allocator by the first matmul and kept:
 # CUBLAS_WORKSPACE_CONFIG default ":4096:8" on Hopper = 8 x 4 MiB (torch CUDABlas handles).
 CUBLAS_WORKSPACE_BYTES = 32 * MiB
-# MHA models with head_dim <= 256 run SDPA through cuDNN on H100 (torch prefers it on sm90 with
-# cuDNN >= 9.15); GQA (enable_gqa) and MLA (q/k and v head dims differ) take flash /
-# mem-efficient attention. Measured on H100 against the flash-path replay
-# (benchmarks/accuracy.py --simulate, which is byte-exact for the GQA and MLA cases):
-#  - prefill peak +1.375 x one layer's K cache (44 / 88 / 176 / 88 MiB at K = 32 / 64 / 128 /
-#    64 MiB: deepseek-llm-7b 4K, deepseek-coder-6.7b 8K and 16K, deepseek-coder-1.3b 16K);
-#  - first decode step: 23-27 of the 2 x layers cache tensors (42 %) no longer fit any free
-#    block and get a fresh segment each (measured +414 / +850 / +1782 / +3510 / +1254 MiB).
-CUDNN_PREFILL_EXTRA_PER_K = 1.375
-CUDNN_DECODE_FRESH_FRACTION = 0.42
+# First decode step of an MHA model (its per-layer K and V are as wide as the hidden state):
+# torch.cat reallocates every cache tensor one token longer, and the freed blocks are exactly
+# one token too small, so 23-27 of the 2 x layers tensors (42 %) get a fresh segment (H100:
+# +414 / +850 / +1782 / +3510 / +1254 MiB for deepseek-llm-7b 2K, 4K, deepseek-coder-6.7b 8K,
+# 16K, deepseek-coder-1.3b 16K; the allocator replay gives the same). Used only for
+# architectures without a simulated table; GQA/MLA caches are narrow and find room.
+MHA_DECODE_FRESH_FRACTION = 0.42
 DECODE_STEPS = 32  # groundtruth protocol: prefill, then 32 decode steps
 
 
@@ -306,9 +309,20 @@ def _weights_reserved_bytes(spec: Any, bytes_per_param: float) -> int:
     return total
 
 
-def _uses_cudnn_attention(spec: Any) -> bool:
-    """SDPA backend on H100: cuDNN for MHA with equal q/k/v head dims <= 256 (see above)."""
+def _uses_cudnn_attention(spec: Any, compute_capability: Optional[float] = None) -> bool:
+    """SDPA backend: cuDNN for MHA with equal q/k/v head dims <= 256 on sm90/sm100 (torch
+    sdp_utils.cpp check_prefer_cudnn_attention: major 9 or 10, minor 0); flash elsewhere."""
+    if compute_capability is not None and compute_capability not in (9.0, 10.0):
+        return False
     return not spec.is_mla and spec.kv_heads == spec.heads and spec.head_dim <= 256
+
+
+def _cublas_workspace_bytes(compute_capability: Optional[float]) -> int:
+    """torch CUBLAS_WORKSPACE_CONFIG defaults: ":4096:8" (32 MiB) on Hopper and newer,
+    ":4096:2:16:8" (2 x 4 MiB + 8 x 16 KiB) before."""
+    if compute_capability is None or compute_capability >= 9.0:
+        return CUBLAS_WORKSPACE_BYTES
+    return 8 * MiB + 128 * 1024
 
 
 def _interpolate(table: Tuple[Tuple[int, int, int], ...], tokens: int, column: int) -> float:
@@ -322,6 +336,22 @@ def _interpolate(table: Tuple[Tuple[int, int, int], ...], tokens: int, column: i
             return a + (b - a) * (tokens - t0) / (t1 - t0)
     last = table[-1]
     return last[column] * tokens / last[0]
+
+
+def _interpolate_both(table: Tuple[Tuple[int, int, int], ...], tokens: int) -> Tuple[float, float]:
+    """(prefill extra, decode growth) at `tokens`, as _interpolate does for each column."""
+    first = table[0]
+    if tokens <= first[0]:
+        f = tokens / first[0]
+        return first[1] * f, first[2] * f
+    prev = first
+    for row in table[1:]:
+        if tokens <= row[0]:
+            f = (tokens - prev[0]) / (row[0] - prev[0])
+            return prev[1] + (row[1] - prev[1]) * f, prev[2] + (row[2] - prev[2]) * f
+        prev = row
+    f = tokens / prev[0]
+    return prev[1] * f, prev[2] * f
 
 
 # Fallback for models without a simulated table (a user's config.json of a new shape): the
@@ -338,46 +368,59 @@ def _prefill_extra_fallback(spec: Any, tokens: int) -> float:
     if spec.is_moe:
         return FALLBACK_MOE_FACTOR * tokens * spec.experts_per_token * h
     i = 2 * spec.intermediate
-    factor = FALLBACK_MHA_FACTOR if _uses_cudnn_attention(spec) else FALLBACK_GQA_FACTOR
+    mha = not spec.is_mla and spec.kv_heads == spec.heads
+    factor = FALLBACK_MHA_FACTOR if mha else FALLBACK_GQA_FACTOR
     return factor * tokens * (2 * h + 3 * i)
+
+
+def _decode_growth_fallback(spec: Any, s: Settings) -> float:
+    """MHA: fresh segments for 42 % of the cache tensors once a layer's K passes the
+    allocator's 10 MiB threshold (smaller ones share 20 MiB segments and reuse their blocks)."""
+    if spec.is_mla or spec.kv_heads != spec.heads:
+        return 0.0
+    per_token = s.concurrency * spec.kv_heads * spec.head_dim * 2 // s.tensor_parallel
+    k_layer = per_token * s.context
+    if k_layer <= _LARGE_REQUEST:
+        return 0.0
+    fresh = round(MHA_DECODE_FRESH_FRACTION * 2 * spec.layers)
+    return float(fresh * _segment_bytes(k_layer + per_token * DECODE_STEPS))
 
 
 def _transformers(spec: Any, s: Settings, est: Estimate) -> None:
     d = est.per_device
     tp = s.tensor_parallel
     tokens = s.context * s.concurrency
-    bpp = d.weights_bytes * tp / spec.params
-    weight_slack = max(0, _weights_reserved_bytes(spec, bpp) // tp - d.weights_bytes)
+    if PRECISIONS[s.precision].kind == "float":
+        bpp = 4.0 if s.precision == "fp32" else 2.0
+        weight_slack = max(0, _weights_reserved_bytes(spec, bpp) // tp - d.weights_bytes)
+    else:  # packed int/fp8 tensors + scales: take the bf16 layout's rounding, scaled to size
+        bf16 = weight_bytes(spec, "bf16")
+        slack16 = max(0, _weights_reserved_bytes(spec, 2.0) - bf16)
+        weight_slack = int(slack16 * d.weights_bytes * tp / bf16) // tp
     table = getattr(spec, "transformers_activation", ())
     if table:
-        prefill = _interpolate(table, tokens, 1)
-        growth = _interpolate(table, tokens, 2)
+        prefill, growth = _interpolate_both(table, tokens)
         act_source = ("prefill temporaries around the growing KV cache, from replaying transformers "
                       "5.17's forward through a model of the CUDA caching allocator "
                       "(benchmarks/accuracy.py --simulate; byte-exact vs groundtruth-h100.json for "
                       "GQA/MLA models)")
     else:
-        prefill, growth = _prefill_extra_fallback(spec, tokens), 0.0
+        prefill, growth = _prefill_extra_fallback(spec, tokens), _decode_growth_fallback(spec, s)
         act_source = ("no simulated table for this architecture: prefill temporaries estimated as a "
                       "multiple of the SwiGLU working set (2h+3i per token; catalog range)")
-    if _uses_cudnn_attention(spec):
-        k_layer = s.concurrency * spec.kv_heads * spec.head_dim * 2 * s.context // tp
-        if k_layer > _LARGE_REQUEST:
-            prefill += CUDNN_PREFILL_EXTRA_PER_K * k_layer
-            grown = k_layer + s.concurrency * spec.kv_heads * spec.head_dim * 2 * DECODE_STEPS // tp
-            growth = round(CUDNN_DECODE_FRESH_FRACTION * 2 * spec.layers) * _segment_bytes(grown)
-        else:
-            growth = 0.0  # 1-10 MiB caches share 20 MiB segments and reuse their freed blocks
-    if s.precision == "fp32":
-        prefill *= 2  # every temporary is fp32
+    cudnn = _uses_cudnn_attention(spec, s.gpu_compute_capability)  # memory-neutral, noted below
+    if s.precision == "fp32" and prefill > 0:
+        # every temporary is fp32; a negative extra (the cache filling blocks the temporaries
+        # freed) is not a temporary: doubling it made more context need less memory
+        prefill *= 2
     elif PRECISIONS[s.precision].kind in ("fp8", "int8", "int4"):
         # quantized linears dequantize (or upcast) one weight matrix to bf16 during prefill
         prefill += 2 * max(spec.hidden * max(spec.intermediate, spec.moe_intermediate * 2), 0) // tp
     activation = int(prefill / tp + max(0.0, growth) / tp)
-    d.activation_bytes = max(0, activation + weight_slack + CUBLAS_WORKSPACE_BYTES)
+    d.activation_bytes = max(0, activation + weight_slack + _cublas_workspace_bytes(s.gpu_compute_capability))
     d.runtime_overhead_bytes = TRANSFORMERS_NON_TORCH_BYTES
     est.notes["decode_growth_bytes"] = int(max(0.0, growth) / tp)
-    est.notes["attention_kernel"] = ("cuDNN SDPA (MHA)" if _uses_cudnn_attention(spec) else
+    est.notes["attention_kernel"] = ("cuDNN SDPA (MHA)" if cudnn else
                                      "mem-efficient SDPA (MLA)" if spec.is_mla else "flash SDPA (GQA)")
     est.notes["scenario"] = (f"prefill of {s.concurrency} x {s.context} tokens (logits_to_keep=1), "
                              f"then {DECODE_STEPS} decode steps; long generations grow the cache "
@@ -386,7 +429,7 @@ def _transformers(spec: Any, s: Settings, est: Estimate) -> None:
         "runtime_overhead_bytes": "CUDA context + lazily loaded kernels, 700 MiB measured on H100 "
                                   "(groundtruth-h100.json: NVML used - torch peak reserved)",
         "activation_bytes": act_source + "; + weight segment rounding + 32 MiB cuBLAS workspace"
-                            + ("; + cuDNN attention terms measured on H100" if _uses_cudnn_attention(spec) else ""),
+                            ,
         "kv_cache_bytes": "DynamicCache: K and V per layer in the model dtype (MLA: transformers 5 "
                           "caches the latent, kv_lora_rank + rope = 576 values per token and layer)",
     })
@@ -569,9 +612,9 @@ SHARD_BYTES = 5 * 10**9
 
 
 def _host_ram_bytes(spec: Any, s: Settings, est: Estimate) -> int:
-    if s.runtime == "llamacpp":
-        split_all = _llamacpp_parts(spec, s)
-        return int(LLAMACPP_HOST_BASE_BYTES + split_all["embed"] + s.concurrency * spec.vocab * 4)
+    if s.runtime == "llamacpp":  # full offload: token embedding + logits buffer stay on the host
+        return int(LLAMACPP_HOST_BASE_BYTES + est.notes["token_embedding_host_bytes"]
+                   + s.concurrency * spec.vocab * 4)
     shard = min(SHARD_BYTES, weight_bytes(spec, s.precision))
     workers = s.tensor_parallel if s.runtime == "vllm" else 1
     return PROCESS_BASE_BYTES * workers + shard * workers

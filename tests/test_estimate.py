@@ -360,3 +360,16 @@ def test_every_catalog_model_estimates_with_each_runtime_default(runtime):
         e = estimate(m, profiles.default_settings(m, runtime), device_total_bytes=H100_TOTAL)
         assert e.per_device.total_bytes > e.per_device.weights_bytes > 0
         assert e.host_ram_bytes > 0 and e.disk_bytes > 0 and e.bytes_read_per_token > 0
+
+
+def test_an_a100_differs_only_by_its_smaller_cublas_workspace():
+    # torch: CUBLAS_WORKSPACE_CONFIG ":4096:8" (32 MiB) on sm90, ":4096:2:16:8" (8.125 MiB) before
+    for name in ("6.7b", "8b"):  # MHA (cuDNN SDPA on H100, flash on A100) and GQA (flash)
+        m = spec(name)
+        h100 = estimate(m, S(context=16384))
+        assert estimate(m, S(context=16384, gpu_compute_capability=9.0)).per_device == h100.per_device
+        a100 = estimate(m, S(context=16384, gpu_compute_capability=8.0))
+        assert h100.per_device.total_bytes - a100.per_device.total_bytes == 32 * MiB - (8 * MiB + 128 * KiB)
+        assert a100.notes["attention_kernel"].startswith("flash")
+    with pytest.raises(EstimateInputError, match="compute_capability"):
+        estimate(spec("8b"), S(gpu_compute_capability="sm90"))

@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from conftest import FS_FIXTURES, NVML_FIXTURES, REPO_DIR
+from conftest import FS_FIXTURES, NVML_FIXTURES
 from fake_nvml import FakeNvml
 from deepseek_probe import profiles, report, rules
 from deepseek_probe.estimate import estimate
@@ -194,6 +194,13 @@ def test_a_gpu_lost_mid_probe_is_never_used_and_fails_the_check(lost_at_call):
     assert levels(result, "gpu.lost") == {"fail"}
     assert "GPU 1" in findings(result, "gpu.lost")[0].message
     assert result.exit_code == 2
+
+
+def test_a_lost_gpu_hidden_by_cuda_visible_devices_does_not_block_the_others():
+    result = check_path(fake("2xh200", lose_gpu={1: 11}), environ={"CUDA_VISIBLE_DEVICES": "0"})
+    assert not findings(result, "gpu.lost")
+    assert result.profiles[0].gpus_used == [0]
+    assert result.verdict == "pass"
 
 
 def test_the_only_gpu_lost_is_not_ready_and_not_reported_as_absent():
@@ -510,8 +517,8 @@ def test_a_hung_file_probe_such_as_a_dead_nfs_mount_is_abandoned(monkeypatch):
 
 
 def test_every_probe_hung_at_once_still_ends_with_unknown(monkeypatch):
-    """The worst case: NVML and every file probe wedged. The file probes are waited for one
-    after another, so the bound is one limit per probe (7 x 0.3 s here), not one overall."""
+    """The worst case: NVML and every file probe wedged. All probes start together, so one
+    time limit (0.3 s here) bounds them all, not one limit per probe."""
     from deepseek_probe.probes import cpu, cuda, disk, memory, network, system
 
     def hung(*args, **kwargs):
@@ -527,7 +534,7 @@ def test_every_probe_hung_at_once_still_ends_with_unknown(monkeypatch):
 
     start = time.perf_counter()
     result = check_path(Hung(recording("h100")), time_limit_s=0.3)
-    assert time.perf_counter() - start < 7 * 0.3 + 1.0
+    assert time.perf_counter() - start < 0.3 + 0.5
     snap = result.snapshot
     assert snap.cuda.nvml_status == "timeout"
     assert snap.memory.unavailable["available_bytes"] == "timeout"
@@ -561,4 +568,3 @@ def test_a_hung_driver_does_not_hang_the_real_cli(tmp_path):
     assert proc.stderr == ""
     doc = json.loads(proc.stdout)
     assert doc["snapshot"]["cuda"]["nvml_status"] == "timeout"
-    assert REPO_DIR  # the package is imported from this checkout (editable install)

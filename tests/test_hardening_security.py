@@ -15,7 +15,7 @@ import textwrap
 
 import pytest
 
-from conftest import FS_FIXTURES, NVML_FIXTURES, REPO_DIR, SNAPSHOT_FIXTURES
+from conftest import FS_FIXTURES, NVML_FIXTURES, SNAPSHOT_FIXTURES
 from fake_nvml import FakeNvml
 from deepseek_probe import cli, profiles, report, rules
 from deepseek_probe.probes import take_snapshot
@@ -70,6 +70,14 @@ def no_network(monkeypatch):
     return attempts
 
 
+def test_the_network_guard_catches_a_connection(no_network):
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", 9), timeout=1)
+    with pytest.raises(OSError):
+        socket.socket().connect(("127.0.0.1", 9))
+    assert no_network == ["create_connection", "socket.connect"]
+
+
 @pytest.mark.parametrize("argv", [
     ["check", "--model", "7b"],  # the live probe of this machine
     ["check", "--format", "json"],
@@ -112,6 +120,11 @@ def test_the_real_command_makes_no_network_call_under_a_socket_guard(tmp_path):
         """))
     (tmp_path / "home").mkdir()
     env = clean_env(tmp_path, PYTHONPATH=str(guard))
+    control = subprocess.run([sys.executable, "-c", "import socket\ntry:\n"
+                              " socket.create_connection(('127.0.0.1', 9), timeout=1)\n"
+                              "except OSError:\n pass"],
+                             env=env, capture_output=True, text=True, timeout=60)
+    assert "NETWORK-ATTEMPT create_connection" in control.stderr  # the guard does see calls
     for argv in (["probe"], ["check", "--model", "7b"], ["check", "--snapshot", H100]):
         proc = deepseek_probe(*argv, env=env, cwd=str(tmp_path))
         assert loaded.exists(), "the socket guard was not loaded"
@@ -297,7 +310,3 @@ def test_a_uuid_prefix_in_cuda_visible_devices_is_redacted(capsys, tmp_path):
         code, out, _ = run(capsys, "check", "--snapshot", path, "--format", fmt, "--model", "7b")
         assert prefix[len("GPU-"):] not in out, fmt
 
-
-def test_repo_dir_is_where_the_tests_run():
-    # Guards the subprocess tests above: they import the package from this checkout.
-    assert os.path.isdir(os.path.join(REPO_DIR, "deepseek_probe"))

@@ -67,6 +67,34 @@ def test_more_context_never_needs_less_memory(combo, data):
     assert small.host_ram_bytes <= large.host_ram_bytes
 
 
+def _contexts_to_sweep(spec):
+    """1, 2, the model's maximum, and every measured/simulated table point +-1 and between
+    neighbours: where a piecewise model can dip."""
+    points = {1, 2, spec.max_context}
+    rows = [row[0] for row in getattr(spec, "transformers_activation", ())]
+    for t in rows + [2**k for k in range(6, 18)]:
+        points |= {t - 1, t, t + 1}
+    for a, b in zip(rows, rows[1:]):
+        points |= {(a + b) // 2, a + (b - a) // 4, b - (b - a) // 4}
+    return sorted(p for p in points if 1 <= p <= spec.max_context)
+
+
+@pytest.mark.parametrize("spec", MODELS, ids=lambda m: m.id)
+def test_more_context_never_needs_less_memory_at_any_table_point(spec):
+    """The same law, swept deterministically over the points where the transformers activation
+    table changes slope (hypothesis can miss a dip a few hundred tokens wide)."""
+    contexts = _contexts_to_sweep(spec)
+    dips = []
+    for runtime, r in profiles.RUNTIMES.items():
+        for precision in r.precisions:
+            s = base_settings(spec, runtime, precision)
+            totals = [(c, total(spec, replace(s, context=c))) for c in contexts]
+            dips += [(runtime, precision, a, b, ta - tb)
+                     for (a, ta), (b, tb) in zip(totals, totals[1:]) if tb < ta]
+    assert not dips, ("(runtime, precision, context, larger context, bytes less): "
+                      f"{dips[:6]}{' …' if len(dips) > 6 else ''}")
+
+
 @fast(400)
 @given(st.sampled_from(COMBOS), st.data())
 def test_more_concurrent_sequences_never_need_less_memory(combo, data):

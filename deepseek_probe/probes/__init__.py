@@ -12,7 +12,7 @@ import os
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, Mapping, Optional
 
-from deepseek_probe.probes._timeout import Outcome, run_with_limit, start_bounded
+from deepseek_probe.probes._timeout import Outcome, start_bounded
 from deepseek_probe.snapshot import (CpuInfo, CudaInfo, DiskInfo, MemoryInfo, NetworkInfo,
                                      Snapshot, SystemInfo)
 
@@ -62,18 +62,27 @@ def _fill(snap: Snapshot, model_dir: Optional[str], nvml: Any, root: str, limit_
 
     pending = start_bounded(run_gpu, "gpu")
 
-    snap.system = _bounded(snap, "system", lambda: system.probe_system(root, env), SystemInfo, limit_s)
-    snap.cpu = _bounded(snap, "cpu", lambda: cpu.probe_cpu(root), CpuInfo, limit_s)
-    snap.memory = _bounded(snap, "memory", lambda: memory.probe_memory(root), MemoryInfo, limit_s)
-    snap.disk = _bounded(snap, "disk", lambda: disk.probe_disk(model_dir, root), DiskInfo, limit_s)
-    toolkit = _bounded(snap, "cuda", lambda: cuda.probe_toolkit(root, env), CudaInfo, limit_s)
+    # The file probes start together, so one overall deadline bounds them all: a dead network
+    # mount and a stuck /proc read cost one time limit, not one each.
     try:  # NICs / InfiniBand / GPUDirect (probes/network.py, owned by the fleet checks)
         from deepseek_probe.probes import network
     except ImportError:
         network = None
+    started = [
+        ("system", lambda: system.probe_system(root, env), SystemInfo),
+        ("cpu", lambda: cpu.probe_cpu(root), CpuInfo),
+        ("memory", lambda: memory.probe_memory(root), MemoryInfo),
+        ("disk", lambda: disk.probe_disk(model_dir, root), DiskInfo),
+        ("cuda", lambda: cuda.probe_toolkit(root, env), CudaInfo),
+    ]
     if network is not None:
-        snap.network = _bounded(snap, "network", lambda: network.probe_network(root), NetworkInfo,
-                                limit_s)
+        started.append(("network", lambda: network.probe_network(root), NetworkInfo))
+    pendings = [(name, start_bounded(fn, name), cls) for name, fn, cls in started]
+    results = {name: _collect(snap, name, pending, cls, limit_s) for name, pending, cls in pendings}
+    snap.system, snap.cpu, snap.memory = results["system"], results["cpu"], results["memory"]
+    snap.disk, toolkit = results["disk"], results["cuda"]
+    if "network" in results:
+        snap.network = results["network"]
 
     outcome = pending.wait(limit_s)
     snap.probe_ms["gpu"] = outcome.elapsed_ms
@@ -95,8 +104,8 @@ def _fill(snap: Snapshot, model_dir: Optional[str], nvml: Any, root: str, limit_
     snap.gpus, snap.links = gpus, links
 
 
-def _bounded(snap: Snapshot, name: str, fn: Callable[[], Any], cls: type, limit_s: float) -> Any:
-    outcome: Outcome = run_with_limit(fn, limit_s, name)
+def _collect(snap: Snapshot, name: str, pending: Any, cls: type, limit_s: float) -> Any:
+    outcome: Outcome = pending.wait(limit_s)
     snap.probe_ms[name] = outcome.elapsed_ms
     if outcome.status == "ok":
         return outcome.value

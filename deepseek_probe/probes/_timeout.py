@@ -63,7 +63,3 @@ def start_bounded(fn: Callable[[], Any], name: str = "probe") -> Pending:
     """Start ``fn()`` in a daemon thread now; collect it later with ``wait(limit_s)``."""
     return Pending(fn, name)
 
-
-def run_with_limit(fn: Callable[[], Any], limit_s: float, name: str = "probe") -> Outcome:
-    """Call ``fn()`` in a daemon thread; wait at most ``limit_s`` seconds."""
-    return start_bounded(fn, name).wait(limit_s)
