@@ -60,6 +60,8 @@ def test_there_are_measurements_to_calibrate_on():
 
 @pytest.mark.parametrize("doc,run,case", MEASURED)
 def test_transformers_total_is_within_3_percent_of_what_the_process_needed(doc, run, case):
+    if case["context"] > profiles.get_model(run["model"]).max_context:
+        pytest.skip("context beyond the model's maximum: our estimate refuses it as bad input")
     need = case["nvml_used_after_decode"] - doc["nvml_used_before_torch"]
     _, total = _total(run, case)
     assert abs(total - need) <= TOLERANCE * need, (
