@@ -59,6 +59,11 @@ def _settings_options(f):
                      show_default=True, help="Inference runtime (ollama/lmstudio = llamacpp)."),
         click.option("--tensor-parallel", type=click.IntRange(min=1, max=1024), default=None,
                      help="GPUs the model is split over (default: 1, or the fewest that fit in check)."),
+        click.option("--mla-cache", type=_Choice(["latent", "decompressed"]), default=None,
+                     help="DeepSeek V2/V3 KV cache: the compressed latent (vLLM, current llama.cpp) "
+                          "or decompressed K/V (older runtimes and GGUF conversions)."),
+        click.option("--gpu-memory-utilization", type=click.FloatRange(min=0.01, max=1.0), default=None,
+                     help="vLLM's share of total GPU memory (default 0.9)."),
         click.option("--model-config", "model_configs", multiple=True,
                      type=click.Path(dir_okay=False),
                      help="Add a model from a Hugging Face config.json on disk (repeatable)."),
@@ -68,7 +73,8 @@ def _settings_options(f):
     return f
 
 
-def _settings_for(spec, runtime, precision, kv_precision, context, concurrency, tensor_parallel):
+def _settings_for(spec, runtime, precision, kv_precision, context, concurrency, tensor_parallel,
+                  mla_cache=None, gpu_memory_utilization=None):
     from dataclasses import replace
 
     from deepseek_probe import profiles
@@ -85,6 +91,10 @@ def _settings_for(spec, runtime, precision, kv_precision, context, concurrency, 
         changes["concurrency"] = concurrency
     if tensor_parallel:
         changes["tensor_parallel"] = tensor_parallel
+    if mla_cache:
+        changes["mla_cache"] = mla_cache
+    if gpu_memory_utilization:
+        changes["gpu_memory_utilization"] = gpu_memory_utilization
     return replace(s, **changes) if changes else s
 
 
@@ -151,13 +161,15 @@ def cli(debug: bool) -> None:
 @click.option("--verify", is_flag=True,
               help="Also reserve the estimated memory on each GPU through CUDA, then free it.")
 def check(models, precision, kv_precision, context, concurrency, runtime, tensor_parallel,
-          model_configs, snapshot_path, model_dir, fmt, output, no_redact, verify):
+          model_configs, snapshot_path, model_dir, fmt, output, no_redact, verify, mla_cache,
+          gpu_memory_utilization):
     """Check this machine (or a snapshot) against DeepSeek model requirements."""
     from deepseek_probe import profiles, report, rules
 
     specs = _specs(models, model_configs, default=profiles.HEADLINE)
     requests = [(spec, _settings_for(spec, runtime, precision, kv_precision, context, concurrency,
-                                     tensor_parallel)) for spec in specs]
+                                     tensor_parallel, mla_cache, gpu_memory_utilization))
+                for spec in specs]
     if verify and snapshot_path:
         from deepseek_probe.errors import InputError
 
@@ -181,13 +193,13 @@ def check(models, precision, kv_precision, context, concurrency, runtime, tensor
 @click.option("--output", type=click.Path(dir_okay=False), help="Write the report to FILE.")
 @click.option("--no-redact", is_flag=True, help="Keep serials, UUIDs, hostnames and user names.")
 def fleet(snapshots, models, precision, kv_precision, context, concurrency, runtime,
-          tensor_parallel, model_configs, fmt, output, no_redact):
+          tensor_parallel, model_configs, fmt, output, no_redact, mla_cache, gpu_memory_utilization):
     """Check many nodes' snapshots (files or directories) for a multi-node deployment:
     tensor parallel inside a node (--tensor-parallel), pipeline parallel across nodes."""
     from deepseek_probe import fleet as fleet_mod
 
     requests = [(spec, _settings_for(spec, runtime, precision, kv_precision, context, concurrency,
-                                     tensor_parallel))
+                                     tensor_parallel, mla_cache, gpu_memory_utilization))
                 for spec in _specs(models, model_configs, default=("671b",))]
     result = fleet_mod.evaluate_fleet(snapshots, requests)
     _write(fleet_mod.render_fleet(result, fmt, redact=not no_redact, color=_color(fmt, output)), output)
@@ -225,7 +237,7 @@ def probe(fmt, output, model_dir, redact):
 @click.option("--format", "fmt", type=_Choice(["json", "text"]), default="text", show_default=True)
 @click.option("--output", type=click.Path(dir_okay=False), help="Write to FILE.")
 def estimate(models, precision, kv_precision, context, concurrency, runtime, tensor_parallel,
-             model_configs, gpu_memory_gib, fmt, output):
+             model_configs, gpu_memory_gib, fmt, output, mla_cache, gpu_memory_utilization):
     """Memory a model needs per GPU, host RAM and disk (no probing)."""
     from deepseek_probe import estimate as est_mod
     from deepseek_probe.errors import InputError
@@ -238,7 +250,8 @@ def estimate(models, precision, kv_precision, context, concurrency, runtime, ten
         raise InputError("--gpu-memory must be a number of GiB, got nan")
     device_total = int(gpu_memory_gib * 2**30) if gpu_memory_gib else None
     results = [est_mod.estimate(spec, _settings_for(spec, runtime, precision, kv_precision, context,
-                                                    concurrency, tensor_parallel), device_total)
+                                                    concurrency, tensor_parallel, mla_cache,
+                                                    gpu_memory_utilization), device_total)
                for spec in specs]
     _write(render_estimates(results, fmt), output)
 
@@ -251,7 +264,7 @@ def estimate(models, precision, kv_precision, context, concurrency, runtime, ten
               show_default=True)
 @click.option("--output", type=click.Path(dir_okay=False), help="Write to FILE.")
 def plan(models, all_models, precision, kv_precision, context, concurrency, runtime,
-         tensor_parallel, model_configs, fmt, output):
+         tensor_parallel, model_configs, fmt, output, mla_cache, gpu_memory_utilization):
     """Hardware a model needs: per-GPU memory and how many of which common GPU (no probing)."""
     from deepseek_probe import plan as plan_mod
     from deepseek_probe.errors import InputError
@@ -265,7 +278,8 @@ def plan(models, all_models, precision, kv_precision, context, concurrency, runt
     if not specs:
         raise InputError("plan needs --model ID, --model-config PATH or --all")
     plans = [plan_mod.hardware_plan(spec, _settings_for(spec, runtime, precision, kv_precision,
-                                                        context, concurrency, tensor_parallel))
+                                                        context, concurrency, tensor_parallel,
+                                                        mla_cache, gpu_memory_utilization))
              for spec in specs]
     _write(plan_mod.render_plans(plans, fmt), output)
 
