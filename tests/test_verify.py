@@ -472,7 +472,8 @@ def _snapshot_with_one_h100(free=79 * GIB):
 
 
 def _profile(model="deepseek-llm-7b", need=16 * GIB, vram_level="pass", runtime="transformers"):
-    est = SimpleNamespace(per_device=SimpleNamespace(total_bytes=need), bytes_read_per_token=14 * 10**9)
+    est = SimpleNamespace(per_device=SimpleNamespace(total_bytes=need), bytes_read_per_token=14 * 10**9,
+                          notes={})
     vram = Finding("gpu.vram", vram_level, "from the rules", measured=79 * GIB, required=need + DEVICE_MARGIN_BYTES)
     return ProfileResult(model=model, precision="bf16", kv_precision="bf16", context=4096, concurrency=1,
                          runtime=runtime, tensor_parallel=1, verdict=vram_level, findings=[vram],
