@@ -80,21 +80,10 @@ def _settings_for(spec, runtime, precision, kv_precision, context, concurrency, 
     from deepseek_probe import profiles
 
     s = profiles.default_settings(spec, runtime)
-    changes = {}
-    if precision:
-        changes["precision"] = precision
-    if kv_precision:
-        changes["kv_precision"] = kv_precision
-    if context:
-        changes["context"] = context
-    if concurrency:
-        changes["concurrency"] = concurrency
-    if tensor_parallel:
-        changes["tensor_parallel"] = tensor_parallel
-    if mla_cache:
-        changes["mla_cache"] = mla_cache
-    if gpu_memory_utilization:
-        changes["gpu_memory_utilization"] = gpu_memory_utilization
+    given = {"precision": precision, "kv_precision": kv_precision, "context": context,
+             "concurrency": concurrency, "tensor_parallel": tensor_parallel,
+             "mla_cache": mla_cache, "gpu_memory_utilization": gpu_memory_utilization}
+    changes = {name: value for name, value in given.items() if value}  # unset flags keep defaults
     return replace(s, **changes) if changes else s
 
 
