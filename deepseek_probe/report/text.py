@@ -86,22 +86,44 @@ def render_check(result: Any, color: bool = False) -> str:
     out = [_bold(f"deepseek-probe {result.tool_version} · verdict ", color)
            + _paint(v.upper(), v, color) + f" (exit {EXIT_CODES[v]})"]
     out += machine_summary(result.snapshot)
+    # Findings that read the same for every profile (driver, GPU health, host) are facts about
+    # the machine: print them once instead of once per model.
+    shared = _shared_findings(result.profiles) if len(result.profiles) > 1 else []
+    if shared:
+        out.append("")
+        out.append(_bold("this machine (same for every model below)", color))
+        out += _finding_lines(shared, color)
     for p in result.profiles:
         out.append("")
         out.append(_bold(_profile_title(p), color) + " → " + _paint(p.verdict.upper(), p.verdict, color))
-        width = max((len(f.check) for f in p.findings), default=10)
-        for f in p.findings:
-            mark = _paint(f"{_MARKS.get(f.level, f.level):<4}", f.level, color)
-            values = ""
-            if f.required is not None:
-                values = f" [{fmt_value(f.check, f.measured)} / need {fmt_value(f.check, f.required)}]"
-            out.append(f"  {mark}  {f.check:<{width}}  {f.message}{values}")
-            if f.suggestion and f.level != "pass":
-                out.append(f"  {'':4}  {'':<{width}}  → {f.suggestion}")
+        out += _finding_lines([f for f in p.findings if _key(f) not in {_key(s) for s in shared}], color)
     out.append("")
     out.append("ok/WARN/FAIL/????: pass, warning, not ready, unknown. Exit codes: 0 ready, 1 warnings, "
                "2 not ready, 3 unknown.")
     return "\n".join(out) + "\n"
+
+
+def _key(f: Any) -> tuple:
+    return (f.check, f.level, f.message, repr(f.measured), repr(f.required))
+
+
+def _shared_findings(profiles: Sequence[Any]) -> List[Any]:
+    common = set.intersection(*({_key(f) for f in p.findings} for p in profiles))
+    return [f for f in profiles[0].findings if _key(f) in common]
+
+
+def _finding_lines(findings: Sequence[Any], color: bool) -> List[str]:
+    lines: List[str] = []
+    width = max((len(f.check) for f in findings), default=10)
+    for f in findings:
+        mark = _paint(f"{_MARKS.get(f.level, f.level):<4}", f.level, color)
+        values = ""
+        if f.required is not None:
+            values = f" [{fmt_value(f.check, f.measured)} / need {fmt_value(f.check, f.required)}]"
+        lines.append(f"  {mark}  {f.check:<{width}}  {f.message}{values}")
+        if f.suggestion and f.level != "pass":
+            lines.append(f"  {'':4}  {'':<{width}}  → {f.suggestion}")
+    return lines
 
 
 # --- plan ---------------------------------------------------------------------------------------
