@@ -363,12 +363,16 @@ def _make_converter(tp: Any) -> Callable[[Any], Any]:  # noqa: C901 - one branch
         hints = typing.get_type_hints(tp)
         fields = [(f.name, _converter(hints[f.name])) for f in dataclasses.fields(tp)]
         names = frozenset(name for name, _ in fields)
+        required = frozenset(f.name for f in dataclasses.fields(tp)
+                             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
 
         def as_record(v: Any) -> Any:
             if not isinstance(v, dict):
                 raise _Bad("expected an object")
             if not names.issuperset(v):
                 raise _Bad(f"unknown field {sorted(set(v) - names)[0]!r}")
+            if not required.issubset(v):
+                raise _Bad(f"missing field {sorted(required - set(v))[0]!r}")
             kwargs = {}
             for name, conv in fields:
                 if name in v:
@@ -377,10 +381,7 @@ def _make_converter(tp: Any) -> Callable[[Any], Any]:  # noqa: C901 - one branch
                     except _Bad as e:
                         e.path.append(f".{name}")
                         raise
-            try:
-                return tp(**kwargs)
-            except TypeError as e:  # a required field missing
-                raise _Bad(str(e)) from None
+            return tp(**kwargs)
         return as_record
     if tp is bool:
         def as_bool(v: Any) -> bool:
