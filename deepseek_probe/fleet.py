@@ -362,8 +362,7 @@ def stage_need_bytes(spec: Any, est: Any, stages: int) -> int:
 def _gpu_budget(g: GpuInfo, settings: Any) -> Optional[int]:
     from deepseek_probe import rules
 
-    budget = getattr(rules, "budget_bytes", None) or rules._budget_bytes  # same budget as check
-    return budget(g, settings)
+    return rules.budget_bytes(g, settings)  # the same budget as check
 
 
 def _node_budget(snap: Snapshot, settings: Any, tp: int) -> Optional[int]:

@@ -462,7 +462,7 @@ def vllm_utilization(settings: Any) -> float:
     return float(getattr(settings, "gpu_memory_utilization", None) or VLLM_GPU_MEMORY_UTILIZATION)
 
 
-def _budget_bytes(g: GpuInfo, settings: Any) -> Optional[int]:
+def budget_bytes(g: GpuInfo, settings: Any) -> Optional[int]:
     """Bytes the runtime may hold on this GPU before it fails to start or runs out of memory."""
     if g.memory_free_bytes is None:
         return None
@@ -476,7 +476,7 @@ def _budget_bytes(g: GpuInfo, settings: Any) -> Optional[int]:
 
 def _fits(est: Any, gpus: Sequence[GpuInfo], settings: Any) -> bool:
     need = _need_bytes(est)
-    return all((_budget_bytes(g, settings) or -1) >= need for g in gpus)
+    return all((budget_bytes(g, settings) or -1) >= need for g in gpus)
 
 
 def _by_free(gpus: Sequence[GpuInfo]) -> List[GpuInfo]:

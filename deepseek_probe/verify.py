@@ -689,10 +689,13 @@ def _profile_requests(profile: Any, gpus_by_index: Dict[int, Any]) -> Optional[D
     if any(g is None or not g.pci_bus_id for g in gpus):
         return None
     need = int(profile.estimate.per_device.total_bytes)
+    # vLLM grabs the share of total memory it was configured with (--gpu-memory-utilization).
+    utilization = (getattr(profile.estimate, "notes", None) or {}).get(
+        "gpu_memory_utilization", VLLM_GPU_MEMORY_UTILIZATION)
     requests: Dict[str, int] = {}
     for g in gpus:
         if profile.runtime == "vllm" and g.memory_total_bytes:
-            pool = int(VLLM_GPU_MEMORY_UTILIZATION * g.memory_total_bytes)
+            pool = int(utilization * g.memory_total_bytes)
             requests[g.pci_bus_id] = max(need, min(pool, g.memory_free_bytes or pool))
         else:
             requests[g.pci_bus_id] = need + DEVICE_MARGIN_BYTES

@@ -611,6 +611,23 @@ def test_verify_takes_exactly_what_the_rules_placed_on_each_recorded_machine(sna
     assert not driver.leaked() and driver.contexts_held() == 0
 
 
+def test_verify_reserves_the_vllm_pool_at_the_utilization_the_user_asked_for():
+    # vLLM takes --gpu-memory-utilization x total memory; verify must hold that, not the default.
+    from dataclasses import replace
+
+    from deepseek_probe import profiles, rules
+    from deepseek_probe.snapshot import Snapshot
+
+    snapshot = Snapshot.load(str(SNAPSHOT_FIXTURES[0].parent / "h200.json"))
+    spec = profiles.get_model("7b")
+    settings = replace(profiles.default_settings(spec, "vllm"), gpu_memory_utilization=0.5)
+    result = rules.check(snapshot, [(spec, settings)])
+    [p] = result.profiles
+    gpu = snapshot.visible_gpus[0]
+    requests = verify._profile_requests(p, {g.index: g for g in snapshot.gpus})
+    assert requests == {gpu.pci_bus_id: int(0.5 * gpu.memory_total_bytes)}
+
+
 # --- the ctypes binding against a real shared library ---------------------------------------------
 # A small C stand-in for libcuda, compiled here when a C compiler is available: it checks what a
 # Python fake cannot, that the argtypes/restype we declare pass 64-bit sizes and pointers through

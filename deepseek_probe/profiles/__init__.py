@@ -138,10 +138,6 @@ class ModelSpec:
         """128x128 weight blocks (DeepSeek-V3 FP8: one fp32 scale per block)."""
         return self._counts["blocks128"]
 
-    @property
-    def n_routed_experts(self) -> int:  # Hugging Face config name, for callers that use it
-        return self.routed_experts
-
     def architecture_key(self) -> Tuple[Any, ...]:
         """Everything that shapes the tensors (not the name): equal keys, equal memory."""
         return tuple(getattr(self, k) for k in _ARCH_FIELDS)
