@@ -1,6 +1,6 @@
 """Print how long each probe takes on this machine (a figure, not a pass/fail test).
 
-    .venv/bin/python tests/bench_probes.py [--repeat 50]
+    .venv/bin/python benchmarks/probes.py [--repeat 50]
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ import statistics
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "tests"))  # fake_nvml: the 8-GPU replay row
 
 
 def main() -> None:
