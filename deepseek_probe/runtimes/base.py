@@ -1,0 +1,74 @@
+"""Types every runtime model shares: the settings asked about and the estimate returned.
+
+They sit below every runtime module and the checks, so nothing above needs to import a runtime
+to name them (issue 13: no import circles, real types in signatures).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, Optional
+
+from deepseek_probe.errors import InputError
+
+MiB = 1 << 20
+GiB = 1 << 30
+
+
+class EstimateInputError(InputError):
+    """Settings that make no sense for this model (context <= 0 or past max, TP not dividing heads…)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    precision: str = "bf16"  # fp32 bf16 fp16 fp8 int8 int4 | q8_0 q6_k q5_k_m q4_k_m q4_0 q3_k_m q2_k
+    kv_precision: str = "bf16"  # bf16 fp16 fp8 q8_0 q4_0
+    context: int = 4096  # tokens per sequence
+    concurrency: int = 1  # sequences decoded together
+    runtime: str = "transformers"  # transformers | vllm | llamacpp
+    tensor_parallel: int = 1
+    # MLA models only: "latent" caches (kv_lora_rank + rope) per token and layer (vLLM, SGLang,
+    # transformers 5, llama.cpp >= PR #12801 with a new GGUF); "decompressed" caches full K and V
+    # per head (older runtimes and older GGUF conversions; deepseek-models.md).
+    mla_cache: str = "latent"
+    # vLLM --gpu-memory-utilization: the fraction of TOTAL device memory the process takes.
+    gpu_memory_utilization: float = 0.9
+    # transformers only: the GPU's CUDA compute capability (9.0 = H100/H200), which picks the
+    # attention kernel and cuBLAS workspace; None = the Hopper host we calibrated on.
+    gpu_compute_capability: Optional[float] = None
+    # The runtime's own launch options (a frozen dataclass its module defines, e.g. from a parsed
+    # launch command); None = that runtime's defaults.
+    runtime_options: Any = None
+
+
+@dataclass
+class DeviceMemory:
+    """Bytes one GPU holds at peak for this process (what NVML shows used by it); no margin."""
+
+    weights_bytes: int = 0
+    kv_cache_bytes: int = 0
+    activation_bytes: int = 0
+    runtime_overhead_bytes: int = 0
+    total_bytes: int = 0
+
+
+@dataclass
+class Estimate:
+    model: str
+    precision: str
+    kv_precision: str
+    context: int
+    concurrency: int
+    runtime: str
+    tensor_parallel: int
+    params: int
+    per_device: DeviceMemory
+    host_ram_bytes: int
+    disk_bytes: int
+    bytes_read_per_token: int  # per device, decode step: active weights + KV read
+    sources: Dict[str, str] = field(default_factory=dict)  # component -> where its constant comes from
+    notes: Dict[str, Any] = field(default_factory=dict)  # runtime-specific facts (vLLM pool, max context…)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The JSON contract of DESIGN.md (`estimate --format json`)."""
+        return {"schema_version": 1, **asdict(self)}
