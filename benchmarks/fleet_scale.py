@@ -93,10 +93,10 @@ def main() -> None:
 
     from dataclasses import replace
 
-    from deepseek_probe import fleet, profiles
+    from deepseek_probe import fleet, profiles, runtimes
 
     spec = profiles.get_model(args.model)
-    settings = replace(profiles.default_settings(spec, args.runtime), precision=args.precision)
+    settings = replace(runtimes.default_settings(spec, args.runtime), precision=args.precision)
     requests = [(spec, settings)]
     tmp = tempfile.mkdtemp(prefix="deepseek-probe-fleet-")
     try:

@@ -77,9 +77,9 @@ def _settings_for(spec, runtime, precision, kv_precision, context, concurrency, 
                   mla_cache=None, gpu_memory_utilization=None):
     from dataclasses import replace
 
-    from deepseek_probe import profiles
+    from deepseek_probe import runtimes
 
-    s = profiles.default_settings(spec, runtime)
+    s = runtimes.default_settings(spec, runtime)
     given = {"precision": precision, "kv_precision": kv_precision, "context": context,
              "concurrency": concurrency, "tensor_parallel": tensor_parallel,
              "mla_cache": mla_cache, "gpu_memory_utilization": gpu_memory_utilization}

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from deepseek_probe import runtimes
 from deepseek_probe.errors import InputError
 from deepseek_probe.units import count, gib
 
@@ -25,7 +26,7 @@ FORMATS = ("markdown", "json", "csv", "text")
 # What the table covers (issue 10): the precisions people actually pick, in each runtime's own
 # terms. llama.cpp has no "int8"/"int4": its 8-bit and 4-bit formats are the GGUF quants Q8_0 and
 # Q4_K_M (Ollama's default tag). A precision is listed only where the runtime supports it
-# (profiles.RUNTIMES[...].precisions), so fp8 appears for transformers and vLLM.
+# (runtimes.RUNTIMES[...].precisions), so fp8 appears for transformers and vLLM.
 TABLE_RUNTIMES = ("transformers", "vllm", "llamacpp")
 TABLE_PRECISIONS = ("bf16", "fp8", "int8", "int4", "q8_0", "q4_k_m")
 # 4K, 32K, 128K tokens; a context is listed only when the model's maximum allows it, and a
@@ -124,8 +125,8 @@ def table_settings(spec: Any) -> List[Any]:
 
     out = []
     for runtime in TABLE_RUNTIMES:
-        base = profiles.default_settings(spec, runtime)
-        supported = profiles.RUNTIMES[runtime].precisions
+        base = runtimes.default_settings(spec, runtime)
+        supported = runtimes.RUNTIMES[runtime].precisions
         for precision in TABLE_PRECISIONS:
             if precision not in supported:
                 continue

@@ -14,6 +14,7 @@ from dataclasses import replace
 
 import pytest
 
+from deepseek_probe import runtimes
 from deepseek_probe import fleet, profiles
 from deepseek_probe.errors import InputError
 from deepseek_probe.snapshot import Snapshot
@@ -41,7 +42,7 @@ def variant(name: str) -> str:
 
 def v3(precision: str = "bf16", runtime: str = "vllm", **changes):
     spec = profiles.get_model("671b")
-    return [(spec, replace(profiles.default_settings(spec, runtime), precision=precision, **changes))]
+    return [(spec, replace(runtimes.default_settings(spec, runtime), precision=precision, **changes))]
 
 
 def node(result, name, profile=0):
@@ -284,8 +285,8 @@ def test_interconnect_levels(net, level):
 
 def test_several_models_get_one_plan_each_and_the_worst_verdict_wins():
     spec7, spec671 = profiles.get_model("7b"), profiles.get_model("671b")
-    reqs = [(spec7, profiles.default_settings(spec7, "vllm")),
-            (spec671, replace(profiles.default_settings(spec671, "vllm"), precision="bf16"))]
+    reqs = [(spec7, runtimes.default_settings(spec7, "vllm")),
+            (spec671, replace(runtimes.default_settings(spec671, "vllm"), precision="bf16"))]
     result = fleet.evaluate_fleet(h200("01"), reqs)
     assert [p.plan.pipeline_parallel for p in result.profiles] == [1, None]
     assert [p.verdict for p in result.profiles] == ["pass", "fail"] and result.verdict == "fail"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from deepseek_probe import runtimes
 from deepseek_probe import plan, profiles, report, rules
 from deepseek_probe.snapshot import Snapshot
 
@@ -22,7 +23,7 @@ def snap(name: str) -> Snapshot:
 
 def request(model: str, runtime: str = "transformers", **changes):
     spec = profiles.get_model(model)
-    s = profiles.default_settings(spec, runtime)
+    s = runtimes.default_settings(spec, runtime)
     return spec, replace(s, **changes) if changes else s
 
 
