@@ -270,7 +270,9 @@ def plan(models, all_models, precision, kv_precision, context, concurrency, runt
                                                         context, concurrency, tensor_parallel,
                                                         mla_cache, gpu_memory_utilization))
              for spec in specs]
-    _write(plan_mod.render_plans(plans, fmt), output)
+    from deepseek_probe import report
+
+    _write(report.render_plans(plans, fmt), output)
 
 
 @cli.command()

@@ -360,9 +360,9 @@ def stage_need_bytes(spec: Any, est: Any, stages: int) -> int:
 
 
 def _gpu_budget(g: GpuInfo, settings: Any) -> Optional[int]:
-    from deepseek_probe import rules
+    from deepseek_probe.checks.placement import budget_bytes
 
-    return rules.budget_bytes(g, settings)  # the same budget as check
+    return budget_bytes(g, settings)  # the same budget as check
 
 
 def _node_budget(snap: Snapshot, settings: Any, tp: int) -> Optional[int]:

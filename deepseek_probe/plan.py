@@ -15,12 +15,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from deepseek_probe import gpus as gpu_catalog
+from deepseek_probe.checks.placement import vllm_utilization
 from deepseek_probe.errors import InputError
+from deepseek_probe.thresholds import CC_BF16, CC_FP8, CC_MARLIN, DEVICE_MARGIN_BYTES
 from deepseek_probe.units import count, gib
 
 GIB = 2**30
-# Same margins as the rules (rules.py cites their sources); duplicated names would drift, so
-# import lazily from there.
 CONTEXT_STEP_TOKENS = 256  # suggested contexts are multiples of this (readable, block-aligned)
 MAX_GPUS_PER_NODE = 8  # HGX/DGX nodes hold 8 GPUs; beyond that it is a multi-node plan
 MAX_CONCURRENCY_SEARCH = 4096
@@ -47,12 +47,6 @@ _KV_BITS = {"fp32": 32, "bf16": 16, "fp16": 16, "fp8": 8, "q8_0": 8.5, "q4_0": 4
 # A quantised KV cache per runtime: vLLM --kv-cache-dtype fp8; llama.cpp --cache-type-k/v q8_0.
 _KV_ALTERNATIVE = {"vllm": ("fp8", "--kv-cache-dtype fp8"),
                    "llamacpp": ("q8_0", "--cache-type-k q8_0 --cache-type-v q8_0")}
-
-
-def _rules():
-    from deepseek_probe import rules
-
-    return rules
 
 
 def _estimate(spec: Any, settings: Any, device_total: Optional[int] = None):
@@ -249,10 +243,9 @@ def vram_fixes(spec: Any, settings: Any, budget_bytes: int, gpu_total_bytes: Opt
 
 def _usable_bytes(total_bytes: int, settings: Any) -> int:
     """What a runtime may hold on an otherwise idle GPU of `total_bytes`."""
-    rules = _rules()
     if settings.runtime == "vllm":
-        return int(rules.vllm_utilization(settings) * total_bytes)
-    return total_bytes - IDLE_USED_BYTES - rules.DEVICE_MARGIN_BYTES
+        return int(vllm_utilization(settings) * total_bytes)
+    return total_bytes - IDLE_USED_BYTES - DEVICE_MARGIN_BYTES
 
 
 def smallest_gpu_count(spec: Any, settings: Any, gpu_total_bytes: int,
@@ -361,19 +354,18 @@ class PlanResult:
                 "per_device_bytes": int(self.estimate.per_device.total_bytes),
                 "host_ram_bytes": int(self.estimate.host_ram_bytes),
                 "disk_bytes": int(self.estimate.disk_bytes),
-                "margin_bytes": _rules().DEVICE_MARGIN_BYTES,
+                "margin_bytes": DEVICE_MARGIN_BYTES,
                 "gpus": [r.to_dict() for r in self.rows]}
 
 
 def _cc_note(g: gpu_catalog.GpuModel, settings: Any) -> str:
-    rules = _rules()
     if g.vendor != "nvidia":
         return "ROCm (AMD): not covered by the CUDA checks"
     cc = g.compute_capability
-    if settings.precision == "fp8" and cc < rules.CC_FP8:
-        return ("FP8 weight-only via Marlin (slower)" if settings.runtime == "vllm" and cc >= rules.CC_MARLIN
+    if settings.precision == "fp8" and cc < CC_FP8:
+        return ("FP8 weight-only via Marlin (slower)" if settings.runtime == "vllm" and cc >= CC_MARLIN
                 else "no FP8 support (needs CC 8.9)")
-    if settings.precision == "bf16" and cc < rules.CC_BF16:
+    if settings.precision == "bf16" and cc < CC_BF16:
         return "no bf16 (needs CC 8.0)"
     return ""
 
@@ -394,10 +386,3 @@ def hardware_plan(spec: Any, settings: Any, catalog: Optional[Sequence[gpu_catal
         rows.append(PlanRow(g, n, per_device, _usable_bytes(g.memory_bytes, settings), tps,
                             _cc_note(g, settings)))
     return PlanResult(getattr(spec, "id", str(spec)), settings, est, rows)
-
-
-def render_plans(plans: Sequence[PlanResult], fmt: str) -> str:
-    """text | json | markdown | csv for `deepseek-probe plan`."""
-    from deepseek_probe import report
-
-    return report.render_plans(plans, fmt)

@@ -205,7 +205,7 @@ def _decode_cell(r: RequirementRow) -> str:
 
 
 def _legend(gpus: Sequence[Any]) -> List[str]:
-    from deepseek_probe import plan, rules
+    from deepseek_probe import plan, thresholds
 
     classes = ", ".join(f"{c} GB = {_short(g.name)} ({gib(g.memory_bytes, 0)})"
                         for (c, _), g in zip(GPU_CLASSES, gpus))
@@ -214,8 +214,8 @@ def _legend(gpus: Sequence[Any]) -> List[str]:
         f"(weights, KV cache, activations, runtime overhead), margin excluded.",
         f"- **GPU columns**: the fewest GPUs of that class that hold the model split across them "
         f"(vLLM: tensor parallel; transformers and llama.cpp: layers spread over the GPUs), each "
-        f"keeping {gib(rules.DEVICE_MARGIN_BYTES)} margin and the memory an idle GPU already uses "
-        f"(vLLM: {rules.VLLM_GPU_MEMORY_UTILIZATION:g} × total); "
+        f"keeping {gib(thresholds.DEVICE_MARGIN_BYTES)} margin and the memory an idle GPU already uses "
+        f"(vLLM: {thresholds.VLLM_GPU_MEMORY_UTILIZATION:g} × total); "
         f"`> 8` = more than one {plan.MAX_GPUS_PER_NODE}-GPU node. Classes: {classes}.",
         "- **host RAM**, **disk**: while loading / the checkpoint (or GGUF file) at that precision.",
         "- **decode tok/s**: one sequence, from memory bandwidth (±30 %), on the GPUs named "
@@ -282,12 +282,12 @@ def _text(rows: Sequence[RequirementRow]) -> str:
 
 
 def _json(rows: Sequence[RequirementRow]) -> str:
-    from deepseek_probe import plan, rules
+    from deepseek_probe import plan, thresholds
 
     doc = {
         "schema_version": SCHEMA_VERSION,
         "generated_by": "deepseek-probe plan --all",
-        "margin_bytes_per_gpu": rules.DEVICE_MARGIN_BYTES,
+        "margin_bytes_per_gpu": thresholds.DEVICE_MARGIN_BYTES,
         "max_gpus_per_node": plan.MAX_GPUS_PER_NODE,
         "gpu_classes": [{"class_gb": c, **g.to_dict()} for (c, _), g in zip(GPU_CLASSES, class_gpus())],
         "decode_gpus": list(SPEED_GPUS),

@@ -676,7 +676,7 @@ def _profile_requests(profile: Any, gpus_by_index: Dict[int, Any]) -> Optional[D
     margin; for vLLM, the pool it grabs (utilization x total, or what is free when the rules
     suggested a lower utilization), never less than the estimate.
     """
-    from deepseek_probe.rules import DEVICE_MARGIN_BYTES, VLLM_GPU_MEMORY_UTILIZATION
+    from deepseek_probe.thresholds import DEVICE_MARGIN_BYTES, VLLM_GPU_MEMORY_UTILIZATION
 
     vram = [f for f in profile.findings if f.check == "gpu.vram"]
     if not vram or any(f.level == "fail" for f in vram):

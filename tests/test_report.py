@@ -205,7 +205,7 @@ def test_prometheus_label_values_are_escaped():
 def test_plan_renders_every_gpu_row(fmt):
     spec, s = request("70b")
     result = plan.hardware_plan(spec, s)
-    out = plan.render_plans([result], fmt)
+    out = report.render_plans([result], fmt)
     if fmt == "json":
         assert len(json.loads(out)["gpus"]) == len(result.rows)
     elif fmt == "csv":
