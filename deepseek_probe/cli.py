@@ -186,12 +186,13 @@ def fleet(snapshots, models, precision, kv_precision, context, concurrency, runt
     """Check many nodes' snapshots (files or directories) for a multi-node deployment:
     tensor parallel inside a node (--tensor-parallel), pipeline parallel across nodes."""
     from deepseek_probe import fleet as fleet_mod
+    from deepseek_probe.report import fleet as fleet_report
 
     requests = [(spec, _settings_for(spec, runtime, precision, kv_precision, context, concurrency,
                                      tensor_parallel, mla_cache, gpu_memory_utilization))
                 for spec in _specs(models, model_configs, default=("671b",))]
     result = fleet_mod.evaluate_fleet(snapshots, requests)
-    _write(fleet_mod.render_fleet(result, fmt, redact=not no_redact, color=_color(fmt, output)), output)
+    _write(fleet_report.render_fleet(result, fmt, redact=not no_redact, color=_color(fmt, output)), output)
     sys.exit(result.exit_code)
 
 

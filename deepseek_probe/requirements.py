@@ -14,11 +14,15 @@ import io
 import json
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from deepseek_probe import runtimes
 from deepseek_probe.errors import InputError
 from deepseek_probe.units import count, gib
+
+if TYPE_CHECKING:  # annotations only (from __future__ import annotations): no import at run time
+    from deepseek_probe.profiles import ModelSpec
+    from deepseek_probe.runtimes.base import Settings
 
 SCHEMA_VERSION = 1
 FORMATS = ("markdown", "json", "csv", "text")
@@ -110,7 +114,7 @@ def class_gpus() -> List[Any]:
     return out
 
 
-def table_contexts(spec: Any) -> List[int]:
+def table_contexts(spec: ModelSpec) -> List[int]:
     """TABLE_CONTEXTS up to the model's maximum, plus that maximum when it lies in between."""
     out = [c for c in TABLE_CONTEXTS if c <= spec.max_context]
     if TABLE_CONTEXTS[0] < spec.max_context < TABLE_CONTEXTS[-1] and spec.max_context not in out:
@@ -118,10 +122,9 @@ def table_contexts(spec: Any) -> List[int]:
     return out
 
 
-def table_settings(spec: Any) -> List[Any]:
+def table_settings(spec: ModelSpec) -> List[Any]:
     """Every (runtime, precision, context) the table lists for `spec`, in table order, as
     estimate.Settings built on the runtime's defaults (KV precision, concurrency 1, TP 1)."""
-    from deepseek_probe import profiles
 
     out = []
     for runtime in TABLE_RUNTIMES:
@@ -136,7 +139,7 @@ def table_settings(spec: Any) -> List[Any]:
     return out
 
 
-def requirement_row(spec: Any, settings: Any) -> RequirementRow:
+def requirement_row(spec: ModelSpec, settings: Settings) -> RequirementRow:
     """One table row, from plan.hardware_plan over the class GPUs."""
     from deepseek_probe import plan
 

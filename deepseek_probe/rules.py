@@ -12,7 +12,7 @@ scripts key on them); findings.CHECK_UNITS gives the unit of ``measured`` / ``re
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from deepseek_probe import __version__
 from deepseek_probe.findings import EXIT_CODES, Finding, verdict, worst_of
@@ -28,6 +28,10 @@ from deepseek_probe.checks.host import host_findings
 from deepseek_probe.checks.placement import budget_bytes, vllm_utilization  # noqa: F401,E402
 from deepseek_probe.thresholds import DEVICE_MARGIN_BYTES, VLLM_GPU_MEMORY_UTILIZATION  # noqa: F401,E402
 
+if TYPE_CHECKING:  # annotations only (from __future__ import annotations): no import at run time
+    from deepseek_probe.profiles import ModelSpec
+    from deepseek_probe.runtimes.base import Estimate, Settings
+
 
 @dataclass
 class ProfileResult:
@@ -42,7 +46,7 @@ class ProfileResult:
     tensor_parallel: int  # the TP the checks assumed (chosen automatically when it was 1)
     verdict: str
     findings: List[Finding]
-    estimate: Optional[Any] = None  # estimate.Estimate at the chosen tensor_parallel
+    estimate: Optional[Estimate] = None  # estimate.Estimate at the chosen tensor_parallel
     gpus_used: List[int] = field(default_factory=list)  # NVML indices
 
     @property
@@ -98,7 +102,7 @@ def check(snapshot: Snapshot, requests: Sequence[Tuple[Any, Any]]) -> CheckResul
     return CheckResult(snapshot, [evaluate(snapshot, spec, settings) for spec, settings in requests])
 
 
-def evaluate(snapshot: Snapshot, spec: Any, settings: Any) -> ProfileResult:
+def evaluate(snapshot: Snapshot, spec: ModelSpec, settings: Settings) -> ProfileResult:
     """All checks for one model profile. Raises InputError only for settings that make no sense
     for the model (the estimator's verdict), never for what the machine lacks."""
     from deepseek_probe import estimate as est_mod

@@ -625,7 +625,7 @@ def test_verify_reserves_the_vllm_pool_at_the_utilization_the_user_asked_for():
     result = rules.check(snapshot, [(spec, settings)])
     [p] = result.profiles
     gpu = snapshot.visible_gpus[0]
-    requests = verify._profile_requests(p, {g.index: g for g in snapshot.gpus})
+    requests = verify.profile_requests(p, {g.index: g for g in snapshot.gpus})
     assert requests == {gpu.pci_bus_id: int(0.5 * gpu.memory_total_bytes)}
 
 

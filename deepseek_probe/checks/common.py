@@ -6,9 +6,12 @@ Pure: snapshot + estimate -> findings.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, List, Optional, Tuple
 
 from deepseek_probe.snapshot import GpuInfo
+
+if TYPE_CHECKING:  # annotations only (from __future__ import annotations): no import at run time
+    from deepseek_probe.runtimes.base import Estimate
 
 
 def parse_version(text: Optional[str]) -> Optional[Tuple[int, ...]]:
@@ -57,7 +60,7 @@ class Placement:
 
     gpus: List[GpuInfo]
     tensor_parallel: int
-    estimate: Any
+    estimate: Optional[Estimate]
     fits: bool
     auto: bool = False
     offload: Any = None  # plan.OffloadSplit when llama.cpp keeps layers on the CPU
@@ -67,5 +70,5 @@ def is_lost(g: GpuInfo) -> bool:
     return "gpu_lost" in (g.unavailable or {}).values()
 
 
-def need_bytes(est: Any) -> int:
+def need_bytes(est: Estimate) -> int:
     return int(est.per_device.total_bytes)

@@ -5,14 +5,17 @@ Pure: snapshot + estimate -> findings.
 
 from __future__ import annotations
 
-from typing import Any, List
+from typing import TYPE_CHECKING, List
 
 from deepseek_probe.findings import Finding
 from deepseek_probe.snapshot import Snapshot
 from deepseek_probe.units import gib
 
+if TYPE_CHECKING:  # annotations only (from __future__ import annotations): no import at run time
+    from deepseek_probe.runtimes.base import Estimate
 
-def disk_findings(snapshot: Snapshot, est: Any) -> List[Finding]:
+
+def disk_findings(snapshot: Snapshot, est: Estimate) -> List[Finding]:
     d = snapshot.disk
     need = int(getattr(est, "disk_bytes", 0) or 0)
     where = d.path or "the model directory"

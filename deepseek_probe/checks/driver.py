@@ -7,12 +7,15 @@ Pure: snapshot + estimate -> findings.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 from deepseek_probe.findings import Finding
 from deepseek_probe.snapshot import GpuInfo, Snapshot
 from deepseek_probe.checks.common import cc_of, cc_str, gpu_label, parse_version, unavailable_reason, vstr
 from deepseek_probe.thresholds import CC_BF16, CC_FLASH_ATTENTION_2, CC_FP8, CC_MARLIN, CC_VLLM_MIN, GPU_RUNTIMES, MIN_DRIVER_FOR_CUDA_MAJOR
+
+if TYPE_CHECKING:  # annotations only (from __future__ import annotations): no import at run time
+    from deepseek_probe.runtimes.base import Settings
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ RUNTIME_CUDA: Dict[str, RuntimeCuda] = {
 _NO_DRIVER_STATUSES = ("library_not_found", "driver_not_loaded")
 
 
-def driver_findings(snapshot: Snapshot, settings: Any) -> List[Finding]:
+def driver_findings(snapshot: Snapshot, settings: Settings) -> List[Finding]:
     cu = snapshot.cuda
     runtime = settings.runtime
     needs_gpu = runtime in GPU_RUNTIMES
@@ -152,7 +155,7 @@ def _cuda_version_finding(driver_text: str, driver: Tuple[int, ...], max_cuda_te
         f"(NVIDIA CUDA release notes, driver table)")
 
 
-def no_gpu_finding(snapshot: Snapshot, settings: Any) -> Finding:
+def no_gpu_finding(snapshot: Snapshot, settings: Settings) -> Finding:
     cu = snapshot.cuda
     status = cu.nvml_status or "ok"
     runtime = settings.runtime
@@ -178,7 +181,7 @@ def no_gpu_finding(snapshot: Snapshot, settings: Any) -> Finding:
                    required=1, suggestion=sug)
 
 
-def compute_capability_findings(gpus: Sequence[GpuInfo], settings: Any) -> List[Finding]:
+def compute_capability_findings(gpus: Sequence[GpuInfo], settings: Settings) -> List[Finding]:
     ccs = [(g, cc_of(g)) for g in gpus]
     unknown = [g for g, cc in ccs if cc is None]
     if unknown:

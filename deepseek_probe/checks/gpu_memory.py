@@ -7,7 +7,7 @@ Pure: snapshot + estimate -> findings.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
 from deepseek_probe.findings import Finding
 from deepseek_probe.snapshot import GpuInfo, Snapshot
@@ -16,8 +16,12 @@ from deepseek_probe.checks.common import Placement, cc_of, gpu_label, need_bytes
 from deepseek_probe.checks.placement import by_free, estimate_at, place, tensor_parallel_findings, vllm_utilization
 from deepseek_probe.thresholds import DEVICE_MARGIN_BYTES
 
+if TYPE_CHECKING:  # annotations only (from __future__ import annotations): no import at run time
+    from deepseek_probe.profiles import ModelSpec
+    from deepseek_probe.runtimes.base import Estimate, Settings
 
-def place_and_check_vram(snapshot: Snapshot, spec: Any, settings: Any,
+
+def place_and_check_vram(snapshot: Snapshot, spec: ModelSpec, settings: Settings,
                           gpus: List[GpuInfo]) -> Tuple[Optional[Placement], List[Finding]]:
     runtime = settings.runtime
     unreadable = [g for g in gpus if g.memory_free_bytes is None]
@@ -72,7 +76,7 @@ def _mig_unknown(f: Finding, g: GpuInfo) -> Finding:
                               f"(sudo nvidia-smi -i {g.index} -mig 0, then reset the GPU)")
 
 
-def _tokens_per_s_text(est: Any, gpus: Sequence[GpuInfo]) -> str:
+def _tokens_per_s_text(est: Estimate, gpus: Sequence[GpuInfo]) -> str:
     bws = [g.memory_bandwidth_bytes_per_s for g in gpus]
     if not bws or any(b is None for b in bws):
         return ""
@@ -88,7 +92,7 @@ def _mig_gpus(gpus: Sequence[GpuInfo]) -> List[GpuInfo]:
     return [g for g in gpus if g.mig_enabled]
 
 
-def _vram_findings(spec: Any, settings: Any, p: Placement, n_visible: int) -> List[Finding]:
+def _vram_findings(spec: ModelSpec, settings: Settings, p: Placement, n_visible: int) -> List[Finding]:
     from deepseek_probe import plan
 
     need = need_bytes(p.estimate)
@@ -117,7 +121,7 @@ def _vram_findings(spec: Any, settings: Any, p: Placement, n_visible: int) -> Li
                     suggestion=plan.fixes_text(fixes, short, per_gpu=len(p.gpus) > 1))]
 
 
-def _vllm_vram_findings(spec: Any, settings: Any, p: Placement, n_visible: int) -> List[Finding]:
+def _vllm_vram_findings(spec: ModelSpec, settings: Settings, p: Placement, n_visible: int) -> List[Finding]:
     """vLLM: util x total must be free at start; the KV pool must hold one max-length sequence."""
     from deepseek_probe import plan
 
@@ -161,7 +165,7 @@ def _vllm_vram_findings(spec: Any, settings: Any, p: Placement, n_visible: int) 
                     suggestion=plan.fixes_text(fixes, short, per_gpu=len(p.gpus) > 1))]
 
 
-def _vllm_pool_text(spec: Any, settings: Any, tp: int, budget: int) -> str:
+def _vllm_pool_text(spec: ModelSpec, settings: Settings, tp: int, budget: int) -> str:
     from deepseek_probe import plan
 
     s = replace(settings, tensor_parallel=tp)
@@ -175,7 +179,7 @@ def _vllm_pool_text(spec: Any, settings: Any, tp: int, budget: int) -> str:
     return ("; the KV pool allows " + ", or ".join(parts)) if parts else ""
 
 
-def _offload_findings(spec: Any, settings: Any, p: Placement) -> List[Finding]:
+def _offload_findings(spec: ModelSpec, settings: Settings, p: Placement) -> List[Finding]:
     """llama.cpp: what does not fit on the GPUs runs from host RAM (slower but it runs)."""
     from deepseek_probe import plan
 
@@ -203,7 +207,7 @@ def _offload_findings(spec: Any, settings: Any, p: Placement) -> List[Finding]:
     ]
 
 
-def cpu_only_findings(spec: Any, settings: Any, est: Any) -> Tuple[List[Finding], int]:
+def cpu_only_findings(spec: ModelSpec, settings: Settings, est: Estimate) -> Tuple[List[Finding], int]:
     from deepseek_probe import plan
 
     split = plan.offload(spec, settings, 0, gpu_bandwidth_bytes_per_s=None)

@@ -5,7 +5,7 @@ Pure: snapshot + estimate -> findings.
 
 from __future__ import annotations
 
-from typing import Any, List
+from typing import TYPE_CHECKING, List
 
 from deepseek_probe.findings import Finding
 from deepseek_probe.snapshot import Snapshot
@@ -13,8 +13,11 @@ from deepseek_probe.units import gib
 from deepseek_probe.checks.common import unavailable_reason
 from deepseek_probe.thresholds import DOCKER_DEFAULT_SHM_BYTES, HOST_OS_RESERVE_BYTES, RECOMMENDED_SHM_BYTES, SWAP_PRESSURE_FREE_FRACTION
 
+if TYPE_CHECKING:  # annotations only (from __future__ import annotations): no import at run time
+    from deepseek_probe.runtimes.base import Estimate, Settings
 
-def host_findings(snapshot: Snapshot, settings: Any, est: Any, tp: int,
+
+def host_findings(snapshot: Snapshot, settings: Settings, est: Estimate, tp: int,
                    offload_host_bytes: int) -> List[Finding]:
     m = snapshot.memory
     out: List[Finding] = []

@@ -7,7 +7,7 @@ Pure: snapshot + estimate -> findings.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, List, Optional, Sequence
+from typing import TYPE_CHECKING, List, Optional, Sequence
 
 from deepseek_probe.errors import InputError
 from deepseek_probe.findings import Finding
@@ -15,8 +15,12 @@ from deepseek_probe.snapshot import GpuInfo, Snapshot
 from deepseek_probe.checks.common import Placement, need_bytes
 from deepseek_probe.thresholds import DEVICE_MARGIN_BYTES, VLLM_GPU_MEMORY_UTILIZATION
 
+if TYPE_CHECKING:  # annotations only (from __future__ import annotations): no import at run time
+    from deepseek_probe.profiles import ModelSpec
+    from deepseek_probe.runtimes.base import Estimate, Settings
 
-def estimate_at(spec: Any, settings: Any, tp: int, device_total: Optional[int] = None):
+
+def estimate_at(spec: ModelSpec, settings: Settings, tp: int, device_total: Optional[int] = None):
     """The estimate at tensor-parallel `tp`, or None when the model cannot be split that way."""
     from deepseek_probe import estimate as est_mod
 
@@ -26,11 +30,11 @@ def estimate_at(spec: Any, settings: Any, tp: int, device_total: Optional[int] =
         return None
 
 
-def vllm_utilization(settings: Any) -> float:
+def vllm_utilization(settings: Settings) -> float:
     return float(getattr(settings, "gpu_memory_utilization", None) or VLLM_GPU_MEMORY_UTILIZATION)
 
 
-def budget_bytes(g: GpuInfo, settings: Any) -> Optional[int]:
+def budget_bytes(g: GpuInfo, settings: Settings) -> Optional[int]:
     """Bytes the runtime may hold on this GPU before it fails to start or runs out of memory."""
     if g.memory_free_bytes is None:
         return None
@@ -42,7 +46,7 @@ def budget_bytes(g: GpuInfo, settings: Any) -> Optional[int]:
     return g.memory_free_bytes - DEVICE_MARGIN_BYTES
 
 
-def _fits(est: Any, gpus: Sequence[GpuInfo], settings: Any) -> bool:
+def _fits(est: Estimate, gpus: Sequence[GpuInfo], settings: Settings) -> bool:
     need = need_bytes(est)
     return all((budget_bytes(g, settings) or -1) >= need for g in gpus)
 
@@ -51,11 +55,10 @@ def by_free(gpus: Sequence[GpuInfo]) -> List[GpuInfo]:
     return sorted(gpus, key=lambda g: (-(g.memory_free_bytes or -1), g.index))
 
 
-def place(spec: Any, settings: Any, gpus: Sequence[GpuInfo]) -> Optional[Placement]:
+def place(spec: ModelSpec, settings: Settings, gpus: Sequence[GpuInfo]) -> Optional[Placement]:
     """Choose GPUs and a tensor-parallel size: the requested one, or when it is 1 and one GPU is
     not enough, the smallest that divides the heads and fits on the visible GPUs."""
     ordered = by_free(gpus)
-    runtime = settings.runtime
     tp = settings.tensor_parallel
     if tp > 1:
         est = estimate_at(spec, settings, tp)
@@ -79,7 +82,7 @@ def place(spec: Any, settings: Any, gpus: Sequence[GpuInfo]) -> Optional[Placeme
     return best_tried
 
 
-def tensor_parallel_findings(snapshot: Snapshot, settings: Any, p: Placement,
+def tensor_parallel_findings(snapshot: Snapshot, settings: Settings, p: Placement,
                               n_visible: int) -> List[Finding]:
     out: List[Finding] = []
     if p.tensor_parallel > 1:
@@ -101,7 +104,7 @@ def _link_between(snapshot: Snapshot, a: int, b: int):
     return None
 
 
-def _interconnect_finding(snapshot: Snapshot, settings: Any, p: Placement) -> Finding:
+def _interconnect_finding(snapshot: Snapshot, settings: Settings, p: Placement) -> Finding:
     idx = [g.index for g in p.gpus]
     pairs = [(a, b) for i, a in enumerate(idx) for b in idx[i + 1:]]
     kinds = []

@@ -3,7 +3,7 @@ tty without NO_COLOR)."""
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence
+from typing import Any, List, Sequence
 
 from deepseek_probe.units import count, gib
 

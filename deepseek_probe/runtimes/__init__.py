@@ -8,7 +8,7 @@ thin layers over runtimes/llamacpp.py.
 from __future__ import annotations
 
 import importlib
-from typing import Dict
+from typing import Iterator, Mapping
 
 from deepseek_probe.profiles import ModelSpec
 from deepseek_probe.runtimes.base import EstimateInputError, Runtime, RuntimeModel, Settings
@@ -30,7 +30,23 @@ def runtime_model(name: str) -> RuntimeModel:
     return importlib.import_module(path)  # type: ignore[return-value]
 
 
-RUNTIMES: Dict[str, Runtime] = {name: runtime_model(name).RUNTIME for name in _MODULES}
+class _Registry(Mapping[str, Runtime]):
+    """name -> Runtime record, importing a runtime's module only when it is first asked for (the
+    modules import memory.py and runtimes.base, so nothing here may import them at load time)."""
+
+    def __getitem__(self, name: str) -> Runtime:
+        if name not in _MODULES:
+            raise KeyError(name)
+        return runtime_model(name).RUNTIME
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_MODULES)
+
+    def __len__(self) -> int:
+        return len(_MODULES)
+
+
+RUNTIMES: Mapping[str, Runtime] = _Registry()
 
 
 def default_precision(spec: ModelSpec, runtime: str) -> str:
