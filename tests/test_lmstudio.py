@@ -46,7 +46,7 @@ def test_defaults_without_flags_follow_the_schema():
     s = lm.to_llamacpp_settings(p.options, n_layers=65)
     assert (s["n_ctx"], s["n_parallel"], s["kv_unified"]) == (2048, 4, True)
     assert (s["n_batch"], s["n_ubatch"]) == (2048, 512)
-    assert s["flash_attn"] == "off" and s["cache_type_k"] == s["cache_type_v"] == "f16"
+    assert s["flash_attn"] == "auto" and s["cache_type_k"] == s["cache_type_v"] == "f16"
     assert s["n_gpu_layers"] is None and s["fit"] == "on"
     assert "context" not in p.generic
 
@@ -67,3 +67,8 @@ def test_gpu_off_and_max_without_layer_count():
     assert lm.to_llamacpp_settings(lm.LMStudioOptions(gpu_ratio=0.0))["n_gpu_layers"] == 0
     assert lm.to_llamacpp_settings(lm.LMStudioOptions(gpu_ratio=1.0))["n_gpu_layers"] == -1
     assert lm.to_llamacpp_settings(lm.LMStudioOptions(gpu_ratio=0.4))["n_gpu_layers"] is None
+
+
+def test_explicit_flash_attention_setting():
+    assert lm.to_llamacpp_settings(lm.LMStudioOptions(flash_attention=False))["flash_attn"] == "off"
+    assert lm.to_llamacpp_settings(lm.LMStudioOptions(flash_attention=True))["flash_attn"] == "on"

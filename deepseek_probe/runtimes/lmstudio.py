@@ -32,7 +32,10 @@ DEFAULT_AUTO_FIT = True  # "llama.autoFit", machineDependent
 DEFAULT_OFFLOAD_RATIO = "max"  # "llama.acceleration.offloadRatio", machineDependent
 DEFAULT_EVAL_BATCH = 2048  # "llama.evalBatchSize" (llama.cpp n_batch)
 DEFAULT_PHYSICAL_BATCH = 512  # "llama.physicalBatchSize" (llama.cpp n_ubatch)
-DEFAULT_FLASH_ATTENTION = False  # "llama.flashAttention"
+# "llama.flashAttention" defaults to false in the schema, yet the engine's llama.cpp log in
+# lmstudio-bug-tracker#1454 (LM Studio 0.4.0, runtime 2.0) reads "Flash Attention was auto": with
+# no explicit setting we follow that log and hand llama.cpp "auto".
+SCHEMA_FLASH_ATTENTION = False
 DEFAULT_KV_TYPE = "f16"  # "llama.k/vCacheQuantizationType" unchecked, value "f16"; useFp16ForKVCache
 
 
@@ -41,7 +44,7 @@ class LMStudioOptions:
     context_length: Optional[int] = None  # -c/--context-length; None: app default (schema 2048)
     gpu_ratio: Optional[float] = None  # --gpu off|max|0..1 -> 0..1; None: auto (autoFit)
     parallel: Optional[int] = None  # --parallel; None: 4
-    flash_attention: bool = DEFAULT_FLASH_ATTENTION  # not settable from lms load
+    flash_attention: Optional[bool] = None  # not settable from lms load; None: llama.cpp auto
     kv_cache_type: str = DEFAULT_KV_TYPE  # not settable from lms load
     unified_kv: bool = DEFAULT_UNIFIED_KV
     offload_kv_to_gpu: bool = DEFAULT_OFFLOAD_KV_TO_GPU
@@ -202,7 +205,8 @@ def to_llamacpp_settings(opts: LMStudioOptions, n_layers: Optional[int] = None) 
         "n_ctx": ctx if opts.unified_kv else ctx * par,  # unified: slots share one context
         "n_parallel": par,
         "kv_unified": opts.unified_kv,
-        "flash_attn": "on" if opts.flash_attention else "off",
+        "flash_attn": ("auto" if opts.flash_attention is None else
+                       "on" if opts.flash_attention else "off"),
         "cache_type_k": opts.kv_cache_type,
         "cache_type_v": opts.kv_cache_type,
         "n_batch": DEFAULT_EVAL_BATCH,
@@ -216,7 +220,8 @@ def to_llamacpp_settings(opts: LMStudioOptions, n_layers: Optional[int] = None) 
             "n_parallel": "--parallel, else schema.ts numParallelSessions (4)",
             "kv_unified": "schema.ts useUnifiedKvCache (true); off gives each slot the full "
                           "context (LLMLoadModelConfig.ts useUnifiedKvCache doc)",
-            "flash_attn": "schema.ts llama.flashAttention (false); not settable by lms load",
+            "flash_attn": "not settable by lms load; unset -> auto as in the engine log of "
+                          "lmstudio-bug-tracker#1454 (schema.ts llama.flashAttention says false)",
             "cache_type_k": "schema.ts llama.k/vCacheQuantizationType (unchecked: f16)",
             "n_batch": "schema.ts llama.evalBatchSize (2048) / physicalBatchSize (512)",
             "n_gpu_layers": "--gpu (load.ts gpuOptionParser) x layers; none: llama.autoFit "
