@@ -225,3 +225,24 @@ def test_classic_estimator_stops_at_first_block_that_does_not_fit():
 
 def test_current_version_leaves_layers_to_llamacpp():
     assert ol.ollama_gpu_layers([GiB] * 4, GiB, 80 * GiB, 0) is None
+
+
+def _uniform_blocks(n_blocks, repeating_bytes, kv_bytes):
+    return [int(repeating_bytes / n_blocks + kv_bytes / n_blocks)] * n_blocks
+
+
+def test_issue_9245_log_full_offload_is_reproduced():
+    # benchmarks/runtime_logs/ollama/issue-9245-cuda-4080-49-of-49.json
+    blocks = _uniform_blocks(48, 7.1 * GiB, 384 * MiB)
+    assert ol.classic_gpu_layers(blocks, int(609.1 * MiB), int(916.1 * MiB), 307 * MiB,
+                                 int(15.4 * GiB)) == 49
+
+
+def test_issue_8509_log_28_of_29_within_display_rounding():
+    # benchmarks/runtime_logs/ollama/issue-8509-cuda-6gib-28-of-29.json: "6.0 GiB" available is
+    # anything in [5.95, 6.05) GiB; the output layer never fits, 28 blocks need >= ~6.03 GiB.
+    blocks = _uniform_blocks(28, 3.9 * GiB, 672 * MiB)
+    args = (int(426.4 * MiB), 878 * MiB, 710 * MiB)
+    assert ol.classic_gpu_layers(blocks, *args, int(6.049 * GiB)) == 28
+    assert ol.classic_gpu_layers(blocks, *args, int(5.95 * GiB)) == 27
+    assert ol.classic_gpu_layers(blocks, *args, int(7.0 * GiB)) == 29

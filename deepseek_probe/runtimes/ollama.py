@@ -438,6 +438,10 @@ def to_llamacpp_settings(opts: OllamaOptions, total_vram_bytes: Optional[int], *
         "n_ctx": n_ctx,
         "n_ctx_per_seq": per_seq,
         "n_parallel": par,
+        # -np is explicit, so llama-server keeps kv_unified off (tools/server/server.cpp turns
+        # it on only for -np auto): par caches of per_seq tokens. -c is explicit too, so --fit
+        # moves layers and never shrinks this context.
+        "kv_unified": False,
         "flash_attn": fa,
         "cache_type_k": kv or "f16",
         "cache_type_v": kv or "f16",
