@@ -87,6 +87,33 @@ def _settings_for(spec, runtime, precision, kv_precision, context, concurrency, 
     return replace(s, **changes) if changes else s
 
 
+def _launch_command() -> Optional[List[str]]:
+    """The words after `--`, for the commands that take a launch command (check, estimate)."""
+    return (click.get_current_context().obj or {}).get("launch")
+
+
+def _requests(models, model_configs, default, runtime, precision, kv_precision, context, concurrency,
+              tensor_parallel, mla_cache, gpu_memory_utilization, gpu_totals=()):
+    """(spec, settings[, launch echo]) for every model: from the flags, or from the launch command
+    after `--` (the command states what it sets; the flags fill in the rest)."""
+    launch = _launch_command()
+    if launch is None:
+        return [(spec, _settings_for(spec, runtime, precision, kv_precision, context, concurrency,
+                                     tensor_parallel, mla_cache, gpu_memory_utilization), None)
+                for spec in _specs(models, model_configs, default)]
+    from deepseek_probe.runtimes import launch as launch_mod
+
+    cmd = launch_mod.parse_launch(launch, os.environ)
+    specs, quant = launch_mod.command_models(cmd, models, model_configs)
+    out = []
+    for spec in specs:
+        base = _settings_for(spec, launch_mod.ESTIMATOR_RUNTIME[cmd.runtime], precision or quant,
+                             kv_precision, context, concurrency, tensor_parallel, mla_cache,
+                             gpu_memory_utilization)
+        out.append((spec, launch_mod.settings_from_command(base, cmd, spec, gpu_totals), launch_mod.echo(cmd)))
+    return out
+
+
 def _specs(models: Sequence[str], model_configs: Sequence[str], default: Sequence[str] = ()):
     from deepseek_probe import profiles
 
@@ -155,15 +182,19 @@ def check(models, precision, kv_precision, context, concurrency, runtime, tensor
     """Check this machine (or a snapshot) against DeepSeek model requirements."""
     from deepseek_probe import profiles, report, rules
 
-    specs = _specs(models, model_configs, default=profiles.HEADLINE)
-    requests = [(spec, _settings_for(spec, runtime, precision, kv_precision, context, concurrency,
-                                     tensor_parallel, mla_cache, gpu_memory_utilization))
-                for spec in specs]
     if verify and snapshot_path:
         from deepseek_probe.errors import InputError
 
         raise InputError("--verify reserves memory on this machine's GPUs; it cannot be used with --snapshot")
+    if _launch_command() is not None:
+        from deepseek_probe.runtimes import launch as launch_mod
+
+        launch_mod.parse_launch(_launch_command(), os.environ)  # a bad command fails before probing
     snap = _load_or_probe(snapshot_path, model_dir)
+    gpu_totals = [g.memory_total_bytes for g in snap.visible_gpus if g.memory_total_bytes]
+    requests = _requests(models, model_configs, profiles.HEADLINE, runtime, precision, kv_precision,
+                         context, concurrency, tensor_parallel, mla_cache, gpu_memory_utilization,
+                         gpu_totals)
     result = rules.check(snap, requests)
     if verify:
         from deepseek_probe import verify as verify_mod
@@ -233,16 +264,20 @@ def estimate(models, precision, kv_precision, context, concurrency, runtime, ten
     from deepseek_probe.errors import InputError
     from deepseek_probe.report.estimate import render_estimates
 
-    specs = _specs(models, model_configs)
-    if not specs:
-        raise InputError("estimate needs --model ID (or --model-config PATH); see `deepseek-probe models`")
     if gpu_memory_gib is not None and gpu_memory_gib != gpu_memory_gib:  # "nan" passes FloatRange
         raise InputError("--gpu-memory must be a number of GiB, got nan")
     device_total = int(gpu_memory_gib * 2**30) if gpu_memory_gib else None
-    results = [est_mod.estimate(spec, _settings_for(spec, runtime, precision, kv_precision, context,
-                                                    concurrency, tensor_parallel, mla_cache,
-                                                    gpu_memory_utilization), device_total)
-               for spec in specs]
+    requests = _requests(models, model_configs, (), runtime, precision, kv_precision, context,
+                         concurrency, tensor_parallel, mla_cache, gpu_memory_utilization,
+                         [device_total] if device_total else ())
+    if not requests:
+        raise InputError("estimate needs --model ID (or --model-config PATH); see `deepseek-probe models`")
+    results = []
+    for spec, s, echo in requests:
+        est = est_mod.estimate(spec, s, device_total)
+        if echo is not None:
+            est.notes["launch_command"] = echo
+        results.append(est)
     _write(render_estimates(results, fmt), output)
 
 
@@ -290,15 +325,25 @@ def main(argv: Optional[List[str]] = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     # --debug is accepted anywhere on the line (before or after the command name).
     debug = "--debug" in argv or os.environ.get("DEEPSEEK_PROBE_DEBUG") == "1"
+    launch: Optional[List[str]] = None
+    if "--" in argv:  # everything after -- is the launch command the user will run
+        cut = argv.index("--")
+        argv, launch = argv[:cut], argv[cut + 1:]
     argv = [a for a in argv if a != "--debug"]
     from deepseek_probe.errors import InputError
+
+    command = next((a for a in argv if a in cli.commands), None)
+    if launch is not None and command not in ("check", "estimate"):
+        click.echo(f"deepseek-probe: error: only check and estimate take a launch command after --"
+                   f"{f', not {command}' if command else ''}", err=True)
+        sys.exit(64)
 
     if any("\x00" in a for a in argv):  # only reachable in-process; os.stat() would raise ValueError
         click.echo("deepseek-probe: error: an argument contains a NUL byte", err=True)
         sys.exit(64)
 
     try:
-        cli.main(args=argv, prog_name="deepseek-probe", standalone_mode=False)
+        cli.main(args=argv, prog_name="deepseek-probe", standalone_mode=False, obj={"launch": launch})
     except click.exceptions.Exit as e:  # --help, --version
         sys.exit(e.exit_code)
     except click.exceptions.Abort:

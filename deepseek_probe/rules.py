@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 from deepseek_probe import __version__
 from deepseek_probe.findings import EXIT_CODES, Finding, verdict, worst_of
 from deepseek_probe.snapshot import Snapshot
+from deepseek_probe.checks.command import command_findings
 from deepseek_probe.checks.common import Placement, is_lost
 from deepseek_probe.checks.disk import disk_findings
 from deepseek_probe.checks.driver import compute_capability_findings, driver_findings, no_gpu_finding
@@ -48,6 +49,7 @@ class ProfileResult:
     findings: List[Finding]
     estimate: Optional[Estimate] = None  # estimate.Estimate at the chosen tensor_parallel
     gpus_used: List[int] = field(default_factory=list)  # NVML indices
+    launch: Optional[Dict[str, Any]] = None  # the launch command after `--`, as understood
 
     @property
     def exit_code(self) -> int:
@@ -66,6 +68,7 @@ class ProfileResult:
             "verdict": self.verdict,
             "findings": [f.to_dict() for f in self.findings],
             "estimate": self.estimate.to_dict() if self.estimate is not None else None,
+            **({"launch_command": self.launch} if self.launch is not None else {}),
         }
 
 
@@ -97,12 +100,13 @@ class CheckResult:
         }
 
 
-def check(snapshot: Snapshot, requests: Sequence[Tuple[Any, Any]]) -> CheckResult:
-    """Evaluate every (spec, settings) request against one snapshot."""
-    return CheckResult(snapshot, [evaluate(snapshot, spec, settings) for spec, settings in requests])
+def check(snapshot: Snapshot, requests: Sequence[Tuple[Any, ...]]) -> CheckResult:
+    """Evaluate every (spec, settings) or (spec, settings, launch echo) request against one snapshot."""
+    return CheckResult(snapshot, [evaluate(snapshot, *r) for r in requests])
 
 
-def evaluate(snapshot: Snapshot, spec: ModelSpec, settings: Settings) -> ProfileResult:
+def evaluate(snapshot: Snapshot, spec: ModelSpec, settings: Settings,
+             launch: Optional[Dict[str, Any]] = None) -> ProfileResult:
     """All checks for one model profile. Raises InputError only for settings that make no sense
     for the model (the estimator's verdict), never for what the machine lacks."""
     from deepseek_probe import estimate as est_mod
@@ -117,6 +121,8 @@ def evaluate(snapshot: Snapshot, spec: ModelSpec, settings: Settings) -> Profile
     placement: Optional[Placement] = None
     offload_host_bytes = 0  # host RAM llama.cpp needs for the layers it keeps on the CPU
 
+    if launch is not None:
+        findings += command_findings(launch)
     findings += driver_findings(snapshot, settings)
     if lost:
         findings.append(lost_finding(lost))
@@ -143,4 +149,4 @@ def evaluate(snapshot: Snapshot, spec: ModelSpec, settings: Settings) -> Profile
         kv_precision=settings.kv_precision, context=settings.context,
         concurrency=settings.concurrency, runtime=runtime, tensor_parallel=tp,
         verdict=verdict(findings), findings=findings, estimate=est,
-        gpus_used=[g.index for g in placement.gpus] if placement else [])
+        gpus_used=[g.index for g in placement.gpus] if placement else [], launch=launch)
