@@ -52,7 +52,7 @@ _FACT_KEYS = ("context_length", "block_count", "embedding_length", "feed_forward
               "attention.value_length", "attention.key_length_mla", "attention.value_length_mla",
               "attention.kv_lora_rank", "attention.q_lora_rank", "expert_count", "expert_used_count",
               "expert_shared_count", "expert_feed_forward_length", "leading_dense_block_count",
-              "nextn_predict_layers", "vocab_size")
+              "nextn_predict_layers", "vocab_size", "rope.dimension_count", "expert_gating_func")
 # llama.cpp src/llama.cpp llama_split_prefix / llama_split_path: "%s-%05d-of-%05d.gguf"
 SPLIT_RE = re.compile(r"^(?P<prefix>.*)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gguf$")
 
