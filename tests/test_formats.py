@@ -238,3 +238,26 @@ def test_quantization_config_kinds(q, expect):
 
 def test_unquantized_config_has_no_quantization():
     assert hf_config.quantization(_cfg("DeepSeek-V2-Lite.config.json")) is None
+
+
+def test_tokenizer_arrays_crossing_read_chunks_are_walked_exactly(tmp_path):
+    # 200 000 strings (~3 MiB) cross several 1 MiB reads; the tensor after them must come out right
+    toks = [f"t{i}" * (1 + i % 3) for i in range(200_000)]
+    p = tmp_path / "vocab.gguf"
+    p.write_bytes(gguf_bytes([("tokenizer.ggml.tokens", ("array:str", toks)), ("after", ("u32", 42))],
+                             [("w", "Q6_K", [3, 256])]))
+    s = gguf.read_file(str(p))
+    assert s.metadata["tokenizer.ggml.tokens"] == ("array[string]", 200_000) and s.metadata["after"] == 42
+    assert s.tensors[0].nbytes == 3 * 210
+    cut = p.read_bytes()[:2_000_000]
+    p.write_bytes(cut)
+    with pytest.raises(HeaderError, match="cut short"):
+        gguf.read_file(str(p))
+
+
+def test_corrupt_lengths_do_not_read_weights_as_header(tmp_path):
+    huge_str = b"GGUF" + struct.pack("<Iqq", 3, 0, 1) + struct.pack("<Q", 1 << 40) + b"k"
+    _gguf_err(tmp_path, huge_str + bytes(64), "implausible")
+    huge_arr = (b"GGUF" + struct.pack("<Iqq", 3, 0, 1) + struct.pack("<Q", 1) + b"k"
+                + struct.pack("<iiQ", 9, 4, 1 << 31))
+    _gguf_err(tmp_path, huge_arr + bytes(64), "implausible")

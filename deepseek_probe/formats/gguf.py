@@ -30,6 +30,7 @@ _SCALAR = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?
            10: "<Q", 11: "<q", 12: "<d"}
 _STRING, _ARRAY = 8, 9
 _SCALAR_SIZE = {k: struct.calcsize(v) for k, v in _SCALAR.items()}
+_U64 = struct.Struct("<Q")
 
 # llama.h enum llama_ftype (general.file_type) -> name, llama.cpp 2026-10.
 FILE_TYPES: Dict[int, str] = {
@@ -44,6 +45,10 @@ FILE_TYPES: Dict[int, str] = {
 # otherwise make us loop for ever before hitting the end of the buffer.
 _MAX_COUNT = 1 << 24
 _MAX_TENSOR_BYTES = 1 << 48
+# A corrupt length must not make us read gigabytes of weights as "header": real strings (chat
+# templates) are < 1 MiB and real arrays (token types, scores of a 256k vocabulary) < 2 MiB.
+_MAX_STRING = 1 << 24
+_MAX_ARRAY_BYTES = 1 << 26
 # Arrays longer than this are kept as (element type, length) only: tokenizer vocabularies.
 _KEEP_ARRAY = 64
 # Keys read into `facts` ({arch} replaced): gguf-py/gguf/constants.py Keys.LLM / Keys.Attention.
@@ -186,7 +191,7 @@ class _Reader:
 
     def string(self, what: str) -> str:
         n = self.u64()
-        if n > (1 << 30):
+        if n > _MAX_STRING:
             raise HeaderError(self.path, f"{what}: string length {n} is implausible")
         self.need(n)
         raw = self.buf[self.pos:self.pos + n]
@@ -197,14 +202,28 @@ class _Reader:
             return raw.decode("utf-8", "replace")
 
     def skip_strings(self, count: int, what: str) -> None:
-        for _ in range(count):
-            self.need(8)
-            (n,) = struct.unpack_from("<Q", self.buf, self.pos)
-            if n > (1 << 30):
-                raise HeaderError(self.path, f"{what}: string length {n} is implausible")
-            self.pos += 8
-            self.need(n)
-            self.pos += n
+        """Walk `count` length-prefixed strings (a tokenizer: ~300k of them) without decoding.
+        The inner loop runs over what is buffered; a string crossing the buffer end is read in."""
+        up = _U64.unpack_from
+        while count:
+            buf, pos, end, done = self.buf, self.pos, len(self.buf), 0
+            try:  # the hot loop: one unpack and one compare per string
+                for done in range(count):
+                    nxt = pos + 8 + up(buf, pos)[0]
+                    if nxt > end:
+                        break
+                    pos = nxt
+                else:
+                    done = count
+            except struct.error:  # fewer than 8 bytes left in the buffer
+                pass
+            self.pos, count = pos, count - done
+            if count:
+                self.need(8)
+                n = up(self.buf, self.pos)[0]
+                if n > _MAX_STRING:
+                    raise HeaderError(self.path, f"{what}: string length {n} is implausible")
+                self.need(8 + n)
 
 
 def _value(r: _Reader, vtype: int, key: str) -> Value:
@@ -219,6 +238,8 @@ def _value(r: _Reader, vtype: int, key: str) -> Value:
             raise HeaderError(r.path, f"key {key!r}: array of {count} elements is implausible")
         if etype in _SCALAR:
             size = _SCALAR_SIZE[etype] * count
+            if size > _MAX_ARRAY_BYTES:
+                raise HeaderError(r.path, f"key {key!r}: array of {size} bytes is implausible")
             r.need(size)
             if count <= _KEEP_ARRAY:
                 vals = list(struct.unpack_from(f"<{count}{_SCALAR[etype][1]}", r.buf, r.pos))

@@ -96,33 +96,39 @@ def parse_header(head: bytes, path: str, data_available: Optional[int] = None,
         s.metadata = dict(meta)
     spans: List[Tuple[int, int, str]] = []
     by_bytes, by_params = s.bytes_by_dtype, s.params_by_dtype
+    bits_of = DTYPE_BITS.get
     for name, t in doc.items():
-        if not isinstance(t, dict):
-            raise HeaderError(path, f"tensor {name!r}: entry is not an object")
-        dtype, shape, offs = t.get("dtype"), t.get("shape"), t.get("data_offsets")
-        bits = DTYPE_BITS.get(dtype) if isinstance(dtype, str) else None
+        try:  # the common, valid case costs three lookups; anything odd is checked below
+            dtype, shape, (begin, stop) = t["dtype"], t["shape"], t["data_offsets"]
+            bits = bits_of(dtype)
+        except (TypeError, KeyError, ValueError):
+            raise HeaderError(path, f"tensor {name!r}: entry needs dtype, shape and two data_offsets") from None
         if bits is None:
             raise HeaderError(path, f"tensor {name!r}: unknown dtype {dtype!r}")
-        if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
-            raise HeaderError(path, f"tensor {name!r}: shape {shape!r} is not a list of non-negative integers")
-        if (not isinstance(offs, list) or len(offs) != 2 or not all(type(o) is int and o >= 0 for o in offs)
-                or offs[1] < offs[0]):
-            raise HeaderError(path, f"tensor {name!r}: bad data_offsets {offs!r}")
+        if type(shape) is not list:
+            raise HeaderError(path, f"tensor {name!r}: shape {shape!r} is not a list")
         n = 1
         for d in shape:
+            if type(d) is not int or d < 0:
+                raise HeaderError(path, f"tensor {name!r}: shape {shape!r} is not a list of non-negative integers")
             n *= d
+        if type(begin) is not int or type(stop) is not int or begin < 0 or stop < begin:
+            raise HeaderError(path, f"tensor {name!r}: bad data_offsets {[begin, stop]!r}")
         nbits = n * bits
-        if nbits % 8:
+        if nbits & 7:
             raise HeaderError(path, f"tensor {name!r}: {n} x {bits}-bit elements is not a whole number of bytes")
-        nbytes = nbits // 8
+        nbytes = nbits >> 3
         if nbytes > _MAX_TENSOR_BYTES:
             raise HeaderError(path, f"tensor {name!r}: implausible size {nbytes} bytes (shape {shape})")
-        if offs[1] - offs[0] != nbytes:
-            raise HeaderError(path, f"tensor {name!r}: data_offsets span {offs[1] - offs[0]} bytes, "
+        if stop - begin != nbytes:
+            raise HeaderError(path, f"tensor {name!r}: data_offsets span {stop - begin} bytes, "
                                     f"{dtype} {shape} needs {nbytes}")
-        spans.append((offs[0], offs[1], name))
-        by_bytes[dtype] = by_bytes.get(dtype, 0) + nbytes
-        by_params[dtype] = by_params.get(dtype, 0) + n
+        spans.append((begin, stop, name))
+        if dtype in by_bytes:
+            by_bytes[dtype] += nbytes
+            by_params[dtype] += n
+        else:
+            by_bytes[dtype], by_params[dtype] = nbytes, n
         s.params += n
     spans.sort()
     end = 0
