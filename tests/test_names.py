@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import glob
 import os
-import shutil
 
 import pytest
 
@@ -155,3 +154,10 @@ def test_every_latest_is_a_listed_size_and_every_tag_resolves_or_is_marked():
     for tag in ollama_tags.all_tags():
         r = resolve(tag, runtime="ollama")
         assert r.model_id or r.unresolved
+
+
+def test_upstream_repos_known_from_the_tag_table():
+    v31 = resolve("deepseek-ai/DeepSeek-V3.1")
+    assert v31.model_id == "deepseek-v3" and v31.precision == "fp8" and v31.notes
+    q3 = resolve("deepseek-ai/DeepSeek-R1-0528-Qwen3-8B")
+    assert q3.model_id is None and "not in the catalog" in q3.unresolved

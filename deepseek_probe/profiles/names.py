@@ -128,10 +128,18 @@ def _from_hf(name: str, local: Optional["Checkpoint"]) -> Optional[Resolved]:
     repo = hf.split("/", 1)[1]
     base, prec, label = _split_hf_name(repo)
     spec: Optional[ModelSpec] = None
+    table_note: Optional[str] = None
+    table_target: Optional[str] = None
     try:
         spec = get_model(base)
     except UnknownModelError:
-        pass
+        # an upstream repo the Ollama table knows (DeepSeek-V3.1, R1-0528-Qwen3-8B)
+        org = hf.split("/", 1)[0].lower()
+        for lib in ollama_tags.LIBRARY.values():
+            for sz in lib.sizes:
+                if sz.hf_id.lower() == f"{org}/{base}":
+                    spec, table_note = _catalog(sz.targets)
+                    table_target = sz.targets[0]
     if local is not None and local.format == "safetensors" and local.error is None:
         if spec is None:
             try:
@@ -145,8 +153,13 @@ def _from_hf(name: str, local: Optional["Checkpoint"]) -> Optional[Resolved]:
             r.unresolved = f"{hf} is not in the catalog; spec built from its config.json"
         return r
     if spec is None:
-        return None
+        if table_target is None:
+            return None
+        return Resolved(name, None, None, prec, label, "HF id", hf_id=hf,
+                        unresolved=f"{table_target} ({hf}) is not in the catalog")
     r = Resolved(name, spec.id, spec, prec, label, "HF id", hf_id=hf)
+    if table_note:
+        r.notes.append(table_note)
     if label == "gguf":
         r.runtime = "llamacpp"
         if tag:
