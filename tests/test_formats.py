@@ -14,7 +14,7 @@ import pytest
 from deepseek_probe.formats import gguf, hf_config, safetensors
 from deepseek_probe.formats.errors import HeaderError
 from deepseek_probe.errors import InputError
-from tests.header_writers import gguf_bytes, safetensors_bytes
+from header_writers import gguf_bytes, safetensors_bytes
 
 HOME = os.path.join(os.path.dirname(__file__), "..", "fixtures", "home", "derived-home")
 HUB = os.path.join(HOME, ".cache", "huggingface", "hub")

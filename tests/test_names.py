@@ -94,7 +94,7 @@ def test_paths_gguf_file_and_safetensors_folder():
 
 
 def test_gguf_of_an_architecture_not_in_the_catalog_builds_its_spec(tmp_path):
-    from tests.header_writers import gguf_bytes
+    from header_writers import gguf_bytes
     kv = [("general.architecture", "llama"), ("general.name", "tiny"), ("general.file_type", 7),
           ("llama.block_count", 2), ("llama.embedding_length", 64), ("llama.feed_forward_length", 128),
           ("llama.attention.head_count", 4), ("llama.attention.head_count_kv", 2), ("llama.context_length", 2048)]
