@@ -50,10 +50,10 @@ def main() -> None:
     rows: List[Tuple[str, int, Callable[[], object]]] = []
     hub = os.path.join(HOME, ".cache", "huggingface", "hub")
     for p in sorted(glob.glob(os.path.join(hub, "*", "snapshots", "*", "*.safetensors"))):
-        name = p.split("models--")[1].split("/")[0] + "/" + os.path.basename(p)
+        name = p.split("models--")[1].split("/")[0].split("--")[-1] + "/" + os.path.basename(p)
         rows.append((f"safetensors {name}", os.path.getsize(p), lambda p=p: safetensors.read_file(p)))
     for p in sorted(glob.glob(os.path.join(hub, "*", "snapshots", "*"))):
-        name = p.split("models--")[1].split("/")[0]
+        name = p.split("models--")[1].split("/")[0].split("--")[-1]
         rows.append((f"safetensors model {name} (all shards)", 0, lambda p=p: safetensors.read_model(p)))
     blob = max(glob.glob(os.path.join(HOME, ".ollama", "models", "blobs", "*")), key=os.path.getsize)
     rows.append(("gguf ollama deepseek-r1:1.5b (no vocab)", os.path.getsize(blob), lambda: gguf.read_file(blob)))
