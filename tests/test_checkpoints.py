@@ -134,3 +134,26 @@ def test_scan_round_trips_through_json():
 def test_missing_home_finds_nothing_without_error(tmp_path):
     scan = find_checkpoints(environ={"HOME": str(tmp_path / "none")})
     assert scan.checkpoints == [] and scan.roots == []
+
+
+def test_gguf_under_any_name_counts_by_its_architecture(home, tmp_path):
+    from header_writers import gguf_bytes
+    from deepseek_probe.formats.gguf import peek_architecture
+    lm = tmp_path / "lm" / ".lmstudio" / "models" / "me" / "stuff"
+    lm.mkdir(parents=True)
+    (lm / "mine.gguf").write_bytes(gguf_bytes([("general.architecture", "deepseek2")], [("w", "F16", [2, 32])]))
+    (lm / "other.gguf").write_bytes(gguf_bytes([("general.architecture", "llama")], [("w", "F16", [2, 32])]))
+    assert peek_architecture(str(lm / "mine.gguf")) == "deepseek2"
+    assert peek_architecture(str(tmp_path)) is None
+    got = _by_name(find_checkpoints(environ={"HOME": str(tmp_path / "lm")}))
+    assert list(got) == ["me/stuff/mine.gguf"]
+    assert len(find_checkpoints(environ={"HOME": str(tmp_path / "lm")}, include_all=True).checkpoints) == 2
+
+
+@pytest.mark.parametrize("bad", [{"params": -1}, {"bytes_by_dtype": {"BF16": "x"}}, {"architecture": []},
+                                 {"files": True}, {"notes": "x"}])
+def test_checkpoint_from_dict_rejects_bad_fields_in_one_line(bad):
+    d = {"source": "ollama", "name": "deepseek-r1:1.5b", "path": "/x", "format": "gguf", **bad}
+    with pytest.raises(Exception) as e:
+        Checkpoint.from_dict(d)
+    assert "deepseek-r1:1.5b" in str(e.value) and "\n" not in str(e.value)

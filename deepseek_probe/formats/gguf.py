@@ -333,6 +333,31 @@ def read_header(f: BinaryIO, path: str, file_size: Optional[int] = None,
     return s
 
 
+def peek_architecture(path: str) -> Optional[str]:
+    """general.architecture from the first keys of a GGUF file, reading a few kB at most: the
+    converters write it first (gguf-py GGUFWriter adds general.architecture at construction).
+    None when it is not among the keys before the first long array, or the file is no GGUF."""
+    try:
+        with open(path, "rb") as f:
+            r = _Reader(f, path)
+            r.need(24)
+            if r.buf[:4] != GGUF_MAGIC or struct.unpack_from("<I", r.buf, 4)[0] not in (2, 3):
+                return None
+            r.pos = 8
+            _, n_kv = r.unpack("<qq", 16)
+            for _ in range(min(n_kv, 32)):
+                key = r.string("key")
+                vtype = r.unpack("<i", 4)[0]
+                if vtype == _ARRAY:
+                    return None
+                value = _value(r, vtype, key)
+                if key == "general.architecture":
+                    return value if isinstance(value, str) else None
+    except (OSError, HeaderError, struct.error):
+        return None
+    return None
+
+
 def read_file(path: str, header_only: bool = True) -> GgufSummary:
     """Summary of one .gguf file on disk."""
     try:

@@ -67,12 +67,25 @@ class Checkpoint:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, object]) -> "Checkpoint":
+        from deepseek_probe.errors import InputError
+
         known = {f.name for f in fields(cls)}
         kw = {k: v for k, v in d.items() if k in known}
         for req in ("source", "name", "path", "format"):
             if not isinstance(kw.get(req), str):
-                from deepseek_probe.errors import InputError
                 raise InputError(f"checkpoint entry: {req} missing or not a string")
+        for k in ("bytes_on_disk", "expected_bytes", "params", "files"):
+            v = kw.get(k)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+                raise InputError(f"checkpoint {kw['name']!r}: {k} must be a non-negative integer")
+        bd = kw.get("bytes_by_dtype", {})
+        if not isinstance(bd, dict) or not all(isinstance(k, str) and isinstance(v, int) for k, v in bd.items()):
+            raise InputError(f"checkpoint {kw['name']!r}: bytes_by_dtype must map names to integers")
+        for k in ("architecture", "quantization"):
+            if kw.get(k) is not None and not isinstance(kw[k], dict):
+                raise InputError(f"checkpoint {kw['name']!r}: {k} must be an object")
+        if not isinstance(kw.get("notes", []), list):
+            raise InputError(f"checkpoint {kw['name']!r}: notes must be a list")
         return cls(**kw)  # type: ignore[arg-type]
 
     @property
@@ -244,6 +257,26 @@ def _size(path: str) -> Optional[int]:
         return None
 
 
+# -- which models to read ---------------------------------------------------------------------------
+def _deepseek_name(name: str) -> bool:
+    return "deepseek" in name.lower()
+
+
+def _config_is_deepseek(folder: str) -> bool:
+    """model_type / architectures of a config.json say DeepSeek (a fine-tune under another name)."""
+    try:
+        cfg = hf_config.read_config(os.path.join(folder, "config.json"))
+    except HeaderError:
+        return False
+    hay = f"{cfg.get('model_type')} {cfg.get('architectures')}"
+    return "deepseek" in hay.lower()
+
+
+def _gguf_is_deepseek(path: str) -> bool:
+    arch = gguf.peek_architecture(path)
+    return bool(arch) and arch.startswith("deepseek")  # type: ignore[union-attr]
+
+
 # -- stores ----------------------------------------------------------------------------------------
 def _hf_link_ok(link: str, repo_base: str) -> bool:
     """A snapshot entry may be a symlink only into its own repo's blobs/ folder."""
@@ -253,7 +286,8 @@ def _hf_link_ok(link: str, repo_base: str) -> bool:
     return target.startswith(os.path.realpath(os.path.join(repo_base, "blobs")) + os.sep)
 
 
-def scan_hf_cache(hub: str, budget: _Budget, out: List[Checkpoint], notes: List[str], source: str = "hf_cache") -> None:
+def scan_hf_cache(hub: str, budget: _Budget, out: List[Checkpoint], notes: List[str], source: str = "hf_cache",
+                  include_all: bool = True) -> None:
     for entry in budget.listdir(hub):
         if not entry.startswith("models--"):
             continue
@@ -277,9 +311,13 @@ def scan_hf_cache(hub: str, budget: _Budget, out: List[Checkpoint], notes: List[
             notes.append(f"{repo_id}: skipped links leaving the cache: {', '.join(bad[:3])}")
         files = [f for f in files if f not in bad]
         ggufs = _first_shards([f for f in files if f.endswith(".gguf")])
-        if any(f.endswith(".safetensors") or f == "config.json" for f in files):
+        named = include_all or _deepseek_name(repo_id)
+        if any(f.endswith(".safetensors") or f == "config.json" for f in files) and (
+                named or _config_is_deepseek(snap)):
             out.append(inspect_folder(snap, source, repo_id, rev))
         for g in ggufs:
+            if not (named or _deepseek_name(g) or _gguf_is_deepseek(os.path.join(snap, g))):
+                continue
             c = inspect_gguf(os.path.join(snap, g), source, f"{repo_id}/{g}")
             c.revision = rev
             out.append(c)
@@ -294,7 +332,8 @@ def _first_shards(names: Sequence[str]) -> List[str]:
     return out
 
 
-def scan_ollama(store: str, budget: _Budget, out: List[Checkpoint], notes: List[str]) -> None:
+def scan_ollama(store: str, budget: _Budget, out: List[Checkpoint], notes: List[str],
+                include_all: bool = True) -> None:
     mroot = os.path.join(store, "manifests")
     for host in budget.listdir(mroot):
         for ns in budget.listdir(os.path.join(mroot, host)):
@@ -305,10 +344,10 @@ def scan_ollama(store: str, budget: _Budget, out: List[Checkpoint], notes: List[
                         name = f"{model}:{tag}" if ns == "library" else f"{ns}/{model}:{tag}"
                     else:
                         name = f"{host}/{ns}/{model}:{tag}"
-                    out.append(_ollama_entry(store, mpath, name, notes))
+                    out.append(_ollama_entry(store, mpath, name, notes, include_all))
 
 
-def _ollama_entry(store: str, mpath: str, name: str, notes: List[str]) -> Checkpoint:
+def _ollama_entry(store: str, mpath: str, name: str, notes: List[str], include_all: bool = True) -> Checkpoint:
     c = Checkpoint("ollama", name, mpath, "gguf")
     if os.path.islink(mpath) or not os.path.isfile(mpath):
         c.error = f"{mpath}: manifest is not a regular file"
@@ -334,6 +373,9 @@ def _ollama_entry(store: str, mpath: str, name: str, notes: List[str]) -> Checkp
     if not os.path.isfile(blob):
         c.error = f"{blob}: model blob missing"
         return c
+    if not (include_all or _deepseek_name(name) or _gguf_is_deepseek(blob)):
+        c.notes.append("not a DeepSeek model (general.architecture)")
+        return c  # listed without its header read; find_checkpoints drops it
     g = inspect_gguf(blob, "ollama", name)
     size = layer.get("size")
     if isinstance(size, int) and g.bytes_on_disk is not None and g.bytes_on_disk < size:
@@ -342,7 +384,8 @@ def _ollama_entry(store: str, mpath: str, name: str, notes: List[str]) -> Checkp
     return g
 
 
-def scan_lmstudio(root: str, budget: _Budget, out: List[Checkpoint], notes: List[str]) -> None:
+def scan_lmstudio(root: str, budget: _Budget, out: List[Checkpoint], notes: List[str],
+                  include_all: bool = True) -> None:
     for pub in budget.listdir(root):
         pdir = os.path.join(root, pub)
         if os.path.islink(pdir):
@@ -358,7 +401,9 @@ def scan_lmstudio(root: str, budget: _Budget, out: List[Checkpoint], notes: List
                 if os.path.islink(p):
                     notes.append(f"{p}: symlink, not followed")
                     continue
-                out.append(inspect_gguf(p, "lmstudio", f"{pub}/{repo}/{g}"))
+                name = f"{pub}/{repo}/{g}"
+                if include_all or _deepseek_name(name) or _gguf_is_deepseek(p):
+                    out.append(inspect_gguf(p, "lmstudio", name))
 
 
 def scan_model_dir(path: str, budget: _Budget, out: List[Checkpoint], notes: List[str]) -> None:
@@ -433,11 +478,11 @@ def find_checkpoints(model_dirs: Sequence[str] = (), environ: Optional[Mapping[s
         scan.roots.append(root)
         try:
             if kind == "hf":
-                scan_hf_cache(root, budget, found, scan.notes)
+                scan_hf_cache(root, budget, found, scan.notes, include_all=include_all)
             elif kind == "ollama":
-                scan_ollama(root, budget, found, scan.notes)
+                scan_ollama(root, budget, found, scan.notes, include_all)
             elif kind == "lmstudio":
-                scan_lmstudio(root, budget, found, scan.notes)
+                scan_lmstudio(root, budget, found, scan.notes, include_all)
             else:
                 scan_model_dir(root, budget, found, scan.notes)
         except Exception as e:  # noqa: BLE001 - a probe never raises; say where it broke
