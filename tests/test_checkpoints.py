@@ -157,3 +157,12 @@ def test_checkpoint_from_dict_rejects_bad_fields_in_one_line(bad):
     with pytest.raises(Exception) as e:
         Checkpoint.from_dict(d)
     assert "deepseek-r1:1.5b" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_pickle_weights_are_listed_but_never_opened(tmp_path):
+    d = tmp_path / "deepseek-llm-7b-base"
+    d.mkdir()
+    (d / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    (d / "pytorch_model.bin").write_bytes(b"\x80\x04not really a pickle")
+    (c,) = find_checkpoints([str(d)], environ={"HOME": str(tmp_path / "none")}).checkpoints
+    assert (c.format, c.error, c.files, c.bytes_on_disk) == ("pytorch", None, 1, 21)

@@ -161,3 +161,15 @@ def test_upstream_repos_known_from_the_tag_table():
     assert v31.model_id == "deepseek-v3" and v31.precision == "fp8" and v31.notes
     q3 = resolve("deepseek-ai/DeepSeek-R1-0528-Qwen3-8B")
     assert q3.model_id is None and "not in the catalog" in q3.unresolved
+
+
+def test_first_shard_of_a_split_gguf_path_sums_the_shards(tmp_path):
+    from header_writers import gguf_bytes
+    kv = [("general.architecture", "qwen2"), ("general.file_type", 7), ("split.count", ("u16", 2))]
+    (tmp_path / "m-00001-of-00002.gguf").write_bytes(gguf_bytes(kv + [("split.no", ("u16", 0))],
+                                                                [("a", "Q8_0", [4, 64])]))
+    (tmp_path / "m-00002-of-00002.gguf").write_bytes(gguf_bytes(kv + [("split.no", ("u16", 1))],
+                                                                [("b", "Q8_0", [4, 64])]))
+    r = resolve(str(tmp_path / "m-00001-of-00002.gguf"))
+    assert r.weight_bytes == 2 * 4 * 2 * 34 and r.checkpoint.files == 2 and r.precision == "q8_0"
+    assert r.model_id is None  # 2 tensors are no model the catalog knows

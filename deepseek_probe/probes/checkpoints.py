@@ -233,11 +233,23 @@ def inspect_folder(path: str, source: str, name: str, revision: Optional[str] = 
     else:
         c.notes.append("no config.json")
     try:
+        names = os.listdir(path)
+    except OSError:
+        names = []
+    if not any(n.endswith(".safetensors") or n == "model.safetensors.index.json" for n in names):
+        bins = [n for n in names if n.endswith((".bin", ".pt", ".pth"))]
+        c.format = "pytorch" if bins else "unknown"
+        if bins:  # pickled weights: never opened (unpickling runs code); sizes from the file system
+            c.files = len(bins)
+            c.bytes_on_disk = sum(_size(os.path.join(path, b)) or 0 for b in bins)
+            c.notes.append("weights in PyTorch pickle files: not read; sizes from the file system only")
+        else:
+            c.notes.append("no weight files")
+        return c
+    try:
         s = safetensors.read_model(path)
     except HeaderError as e:
         c.error = c.error or str(e)
-        if "no .safetensors files" in str(e):
-            c.format = "unknown"
         return c
     c.files, c.params, c.bytes_by_dtype = s.files, s.params, s.bytes_by_dtype
     c.bytes_on_disk, c.expected_bytes, c.complete = s.file_bytes, s.expected_file_bytes, s.complete
