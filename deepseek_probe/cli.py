@@ -55,8 +55,9 @@ def _settings_options(f):
                      help="Context length in tokens per sequence (default: the runtime's default)."),
         click.option("--concurrency", type=click.IntRange(min=1, max=65536), default=None,
                      help="Sequences served at once (default 1)."),
-        click.option("--runtime", type=_Choice(RUNTIMES, RUNTIME_ALIASES), default="transformers",
-                     show_default=True, help="Inference runtime (ollama/lmstudio = llamacpp)."),
+        click.option("--runtime", type=_Choice(RUNTIMES, RUNTIME_ALIASES), default=None,
+                     help="Inference runtime (ollama/lmstudio = llamacpp; default: transformers, or "
+                          "llamacpp for a GGUF file or an Ollama tag)."),
         click.option("--tensor-parallel", type=click.IntRange(min=1, max=1024), default=None,
                      help="GPUs the model is split over (default: 1, or the fewest that fit in check)."),
         click.option("--mla-cache", type=_Choice(["latent", "decompressed"]), default=None,
@@ -94,13 +95,21 @@ def _launch_command() -> Optional[List[str]]:
 
 def _requests(models, model_configs, default, runtime, precision, kv_precision, context, concurrency,
               tensor_parallel, mla_cache, gpu_memory_utilization, gpu_totals=()):
-    """(spec, settings[, launch echo]) for every model: from the flags, or from the launch command
-    after `--` (the command states what it sets; the flags fill in the rest)."""
+    """(spec, settings, launch echo or None, model resolution note or None) for every model: from the flags, or from the launch
+    command after `--` (the command states what it sets; the flags fill in the rest)."""
     launch = _launch_command()
     if launch is None:
-        return [(spec, _settings_for(spec, runtime, precision, kv_precision, context, concurrency,
-                                     tensor_parallel, mla_cache, gpu_memory_utilization), None)
-                for spec in _specs(models, model_configs, default)]
+        from deepseek_probe.runtimes import RUNTIMES
+
+        out = []
+        for spec, implied_precision, implied_runtime, note in _specs(models, model_configs, default):
+            rt = runtime or implied_runtime or "transformers"
+            if implied_precision not in RUNTIMES[rt].precisions:  # a GGUF quant means nothing to vLLM
+                implied_precision = None
+            out.append((spec, _settings_for(spec, rt, precision or implied_precision, kv_precision, context,
+                                            concurrency, tensor_parallel, mla_cache, gpu_memory_utilization),
+                        None, note))
+        return out
     from deepseek_probe.runtimes import launch as launch_mod
 
     cmd = launch_mod.parse_launch(launch, os.environ)
@@ -110,17 +119,32 @@ def _requests(models, model_configs, default, runtime, precision, kv_precision, 
         base = _settings_for(spec, launch_mod.ESTIMATOR_RUNTIME[cmd.runtime], precision or quant,
                              kv_precision, context, concurrency, tensor_parallel, mla_cache,
                              gpu_memory_utilization)
-        out.append((spec, launch_mod.settings_from_command(base, cmd, spec, gpu_totals), launch_mod.echo(cmd)))
+        out.append((spec, launch_mod.settings_from_command(base, cmd, spec, gpu_totals), launch_mod.echo(cmd), None))
     return out
 
 
 def _specs(models: Sequence[str], model_configs: Sequence[str], default: Sequence[str] = ()):
+    """(spec, precision the name implies, runtime it implies, resolution note) per model. A model
+    is any name people type (catalog id or alias, Hugging Face id, Ollama tag, GGUF file or
+    checkpoint folder: profiles/names.py); the note says what it resolved to when that is not
+    plain from the name."""
     from deepseek_probe import profiles
+    from deepseek_probe.profiles import PRECISIONS, names
 
-    specs = [profiles.from_hf_config(p) for p in model_configs]
-    names = list(models) or ([] if specs else list(default))
-    specs += [profiles.get_model(m) for m in names]
-    return specs
+    out = [(profiles.from_hf_config(p), None, None, None) for p in model_configs]
+    for m in list(models) or ([] if out else list(default)):
+        r = names.resolve(m)
+        if r.spec is None:
+            from deepseek_probe.errors import InputError
+
+            raise InputError(f"{m}: {r.unresolved or 'not a model in the catalog'}")
+        precision = r.precision if r.precision in PRECISIONS else None
+        note = None
+        if r.source != "catalog" or r.notes:
+            note = (f"{m} -> {r.spec.id}" + (f", {r.quant or precision}" if (r.quant or precision) else "")
+                    + f" ({r.source})" + "".join(f"; {n}" for n in r.notes))
+        out.append((r.spec, precision, r.runtime, note))
+    return out
 
 
 def _write(text: str, output: Optional[str]) -> None:
@@ -219,9 +243,9 @@ def fleet(snapshots, models, precision, kv_precision, context, concurrency, runt
     from deepseek_probe import fleet as fleet_mod
     from deepseek_probe.report import fleet as fleet_report
 
-    requests = [(spec, _settings_for(spec, runtime, precision, kv_precision, context, concurrency,
-                                     tensor_parallel, mla_cache, gpu_memory_utilization))
-                for spec in _specs(models, model_configs, default=("671b",))]
+    requests = [(spec, s) for spec, s, _, _ in _requests(
+        models, model_configs, ("671b",), runtime, precision, kv_precision, context, concurrency,
+        tensor_parallel, mla_cache, gpu_memory_utilization)]
     result = fleet_mod.evaluate_fleet(snapshots, requests)
     _write(fleet_report.render_fleet(result, fmt, redact=not no_redact, color=_color(fmt, output)), output)
     sys.exit(result.exit_code)
@@ -273,10 +297,12 @@ def estimate(models, precision, kv_precision, context, concurrency, runtime, ten
     if not requests:
         raise InputError("estimate needs --model ID (or --model-config PATH); see `deepseek-probe models`")
     results = []
-    for spec, s, echo in requests:
+    for spec, s, echo, resolution in requests:
         est = est_mod.estimate(spec, s, device_total)
         if echo is not None:
             est.notes["launch_command"] = echo
+        if resolution:
+            est.notes["model_resolution"] = resolution
         results.append(est)
     _write(render_estimates(results, fmt), output)
 
@@ -299,13 +325,11 @@ def plan(models, all_models, precision, kv_precision, context, concurrency, runt
 
         _write(render_requirements(fmt), output)
         return
-    specs = _specs(models, model_configs)
-    if not specs:
+    requests = _requests(models, model_configs, (), runtime, precision, kv_precision, context,
+                         concurrency, tensor_parallel, mla_cache, gpu_memory_utilization)
+    if not requests:
         raise InputError("plan needs --model ID, --model-config PATH or --all")
-    plans = [plan_mod.hardware_plan(spec, _settings_for(spec, runtime, precision, kv_precision,
-                                                        context, concurrency, tensor_parallel,
-                                                        mla_cache, gpu_memory_utilization))
-             for spec in specs]
+    plans = [plan_mod.hardware_plan(spec, s) for spec, s, _, _ in requests]
     from deepseek_probe import report
 
     _write(report.render_plans(plans, fmt), output)

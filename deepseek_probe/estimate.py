@@ -87,7 +87,7 @@ def _estimate(spec: ModelSpec, s: Settings, device_total_bytes: Optional[int]) -
         est.notes["decode_efficiency"] = dict(DECODE_EFFICIENCY_MOE)
     model.account(spec, s, est, device_total_bytes)
     est.host_ram_bytes = model.host_ram_bytes(spec, s, est)
-    est.bytes_read_per_token = memory.bytes_read_per_token(spec, s, kv_dev, model.RUNTIME.splits_layers)
+    est.bytes_read_per_token = memory.bytes_read_per_token(spec, s, kv_dev)
     return est
 
 # =====================================================================================

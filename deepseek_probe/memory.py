@@ -55,16 +55,13 @@ def device_weight_bytes(spec: ModelSpec, s: Settings) -> int:
     return weight_bytes(spec, s.precision) // s.tensor_parallel
 
 
-def bytes_read_per_token(spec: ModelSpec, s: Settings, kv_dev: int, layer_split: bool = False) -> int:
-    """Bytes one decode step reads at the pace of one device: the active weights (the input
-    embedding is a row lookup, not a read of the matrix; MoE reads only the routed experts it
-    picks) and every sequence's whole KV cache. Tensor parallelism reads each device's share at
-    once; a layer split (llama.cpp) passes the token through the devices one after another, so
-    the step reads every device's layers in turn: the whole model and the whole cache."""
+def bytes_read_per_token(spec: ModelSpec, s: Settings, kv_dev: int) -> int:
+    """One decode step reads each device's share of the active weights (the input embedding is
+    a row lookup, not a read of the matrix; MoE reads only the routed experts it picks) and
+    every sequence's whole KV cache. Per device: runtimes that pass a token through the devices
+    one after another (llama.cpp's layer split) take the sum (plan.decode_tokens_per_s)."""
     read_params = spec.active_params - spec.vocab * spec.hidden
     weights = weight_bytes(spec, s.precision) * read_params / spec.params
-    if layer_split:
-        return int(weights) + kv_dev * s.tensor_parallel
     return int(weights / s.tensor_parallel) + kv_dev
 
 

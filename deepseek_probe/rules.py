@@ -101,12 +101,12 @@ class CheckResult:
 
 
 def check(snapshot: Snapshot, requests: Sequence[Tuple[Any, ...]]) -> CheckResult:
-    """Evaluate every (spec, settings) or (spec, settings, launch echo) request against one snapshot."""
+    """Evaluate every (spec, settings[, launch echo[, model resolution note]]) request against one snapshot."""
     return CheckResult(snapshot, [evaluate(snapshot, *r) for r in requests])
 
 
 def evaluate(snapshot: Snapshot, spec: ModelSpec, settings: Settings,
-             launch: Optional[Dict[str, Any]] = None) -> ProfileResult:
+             launch: Optional[Dict[str, Any]] = None, resolution: Optional[str] = None) -> ProfileResult:
     """All checks for one model profile. Raises InputError only for settings that make no sense
     for the model (the estimator's verdict), never for what the machine lacks."""
     from deepseek_probe import estimate as est_mod
@@ -121,6 +121,8 @@ def evaluate(snapshot: Snapshot, spec: ModelSpec, settings: Settings,
     placement: Optional[Placement] = None
     offload_host_bytes = 0  # host RAM llama.cpp needs for the layers it keeps on the CPU
 
+    if resolution:  # the name typed was an Ollama tag, an HF id or a file: say what it became
+        findings.append(Finding("model.resolved", "pass", resolution))
     if launch is not None:
         findings += command_findings(launch)
     findings += driver_findings(snapshot, settings)

@@ -99,3 +99,29 @@ def test_estimate_takes_the_context_from_an_lms_command(capsys):
 def test_a_bad_launch_command_is_one_line_and_exit_64(capsys, argv):
     code, out, err = run(capsys, *argv)
     assert code == 64 and out == "" and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_model_flag_takes_an_ollama_tag_and_says_what_it_resolved_to(capsys):
+    code, out, err = run(capsys, "check", "--snapshot", H100, "--model", "deepseek-r1:32b", "--format", "json")
+    assert code in (0, 1), err
+    prof = json.loads(out)["profiles"][0]
+    assert (prof["model"], prof["precision"], prof["runtime"]) == ("deepseek-r1-distill-qwen-32b", "q4_k_m", "llamacpp")
+    resolved = [f for f in prof["findings"] if f["check"] == "model.resolved"]
+    assert resolved and "deepseek-r1:32b -> deepseek-r1-distill-qwen-32b" in resolved[0]["message"]
+
+
+def test_an_explicit_runtime_wins_over_the_one_a_name_implies(capsys):
+    _, out, _ = run(capsys, "estimate", "--model", "deepseek-r1:32b", "--runtime", "vllm", "--format", "json")
+    doc = json.loads(out)
+    assert doc["runtime"] == "vllm" and doc["precision"] == "bf16"
+    assert "model_resolution" in doc["notes"]
+
+
+def test_a_hugging_face_id_works_as_model(capsys):
+    _, out, _ = run(capsys, "estimate", "--model", "deepseek-ai/DeepSeek-R1-Distill-Llama-70B", "--format", "json")
+    assert json.loads(out)["model"] == "deepseek-r1-distill-llama-70b"
+
+
+def test_an_unknown_model_name_suggests_three_names(capsys):
+    code, out, err = run(capsys, "estimate", "--model", "deepseek-r9:32b")
+    assert code == 64 and out == "" and err.count(",") >= 2

@@ -91,7 +91,13 @@ def command_models(cmd: ParsedCommand, models: Sequence[str],
     if not cmd.model_ref:
         raise CommandError(f"{cmd.program}: the command names no model; add --model ID")
     spec, resolved_quant = resolve_model_ref(cmd.model_ref)
-    return [spec], quant or resolved_quant
+    if resolved_quant and not quant:
+        from deepseek_probe.profiles import PRECISIONS
+
+        gguf_runtime = ESTIMATOR_RUNTIME.get(cmd.runtime) == "llamacpp"
+        if PRECISIONS[resolved_quant].gguf == gguf_runtime:  # an HF checkpoint is not what llama.cpp loads
+            quant = resolved_quant
+    return [spec], quant
 
 
 def resolve_model_ref(ref: str) -> Tuple[ModelSpec, Optional[str]]:
@@ -103,7 +109,9 @@ def resolve_model_ref(ref: str) -> Tuple[ModelSpec, Optional[str]]:
         names = None  # type: ignore[assignment]
     if names is not None:
         r = names.resolve(ref)
-        return r.spec, r.precision
+        if r.spec is None:
+            raise CommandError(f"{ref}: {r.unresolved or 'not a model in the catalog'}; name one with --model")
+        return r.spec, r.precision if r.precision in profiles.PRECISIONS else None
     return profiles.get_model(ref), gguf_quant_from_name(ref)
 
 
