@@ -206,15 +206,32 @@ def check(models, precision, kv_precision, context, concurrency, runtime, tensor
     """Check this machine (or a snapshot) against DeepSeek model requirements."""
     from deepseek_probe import profiles, report, rules
 
-    if verify and snapshot_path:
-        from deepseek_probe.errors import InputError
+    from deepseek_probe.errors import InputError
 
+    if not models and not model_configs and _launch_command() is None:
+        given = [flag for flag, v in (("--precision", precision), ("--kv-precision", kv_precision),
+                                      ("--context", context), ("--concurrency", concurrency),
+                                      ("--runtime", runtime), ("--tensor-parallel", tensor_parallel),
+                                      ("--mla-cache", mla_cache),
+                                      ("--gpu-memory-utilization", gpu_memory_utilization),
+                                      ("--verify", verify)) if v]
+        if given:
+            raise InputError(f"{given[0]} needs --model: without one, check surveys every model "
+                             "with the settings that suit each")
+    if verify and snapshot_path:
         raise InputError("--verify reserves memory on this machine's GPUs; it cannot be used with --snapshot")
     if _launch_command() is not None:
         from deepseek_probe.runtimes import launch as launch_mod
 
         launch_mod.parse_launch(_launch_command(), os.environ)  # a bad command fails before probing
     snap = _load_or_probe(snapshot_path, model_dir)
+    if not models and not model_configs and _launch_command() is None:
+        # No model named: the capability survey (what runs here, how well, what the rest needs).
+        from deepseek_probe import survey
+
+        result = survey.survey(snap)
+        _write(report.render(result, fmt, redact=not no_redact, color=_color(fmt, output)), output)
+        sys.exit(result.exit_code)
     gpu_totals = [g.memory_total_bytes for g in snap.visible_gpus if g.memory_total_bytes]
     requests = _requests(models, model_configs, profiles.HEADLINE, runtime, precision, kv_precision,
                          context, concurrency, tensor_parallel, mla_cache, gpu_memory_utilization,
@@ -342,6 +359,15 @@ def models(fmt):
     from deepseek_probe.report.estimate import render_models
 
     _write(render_models(fmt), None)
+
+
+@cli.command()
+@click.argument("name", type=_Choice(["survey"]), default="survey")
+def schema(name):
+    """Print the JSON Schema of a versioned output (survey: `check` with no model)."""
+    from importlib import resources
+
+    _write(resources.files("deepseek_probe.schemas").joinpath(f"{name}.schema.json").read_text("utf-8"), None)
 
 
 def main(argv: Optional[List[str]] = None) -> None:

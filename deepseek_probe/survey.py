@@ -86,6 +86,7 @@ class SurveyResult:
         return {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "tool_version": self.tool_version,
                 "verdict": self.verdict, "exit_code": self.exit_code,
                 "machine": machine_summary(self.snapshot),
+                "snapshot": self.snapshot.to_dict(),
                 "health": [f.to_dict() for f in self.health],
                 "rows": [r.to_dict() for r in self.rows]}
 
@@ -253,7 +254,11 @@ def health_findings(snap: Snapshot) -> List[Finding]:
             out.append(Finding("gpu.vram", "unknown", f"free memory of GPU {unreadable[0].index} unreadable",
                                suggestion="run nvidia-smi --query-gpu=memory.free --format=csv and attach it"))
         out += health.health_findings(gpus)
-    return [f for f in out if f.check in HEALTH_CHECKS or f.check == "gpu.vram"]
+    out = [f for f in out if f.check in HEALTH_CHECKS or f.check == "gpu.vram"]
+    if not snap.gpus:  # no NVIDIA driver on a machine without NVIDIA GPUs is a fact, not a fault
+        out = [Finding(f.check, "pass", f.message + " (fine: llama.cpp runs on the CPU)", f.measured, f.required)
+               if f.check == "driver.present" and f.level == "warn" else f for f in out]
+    return out
 
 
 def survey(snap: Snapshot, specs: Optional[Sequence[ModelSpec]] = None) -> SurveyResult:
