@@ -94,6 +94,7 @@ class SglangOptions:
     enable_dp_attention: bool = False
     page_size: Optional[int] = None  # None: 1 (_handle_page_size), 64 for DeepSeek NSA
     speculative_algorithm: Optional[str] = None
+    allow_longer_context: bool = False  # env SGLANG_ALLOW_OVERWRITE_LONGER_CONTEXT_LEN=1
 
     def __post_init__(self) -> None:
         for name in ("tp", "dp", "pp"):
@@ -375,7 +376,7 @@ def sglang_memory(spec: ModelSpec, settings: Settings, opts: Optional[SglangOpti
     if o.speculative_algorithm:
         m.notes.append(f"speculative decoding ({o.speculative_algorithm}) not modelled: draft weights "
                        "and draft KV are missing")
-    if context_len > derived:
+    if context_len > derived and not o.allow_longer_context:
         m.starts = False
         m.error = "ValueError: " + context_too_long_text(context_len, derived)
         return m
