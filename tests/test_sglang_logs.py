@@ -1,0 +1,92 @@
+"""SGLang accounting against public start-up logs (benchmarks/runtime_logs/sglang/) and
+against the formulas of sglang 0.5.5 it reproduces."""
+
+import importlib.util
+import os
+import sys
+
+import pytest
+
+from deepseek_probe.profiles import get_model
+from deepseek_probe.runtimes.base import GiB, MiB, Settings
+from deepseek_probe.runtimes.sglang import (
+    SglangOptions, auto_mem_fraction_static, cell_size_bytes, gpu_tier_defaults, sglang_memory,
+    sglang_min_gpu_bytes)
+
+_P = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "runtime_logs", "sglang_replay.py")
+_spec = importlib.util.spec_from_file_location("sglang_replay", _P)
+replay_mod = importlib.util.module_from_spec(_spec)
+sys.modules["sglang_replay"] = replay_mod  # dataclasses need the module registered
+_spec.loader.exec_module(replay_mod)
+LOGS = replay_mod.load_logs()
+H100_MIB, H200_MIB = 81559, 143771  # nvidia-smi memory.total (reference/census-*.json)
+
+
+def test_there_are_logs_and_each_carries_verbatim_lines_and_a_url():
+    assert len(LOGS) >= 2
+    for name, log in LOGS:
+        assert log["url"].startswith("https://github.com/"), name
+        assert log["lines"] and all(isinstance(x, str) for x in log["lines"]), name
+
+
+@pytest.mark.parametrize("name,log", LOGS, ids=[n for n, _ in LOGS])
+def test_every_logged_term_within_5_percent_and_verdict_agrees(name, log):
+    rows = replay_mod.replay(log)
+    assert rows
+    for term, logged, ours in rows:
+        if term == "starts":
+            assert logged == ours, f"{name}: verdict differs"
+        else:
+            assert abs(ours - logged) <= 0.05 * abs(logged), f"{name} {term}: logged {logged} ours {ours}"
+
+
+def test_mla_cell_is_576_elements_per_layer_and_not_split_by_tp():
+    v3 = get_model("deepseek-v3")
+    assert cell_size_bytes(v3, 2, 1) == 576 * 61 * 2 == cell_size_bytes(v3, 2, 8)
+    assert cell_size_bytes(v3, 1, 8) == 576 * 61
+
+
+def test_gqa_cell_splits_kv_heads_by_tp_and_replicates_below_one():
+    m = get_model("deepseek-r1-distill-llama-70b")  # 8 kv heads, head_dim 128, 80 layers
+    assert cell_size_bytes(m, 2, 4) == 2 * 80 * 2 * 128 * 2
+    assert cell_size_bytes(m, 2, 16) == 1 * 80 * 2 * 128 * 2
+
+
+def test_auto_fraction_on_h100_tp1_matches_server_args_formula():
+    chunk, bs = gpu_tier_defaults(H100_MIB, 1)
+    assert (chunk, bs) == (8192, 256)
+    f = auto_mem_fraction_static(H100_MIB, SglangOptions(), chunk, bs)
+    reserved = max(512 + 8192 * 1.5 + 256 * 2 + 1 / 8 * 1024, 10 * 1024)
+    assert f == round((H100_MIB - reserved) / H100_MIB, 3)
+
+
+def test_v3_fp8_does_not_start_on_8_h200_at_half_static_fraction_with_sglang_words():
+    v3 = get_model("deepseek-v3")
+    m = sglang_memory(v3, Settings(precision="fp8"), SglangOptions(tp=8, mem_fraction_static=0.5), H200_MIB * MiB)
+    assert m.starts is False and m.max_total_num_tokens <= 0
+    assert "Not enough memory. Please try to increase --mem-fraction-static" in m.error
+    assert "mem_fraction_static=0.5" in m.error
+
+
+def test_v3_fp8_on_8_h200_default_fraction_starts_with_half_a_million_tokens():
+    v3 = get_model("deepseek-v3")
+    m = sglang_memory(v3, Settings(precision="fp8"), SglangOptions(tp=8), H200_MIB * MiB)
+    assert m.starts and 300_000 < m.max_total_num_tokens < 1_000_000
+    assert m.max_running_requests == min(m.max_total_num_tokens // 2, m.req_pool_reqs)
+    assert m.max_context == min(m.context_len, m.max_total_num_tokens) - 1
+
+
+def test_context_past_model_maximum_is_refused_like_sglang():
+    v3 = get_model("deepseek-v3")
+    m = sglang_memory(v3, Settings(precision="fp8"), SglangOptions(tp=8, context_length=10**6), H200_MIB * MiB)
+    assert m.starts is False and "SGLANG_ALLOW_OVERWRITE_LONGER_CONTEXT_LEN=1" in m.error
+
+
+def test_min_gpu_for_v3_fp8_tp8_is_between_h100_and_h200_and_it_starts_there():
+    v3 = get_model("deepseek-v3")
+    s = Settings(precision="fp8", context=4096)
+    need = sglang_min_gpu_bytes(v3, s, SglangOptions(tp=8))
+    assert 80 * GiB < need < 141 * GiB
+    assert sglang_memory(v3, s, SglangOptions(tp=8), need).starts
+    assert not sglang_memory(v3, s, SglangOptions(tp=8), need - GiB).starts or \
+        (sglang_memory(v3, s, SglangOptions(tp=8), need - GiB).max_total_num_tokens or 0) < 4096
