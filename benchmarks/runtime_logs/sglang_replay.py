@@ -78,6 +78,8 @@ def replay(log: Dict) -> List[Tuple[str, float, float]]:
         rows.append(("kv_bytes_gb(K+V)", lg["k_size_gb"] + lg["v_size_gb"], (m.kv_pool_bytes or 0) / GiB))
     if "kv_size_gb" in lg:
         rows.append(("kv_bytes_gb", lg["kv_size_gb"], (m.kv_pool_bytes or 0) / GiB))
+    if "memory_pool_end_avail_gb" in lg:
+        rows.append(("free_after_pools_gb", lg["memory_pool_end_avail_gb"], (m.free_after_pools_bytes or 0) / GiB))
     if "max_running_requests" in lg:
         rows.append(("max_running_requests", lg["max_running_requests"], m.max_running_requests or 0))
     return rows
@@ -88,11 +90,13 @@ def rel_err(logged: float, predicted: float) -> Optional[float]:
 
 
 def main() -> int:
-    print(f"{'log':52} {'term':32} {'logged':>12} {'ours':>12} {'error':>8}")
+    print(f"{'log':48} {'term':30} {'logged':>12} {'ours':>12} {'error':>8}")
     for name, log in load_logs():
+        known = log.get("known_deviation", {})
         for term, a, b in replay(log):
             e = rel_err(a, b)
-            print(f"{name[:52]:52} {term:32} {a:12.2f} {b:12.2f} {'' if e is None else f'{e:+.2%}':>8}")
+            flag = "  (known deviation)" if term in known else ""
+            print(f"{name[:48]:48} {term:30} {a:12.2f} {b:12.2f} {'' if e is None else f'{e:+.2%}':>8}{flag}")
     return 0
 
 

@@ -138,6 +138,7 @@ class SglangMemory:
     max_running_requests: Optional[int] = None
     max_context: Optional[int] = None  # longest request it accepts: min(context_len, tokens) - 1
     headroom_bytes: Optional[int] = None  # (1 - f) x free at start - req_to_token pool
+    free_after_pools_bytes: Optional[int] = None  # "Memory pool end. avail mem=": before graphs
     activation_reserve_bytes: int = 0  # SGLang's own estimate for a chunked prefill
     cuda_graph_reserve_bytes: int = 0  # SGLang's own estimate for CUDA graphs
     starts: Optional[bool] = None
@@ -234,7 +235,8 @@ def device_weight_bytes(spec: ModelSpec, precision: str, tp: int, attn_tp: int) 
     """(weights on one GPU, of which post-load copies). Linear weights split by TP (attention
     by the attention-TP size under DP attention); replicated: MLA a-projections, norms, the
     MoE router (ReplicatedLinear gate). The embedding and LM head are vocab-parallel.
-    Post-load: DeepseekV2ForCausalLM.post_load_weights builds w_kc / w_vc from kv_b_proj as
+    Plus the rotary cos/sin cache (rope_cache_bytes). Post-load:
+    DeepseekV2ForCausalLM.post_load_weights builds w_kc / w_vc from kv_b_proj as
     new bf16 tensors (dequantized from fp8 block weights), heads/attn_tp x (qk_nope + v_head) x
     kv_lora_rank x 2 bytes per layer, while kv_b_proj stays loaded."""
     rate = _linear_byte_rate(spec, precision)
@@ -244,11 +246,20 @@ def device_weight_bytes(spec: ModelSpec, precision: str, tp: int, attn_tp: int) 
     float_b = 4 if precision == "fp32" else 2
     small = spec.params - spec.linear_params - spec.embedding_params  # norms, router, biases
     rest = (spec.embedding_params / tp + small) * float_b
-    total = int(lin + rest)
+    total = int(lin + rest) + rope_cache_bytes(spec)
     post = 0
     if spec.is_mla:
         post = (spec.heads // attn_tp) * (spec.qk_nope_head_dim + spec.v_head_dim) * spec.kv_lora_rank * 2 * spec.layers
     return total + post, post
+
+
+def rope_cache_bytes(spec: ModelSpec) -> int:
+    """layers/rotary_embedding.py RotaryEmbedding.__init__: one cos_sin_cache buffer of
+    max_position x rotary_dim, kept fp32 on CUDA ("cache needs to be in FP32"), shared by all
+    layers (get_rope caches instances in _ROPE_DICT). Rotary dim: head_dim, qk_rope_head_dim for
+    MLA (DeepseekScalingRotaryEmbedding spans original_max_position x factor = max_context)."""
+    rot = spec.qk_rope_head_dim if spec.is_mla else spec.head_dim
+    return spec.max_context * rot * 4
 
 
 # -- KV cache ------------------------------------------------------------------------------
@@ -412,6 +423,7 @@ def sglang_memory(spec: ModelSpec, settings: Settings, opts: Optional[SglangOpti
     m.max_running_requests = min(tokens // 2 if per_dp is None else per_dp, reqs)
     m.max_context = min(context_len - 1, tokens - 1)
     m.headroom_bytes = int(free0 * (1 - f)) - m.req_pool_bytes - (m.kv_pool_bytes - tokens * cell)
+    m.free_after_pools_bytes = free0 - w - m.kv_pool_bytes - m.req_pool_bytes
     if m.max_running_requests <= 0:  # tp_worker.py: assert self.max_running_requests > 0
         m.starts = False
         m.error = "AssertionError: max_running_request is zero"
