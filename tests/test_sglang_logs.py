@@ -47,6 +47,14 @@ def test_every_logged_term_within_5_percent_and_verdict_agrees(name, term, logge
         assert abs(ours - logged) <= 0.05 * abs(logged), f"{name} {term}: logged {logged} ours {ours}"
 
 
+@pytest.mark.parametrize("name,log", [(n, l) for n, l in LOGS if replay_mod.pool_formula_rows(l)],
+                         ids=[n for n, l in LOGS if replay_mod.pool_formula_rows(l)])
+def test_pool_arithmetic_alone_matches_the_logged_token_count_within_half_a_percent(name, log):
+    # inputs: logged free memory, logged weights, the fraction; output compared: logged tokens
+    for _, logged, ours in replay_mod.pool_formula_rows(log):
+        assert abs(ours - logged) <= 0.005 * logged, f"{name}: logged {logged} ours {ours}"
+
+
 def test_at_least_four_logs_check_weights_tokens_bytes_and_requests_from_the_device_state():
     full = [n for n, log in LOGS if {"weights_gb", "max_total_num_tokens", "max_running_requests"} <= set(log["logged"])]
     assert len(full) >= 3, full

@@ -85,6 +85,24 @@ def replay(log: Dict) -> List[Tuple[str, float, float]]:
     return rows
 
 
+def pool_formula_rows(log: Dict) -> List[Tuple[str, float, float]]:
+    """profile_max_num_token checked on its own: tokens from the LOGGED free memory, weights and
+    mem_fraction_static (inputs here), compared with the logged token count. Separates the pool
+    arithmetic from our weight model."""
+    from deepseek_probe.runtimes.sglang import cell_size_bytes, profiled_tokens
+    lg = log["logged"]
+    f = lg.get("mem_fraction_static") or (log.get("options") or {}).get("mem_fraction_static")
+    free0 = lg.get("free_at_start_gib") or log.get("free_at_start_gib")
+    if not (f and free0 and "weights_gb" in lg and "max_total_num_tokens" in lg):
+        return []
+    spec = spec_of(log)
+    opts = parse_command(log["command"], {}).options
+    attn_tp = opts.tp // opts.dp if opts.enable_dp_attention else opts.tp
+    cell = cell_size_bytes(spec, 2, attn_tp)
+    t = profiled_tokens(int(free0 * GiB), int((free0 - lg["weights_gb"]) * GiB), f, cell)
+    return [("kv_tokens(logged weights)", lg["max_total_num_tokens"], t)]
+
+
 def rel_err(logged: float, predicted: float) -> Optional[float]:
     return None if logged == 0 else (predicted - logged) / logged
 
@@ -93,7 +111,7 @@ def main() -> int:
     print(f"{'log':48} {'term':30} {'logged':>12} {'ours':>12} {'error':>8}")
     for name, log in load_logs():
         known = log.get("known_deviation", {})
-        for term, a, b in replay(log):
+        for term, a, b in replay(log) + pool_formula_rows(log):
             e = rel_err(a, b)
             flag = "  (known deviation)" if term in known else ""
             print(f"{name[:48]:48} {term:30} {a:12.2f} {b:12.2f} {'' if e is None else f'{e:+.2%}':>8}{flag}")

@@ -315,6 +315,16 @@ def kv_pool_bytes(spec: ModelSpec, tokens: int, page: int, kv_bytes: float, attn
     return int(2 * rows * heads * spec.head_dim * max(kv_bytes, 1)) * L
 
 
+def profiled_tokens(free_before_weights_bytes: int, free_after_weights_bytes: int, mem_fraction_static: float,
+                    cell_bytes: int) -> int:
+    """ModelRunner.profile_max_num_token, in its GiB floats: rest = available_gpu_memory (after
+    the weights) - min_per_gpu_memory (before them) x (1 - mem_fraction_static);
+    max_num_token = int(rest x 2^30 // cell_size). Negative when the weights overrun the
+    static fraction (SGLang then raises "Not enough memory")."""
+    rest_gib = free_after_weights_bytes / GiB - free_before_weights_bytes / GiB * (1 - mem_fraction_static)
+    return int(rest_gib * (1 << 30) // cell_bytes)
+
+
 def not_enough_memory_text(mem_fraction_static: float) -> str:
     """model_runner.py ModelRunner.init_memory_pool, verbatim format (an f-string with `=`)."""
     return ("Not enough memory. Please try to increase --mem-fraction-static. "
@@ -397,10 +407,8 @@ def sglang_memory(spec: ModelSpec, settings: Settings, opts: Optional[SglangOpti
     free0 = gpu_free_bytes if gpu_free_bytes is not None else free_at_start_bytes(gpu_total_bytes, tp)
     m.gpu_total_bytes, m.free_at_start_bytes = gpu_total_bytes, free0
     m.static_bytes = int(free0 * f)
-    # profile_max_num_token works in GiB floats: rest = avail_after_load - avail_before x (1 - f)
-    rest_gib = (free0 - w) / GiB - free0 / GiB * (1 - f)
-    m.kv_budget_bytes = int(rest_gib * GiB)
-    tokens = int(rest_gib * GiB // cell) if rest_gib > 0 else int(rest_gib * GiB / cell)
+    m.kv_budget_bytes = int(((free0 - w) / GiB - free0 / GiB * (1 - f)) * GiB)
+    tokens = profiled_tokens(free0, free0 - w, f, cell)
     if o.max_total_tokens is not None:
         tokens = min(tokens, o.max_total_tokens)
         if o.max_total_tokens > tokens:
