@@ -110,3 +110,41 @@ def test_min_gpu_for_v3_fp8_tp8_is_between_h100_and_h200_and_it_starts_there():
     assert sglang_memory(v3, s, SglangOptions(tp=8), need).starts
     assert not sglang_memory(v3, s, SglangOptions(tp=8), need - GiB).starts or \
         (sglang_memory(v3, s, SglangOptions(tp=8), need - GiB).max_total_num_tokens or 0) < 4096
+
+
+def test_dp_attention_replicates_attention_weights_and_divides_the_request_limit():
+    v3 = get_model("deepseek-v3")
+    s = Settings(precision="fp8")
+    plain = sglang_memory(v3, s, SglangOptions(tp=8, mem_fraction_static=0.9, max_running_requests=256), H200_MIB * MiB)
+    dpa = sglang_memory(v3, s, SglangOptions(tp=8, dp=8, enable_dp_attention=True, mem_fraction_static=0.9,
+                                             max_running_requests=256), H200_MIB * MiB)
+    assert dpa.attn_tp == 1 and dpa.weights_bytes > plain.weights_bytes + 5 * GiB
+    assert plain.max_running_requests == 256 and dpa.max_running_requests == 256 // 8
+
+
+def test_v32_indexer_adds_to_the_cell_and_fp8_nsa_rows_store_656_bytes():
+    import dataclasses
+    from deepseek_probe.profiles import ModelSpec
+    from deepseek_probe.runtimes.sglang import kv_pool_bytes
+
+    @dataclasses.dataclass(frozen=True)
+    class Indexed(ModelSpec):
+        index_head_dim: int = 0
+
+    v3 = get_model("deepseek-v3")
+    v32 = Indexed(**{f.name: getattr(v3, f.name) for f in dataclasses.fields(ModelSpec)}, index_head_dim=128)
+    assert cell_size_bytes(v32, 1, 1) == 576 * 61 + (128 + 4) * 61
+    per_token = (kv_pool_bytes(v32, 640_000, 64, 1, 1) - kv_pool_bytes(v32, 0, 64, 1, 1)) / 640_000
+    assert abs(per_token - (656 + 132) * 61) < 1
+    assert sglang_memory(v32, Settings(precision="fp8"), SglangOptions(tp=8), None).page_size == 64
+
+
+def test_account_never_claims_more_than_the_device_when_sglang_starts():
+    from deepseek_probe.runtimes import sglang as rt
+    from deepseek_probe.runtimes.base import DeviceMemory, Estimate
+    v3 = get_model("deepseek-v3")
+    s = Settings(precision="fp8", context=8192, concurrency=4, runtime="sglang", tensor_parallel=8)
+    est = Estimate(v3.id, "fp8", "bf16", 8192, 4, "sglang", 8, v3.params, DeviceMemory(), 0, 0, 0)
+    rt.account(v3, s, est, H200_MIB * MiB)
+    assert est.notes["sglang"]["starts"] and est.per_device.total_bytes <= H200_MIB * MiB
+    assert est.per_device.kv_cache_bytes > 40 * GiB

@@ -22,13 +22,19 @@ Pure: no I/O, no printing. The launch-command parser is in sglang_cli.py.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
+from deepseek_probe import memory
 from deepseek_probe.profiles import PRECISIONS, ModelSpec, weight_bytes
-from deepseek_probe.runtimes.base import EstimateInputError, GiB, MiB, Settings
+from deepseek_probe.runtimes.base import Estimate, EstimateInputError, GiB, MiB, Runtime, Settings
 
 SGLANG_VERSION = "0.5.5"
+
+RUNTIME = Runtime(
+    "sglang", ("bf16", "fp16", "fp8", "int8", "int4"), ("bf16", "fp16", "fp8"), 0,
+    "SGLang 0.5.5: --context-length defaults to the model's maximum (model_config.py); "
+    "--kv-cache-dtype auto|fp8_e4m3|fp8_e5m2|bf16; static pool = mem_fraction_static x free memory")
 
 # --quantization value -> the precision our weight math uses (profiles.PRECISIONS).
 # awq/gptq (+ marlin repacks, moe_wna16): 4-bit, group 128; fp8 family: 1 byte + scales.
@@ -485,5 +491,55 @@ def sglang_min_gpu_bytes(spec: ModelSpec, settings: Settings, opts: Optional[Sgl
     return hi
 
 
-def with_options(opts: SglangOptions, **changes: object) -> SglangOptions:
-    return replace(opts, **changes)  # type: ignore[arg-type]
+
+# -- the runtime registry interface (base.RuntimeModel) --------------------------------------
+def account(spec: ModelSpec, s: Settings, est: Estimate, device_total_bytes: Optional[int]) -> None:
+    """Fill est with SGLang's terms. With a device size: what the process holds once started
+    (context + weights + KV pool + req_to_token pool + SGLang's own graph/activation budget).
+    Without: the least it needs for settings.context x settings.concurrency tokens."""
+    opts = s.runtime_options if isinstance(s.runtime_options, SglangOptions) else None
+    m = sglang_memory(spec, s, opts, device_total_bytes)
+    d = est.per_device
+    d.weights_bytes = m.weights_bytes
+    d.activation_bytes = m.activation_reserve_bytes
+    tp = m.tp
+    context_bytes = CUDA_CONTEXT_BYTES + (DISTRIBUTED_INIT_BYTES if tp > 1 else 0)
+    want = s.context * s.concurrency
+    if m.max_total_num_tokens is not None and m.starts:
+        d.kv_cache_bytes = m.kv_pool_bytes or 0
+        req = m.req_pool_bytes or 0
+        context_bytes = (m.gpu_total_bytes or 0) - (m.free_at_start_bytes or 0)
+        # SGLang's activation budget is a loose upper bound; what is left outside the pools caps it
+        d.activation_bytes = max(0, min(m.activation_reserve_bytes,
+                                        (m.headroom_bytes or 0) - m.cuda_graph_reserve_bytes))
+    else:
+        d.kv_cache_bytes = kv_pool_bytes(spec, want, m.page_size, m.kv_dtype_bytes, m.attn_tp)
+        reqs = opts.max_running_requests if opts and opts.max_running_requests else REQ_POOL_MIN
+        req = reqs * (m.context_len + REQ_EXTRA_CONTEXT) * 4
+    d.runtime_overhead_bytes = context_bytes + req + m.cuda_graph_reserve_bytes
+    d.total_bytes = d.weights_bytes + d.kv_cache_bytes + d.activation_bytes + d.runtime_overhead_bytes
+    est.notes["sglang"] = {
+        "version": m.version, "mem_fraction_static": m.mem_fraction_static,
+        "mem_fraction_static_auto": m.mem_fraction_static_auto, "chunked_prefill_size": m.chunked_prefill_size,
+        "cuda_graph_max_bs": m.cuda_graph_max_bs, "page_size": m.page_size, "context_len": m.context_len,
+        "cell_size_bytes": m.cell_size_bytes, "max_total_num_tokens": m.max_total_num_tokens,
+        "max_running_requests": m.max_running_requests, "max_context": m.max_context,
+        "starts": m.starts, "error": m.error, "warnings": list(m.warnings), "notes": list(m.notes),
+        "min_need_bytes": None if m.error else sglang_min_gpu_bytes(spec, s, opts) if device_total_bytes is None else None,
+    }
+    est.sources.update({
+        "weights_bytes": "linear weights / TP (attention / attention-TP with DP attention), MLA a-projections, "
+                         "norms and router replicated, rope cos/sin cache fp32, MLA w_kc/w_vc bf16 copies "
+                         "(sglang 0.5.5 models/deepseek_v2.py, layers/rotary_embedding.py)",
+        "kv_cache_bytes": "model_runner.py profile_max_num_token: (f x free before weights - weights) // cell; "
+                          "memory_pool.py pools allocate size + page_size rows",
+        "activation_bytes": "server_args.py _handle_gpu_memory_settings budget: max(chunked_prefill_size, 2048) x 1.5 MiB",
+        "runtime_overhead_bytes": "CUDA context (621 MiB measured) + NCCL (2.01 GB at TP8, PR #11716 log) + "
+                                  "req_to_token int32 pool + cuda_graph_max_bs x 2 MiB (server_args budget)",
+    })
+
+
+def host_ram_bytes(spec: ModelSpec, s: Settings, est: Estimate) -> int:
+    """One scheduler process per GPU, each streaming safetensors shards (as vLLM)."""
+    tp = s.runtime_options.tp if isinstance(s.runtime_options, SglangOptions) else s.tensor_parallel
+    return memory.python_runtime_host_bytes(spec, s, workers=tp)

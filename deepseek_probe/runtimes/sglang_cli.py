@@ -13,7 +13,7 @@ import os
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 from deepseek_probe.runtimes.command import (
-    IGNORED, MODELLED, NOT_MODELLED, CommandError, Flag, ParsedCommand, parse_flags, to_float, to_int)
+    IGNORED, NOT_MODELLED, CommandError, Flag, ParsedCommand, parse_flags, to_float, to_int)
 from deepseek_probe.runtimes.sglang import KV_DTYPE_BYTES, SglangOptions
 
 
