@@ -148,3 +148,14 @@ def test_account_never_claims_more_than_the_device_when_sglang_starts():
     rt.account(v3, s, est, H200_MIB * MiB)
     assert est.notes["sglang"]["starts"] and est.per_device.total_bytes <= H200_MIB * MiB
     assert est.per_device.kv_cache_bytes > 40 * GiB
+
+
+def test_max_total_tokens_caps_the_pool_and_warns_with_the_profiled_value():
+    v3 = get_model("deepseek-v3")
+    s = Settings(precision="fp8")
+    free = sglang_memory(v3, s, SglangOptions(tp=8, mem_fraction_static=0.9), H200_MIB * MiB).max_total_num_tokens
+    capped = sglang_memory(v3, s, SglangOptions(tp=8, mem_fraction_static=0.9, max_total_tokens=100_000), H200_MIB * MiB)
+    assert capped.max_total_num_tokens == 100_000 and not capped.warnings
+    over = sglang_memory(v3, s, SglangOptions(tp=8, mem_fraction_static=0.9, max_total_tokens=10**8), H200_MIB * MiB)
+    assert over.max_total_num_tokens == free
+    assert f"is larger than the profiled value {free}" in over.warnings[0]

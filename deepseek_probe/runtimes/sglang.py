@@ -415,11 +415,11 @@ def sglang_memory(spec: ModelSpec, settings: Settings, opts: Optional[SglangOpti
     m.static_bytes = int(free0 * f)
     m.kv_budget_bytes = int(((free0 - w) / GiB - free0 / GiB * (1 - f)) * GiB)
     tokens = profiled_tokens(free0, free0 - w, f, cell)
-    if o.max_total_tokens is not None:
-        tokens = min(tokens, o.max_total_tokens)
+    if o.max_total_tokens is not None:  # init_memory_pool: a cap, never a raise
         if o.max_total_tokens > tokens:
             m.warnings.append(f"max_total_tokens={o.max_total_tokens} is larger than the profiled value "
                               f"{tokens}. Use the profiled value instead.")
+        tokens = min(tokens, o.max_total_tokens)
     tokens = tokens // page * page
     m.max_total_num_tokens = tokens
     if tokens <= 0:
