@@ -103,6 +103,19 @@ def pool_formula_rows(log: Dict) -> List[Tuple[str, float, float]]:
     return [("kv_tokens(logged weights)", lg["max_total_num_tokens"], t)]
 
 
+def info_rows(log: Dict) -> List[Tuple[str, float, float]]:
+    """Not asserted: how far the default free-memory model (total - CUDA context - NCCL) is from
+    the free memory the log shows before the weights. A probe that reads NVML free memory
+    replaces this guess."""
+    from deepseek_probe.runtimes.sglang import free_at_start_bytes
+    free0 = log.get("free_at_start_gib")
+    total = log["gpu"].get("memory_total_mib")
+    if not (free0 and total):
+        return []
+    tp = parse_command(log["command"], {}).options.tp
+    return [("info: free at start (modelled)", free0, free_at_start_bytes(int(total * MiB), tp) / GiB)]
+
+
 def rel_err(logged: float, predicted: float) -> Optional[float]:
     return None if logged == 0 else (predicted - logged) / logged
 
@@ -111,7 +124,7 @@ def main() -> int:
     print(f"{'log':48} {'term':30} {'logged':>12} {'ours':>12} {'error':>8}")
     for name, log in load_logs():
         known = log.get("known_deviation", {})
-        for term, a, b in replay(log) + pool_formula_rows(log):
+        for term, a, b in replay(log) + pool_formula_rows(log) + info_rows(log):
             e = rel_err(a, b)
             flag = "  (known deviation)" if term in known else ""
             print(f"{name[:48]:48} {term:30} {a:12.2f} {b:12.2f} {'' if e is None else f'{e:+.2%}':>8}{flag}")
