@@ -27,7 +27,7 @@ Exit codes:
 PRECISIONS = ["fp32", "bf16", "fp16", "fp8", "int8", "int4",
               "q8_0", "q6_k", "q5_k_m", "q4_k_m", "q4_0", "q3_k_m", "q2_k"]
 KV_PRECISIONS = ["bf16", "fp16", "fp8", "q8_0", "q4_0"]
-RUNTIMES = ["transformers", "vllm", "llamacpp"]
+RUNTIMES = ["transformers", "vllm", "sglang", "llamacpp"]
 # Ollama and LM Studio run llama.cpp underneath; accept their names for the same model.
 RUNTIME_ALIASES = {"ollama": "llamacpp", "lmstudio": "llamacpp", "llama.cpp": "llamacpp", "hf": "transformers"}
 

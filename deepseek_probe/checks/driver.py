@@ -42,6 +42,12 @@ RUNTIME_CUDA: Dict[str, RuntimeCuda] = {
         "12.9", ("13.0", "12.8"), False,
         "install the vllm-<version>+cu{v} wheel from the vLLM GitHub release",
         "vLLM installation docs: default wheels CUDA 12.9, also 12.8 and 13.0"),
+    # sglang 0.5.5's wheel METADATA pins torch==2.8.0, whose default PyPI wheel is built with
+    # CUDA 12.8 (PyTorch 2.8 install matrix; cu126 and cu129 on download.pytorch.org).
+    "sglang": RuntimeCuda(
+        "12.8", ("12.9", "12.6"), False,
+        "pip install torch==2.8.0 --index-url https://download.pytorch.org/whl/cu{v}",
+        "sglang 0.5.5 wheel: torch==2.8.0 (default wheel cu128; cu126/cu129 on download.pytorch.org)"),
     # llama.cpp release binaries ship CUDA 12.4 and 13.1 builds; Ollama bundles cuda_v12 and
     # cuda_v13 runners and loads the newest one the driver supports.
     "llamacpp": RuntimeCuda(

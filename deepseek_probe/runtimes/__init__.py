@@ -18,6 +18,7 @@ _MODULES = {
     "transformers": "deepseek_probe.runtimes.transformers",
     "vllm": "deepseek_probe.runtimes.vllm",
     "llamacpp": "deepseek_probe.runtimes.llamacpp",
+    "sglang": "deepseek_probe.runtimes.sglang",
 }
 
 
