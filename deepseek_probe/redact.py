@@ -94,6 +94,9 @@ def redact_snapshot(snapshot: Snapshot) -> Snapshot:
     return red
 
 
+_JSON_WORDS = {"true", "false", "null", "infinity", "nan"}
+
+
 def redact_text(text: str, secrets: Iterable[str] = (), users: Iterable[str] = ()) -> str:
     """Final safety pass over rendered output.
 
@@ -105,8 +108,10 @@ def redact_text(text: str, secrets: Iterable[str] = (), users: Iterable[str] = (
     `users` are user names replaced only inside home paths (a user called "gpu" must not
     erase the word GPU).
     """
-    # Longest first, so a full hostname goes before its short form.
-    for s in sorted({s for s in secrets if s and len(s) >= (6 if s.isdigit() else 5)}, key=len, reverse=True):
+    # Longest first, so a full hostname goes before its short form. A "serial" or "hostname"
+    # that is a JSON literal (a machine named "false") would break every JSON report if replaced.
+    keep = {s for s in secrets if s and len(s) >= (6 if s.isdigit() else 5) and s.lower() not in _JSON_WORDS}
+    for s in sorted(keep, key=len, reverse=True):
         placeholder = "<redacted>"
         if _NV_UUID_RE.fullmatch(s):
             placeholder = s.split("-", 1)[0] + "-<uuid>"

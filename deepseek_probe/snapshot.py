@@ -230,6 +230,33 @@ class NetworkInfo(_Record):
 
 
 @_record
+class LocalCheckpoint(_Record):
+    """A model checkpoint already on this machine (probes/checkpoints.py), from its headers."""
+
+    source: str  # hf_cache | ollama | lmstudio | model_dir
+    name: str  # HF repo id, Ollama name:tag, or the file / folder name
+    path: Optional[str] = None
+    format: Optional[str] = None  # safetensors | gguf | unknown
+    bytes_on_disk: Optional[int] = None
+    expected_bytes: Optional[int] = None  # what the headers say the data should take
+    complete: Optional[bool] = None
+    params: Optional[int] = None
+    bytes_by_dtype: Dict[str, int] = field(default_factory=dict)  # safetensors dtype or ggml type
+    precision: Optional[str] = None  # a profiles.PRECISIONS name when one fits
+    architecture: Optional[str] = None  # model_type / general.architecture
+    error: Optional[str] = None  # a corrupt header: one line naming the file
+
+
+@_record
+class CheckpointsInfo(_Record):
+    """Checkpoints found in the Hugging Face cache, Ollama's and LM Studio's stores, --model-dir."""
+
+    found: List[LocalCheckpoint] = field(default_factory=list)
+    roots: List[str] = field(default_factory=list)  # folders looked at
+    unavailable: Dict[str, str] = field(default_factory=dict)
+
+
+@_record
 class Snapshot(_Record):
     """Everything the probes saw on one machine at ``captured_at``."""
 
@@ -244,6 +271,7 @@ class Snapshot(_Record):
     gpus: List[GpuInfo] = field(default_factory=list)
     links: List[GpuLink] = field(default_factory=list)
     network: NetworkInfo = field(default_factory=NetworkInfo)
+    checkpoints: CheckpointsInfo = field(default_factory=CheckpointsInfo)
     probe_ms: Dict[str, float] = field(default_factory=dict)  # wall time of each probe
 
     @property

@@ -311,3 +311,11 @@ def test_a_uuid_prefix_in_cuda_visible_devices_is_redacted(capsys, tmp_path):
         code, out, _ = run(capsys, "check", "--snapshot", path, "--format", fmt, "--model", "7b")
         assert prefix[len("GPU-"):] not in out, fmt
 
+
+
+def test_a_secret_spelled_like_a_json_literal_does_not_break_the_json_report():
+    # found by hypothesis: a GPU serial "false" turned `"visible": false` into `<redacted>`
+    from deepseek_probe.redact import redact_text
+
+    text = '{"serial": "false", "visible": false, "ecc": null}'
+    assert json.loads(redact_text(text, ["false", "null"]))["visible"] is False

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any, Dict, Mapping, Optional
 
 from deepseek_probe.probes._timeout import Outcome, start_bounded
-from deepseek_probe.snapshot import (CpuInfo, CudaInfo, DiskInfo, MemoryInfo, NetworkInfo,
+from deepseek_probe.snapshot import (CheckpointsInfo, CpuInfo, CudaInfo, DiskInfo, MemoryInfo, NetworkInfo,
                                      Snapshot, SystemInfo)
 
 # Per-probe limit. The slowest healthy probe is NVML: nvmlInit ~14 ms + ~1 ms per call
@@ -77,12 +77,18 @@ def _fill(snap: Snapshot, model_dir: Optional[str], nvml: Any, root: str, limit_
     ]
     if network is not None:
         started.append(("network", lambda: network.probe_network(root), NetworkInfo))
+    if root == "/":  # checkpoints already on disk (HF cache, Ollama, LM Studio, --model-dir); headers only
+        from deepseek_probe.probes import checkpoints
+
+        started.append(("checkpoints", lambda: checkpoints.probe_checkpoints(model_dir, env), CheckpointsInfo))
     pendings = [(name, start_bounded(fn, name), cls) for name, fn, cls in started]
     results = {name: _collect(snap, name, pending, cls, limit_s) for name, pending, cls in pendings}
     snap.system, snap.cpu, snap.memory = results["system"], results["cpu"], results["memory"]
     snap.disk, toolkit = results["disk"], results["cuda"]
     if "network" in results:
         snap.network = results["network"]
+    if "checkpoints" in results:
+        snap.checkpoints = results["checkpoints"]
 
     outcome = pending.wait(limit_s)
     snap.probe_ms["gpu"] = outcome.elapsed_ms

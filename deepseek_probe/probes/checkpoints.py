@@ -23,10 +23,13 @@ import os
 import re
 import time
 from dataclasses import dataclass, field, fields
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from deepseek_probe.formats import gguf, hf_config, safetensors
 from deepseek_probe.formats.errors import HeaderError
+
+if TYPE_CHECKING:  # annotations only: the snapshot record is built in probe_checkpoints
+    from deepseek_probe.snapshot import CheckpointsInfo
 
 SOURCES = ("hf_cache", "ollama", "lmstudio", "model_dir")
 OLLAMA_MODEL_MEDIA_TYPE = "application/vnd.ollama.image.model"
@@ -511,3 +514,21 @@ def find_checkpoints(model_dirs: Sequence[str] = (), environ: Optional[Mapping[s
             scan.checkpoints.append(c)
     scan.elapsed_ms = (time.perf_counter() - t0) * 1e3
     return scan
+
+
+def probe_checkpoints(model_dir: Optional[str], environ: Mapping[str, str]) -> CheckpointsInfo:
+    """The snapshot's record of the scan: what was found, where it looked, limits hit."""
+    from deepseek_probe.snapshot import CheckpointsInfo, LocalCheckpoint
+
+    scan = find_checkpoints([model_dir] if model_dir else (), environ=environ)
+    out = CheckpointsInfo(roots=list(scan.roots))
+    for c in scan.checkpoints:
+        arch = c.architecture.get("architecture") if isinstance(c.architecture, dict) else None
+        out.found.append(LocalCheckpoint(
+            source=c.source, name=c.name, path=c.path, format=c.format, bytes_on_disk=c.bytes_on_disk,
+            expected_bytes=c.expected_bytes, complete=c.complete, params=c.params,
+            bytes_by_dtype=dict(c.bytes_by_dtype), precision=c.precision,
+            architecture=str(arch) if arch is not None else None, error=c.error))
+    if scan.notes:
+        out.unavailable["found"] = "; ".join(scan.notes)[:200]
+    return out
