@@ -64,6 +64,7 @@ class SurveyResult:
     snapshot: Snapshot
     rows: List[SurveyRow]
     health: List[Finding]
+    checkpoints: List[Dict[str, Any]] = field(default_factory=list)  # on this machine already
     tool_version: str = __version__
 
     @property
@@ -88,7 +89,8 @@ class SurveyResult:
                 "machine": machine_summary(self.snapshot),
                 "snapshot": self.snapshot.to_dict(),
                 "health": [f.to_dict() for f in self.health],
-                "rows": [r.to_dict() for r in self.rows]}
+                "rows": [r.to_dict() for r in self.rows],
+                "checkpoints": list(self.checkpoints)}
 
 
 def machine_summary(snap: Snapshot) -> Dict[str, Any]:
@@ -261,8 +263,29 @@ def health_findings(snap: Snapshot) -> List[Finding]:
     return out
 
 
+def local_checkpoints(snap: Snapshot) -> List[Dict[str, Any]]:
+    """The checkpoints found on this machine with their real size, and the catalog model each
+    is (by its HF id or Ollama tag; a file found by path, by its header's parameter count)."""
+    from deepseek_probe.profiles import names
+
+    by_params = {s.params: s.id for s in profiles.all_models()}
+    out = []
+    for c in snap.checkpoints.found:
+        model = None
+        if c.source in ("hf_cache", "ollama"):
+            try:
+                model = names.resolve(c.name).model_id
+            except InputError:
+                model = None
+        if model is None and c.params:
+            model = next((mid for p, mid in by_params.items() if abs(p - c.params) <= 0.03 * p), None)
+        out.append({"name": c.name, "source": c.source, "format": c.format, "precision": c.precision,
+                    "bytes_on_disk": c.bytes_on_disk, "complete": c.complete, "model": model, "error": c.error})
+    return out
+
+
 def survey(snap: Snapshot, specs: Optional[Sequence[ModelSpec]] = None) -> SurveyResult:
     """Every architecture of the catalog (or of `specs`) against one snapshot."""
     groups = architecture_groups(specs if specs is not None else profiles.all_models())
     rows = [_row_for(snap, g) for g in groups]
-    return SurveyResult(snap, rows, health_findings(snap))
+    return SurveyResult(snap, rows, health_findings(snap), local_checkpoints(snap))

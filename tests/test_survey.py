@@ -152,3 +152,21 @@ def test_verify_needs_a_model(capsys):
 def test_the_schema_ships_in_the_package():
     out = subprocess.run([sys.executable, "-m", "deepseek_probe", "schema"], capture_output=True, text=True)
     assert out.returncode == 0 and json.loads(out.stdout)["$id"] == "deepseek-probe/survey/1"
+
+
+def test_survey_lists_the_checkpoints_on_disk_with_their_header_bytes():
+    from deepseek_probe.probes.checkpoints import probe_checkpoints
+
+    home = os.path.join(os.path.dirname(SNAPSHOT_FIXTURES), "home", "derived-home")
+    snap = Snapshot.load(H100)
+    snap.checkpoints = probe_checkpoints(None, {"HOME": home})
+    found = {c["name"]: c for c in survey.survey(snap).checkpoints}
+    assert set(found) >= {"deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", "deepseek-ai/DeepSeek-V2-Lite"}
+    assert found["deepseek-ai/DeepSeek-V2-Lite"]["model"] == "deepseek-v2-lite"
+    ollama = [c for c in found.values() if c["source"] == "ollama"]
+    assert ollama and ollama[0]["model"] == "deepseek-r1-distill-qwen-1.5b" and ollama[0]["format"] == "gguf"
+    # the safetensors headers of the 1.5B hold exactly its parameters in bf16
+    raw = {c.name: c for c in snap.checkpoints.found}
+    spec = profiles.get_model("deepseek-r1-distill-qwen-1.5b")
+    assert raw["deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"].params == spec.params
+    assert raw["deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"].bytes_by_dtype == {"BF16": 2 * spec.params}

@@ -62,6 +62,13 @@ def render_text(result: "SurveyResult", color: bool = False) -> str:
         for change in r.to_run[:1]:
             label = "to run it" if r.fit == "none" else "on a GPU"
             lines.append(_clip(f"    {label}: {change}", WIDTH))
+    if result.checkpoints:
+        lines += ["", "already on this machine:"]
+        for c in result.checkpoints:
+            state = c["error"] or ("complete" if c["complete"] else "incomplete" if c["complete"] is False else "")
+            what = " ".join(x for x in (c["format"], c["precision"]) if x)
+            lines.append(_clip(f"  {c['name']} ({c['source']}, {what}, {gib(c['bytes_on_disk'])})"
+                               f"{' = ' + c['model'] if c['model'] else ''}{' · ' + state if state else ''}", WIDTH))
     lines.append("")
     lines.append("tok/s: decode per sequence, estimated from memory bandwidth (±30%); context: the "
                  "largest that fits")
@@ -106,6 +113,10 @@ def render_markdown(result: "SurveyResult") -> str:
         ctx = count(r.max_context) if r.max_context else "-"
         out.append(f"| {', '.join(r.models)} | {r.params / 1e9:.1f} B | {_FIT_WORDS[r.fit]} | {_how(r)} | {ctx} "
                    f"| {_tps(r)} | {'; '.join(r.to_run) or '-'} |")
+    if result.checkpoints:
+        out += ["", "### Already on this machine", "", "| name | source | format | size | model |", "|---|---|---|---|---|"]
+        out += [f"| {c['name']} | {c['source']} | {c['format'] or '-'} {c['precision'] or ''} | "
+                f"{gib(c['bytes_on_disk'])} | {c['model'] or c['error'] or '-'} |" for c in result.checkpoints]
     out += ["", "### Machine checks", "", "| check | level | message |", "|---|---|---|"]
     out += [f"| {f.check} | {f.level} | {f.message} |" for f in result.health]
     return "\n".join(out) + "\n"
