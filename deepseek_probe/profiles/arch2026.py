@@ -1,0 +1,122 @@
+"""Parameter counts of the 2026 architectures: DeepSeek-V3.2 (sparse attention with a lightning
+indexer), DeepSeek-V4 (compressed sparse / heavily compressed attention, hyper-connections,
+grouped output projection, hash-routed MoE layers) and Qwen3 (q/k RMSNorm), for
+`profiles._counts`.
+
+Counts follow the modules transformers 5.17 builds (`modeling_deepseek_v32.py`,
+`modeling_deepseek_v4.py`, `modeling_qwen3.py`); tests/test_models2026.py checks them against
+`sum(p.numel())` of the model built on the meta device and against the published totals.
+Buffers are not parameters: V4's `e_score_correction_bias` and hash-layer `tid2eid` tables are
+`nn.Buffer`s in transformers (DeepseekV4TopKRouter / DeepseekV4HashRouter).
+
+Pure: no I/O. Every function takes a ModelSpec-like object (duck-typed to avoid an import cycle).
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Tuple
+
+# (out_features, in_features, count) of one linear weight group, as profiles._layer_linears
+Linears = List[Tuple[int, int, int]]
+
+# Layer kinds of V4, from transformers configuration_deepseek_v4._COMPRESS_RATIO_TO_LAYER_TYPE
+V4_SLIDING, V4_CSA, V4_HCA = "sliding_attention", "compressed_sparse_attention", "heavily_compressed_attention"
+_RATIO_TO_KIND = {0: V4_SLIDING, 1: V4_SLIDING, 4: V4_CSA, 128: V4_HCA}
+
+
+def v4_layer_kind(ratio: int) -> str:
+    """Attention kind of a V4 layer from its compress_ratios entry (0/1 = window only)."""
+    if ratio not in _RATIO_TO_KIND:
+        raise ValueError(f"unknown DeepSeek-V4 compress ratio {ratio}")
+    return _RATIO_TO_KIND[ratio]
+
+
+# -- DeepSeek-V3.2: V3 + a lightning indexer per layer ---------------------------------------
+def v32_indexer_linears(s) -> Linears:
+    """DeepseekV32Indexer: wq_b (q_lora -> n_idx*d_idx), wk (hidden -> d_idx), weights_proj (hidden -> n_idx)."""
+    return [(s.index_n_heads * s.index_head_dim, s.q_lora_rank, 1), (s.index_head_dim, s.hidden, 1),
+            (s.index_n_heads, s.hidden, 1)]
+
+
+def v32_indexer_other(s) -> int:
+    """k_norm is an nn.LayerNorm (weight + bias) of index_head_dim."""
+    return 2 * s.index_head_dim
+
+
+# -- Qwen3: per-head q_norm and k_norm ----------------------------------------------------------
+def qwen3_other(s) -> int:
+    """Qwen3Attention q_norm / k_norm: one RMSNorm weight of head_dim each."""
+    return 2 * s.head_dim
+
+
+# -- DeepSeek-V4 -------------------------------------------------------------------------------
+def _v4_attention(s, kind: str) -> Tuple[Linears, int]:
+    h, hd, heads = s.hidden, s.head_dim, s.heads
+    lin: Linears = [
+        (s.q_lora_rank, h, 1),  # q_a_proj
+        (heads * hd, s.q_lora_rank, 1),  # q_b_proj
+        (hd, h, 1),  # kv_proj: one shared K=V head
+        # grouped output projection: o_a is block-diagonal, o_groups blocks of (heads*hd/g) -> o_lora
+        (s.o_groups * s.o_lora_rank, heads * hd // s.o_groups, 1),
+        (h, s.o_groups * s.o_lora_rank, 1),  # o_b_proj
+    ]
+    other = s.q_lora_rank + hd + heads  # q_a_norm, kv_norm, attention sinks (q_b_norm is unweighted)
+    if kind == V4_HCA:  # DeepseekV4HCACompressor: kv/gate to head_dim, position bias per slot of the window
+        ratio = 128
+        lin += [(hd, h, 2)]
+        other += ratio * hd + hd
+    elif kind == V4_CSA:  # DeepseekV4CSACompressor: two overlapping series (2*head_dim) + the indexer
+        ratio, ihd = 4, s.index_head_dim
+        lin += [(2 * hd, h, 2)]
+        other += ratio * 2 * hd + hd
+        lin += [(2 * ihd, h, 2), (s.index_n_heads * ihd, s.q_lora_rank, 1), (s.index_n_heads, h, 1)]
+        other += ratio * 2 * ihd + ihd
+    return lin, other
+
+
+def _v4_hyper_connection(s) -> int:
+    """DeepseekV4HyperConnection: fn [(2+n)*n, n*hidden], base [(2+n)*n], scale [3]."""
+    n = s.hc_mult
+    mix = (2 + n) * n
+    return mix * n * s.hidden + mix + 3
+
+
+def v4_layer(s, ratio: int) -> Tuple[Linears, int]:
+    """(quantizable linears, other params) of one V4 decoder layer with compress ratio `ratio`."""
+    lin, other = _v4_attention(s, v4_layer_kind(ratio))
+    mi, e = s.moe_intermediate, s.routed_experts
+    lin += [(mi, s.hidden, 2 * e), (s.hidden, mi, e)]  # routed experts (gate+up, down)
+    lin += [(mi * s.shared_experts, s.hidden, 2), (s.hidden, mi * s.shared_experts, 1)]  # shared expert
+    other += e * s.hidden  # router weight (hash and top-k routers alike)
+    other += 2 * s.hidden + 2 * _v4_hyper_connection(s)  # 2 RMSNorms, attn + ffn hyper-connections
+    return lin, other
+
+
+def v4_counts(s, layer_counts) -> Dict[str, int]:
+    """Totals for a V4 spec. `layer_counts(linears, other)` is profiles' per-layer reducer."""
+    totals = {"linear": 0, "rows": 0, "groups128": 0, "blocks128": 0, "other": 0}
+    for ratio in s.compress_ratios[:s.layers]:
+        for k, v in layer_counts(*v4_layer(s, ratio)).items():
+            totals[k] += v
+    n = s.hc_mult
+    head = n * n * s.hidden + n + 1  # DeepseekV4HyperHead: hc_fn [n, n*hidden], hc_base [n], hc_scale [1]
+    totals["params"] = totals["linear"] + totals["other"] + s.embedding_params + s.hidden + head
+    # MTP block (checkpoint `mtp.0.*`, not built by transformers): one more decoder layer of the
+    # last ratio, e_proj/h_proj (hidden x hidden each), enorm/hnorm/norm, its own hyper-head.
+    mtp = 0
+    if s.mtp_layers:
+        tail = s.compress_ratios[s.layers] if len(s.compress_ratios) > s.layers else 0
+        lc = layer_counts(*v4_layer(s, tail))
+        mtp = s.mtp_layers * (lc["linear"] + lc["other"] + 2 * s.hidden * s.hidden + 3 * s.hidden + head)
+    totals["mtp"] = mtp
+    idle = (s.routed_experts - s.experts_per_token) * 3 * s.hidden * s.moe_intermediate * s.layers
+    totals["active"] = totals["params"] - idle
+    return totals
+
+
+def v4_layer_kinds(s) -> Dict[str, int]:
+    """How many main layers of each V4 attention kind."""
+    out = {V4_SLIDING: 0, V4_CSA: 0, V4_HCA: 0}
+    for ratio in s.compress_ratios[:s.layers]:
+        out[v4_layer_kind(ratio)] += 1
+    return out
