@@ -42,8 +42,10 @@ from deepseek_probe.profiles import KV_PRECISIONS, ModelSpec, arch2026
 
 RUNTIMES = ("transformers", "vllm", "sglang", "llamacpp")
 
-# vLLM fp8_ds_mla bytes per token: V3.2 = 512 fp8 + 16 B scales + 128 B bf16 rope
-# (vllm/v1/attention/backends/mla/flashmla_sparse.py); V4 = 448 + 128 + 8 (deepseek_v4.py).
+# vLLM fp8_ds_mla bytes per token: V3.2 = 512 fp8 + 16 B scales + 128 B bf16 rope = 656 (vLLM's
+# sparse-MLA cache tests: `width = 656 if cache_dtype == "fp8_ds_mla" else 576`, indexer rows of
+# 132); V4 = 448 + 128 + 8 = 584 (models/deepseek_v4.py DeepseekV4Attention.get_kv_cache_spec).
+# Not rounded up to vLLM's block size / 576 B page alignment.
 _VLLM_V32_FP8_MLA = 656
 _VLLM_V4_FP8_ENTRY = 584
 # indexer key: 128 fp8 values + one fp32 scale per 128 values (DeepseekV32IndexerCache head_dim)
