@@ -115,8 +115,12 @@ def test_bad_runtime_is_an_input_error():
 
 
 def _measured_cases():
-    with open(os.path.join(BENCH, "measure_transformers.json"), encoding="utf-8") as f:
-        doc = json.load(f)
+    for name in ("measure_transformers.json", "measure_transformers_pro_b2.json"):
+        with open(os.path.join(BENCH, name), encoding="utf-8") as f:
+            yield from _rows(json.load(f))
+
+
+def _rows(doc):
     for case in doc["cases"]:
         cfg = case["config"]
         for row in case["rows"]:
@@ -125,7 +129,7 @@ def _measured_cases():
 
 
 @pytest.mark.parametrize("model,cfg,row", list(_measured_cases()),
-                         ids=lambda v: f"{v['layers']}L-{v['context']}" if isinstance(v, dict) and "context" in v else None)
+                         ids=lambda v: f"{v['layers']}L-{v['context']}x{v['batch']}" if isinstance(v, dict) and "context" in v else None)
 def test_transformers_cache_within_3pct_of_measured(model, cfg, row):
     """Built with the real widths but few layers: shrink the catalog spec to the measured shape."""
     spec = get_model(model)

@@ -98,6 +98,22 @@ def v4_config(layers: int, tiny: bool):
     return DeepseekV4Config(num_hidden_layers=layers, compress_ratios=ratios, **kw)
 
 
+def v4_pro_config(layers: int, tiny: bool):
+    from transformers import DeepseekV4Config
+    # widths from deepseek-ai/DeepSeek-V4-Pro config.json; compress_ratios are its first `layers` entries
+    ratios = [128, 128, 4, 128, 4, 128, 4, 128, 4, 128][:layers]
+    kw = dict(vocab_size=129280, hidden_size=7168, moe_intermediate_size=3072, num_attention_heads=128,
+              num_key_value_heads=1, head_dim=512, q_lora_rank=1536, o_groups=16, o_lora_rank=1024,
+              index_n_heads=64, index_head_dim=128, index_topk=1024, n_routed_experts=8, n_shared_experts=1,
+              num_experts_per_tok=6, sliding_window=128, hc_mult=4, max_position_embeddings=1048576,
+              qk_rope_head_dim=64)
+    if tiny:
+        kw.update(vocab_size=512, hidden_size=256, moe_intermediate_size=128, num_attention_heads=4, head_dim=64,
+                  q_lora_rank=64, o_groups=2, o_lora_rank=64, index_n_heads=4, index_head_dim=32, index_topk=16,
+                  qk_rope_head_dim=16, sliding_window=16)
+    return DeepseekV4Config(num_hidden_layers=layers, compress_ratios=ratios, **kw)
+
+
 def run_case(model_name, cfg, contexts, device, batch):
     from transformers import AutoModelForCausalLM, DynamicCache
     torch.manual_seed(0)
@@ -149,17 +165,22 @@ def main(argv=None):
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--tiny", action="store_true")
     ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--set", default="flash", choices=("flash", "pro"),
+                    help="flash: V3.2 + V4-Flash widths; pro: V3.2 (512..2048) + V4-Pro widths (1024..4096)")
     a = ap.parse_args(argv)
     import transformers
     plan = [  # (name, builder, layer counts, contexts)
         ("deepseek-v3.2", v32_config, (2, 4), (512, 1024, 2048, 4096)),
         ("deepseek-v4-flash", v4_config, (4, 8), (1024, 2048, 4096, 8192)),
     ]
+    if a.set == "pro":
+        plan = [("deepseek-v3.2", v32_config, (2, 4), (512, 1024, 2048)),
+                ("deepseek-v4-pro", v4_pro_config, (4, 8), (1024, 2048, 4096))]
     if a.tiny:
         plan = [(n, b, l, (64, 130, 257)) for n, b, l, _ in plan]
     doc = {"transformers": transformers.__version__, "torch": torch.__version__, "device": a.device,
            "gpu": torch.cuda.get_device_name(0) if a.device == "cuda" else platform.processor(),
-           "tiny": a.tiny, "cases": []}
+           "tiny": a.tiny, "set": a.set, "batch": a.batch, "cases": []}
     for name, build, layer_counts, contexts in plan:
         for n in layer_counts:
             cfg = build(n, a.tiny)
