@@ -171,3 +171,16 @@ def _v4_transformers(n_sw: int, n_csa: int, n_hca: int, hd: int, ihd: int, t: in
     hca = n_hca * b * (2 * t * hd * e + (t // 128) * hd * e)
     return {"v4_sliding_window": window, "v4_csa_compressed": csa, "v4_csa_indexer": idx,
             "v4_hca_compressed": hca}
+
+
+def kv_bytes_per_image(spec: ModelSpec, images: int = 1, kv_dtype: str = "bf16", runtime: str = "transformers",
+                       image_tokens: int = 0) -> int:
+    """KV cache the image tokens of `images` images take (one sequence): the image's tokens enter
+    the decoder's sequence like text tokens, so this is the cache of `image_tokens * images`
+    positions (image_tokens 0 = the spec's default mode, e.g. DeepSeek-OCR Base: 273)."""
+    per = image_tokens or spec.image_tokens
+    if per <= 0:
+        raise KVCacheInputError(f"{spec.id} takes no image tokens")
+    if images < 1:
+        raise KVCacheInputError("images must be positive")
+    return kv_cache_bytes(spec, per * images, 1, kv_dtype, runtime)

@@ -145,3 +145,18 @@ def test_transformers_cache_within_3pct_of_measured(model, cfg, row):
     # the allocator's view agrees (first case of a run also holds cuBLAS workspace: skip it)
     if row["context"] > 600:
         assert abs(predicted - row["allocated_delta"]) <= 0.03 * row["allocated_delta"]
+
+
+def test_deepseek_ocr_params_equal_the_checkpoint_and_image_kv():
+    from deepseek_probe.profiles import arch2026
+    spec = get_model("deepseek-ocr")
+    # checkpoint model.safetensors.index.json total_size 6,672,212,480 B, all bf16 (fixtures/configs/README.md)
+    assert spec.params == 6_672_212_480 // 2
+    assert spec.vision_params == arch2026.deepseek_ocr_vision_params(1280)
+    assert [arch2026.deepseek_ocr_image_tokens(s) for s in (512, 640, 1024, 1280)] == [73, 111, 273, 421]
+    # MHA decoder: 2 (K,V) x 12 layers x 10 heads x 128 x 2 B per token, 273 tokens per Base image
+    assert kvcache.kv_bytes_per_image(spec, 2) == 2 * 273 * 2 * 12 * 10 * 128 * 2
+    spec2 = from_hf_config(os.path.join(CONFIGS, "deepseek-ocr.json"))
+    assert spec2.params == spec.params and spec2.image_tokens == 273
+    with pytest.raises(kvcache.KVCacheInputError):
+        kvcache.kv_bytes_per_image(get_model("v4-flash"))

@@ -86,6 +86,10 @@ class ModelSpec:
     o_lora_rank: int = 0
     # expert weight format of the published checkpoint: "" = like the rest, "fp4" = MXFP4 (V4)
     expert_precision: str = ""
+    # vision-language models: the tower (a key of arch2026.VISION_TOWERS, its params counted into
+    # `params`, kept 16-bit) and the tokens one image takes in the sequence in the default mode
+    vision_tower: str = ""
+    image_tokens: int = 0
     # "measured": param count checked against a model built by transformers; "derived": from
     # the config.json fields only (see deepseek_probe/profiles/arch2026.py)
     verified: str = ""
@@ -123,6 +127,11 @@ class ModelSpec:
     def active_params(self) -> int:
         """Parameters used per token: all but the routed experts not selected."""
         return self._counts["active"]
+
+    @property
+    def vision_params(self) -> int:
+        """Image encoder + projector (0 for text-only models); included in `params`."""
+        return self._counts.get("vision", 0)
 
     @property
     def mtp_params(self) -> int:
@@ -183,7 +192,8 @@ _ARCH_FIELDS = ("family", "hidden", "intermediate", "layers", "heads", "kv_heads
 # JSON of every older model stays byte-identical (tests/test_golden.py)
 _NEW_FIELDS: Dict[str, Any] = {"index_n_heads": 0, "index_head_dim": 0, "index_topk": 0, "compress_ratios": (),
                                "sliding_window": 0, "hc_mult": 0, "hash_layers": 0, "o_groups": 0,
-                               "o_lora_rank": 0, "expert_precision": "", "verified": ""}
+                               "o_lora_rank": 0, "expert_precision": "", "verified": "",
+                               "vision_tower": "", "image_tokens": 0}
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -271,6 +281,9 @@ def _counts(s: ModelSpec) -> Dict[str, int]:
         mtp = s.mtp_layers * (2 * s.hidden * s.hidden + 3 * s.hidden + 2 * s.vocab * s.hidden
                               + layer["linear"] + layer["other"])
     totals["mtp"] = mtp
+    if s.vision_tower:  # the image encoder + projector: loaded with the model, never quantized
+        totals["vision"] = arch2026.VISION_TOWERS[s.vision_tower](s.hidden)
+        totals["params"] += totals["vision"]
     idle = (s.routed_experts - s.experts_per_token) * 3 * s.hidden * s.moe_intermediate * s.moe_layers
     totals["active"] = totals["params"] - (idle if s.is_moe else 0)
     return totals
@@ -373,6 +386,10 @@ def from_hf_config(path: str) -> ModelSpec:
         raise ModelConfigError(f"model config {p} is not a JSON object")
     if isinstance(cfg.get("text_config"), dict) and "hidden_size" not in cfg:
         cfg = {**cfg["text_config"], "model_type": cfg["text_config"].get("model_type", cfg.get("model_type"))}
+    vision = _vision_fields(cfg)
+    if str(cfg.get("model_type", "")).lower() == "deepseek_vl_v2" and isinstance(cfg.get("language_config"), dict):
+        # DeepSeek-VL2 / DeepSeek-OCR: the decoder is a deepseek_v2 (MLA or, for OCR, plain MHA)
+        cfg = {"model_type": "deepseek_v2", **cfg["language_config"]}
     mtype = str(cfg.get("model_type", "")).lower()
     family = _HF_TYPES.get(mtype)
     if family is None:
@@ -423,6 +440,10 @@ def from_hf_config(path: str) -> ModelSpec:
                                    f"num_key_value_heads {kw['kv_heads']}")
     elif family == "deepseek_v4":
         kw.update(_v4_fields(cfg, p, need, opt))
+    elif family == "deepseek_v2" and cfg.get("kv_lora_rank") is None:  # DeepSeek-OCR decoder: MHA + MoE
+        kw.update(first_k_dense=opt("first_k_dense_replace"), moe_intermediate=opt("moe_intermediate_size"),
+                  routed_experts=opt("n_routed_experts"), shared_experts=opt("n_shared_experts"),
+                  experts_per_token=opt("num_experts_per_tok"), qkv_bias=False, **vision)
     else:
         kw.update(kv_lora_rank=need("kv_lora_rank"), q_lora_rank=opt("q_lora_rank") or None,
                   qk_nope_head_dim=need("qk_nope_head_dim"), qk_rope_head_dim=need("qk_rope_head_dim"),
@@ -447,6 +468,15 @@ def from_hf_config(path: str) -> ModelSpec:
         if known.architecture_key() == spec.architecture_key():
             return replace(spec, transformers_activation=known.transformers_activation)
     return spec
+
+
+def _vision_fields(cfg: Dict[str, Any]) -> Dict[str, Any]:
+    """vision_tower / image_tokens for the image encoders we can count (DeepSeek-OCR's DeepEncoder:
+    vision_config.model_name "deeplip_b_l"); {} for text-only configs and unknown towers."""
+    v = cfg.get("vision_config")
+    if isinstance(v, dict) and v.get("model_name") == "deeplip_b_l":
+        return {"vision_tower": "deepencoder", "image_tokens": arch2026.deepseek_ocr_image_tokens(1024)}
+    return {}
 
 
 def _v4_fields(cfg: Dict[str, Any], p: str, need: Any, opt: Any) -> Dict[str, Any]:

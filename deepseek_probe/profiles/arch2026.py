@@ -120,3 +120,62 @@ def v4_layer_kinds(s) -> Dict[str, int]:
     for ratio in s.compress_ratios[:s.layers]:
         out[v4_layer_kind(ratio)] += 1
     return out
+
+
+# -- vision towers ----------------------------------------------------------------------------
+def clip_vit_params(width: int, layers: int, mlp: int, patch: int, image: int, post_norm: bool = False) -> int:
+    """CLIP ViT with fused qkv (biases everywhere, no patch bias): class token, patch conv,
+    positions ((image/patch)^2 + 1), pre-LayerNorm, `layers` pre-LN blocks, optional post-LN."""
+    grid = (image // patch) ** 2
+    n = width + width * 3 * patch * patch + (grid + 1) * width + 2 * width
+    block = 4 * width + (3 * width * width + 3 * width) + (width * width + width) + (mlp * width + mlp) + (width * mlp + width)
+    return n + layers * block + (2 * width if post_norm else 0)
+
+
+def sam_vit_params(width: int, layers: int, image: int, patch: int, window: int, global_layers: Tuple[int, ...],
+                   heads: int, neck: int, downsample: Tuple[int, ...]) -> int:
+    """SAM ViT image encoder (segment-anything ImageEncoderViT, relative positions per block:
+    2*grid-1 rows on global-attention blocks, 2*window-1 on windowed ones) + conv neck + the
+    strided convs DeepSeek-OCR adds (net_2, net_3, 3x3, no bias)."""
+    grid, hd = image // patch, width // heads
+    n = grid * grid * width + width * 3 * patch * patch + width  # pos_embed, patch conv + bias
+    for i in range(layers):
+        rows = 2 * grid - 1 if i in global_layers else 2 * window - 1
+        n += 4 * width + 2 * rows * hd + (3 * width * width + 3 * width) + (width * width + width)
+        n += (4 * width * width + 4 * width) + (width * 4 * width + width)
+    n += neck * width + 2 * neck + neck * neck * 9 + 2 * neck  # neck: 1x1 conv, LN, 3x3 conv, LN
+    prev = neck
+    for ch in downsample:
+        n += ch * prev * 9
+        prev = ch
+    return n
+
+
+def deepseek_ocr_vision_params(hidden: int) -> int:
+    """DeepEncoder of deepseek-ai/DeepSeek-OCR (config.json vision_config: sam_vit_b width 768,
+    12 layers, 12 heads, global attention at 2,5,8,11, downsample channels 512,1024;
+    clip-l-14-224 width 1024, 24 layers, 16 heads) + linear projector 2048 -> hidden (with bias)
+    + image_newline + view_seperator rows."""
+    sam = sam_vit_params(768, 12, 1024, 16, 14, (2, 5, 8, 11), 12, 256, (512, 1024))
+    clip = clip_vit_params(1024, 24, 4096, 14, 224)
+    return sam + clip + (2048 * hidden + hidden) + 2 * hidden
+
+
+def deepseek_ocr_image_tokens(base_size: int, image_size: int = 640, crops: Tuple[int, int] = (1, 1)) -> int:
+    """Tokens one image takes in the sequence (DeepSeek-OCR image processing: a q x q feature grid,
+    q = ceil(size / 16 / 4), one newline token per row, one view separator; local crops add
+    (q*w + 1) * (q*h) more). Tiny 512 -> 73, Small 640 -> 111, Base 1024 -> 273, Large 1280 -> 421."""
+    q = _ceil_div(base_size // 16, 4)
+    n = (q + 1) * q + 1
+    w, h = crops
+    if w > 1 or h > 1:
+        ql = _ceil_div(image_size // 16, 4)
+        n += (ql * w + 1) * (ql * h)
+    return n
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+VISION_TOWERS = {"deepencoder": deepseek_ocr_vision_params}
