@@ -389,7 +389,7 @@ def from_hf_config(path: str) -> ModelSpec:
     vision = _vision_fields(cfg)
     if str(cfg.get("model_type", "")).lower() == "deepseek_vl_v2" and isinstance(cfg.get("language_config"), dict):
         # DeepSeek-VL2 / DeepSeek-OCR: the decoder is a deepseek_v2 (MLA or, for OCR, plain MHA)
-        cfg = {"model_type": "deepseek_v2", **cfg["language_config"]}
+        cfg = {"model_type": "deepseek_v2", **cfg["language_config"], "_vl_decoder": True}
     mtype = str(cfg.get("model_type", "")).lower()
     family = _HF_TYPES.get(mtype)
     if family is None:
@@ -440,7 +440,10 @@ def from_hf_config(path: str) -> ModelSpec:
                                    f"num_key_value_heads {kw['kv_heads']}")
     elif family == "deepseek_v4":
         kw.update(_v4_fields(cfg, p, need, opt))
-    elif family == "deepseek_v2" and cfg.get("kv_lora_rank") is None:  # DeepSeek-OCR decoder: MHA + MoE
+    elif family == "deepseek_v2" and (cfg.get("use_mla") is False
+                                      or (cfg.get("_vl_decoder") and cfg.get("kv_lora_rank") is None)):
+        # DeepSeek-OCR's decoder: deepseek_v2 MoE with plain multi-head attention (no latent);
+        # a text config without kv_lora_rank stays an error below
         kw.update(first_k_dense=opt("first_k_dense_replace"), moe_intermediate=opt("moe_intermediate_size"),
                   routed_experts=opt("n_routed_experts"), shared_experts=opt("n_shared_experts"),
                   experts_per_token=opt("num_experts_per_tok"), qkv_bias=False, **vision)
