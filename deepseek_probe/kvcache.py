@@ -23,8 +23,13 @@ vLLM (model_executor/models/deepseek_v2.py Indexer; models/deepseek_v4.py Deepse
   (68 B with the MXFP4 indexer cache, SM100 only). A single latent / K=V head: every TP rank
   holds the whole cache of its layers.
 SGLang (mem_cache NSA token pool: index_head_dim + index_head_dim // quant_block_size * 4): V3.2 as
-  vLLM. V4: SGLang sizes separate c4 / c128 / SWA pools (DSV4PoolConfigurator); per sequence we
-  use vLLM's entry sizes -- derived, not checked against SGLang's own byte layout.
+  vLLM. V4 (mem_cache/deepseek_v4_memory_pool.py): DeepSeekV4SingleKVPool 584 B/token (448 fp8 NoPE
+  + 64 bf16 RoPE + 8 B scales; pages padded to 576 B multiples, not modelled), DeepSeekV4IndexerPool
+  get_dsv4_indexer_bytes_per_token = 132 (fp8) / 68 (fp4), SWA ring of sliding_window tokens
+  (get_swa_ring_size), and per request a compressor state (deepseek_v4_compress_state.py
+  CompressStatePool: ring 8 rows for ratio 4 / 128 for ratio 128, 2*(1+overlap)*head_dim wide;
+  fp32 assumed). The pools are sized for the whole server (swa_full_tokens_ratio); this is what
+  one request's tokens occupy.
 llama.cpp 2026-10 (src/llama-kv-cache-dsa.cpp, src/llama-kv-cache-dsv4.cpp): MLA stores only the
   576-wide K row (no V cache); V3.2 adds an indexer K cache of indexer_head_size per cell; V4 keeps
   a K-only raw sliding-window cache on every layer (llama_kv_cache_iswa, window + n_ubatch cells
@@ -150,6 +155,14 @@ def _v4(spec: ModelSpec, t: int, b: int, e: float, kv_dtype: str, runtime: str) 
         }
     # vllm / sglang: fp8 -> fp8_ds_mla entries, else the element dtype
     entry = _VLLM_V4_FP8_ENTRY if kv_dtype == "fp8" else hd * e
+    if runtime == "sglang":  # + per-request compressor states (CompressStatePool, fp32 assumed)
+        f32 = 4
+        return {
+            "v4_sliding_window": spec.layers * b * w * entry,
+            "v4_csa_compressed": n_csa * b * (_ceil(t, 4) * entry + 8 * (2 * 2 * hd) * f32),
+            "v4_csa_indexer": n_csa * b * (_ceil(t, 4) * _indexer_entry(spec) + 8 * (2 * 2 * ihd) * f32),
+            "v4_hca_compressed": n_hca * b * (_ceil(t, 128) * entry + 128 * (2 * hd) * f32),
+        }
     return {
         "v4_sliding_window": spec.layers * b * min(w, t) * entry,
         "v4_csa_compressed": n_csa * b * _ceil(t, 4) * entry,

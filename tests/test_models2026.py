@@ -160,3 +160,11 @@ def test_deepseek_ocr_params_equal_the_checkpoint_and_image_kv():
     assert spec2.params == spec.params and spec2.image_tokens == 273
     with pytest.raises(kvcache.KVCacheInputError):
         kvcache.kv_bytes_per_image(get_model("v4-flash"))
+
+
+def test_v4_sglang_adds_compressor_states_to_the_vllm_layout():
+    spec = get_model("deepseek-v4-flash")
+    v = kvcache.kv_cache_breakdown(spec, 65536, 1, "fp8", "vllm")
+    s = kvcache.kv_cache_breakdown(spec, 65536, 1, "fp8", "sglang")
+    assert s["v4_hca_compressed"] - v["v4_hca_compressed"] == 20 * 128 * 1024 * 4
+    assert s["v4_csa_indexer"] - v["v4_csa_indexer"] == 21 * 8 * 512 * 4
