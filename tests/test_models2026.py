@@ -168,3 +168,13 @@ def test_v4_sglang_adds_compressor_states_to_the_vllm_layout():
     s = kvcache.kv_cache_breakdown(spec, 65536, 1, "fp8", "sglang")
     assert s["v4_hca_compressed"] - v["v4_hca_compressed"] == 20 * 128 * 1024 * 4
     assert s["v4_csa_indexer"] - v["v4_csa_indexer"] == 21 * 8 * 512 * 4
+
+
+@pytest.mark.parametrize("name,gib", [("deepseek-v4-flash", 148.65), ("deepseek-v4-pro", 805.32)])
+def test_v4_native_weight_bytes_equal_the_published_safetensors(name, gib):
+    """Tensor bytes of the published checkpoints (46 / 64 safetensors files, tensor total 148.65 /
+    805.32 GiB, fixtures/configs/README.md): fp8 attention, MXFP4 experts, e8m0 scales."""
+    from deepseek_probe.profiles import weight_bytes
+    got = weight_bytes(get_model(name), "fp8", include_mtp=True) / 2**30
+    assert abs(got - gib) <= 0.005 + 1e-9
+    assert weight_bytes(get_model(name), "fp8") < weight_bytes(get_model(name), "fp8", include_mtp=True)

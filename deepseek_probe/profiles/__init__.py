@@ -558,6 +558,9 @@ def weight_bytes(spec: ModelSpec, precision: str, include_mtp: bool = False) -> 
 
 
 def _weight_bytes(spec: ModelSpec, p: "Precision", include_mtp: bool) -> int:
+    if spec.family == "deepseek_v4" and p.kind == "fp8" and spec.expert_precision == "fp4":
+        # the published V4 format: fp8 attention, MXFP4 experts, e8m0 scales, fp32/int64 extras
+        return arch2026.v4_checkpoint_bytes(spec, include_mtp)
     total = spec.checkpoint_params if include_mtp else spec.params
     if p.kind == "float":
         return total * int(p.bits) // 8

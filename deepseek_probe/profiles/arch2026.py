@@ -179,3 +179,54 @@ def _ceil_div(a: int, b: int) -> int:
 
 
 VISION_TOWERS = {"deepencoder": deepseek_ocr_vision_params}
+
+
+# -- DeepSeek-V4 checkpoint bytes -------------------------------------------------------------
+# Dtypes as the published safetensors store them (DeepSeek-V4-Flash/-Pro tensor listings, see
+# fixtures/configs/README.md): attention and shared-expert linears float8_e4m3 with one
+# float8_e8m0 scale per 128x128 block; routed experts MXFP4 (two values per int8 byte, one e8m0
+# scale per 32 values); compressor / indexer-compressor / weights_proj / router weights, norms,
+# embeddings and head bf16; hyper-connection params, attention sinks, compressor position biases
+# and router biases fp32; hash layers' tid2eid int64 [vocab, top_k].
+def _fp8(out_f: int, in_f: int) -> int:
+    return out_f * in_f + _ceil_div(out_f, 128) * _ceil_div(in_f, 128)
+
+
+def _fp4(out_f: int, in_f: int) -> int:
+    return out_f * in_f // 2 + out_f * in_f // 32
+
+
+def _v4_layer_bytes(s, ratio: int, hash_layer: bool) -> int:
+    h, hd, heads, ql = s.hidden, s.head_dim, s.heads, s.q_lora_rank
+    kind = v4_layer_kind(ratio)
+    b = _fp8(ql, h) + _fp8(heads * hd, ql) + _fp8(hd, h)  # wq_a, wq_b, wkv
+    b += _fp8(s.o_groups * s.o_lora_rank, heads * hd // s.o_groups) + _fp8(h, s.o_groups * s.o_lora_rank)
+    b += 2 * (ql + hd + 2 * h) + 4 * heads  # q_norm, kv_norm, attn_norm, ffn_norm (bf16); attn_sink fp32
+    if kind == V4_HCA:
+        b += 2 * (2 * hd * h + hd) + 4 * 128 * hd  # compressor wkv/wgate + norm (bf16), ape fp32
+    elif kind == V4_CSA:
+        ihd = s.index_head_dim
+        b += 2 * (2 * 2 * hd * h + hd) + 4 * 4 * 2 * hd  # compressor (2 series) + norm, ape
+        b += 2 * (2 * 2 * ihd * h + ihd) + 4 * 4 * 2 * ihd  # indexer compressor + norm, ape
+        b += _fp8(s.index_n_heads * ihd, ql) + 2 * s.index_n_heads * h  # indexer wq_b, weights_proj
+    mi, e = s.moe_intermediate, s.routed_experts
+    b += e * (2 * _fp4(mi, h) + _fp4(h, mi))  # routed experts w1, w3, w2
+    b += 2 * _fp8(mi * s.shared_experts, h) + _fp8(h, mi * s.shared_experts)
+    b += 2 * e * h  # router weight bf16
+    b += 8 * s.vocab * s.experts_per_token if hash_layer else 4 * e  # tid2eid int64 | gate.bias fp32
+    b += 4 * 2 * _v4_hyper_connection(s)  # hc_attn_*, hc_ffn_* fp32
+    return b
+
+
+def v4_checkpoint_bytes(s, include_mtp: bool = True) -> int:
+    """Bytes of the published V4 safetensors (main model, plus the MTP block when include_mtp)."""
+    n = s.hc_mult
+    head = 4 * (n * n * s.hidden + n + 1)  # hc_head fp32
+    total = 2 * 2 * s.vocab * s.hidden + 2 * s.hidden + head  # embed, head, norm
+    for i, ratio in enumerate(s.compress_ratios[:s.layers]):
+        total += _v4_layer_bytes(s, ratio, i < s.hash_layers)
+    if include_mtp and s.mtp_layers:
+        tail = s.compress_ratios[s.layers] if len(s.compress_ratios) > s.layers else 0
+        mtp = _v4_layer_bytes(s, tail, False) + 2 * _fp8(s.hidden, s.hidden) + 3 * 2 * s.hidden + head
+        total += s.mtp_layers * mtp
+    return total
