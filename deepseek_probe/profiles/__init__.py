@@ -185,7 +185,9 @@ class ModelSpec:
 _ARCH_FIELDS = ("family", "hidden", "intermediate", "layers", "heads", "kv_heads", "vocab", "head_dim",
                 "tie_embeddings", "qkv_bias", "kv_lora_rank", "q_lora_rank", "qk_nope_head_dim",
                 "qk_rope_head_dim", "v_head_dim", "first_k_dense", "moe_intermediate", "routed_experts",
-                "shared_experts", "experts_per_token")
+                "shared_experts", "experts_per_token", "index_n_heads", "index_head_dim", "index_topk",
+                "compress_ratios", "sliding_window", "hc_mult", "hash_layers", "o_groups", "o_lora_rank",
+                "vision_tower")
 
 
 # fields added for the 2026 models, with their defaults: to_dict omits them when unset so the
@@ -386,7 +388,7 @@ def from_hf_config(path: str) -> ModelSpec:
         raise ModelConfigError(f"model config {p} is not a JSON object")
     if isinstance(cfg.get("text_config"), dict) and "hidden_size" not in cfg:
         cfg = {**cfg["text_config"], "model_type": cfg["text_config"].get("model_type", cfg.get("model_type"))}
-    vision = _vision_fields(cfg)
+    vision = arch2026.vision_fields(cfg)
     if str(cfg.get("model_type", "")).lower() == "deepseek_vl_v2" and isinstance(cfg.get("language_config"), dict):
         # DeepSeek-VL2 / DeepSeek-OCR: the decoder is a deepseek_v2 (MLA or, for OCR, plain MHA)
         cfg = {"model_type": "deepseek_v2", **cfg["language_config"], "_vl_decoder": True}
@@ -439,7 +441,7 @@ def from_hf_config(path: str) -> ModelSpec:
             raise ModelConfigError(f"model config {p}: num_attention_heads {heads} is not a multiple of "
                                    f"num_key_value_heads {kw['kv_heads']}")
     elif family == "deepseek_v4":
-        kw.update(_v4_fields(cfg, p, need, opt))
+        kw.update(arch2026.v4_config_fields(cfg, need, opt, lambda m: ModelConfigError(f"model config {p}: {m}")))
     elif family == "deepseek_v2" and (cfg.get("use_mla") is False
                                       or (cfg.get("_vl_decoder") and cfg.get("kv_lora_rank") is None)):
         # DeepSeek-OCR's decoder: deepseek_v2 MoE with plain multi-head attention (no latent);
@@ -471,41 +473,6 @@ def from_hf_config(path: str) -> ModelSpec:
         if known.architecture_key() == spec.architecture_key():
             return replace(spec, transformers_activation=known.transformers_activation)
     return spec
-
-
-def _vision_fields(cfg: Dict[str, Any]) -> Dict[str, Any]:
-    """vision_tower / image_tokens for the image encoders we can count (DeepSeek-OCR's DeepEncoder:
-    vision_config.model_name "deeplip_b_l"); {} for text-only configs and unknown towers."""
-    v = cfg.get("vision_config")
-    if isinstance(v, dict) and v.get("model_name") == "deeplip_b_l":
-        return {"vision_tower": "deepencoder", "image_tokens": arch2026.deepseek_ocr_image_tokens(1024)}
-    return {}
-
-
-def _v4_fields(cfg: Dict[str, Any], p: str, need: Any, opt: Any) -> Dict[str, Any]:
-    """ModelSpec fields of a deepseek_v4 config.json (field names as DeepSeek-V4-Flash/Pro ship them)."""
-    layers = need("num_hidden_layers")
-    ratios = cfg.get("compress_ratios")
-    if ratios is None:  # transformers' default schedule is not what the checkpoints ship: ask for it
-        raise ModelConfigError(f"model config {p}: compress_ratios missing (one entry per layer)")
-    if (not isinstance(ratios, list) or len(ratios) < layers
-            or any(isinstance(r, bool) or r not in (0, 1, 4, 128) for r in ratios)):
-        raise ModelConfigError(f"model config {p}: compress_ratios must list 0, 4 or 128 for each of "
-                               f"the {layers} layers")
-    kw: Dict[str, Any] = dict(
-        head_dim=need("head_dim"), q_lora_rank=need("q_lora_rank"), qk_rope_head_dim=opt("qk_rope_head_dim"),
-        moe_intermediate=need("moe_intermediate_size"), routed_experts=need("n_routed_experts"),
-        shared_experts=opt("n_shared_experts"), experts_per_token=need("num_experts_per_tok"),
-        mtp_layers=opt("num_nextn_predict_layers"), index_n_heads=need("index_n_heads"),
-        index_head_dim=need("index_head_dim"), index_topk=need("index_topk"),
-        compress_ratios=tuple(int(r) for r in ratios), sliding_window=need("sliding_window"),
-        hc_mult=need("hc_mult"), hash_layers=opt("num_hash_layers"), o_groups=need("o_groups"),
-        o_lora_rank=need("o_lora_rank"), qkv_bias=False)
-    if (heads := need("num_attention_heads")) % kw["o_groups"]:
-        raise ModelConfigError(f"model config {p}: num_attention_heads {heads} is not a multiple of o_groups")
-    if str(cfg.get("expert_dtype", "fp4")).lower() == "fp4":  # V4 checkpoints: MXFP4 experts
-        kw["expert_precision"] = "fp4"
-    return kw
 
 
 # -- precisions ----------------------------------------------------------------------------

@@ -14,7 +14,7 @@ Pure: no I/O. Every function takes a ModelSpec-like object (duck-typed to avoid 
 
 from __future__ import annotations
 
-from typing import Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 # (out_features, in_features, count) of one linear weight group, as profiles._layer_linears
 Linears = List[Tuple[int, int, int]]
@@ -230,3 +230,40 @@ def v4_checkpoint_bytes(s, include_mtp: bool = True) -> int:
         mtp = _v4_layer_bytes(s, tail, False) + 2 * _fp8(s.hidden, s.hidden) + 3 * 2 * s.hidden + head
         total += s.mtp_layers * mtp
     return total
+
+
+# -- config.json readers (profiles.from_hf_config) ----------------------------------------------
+def vision_fields(cfg: Dict[str, Any]) -> Dict[str, Any]:
+    """vision_tower / image_tokens for the image encoders we can count (DeepSeek-OCR's DeepEncoder:
+    vision_config.model_name "deeplip_b_l"); {} for text-only configs and unknown towers."""
+    v = cfg.get("vision_config")
+    if isinstance(v, dict) and v.get("model_name") == "deeplip_b_l":
+        return {"vision_tower": "deepencoder", "image_tokens": deepseek_ocr_image_tokens(1024)}
+    return {}
+
+
+def v4_config_fields(cfg: Dict[str, Any], need: Callable[[str], int], opt: Callable[..., int],
+                     error: Callable[[str], Exception]) -> Dict[str, Any]:
+    """ModelSpec fields of a deepseek_v4 config.json (field names as DeepSeek-V4-Flash/Pro ship
+    them). `need`/`opt` read validated integers; `error(message)` builds the one-line error."""
+    layers = need("num_hidden_layers")
+    ratios = cfg.get("compress_ratios")
+    if ratios is None:  # transformers' default schedule is not what the checkpoints ship: ask for it
+        raise error("compress_ratios missing (one entry per layer)")
+    if (not isinstance(ratios, list) or len(ratios) < layers
+            or any(isinstance(r, bool) or r not in _RATIO_TO_KIND for r in ratios)):
+        raise error(f"compress_ratios must list 0, 4 or 128 for each of the {layers} layers")
+    kw: Dict[str, Any] = dict(
+        head_dim=need("head_dim"), q_lora_rank=need("q_lora_rank"), qk_rope_head_dim=opt("qk_rope_head_dim"),
+        moe_intermediate=need("moe_intermediate_size"), routed_experts=need("n_routed_experts"),
+        shared_experts=opt("n_shared_experts"), experts_per_token=need("num_experts_per_tok"),
+        mtp_layers=opt("num_nextn_predict_layers"), index_n_heads=need("index_n_heads"),
+        index_head_dim=need("index_head_dim"), index_topk=need("index_topk"),
+        compress_ratios=tuple(int(r) for r in ratios), sliding_window=need("sliding_window"),
+        hc_mult=need("hc_mult"), hash_layers=opt("num_hash_layers"), o_groups=need("o_groups"),
+        o_lora_rank=need("o_lora_rank"), qkv_bias=False)
+    if (heads := need("num_attention_heads")) % kw["o_groups"]:
+        raise error(f"num_attention_heads {heads} is not a multiple of o_groups")
+    if str(cfg.get("expert_dtype", "fp4")).lower() == "fp4":  # V4 checkpoints: MXFP4 experts
+        kw["expert_precision"] = "fp4"
+    return kw
