@@ -189,3 +189,11 @@ def test_qwen3_q_k_norms_counted_like_the_built_model():
     assert spec.params == BUILT["qwen3-widths-test"]
     # the q/k norms are what separates it from the same widths read as a llama config
     assert spec.params - replace(spec, family="llama").params == 36 * 2 * 128
+
+
+def test_v32_fp8_checkpoint_bytes_equal_the_published_safetensors():
+    """DeepSeek-V3.2: 163 safetensors files, tensor total 642.12 GiB (fixtures/configs/README.md);
+    the difference left is the norms the checkpoint keeps in fp32 (~30 MB)."""
+    from deepseek_probe.profiles import weight_bytes
+    got = weight_bytes(get_model("deepseek-v3.2"), "fp8", include_mtp=True) / 2**30
+    assert abs(got - 642.12) / 642.12 < 0.0002

@@ -543,6 +543,8 @@ def _weight_bytes(spec: ModelSpec, p: "Precision", include_mtp: bool) -> int:
     else:  # int4: 4 bits per weight + (fp16 scale + 4-bit zero) per group of 128
         q = lin // 2 + spec.linear_groups_128 * 5 // 2
     main = q + 2 * other
+    if extra and p.kind == "fp8" and spec.family == "deepseek_v32":
+        return main + arch2026.v32_mtp_fp8_bytes(spec, _layer_counts(spec, spec.is_moe))
     if extra:
         main += int(extra * main / spec.params)
     return main

@@ -43,6 +43,14 @@ def v32_indexer_other(s) -> int:
     return 2 * s.index_head_dim
 
 
+def v32_mtp_fp8_bytes(s, layer: Dict[str, int]) -> int:
+    """The V3.2 checkpoint's MTP block (model.layers.61, DeepSeek-V3.2 safetensors listing): one
+    decoder layer in fp8 with fp32 128x128 block scales, while eh_proj, its embed_tokens and
+    shared_head.head stay bf16. `layer` is profiles' per-layer count of that decoder layer."""
+    h = s.hidden
+    return layer["linear"] + 4 * layer["blocks128"] + 2 * layer["other"] + 2 * (2 * s.vocab * h + 2 * h * h + 3 * h)
+
+
 # -- Qwen3: per-head q_norm and k_norm ----------------------------------------------------------
 def qwen3_other(s) -> int:
     """Qwen3Attention q_norm / k_norm: one RMSNorm weight of head_dim each."""
