@@ -22,8 +22,10 @@ vLLM (model_executor/models/deepseek_v2.py Indexer; models/deepseek_v4.py Deepse
   or head_dim x 2 B in bf16, one per compress_ratio tokens; indexer 132 B per compressed entry
   (68 B with the MXFP4 indexer cache, SM100 only). A single latent / K=V head: every TP rank
   holds the whole cache of its layers.
-SGLang (mem_cache NSA token pool: index_head_dim + index_head_dim // quant_block_size * 4): V3.2 as
-  vLLM. V4 (mem_cache/deepseek_v4_memory_pool.py): DeepSeekV4SingleKVPool 584 B/token (448 fp8 NoPE
+SGLang (mem_cache/memory_pool.py NSATokenToKVPool): V3.2 as vLLM per token (latent row of the
+  kv_cache_dim the model runner passes -- 656 for fp8 assumed from the FlashMLA sparse layout, not
+  read in SGLang itself; indexer index_head_dim + index_head_dim // 128 * 4 = 132 B, or 256 B with
+  a bf16 index cache), allocated in pages of 64 tokens (the pool asserts page_size == 64 on CUDA). V4 (mem_cache/deepseek_v4_memory_pool.py): DeepSeekV4SingleKVPool 584 B/token (448 fp8 NoPE
   + 64 bf16 RoPE + 8 B scales; pages padded to 576 B multiples, not modelled), DeepSeekV4IndexerPool
   get_dsv4_indexer_bytes_per_token = 132 (fp8) / 68 (fp4), SWA ring of sliding_window tokens
   (get_swa_ring_size), and per request a compressor state (deepseek_v4_compress_state.py
@@ -58,6 +60,8 @@ _INDEXER_QUANT_BLOCK = 128
 # llama.cpp: cells padded to 256 (llama-kv-cache-dsv4.cpp GGML_PAD(..., 256u)); default n_ubatch
 # 512 (common/common.h) added to the window cache (llama-kv-cache-iswa.cpp size_swa)
 _LLAMACPP_PAD, _LLAMACPP_UBATCH = 256, 512
+# SGLang NSATokenToKVPool: page_size must be 64 on CUDA (mem_cache/memory_pool.py)
+_SGLANG_NSA_PAGE = 64
 
 
 class KVCacheInputError(InputError):
@@ -131,9 +135,10 @@ def _mla(spec: ModelSpec, t: int, b: int, e: float, kv_dtype: str, runtime: str)
             out["indexer_keys"] = n * cells * spec.index_head_dim * e
     else:  # vllm, sglang
         per_tok = _VLLM_V32_FP8_MLA if (sparse and kv_dtype == "fp8") else latent * e
-        out["mla_latent"] = n * t * b * per_tok
+        tt = _pad(t, _SGLANG_NSA_PAGE) if (runtime == "sglang" and sparse) else t
+        out["mla_latent"] = n * tt * b * per_tok
         if sparse:
-            out["indexer_keys"] = n * t * b * _indexer_entry(spec)
+            out["indexer_keys"] = n * tt * b * _indexer_entry(spec)
     return out
 
 

@@ -197,3 +197,9 @@ def test_v32_fp8_checkpoint_bytes_equal_the_published_safetensors():
     from deepseek_probe.profiles import weight_bytes
     got = weight_bytes(get_model("deepseek-v3.2"), "fp8", include_mtp=True) / 2**30
     assert abs(got - 642.12) / 642.12 < 0.0002
+
+
+def test_v32_sglang_rounds_to_64_token_pages():
+    spec = get_model("deepseek-v3.2")
+    s = kvcache.kv_cache_breakdown(spec, 1000, 1, "fp8", "sglang")
+    assert s == {"mla_latent": 61 * 1024 * 656, "indexer_keys": 61 * 1024 * 132}
