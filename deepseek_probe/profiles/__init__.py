@@ -15,8 +15,9 @@ from functools import lru_cache
 from typing import Any, ClassVar, Dict, List, Optional, Tuple
 
 from deepseek_probe.errors import InputError
+from deepseek_probe.profiles import arch2026
 
-FAMILIES = ("llama", "qwen2", "deepseek_v2", "deepseek_v3")
+FAMILIES = ("llama", "qwen2", "deepseek_v2", "deepseek_v3", "deepseek_v32", "deepseek_v4", "qwen3")
 
 # Aliases the CLI evaluates when no --model is given (DESIGN.md: "the four headline profiles").
 HEADLINE = ("7b", "33b", "70b", "236b")
@@ -69,6 +70,29 @@ class ModelSpec:
     # ((tokens, prefill_extra_bytes, decode_growth_bytes), ...): what transformers reserves above
     # weights and KV cache, from benchmarks/accuracy.py --simulate (see models.json)
     transformers_activation: Tuple[Tuple[int, int, int], ...] = ()
+    # -- 2026 architectures (defaults leave every older row and its outputs unchanged) --------
+    # DeepSeek Sparse Attention lightning indexer (V3.2, V4 CSA layers): config.json index_*
+    index_n_heads: int = 0
+    index_head_dim: int = 0
+    index_topk: int = 0
+    # DeepSeek-V4: compress_ratios per layer (0 window only, 4 CSA, 128 HCA; the entry after the
+    # last main layer belongs to the MTP block), sliding_window, hc_mult, num_hash_layers,
+    # o_groups / o_lora_rank (grouped output projection)
+    compress_ratios: Tuple[int, ...] = ()
+    sliding_window: int = 0
+    hc_mult: int = 0
+    hash_layers: int = 0
+    o_groups: int = 0
+    o_lora_rank: int = 0
+    # expert weight format of the published checkpoint: "" = like the rest, "fp4" = MXFP4 (V4)
+    expert_precision: str = ""
+    # vision-language models: the tower (a key of arch2026.VISION_TOWERS, its params counted into
+    # `params`, kept 16-bit) and the tokens one image takes in the sequence in the default mode
+    vision_tower: str = ""
+    image_tokens: int = 0
+    # "measured": param count checked against a model built by transformers; "derived": from
+    # the config.json fields only (see deepseek_probe/profiles/arch2026.py)
+    verified: str = ""
 
     def __post_init__(self) -> None:
         # derived shape facts, plain attributes for speed (not fields: no effect on ==, hash, repr)
@@ -103,6 +127,11 @@ class ModelSpec:
     def active_params(self) -> int:
         """Parameters used per token: all but the routed experts not selected."""
         return self._counts["active"]
+
+    @property
+    def vision_params(self) -> int:
+        """Image encoder + projector (0 for text-only models); included in `params`."""
+        return self._counts.get("vision", 0)
 
     @property
     def mtp_params(self) -> int:
@@ -143,7 +172,10 @@ class ModelSpec:
         return tuple(getattr(self, k) for k in _ARCH_FIELDS)
 
     def to_dict(self) -> Dict[str, Any]:
-        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "transformers_activation"}
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "transformers_activation"
+             and not (k in _NEW_FIELDS and getattr(self, k) == _NEW_FIELDS[k])}  # older rows: same keys
+        if "compress_ratios" in d:
+            d["compress_ratios"] = list(self.compress_ratios)
         d["aliases"] = list(self.aliases)
         d["params"] = self.params
         d["active_params"] = self.active_params
@@ -153,7 +185,17 @@ class ModelSpec:
 _ARCH_FIELDS = ("family", "hidden", "intermediate", "layers", "heads", "kv_heads", "vocab", "head_dim",
                 "tie_embeddings", "qkv_bias", "kv_lora_rank", "q_lora_rank", "qk_nope_head_dim",
                 "qk_rope_head_dim", "v_head_dim", "first_k_dense", "moe_intermediate", "routed_experts",
-                "shared_experts", "experts_per_token")
+                "shared_experts", "experts_per_token", "index_n_heads", "index_head_dim", "index_topk",
+                "compress_ratios", "sliding_window", "hc_mult", "hash_layers", "o_groups", "o_lora_rank",
+                "vision_tower")
+
+
+# fields added for the 2026 models, with their defaults: to_dict omits them when unset so the
+# JSON of every older model stays byte-identical (tests/test_golden.py)
+_NEW_FIELDS: Dict[str, Any] = {"index_n_heads": 0, "index_head_dim": 0, "index_topk": 0, "compress_ratios": (),
+                               "sliding_window": 0, "hc_mult": 0, "hash_layers": 0, "o_groups": 0,
+                               "o_lora_rank": 0, "expert_precision": "", "verified": "",
+                               "vision_tower": "", "image_tokens": 0}
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -184,6 +226,8 @@ def _layer_linears(s: ModelSpec, moe: bool) -> List[Tuple[int, int, int]]:
             mats += [(si, h, 2), (h, si, 1)]
     else:
         mats += [(s.intermediate, h, 2), (h, s.intermediate, 1)]
+    if s.family == "deepseek_v32":
+        mats += arch2026.v32_indexer_linears(s)
     return mats
 
 
@@ -198,21 +242,33 @@ def _layer_other_params(s: ModelSpec, moe: bool) -> int:
         n += s.routed_experts * s.hidden  # router weight
         if s.family == "deepseek_v3":
             n += s.routed_experts  # e_score_correction_bias (noaux_tc routing)
+        # deepseek_v32: transformers 5.17 keeps that bias as a buffer (modeling_deepseek_v32.py
+        # DeepseekV32TopkRouter), so the built model's parameter count leaves it out
+    if s.family == "deepseek_v32":
+        n += arch2026.v32_indexer_other(s)
+    elif s.family == "qwen3":
+        n += arch2026.qwen3_other(s)
     return n
 
 
 def _layer_counts(s: ModelSpec, moe: bool) -> Dict[str, int]:
+    return _reduce_layer(_layer_linears(s, moe), _layer_other_params(s, moe))
+
+
+def _reduce_layer(linears: List[Tuple[int, int, int]], other: int) -> Dict[str, int]:
     c = {"linear": 0, "rows": 0, "groups128": 0, "blocks128": 0}
-    for out_f, in_f, cnt in _layer_linears(s, moe):
+    for out_f, in_f, cnt in linears:
         c["linear"] += out_f * in_f * cnt
         c["rows"] += out_f * cnt
         c["groups128"] += out_f * _ceil_div(in_f, 128) * cnt
         c["blocks128"] += _ceil_div(out_f, 128) * _ceil_div(in_f, 128) * cnt
-    c["other"] = _layer_other_params(s, moe)
+    c["other"] = other
     return c
 
 
 def _counts(s: ModelSpec) -> Dict[str, int]:
+    if s.family == "deepseek_v4":
+        return arch2026.v4_counts(s, _reduce_layer)
     totals = {"linear": 0, "rows": 0, "groups128": 0, "blocks128": 0, "other": 0}
     for moe, times in ((False, s.dense_layers), (True, s.moe_layers)):
         if times:
@@ -227,6 +283,9 @@ def _counts(s: ModelSpec) -> Dict[str, int]:
         mtp = s.mtp_layers * (2 * s.hidden * s.hidden + 3 * s.hidden + 2 * s.vocab * s.hidden
                               + layer["linear"] + layer["other"])
     totals["mtp"] = mtp
+    if s.vision_tower:  # the image encoder + projector: loaded with the model, never quantized
+        totals["vision"] = arch2026.VISION_TOWERS[s.vision_tower](s.hidden)
+        totals["params"] += totals["vision"]
     idle = (s.routed_experts - s.experts_per_token) * 3 * s.hidden * s.moe_intermediate * s.moe_layers
     totals["active"] = totals["params"] - (idle if s.is_moe else 0)
     return totals
@@ -242,6 +301,8 @@ def _spec_from_row(row: Dict[str, Any]) -> ModelSpec:
         _SPEC_FIELDS = set(ModelSpec.__dataclass_fields__)
     kw = {k: v for k, v in row.items() if k in _SPEC_FIELDS}
     kw["aliases"] = tuple(row.get("aliases", ()))
+    if "compress_ratios" in kw:
+        kw["compress_ratios"] = tuple(kw["compress_ratios"])
     kw.pop("transformers_activation", None)
     spec = ModelSpec(**kw)
     table = row.get("transformers_activation")
@@ -266,21 +327,25 @@ def _monotone_table(spec: ModelSpec, rows: List[List[int]]) -> Tuple[Tuple[int, 
 
 
 @lru_cache(maxsize=1)
-def _catalog() -> Tuple[Tuple[ModelSpec, ...], Dict[str, ModelSpec]]:
+def _catalog() -> Tuple[Tuple[ModelSpec, ...], Dict[str, ModelSpec], Tuple[ModelSpec, ...]]:
     path = os.path.join(os.path.dirname(__file__), "models.json")
     with open(path, encoding="utf-8") as f:
-        rows = json.load(f)["models"]
-    specs = tuple(_spec_from_row(r) for r in rows)
+        doc = json.load(f)
+    specs = tuple(_spec_from_row(r) for r in doc["models"])
+    # 2026 rows live in their own list: get_model finds them, but all_models() (which plan --all,
+    # the requirements table and the golden outputs iterate) lists them only when asked.
+    new = tuple(_spec_from_row(r) for r in doc.get("models_2026", ()))
     index: Dict[str, ModelSpec] = {}
-    for s in specs:
+    for s in specs + new:
         for name in (s.id,) + s.aliases:
             index[name.lower()] = s
-    return specs, index
+    return specs, index, new
 
 
-def all_models() -> List[ModelSpec]:
-    """Every catalog model, in catalog order."""
-    return list(_catalog()[0])
+def all_models(include_2026: bool = False) -> List[ModelSpec]:
+    """Every catalog model, in catalog order; the 2026 rows (V3.1 .. V4) only with include_2026."""
+    specs, _, new = _catalog()
+    return list(specs + new) if include_2026 else list(specs)
 
 
 def _normalise(name: str) -> str:
@@ -292,7 +357,7 @@ def _normalise(name: str) -> str:
 
 def get_model(name: str) -> ModelSpec:
     """Catalog model by id or alias (case-insensitive; `deepseek-ai/` prefix allowed)."""
-    specs, index = _catalog()
+    _, index, _ = _catalog()
     key = _normalise(str(name))
     if key in index:
         return index[key]
@@ -305,7 +370,8 @@ def get_model(name: str) -> ModelSpec:
 # Largest value accepted for an integer config field: transformers configs hold int32 sizes;
 # anything bigger is corrupt and would overflow the float maths of the estimate.
 _HF_INT_MAX = 2**31 - 1
-_HF_TYPES = {"llama": "llama", "qwen2": "qwen2", "deepseek_v2": "deepseek_v2", "deepseek_v3": "deepseek_v3"}
+_HF_TYPES = {"llama": "llama", "qwen2": "qwen2", "deepseek_v2": "deepseek_v2", "deepseek_v3": "deepseek_v3",
+             "deepseek_v32": "deepseek_v32", "deepseek_v4": "deepseek_v4", "qwen3": "qwen3"}
 
 
 def from_hf_config(path: str) -> ModelSpec:
@@ -322,6 +388,10 @@ def from_hf_config(path: str) -> ModelSpec:
         raise ModelConfigError(f"model config {p} is not a JSON object")
     if isinstance(cfg.get("text_config"), dict) and "hidden_size" not in cfg:
         cfg = {**cfg["text_config"], "model_type": cfg["text_config"].get("model_type", cfg.get("model_type"))}
+    vision = arch2026.vision_fields(cfg)
+    if str(cfg.get("model_type", "")).lower() == "deepseek_vl_v2" and isinstance(cfg.get("language_config"), dict):
+        # DeepSeek-VL2 / DeepSeek-OCR: the decoder is a deepseek_v2 (MLA or, for OCR, plain MHA)
+        cfg = {"model_type": "deepseek_v2", **cfg["language_config"], "_vl_decoder": True}
     mtype = str(cfg.get("model_type", "")).lower()
     family = _HF_TYPES.get(mtype)
     if family is None:
@@ -348,6 +418,10 @@ def from_hf_config(path: str) -> ModelSpec:
         return v
 
     hidden, heads = need("hidden_size"), need("num_attention_heads")
+    if family == "deepseek_v4" and "intermediate_size" not in cfg:
+        # V4 ships only moe_intermediate_size; transformers maps intermediate_size to it
+        # (configuration_deepseek_v4.DeepseekV4Config.attribute_map)
+        cfg = {**cfg, "intermediate_size": cfg.get("moe_intermediate_size")}
     name = cfg.get("_name_or_path") or os.path.basename(os.path.dirname(os.path.abspath(p))) or "custom"
     kw: Dict[str, Any] = dict(
         id=os.path.basename(str(name).rstrip("/")).lower() or "custom",
@@ -359,11 +433,22 @@ def from_hf_config(path: str) -> ModelSpec:
         qkv_bias=bool(cfg.get("attention_bias", family == "qwen2")),
         source=f"config.json at {p}",
     )
-    if family in ("llama", "qwen2"):
+    if family == "qwen3":
+        kw["qkv_bias"] = bool(cfg.get("attention_bias", False))
+    if family in ("llama", "qwen2", "qwen3"):
         kw["head_dim"] = opt("head_dim", 0)
         if heads % kw["kv_heads"]:
             raise ModelConfigError(f"model config {p}: num_attention_heads {heads} is not a multiple of "
                                    f"num_key_value_heads {kw['kv_heads']}")
+    elif family == "deepseek_v4":
+        kw.update(arch2026.v4_config_fields(cfg, need, opt, lambda m: ModelConfigError(f"model config {p}: {m}")))
+    elif family == "deepseek_v2" and (cfg.get("use_mla") is False
+                                      or (cfg.get("_vl_decoder") and cfg.get("kv_lora_rank") is None)):
+        # DeepSeek-OCR's decoder: deepseek_v2 MoE with plain multi-head attention (no latent);
+        # a text config without kv_lora_rank stays an error below
+        kw.update(first_k_dense=opt("first_k_dense_replace"), moe_intermediate=opt("moe_intermediate_size"),
+                  routed_experts=opt("n_routed_experts"), shared_experts=opt("n_shared_experts"),
+                  experts_per_token=opt("num_experts_per_tok"), qkv_bias=False, **vision)
     else:
         kw.update(kv_lora_rank=need("kv_lora_rank"), q_lora_rank=opt("q_lora_rank") or None,
                   qk_nope_head_dim=need("qk_nope_head_dim"), qk_rope_head_dim=need("qk_rope_head_dim"),
@@ -374,6 +459,9 @@ def from_hf_config(path: str) -> ModelSpec:
         if kw["routed_experts"] and not (kw["moe_intermediate"] and kw["experts_per_token"]):
             raise ModelConfigError(f"model config {p}: n_routed_experts set but moe_intermediate_size or "
                                    "num_experts_per_tok missing")
+        if family == "deepseek_v32":
+            kw.update(index_n_heads=need("index_n_heads"), index_head_dim=need("index_head_dim"),
+                      index_topk=need("index_topk"))
     q = cfg.get("quantization_config")
     if isinstance(q, dict) and str(q.get("quant_method", "")).lower() == "fp8":
         kw["native_precision"] = "fp8"
@@ -437,6 +525,9 @@ def weight_bytes(spec: ModelSpec, precision: str, include_mtp: bool = False) -> 
 
 
 def _weight_bytes(spec: ModelSpec, p: "Precision", include_mtp: bool) -> int:
+    if spec.family == "deepseek_v4" and p.kind == "fp8" and spec.expert_precision == "fp4":
+        # the published V4 format: fp8 attention, MXFP4 experts, e8m0 scales, fp32/int64 extras
+        return arch2026.v4_checkpoint_bytes(spec, include_mtp)
     total = spec.checkpoint_params if include_mtp else spec.params
     if p.kind == "float":
         return total * int(p.bits) // 8
@@ -452,6 +543,8 @@ def _weight_bytes(spec: ModelSpec, p: "Precision", include_mtp: bool) -> int:
     else:  # int4: 4 bits per weight + (fp16 scale + 4-bit zero) per group of 128
         q = lin // 2 + spec.linear_groups_128 * 5 // 2
     main = q + 2 * other
+    if extra and p.kind == "fp8" and spec.family == "deepseek_v32":
+        return main + arch2026.v32_mtp_fp8_bytes(spec, _layer_counts(spec, spec.is_moe))
     if extra:
         main += int(extra * main / spec.params)
     return main
