@@ -67,8 +67,9 @@ def test_tags_of_models_missing_from_the_catalog_stay_mapped_but_unresolved():
     r = resolve("deepseek-r1:8b")
     assert r.model_id is None and r.spec is None
     assert "DeepSeek-R1-0528-Qwen3-8B" in r.unresolved and r.hf_id == "deepseek-ai/DeepSeek-R1-0528-Qwen3-8B"
-    v31 = resolve("deepseek-v3.1")  # not in the catalog: V3's architecture stands in, and says so
-    assert v31.model_id == "deepseek-v3" and any("not in the catalog" in n for n in v31.notes)
+    v31 = resolve("deepseek-v3.1")  # in the 2026 catalog now: its own entry, V3's shape
+    assert v31.model_id == "deepseek-v3.1"
+    assert v31.spec.architecture_key() == resolve("deepseek-v3").spec.architecture_key()
 
 
 def test_hf_ids_found_locally_use_their_config_and_headers():
@@ -158,7 +159,7 @@ def test_every_latest_is_a_listed_size_and_every_tag_resolves_or_is_marked():
 
 def test_upstream_repos_known_from_the_tag_table():
     v31 = resolve("deepseek-ai/DeepSeek-V3.1")
-    assert v31.model_id == "deepseek-v3" and v31.precision == "fp8" and v31.notes
+    assert v31.model_id == "deepseek-v3.1" and v31.precision == "fp8"
     q3 = resolve("deepseek-ai/DeepSeek-R1-0528-Qwen3-8B")
     assert q3.model_id is None and "not in the catalog" in q3.unresolved
 

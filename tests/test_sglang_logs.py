@@ -127,12 +127,8 @@ def test_v32_indexer_adds_to_the_cell_and_fp8_nsa_rows_store_656_bytes():
     from deepseek_probe.profiles import ModelSpec
     from deepseek_probe.runtimes.sglang import kv_pool_bytes
 
-    @dataclasses.dataclass(frozen=True)
-    class Indexed(ModelSpec):
-        index_head_dim: int = 0
-
     v3 = get_model("deepseek-v3")
-    v32 = Indexed(**{f.name: getattr(v3, f.name) for f in dataclasses.fields(ModelSpec)}, index_head_dim=128)
+    v32 = dataclasses.replace(v3, index_head_dim=128)  # V3 with V3.2's NSA indexer head
     assert cell_size_bytes(v32, 1, 1) == 576 * 61 + (128 + 4) * 61
     per_token = (kv_pool_bytes(v32, 640_000, 64, 1, 1) - kv_pool_bytes(v32, 0, 64, 1, 1)) / 640_000
     assert abs(per_token - (656 + 132) * 61) < 1

@@ -23,13 +23,6 @@ from deepseek_probe.runtimes.sglang_cli import parse_command
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sglang")
 
 
-@dataclasses.dataclass(frozen=True)
-class _IndexedSpec(ModelSpec):
-    """A ModelSpec with the V3.2 NSA indexer head size (read by sglang.py through getattr)."""
-
-    index_head_dim: int = 0
-
-
 def load_logs() -> List[Tuple[str, Dict]]:
     out = []
     for p in sorted(glob.glob(os.path.join(HERE, "*.json"))):
@@ -47,7 +40,9 @@ def spec_of(log: Dict) -> ModelSpec:
     else:
         known = {f.name for f in dataclasses.fields(ModelSpec)}
         fields = {k: v for k, v in m.items() if k in known}
-    return _IndexedSpec(**fields, index_head_dim=idx) if idx else ModelSpec(**fields)
+    if idx:  # V3.2 NSA indexer head size
+        fields["index_head_dim"] = idx
+    return ModelSpec(**fields)
 
 
 def replay(log: Dict) -> List[Tuple[str, float, float]]:
