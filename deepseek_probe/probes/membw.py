@@ -63,8 +63,8 @@ CPU_FAMILIES: Tuple[Family, ...] = (
            "ark.intel.com 3rd gen Xeon Scalable: 8 ch DDR4-3200"),
     Family(r"Threadripper PRO 7\d\d5WX", "AMD Threadripper PRO 7000WX", 8, 5200,
            "amd.com Threadripper PRO 7000 WX specs: 8 ch DDR5-5200"),
-    Family(r"Ryzen \d+ [79]\d\d\d", "AMD Ryzen 7000/9000 (AM5)", 2, 5600,
-           "amd.com Ryzen 9000 specs: 2 ch DDR5-5600"),
+    Family(r"Ryzen \d+ 9\d\d\d", "AMD Ryzen 9000 (AM5)", 2, 5600, "amd.com Ryzen 9000 specs: 2 ch DDR5-5600"),
+    Family(r"Ryzen \d+ 7\d\d\d", "AMD Ryzen 7000 (AM5)", 2, 5200, "amd.com Ryzen 7000 specs: 2 ch DDR5-5200"),
 )
 
 # Bounds for an unknown CPU, by core count: a desktop (<= 32 threads) has 2 channels of

@@ -78,6 +78,10 @@ def probe_amd(root: str = "/", environ: Optional[Mapping[str, str]] = None,
     if visible is not None:
         for g in gpus:
             g.visible = g.index in visible
+    from deepseek_probe.probes.gpu import mark_not_probed
+
+    for g in gpus:
+        mark_not_probed(g, "not_supported: no amdgpu sysfs source")
     return rocm, gpus
 
 

@@ -86,6 +86,9 @@ def probe_apple(sysctl: Optional[Sysctl] = None,
     for name in ("memory_free_bytes", "memory_used_bytes"):
         g.unavailable[name] = "not_supported: unified memory"
     g.unavailable["pci_bus_id"] = "not_applicable: integrated" + (f" in {model}" if model else "")
+    from deepseek_probe.probes.gpu import mark_not_probed
+
+    mark_not_probed(g, "not_supported: not exposed on macOS without root")
     return [g]
 
 
