@@ -194,7 +194,9 @@ def _from_sysfs(root: str, cards: List[str]) -> List[GpuInfo]:
             g.unavailable["memory_free_bytes"] = "not_found"
         g.memory_visible_bytes = _int_file(root, f"{dev}/mem_info_vis_vram_total", g, "memory_visible_bytes")
         g.busy_percent = _int_file(root, f"{dev}/gpu_busy_percent", g, "busy_percent")
-        g.uuid = _read.read_first_line(root, f"{dev}/unique_id") or None
+        unique_id = _read.read_first_line(root, f"{dev}/unique_id") or None
+        # Written as ROCm names it ("GPU-<unique_id hex>", what ROCR_VISIBLE_DEVICES accepts).
+        g.uuid = f"GPU-{_hex(unique_id)}" if unique_id else None
         if g.uuid is None:
             g.unavailable["uuid"] = "not_supported"  # unique_id exists on some ASICs only
         g.vbios_version = _read.read_first_line(root, f"{dev}/vbios_version") or None
@@ -364,7 +366,7 @@ def _pick(spec: str, order: List[int], uuids: List[Optional[str]]) -> List[int]:
             index = order[pos]
         elif entry.startswith("gpu-"):
             want = _hex(entry[4:])
-            hits = [order[k] for k, u in enumerate(uuids) if u and _hex(u) == want]
+            hits = [order[k] for k, u in enumerate(uuids) if u and _hex(u[4:]) == want]
             if len(hits) != 1:
                 break
             index = hits[0]
