@@ -86,8 +86,15 @@ def _fill(snap: Snapshot, model_dir: Optional[str], nvml: Any, root: str, limit_
     ]
     if network is not None:
         started.append(("network", lambda: network.probe_network(root), NetworkInfo))
-    amd_pending = start_bounded(lambda: _probe_amd(root, env), "amd") if "amd" in vendors else None
     pendings = [(name, start_bounded(fn, name), cls) for name, fn, cls in started]
+    # AMD: a listing of /sys/class/drm and one vendor file per card (~5 us) decides, while the
+    # file probes run; only a host with an AMD card pays for a probe thread.
+    amd_pending = None
+    if "amd" in vendors:
+        from deepseek_probe.probes.gpu import amd
+
+        if amd.amd_cards(root):
+            amd_pending = start_bounded(lambda: amd.probe_amd(root, env), "amd")
     results = {name: _collect(snap, name, pending, cls, limit_s) for name, pending, cls in pendings}
     snap.system, snap.cpu, snap.memory = results["system"], results["cpu"], results["memory"]
     snap.disk, toolkit = results["disk"], results["cuda"]
@@ -116,7 +123,7 @@ def _fill(snap: Snapshot, model_dir: Optional[str], nvml: Any, root: str, limit_
     if amd_pending is not None:
         outcome = amd_pending.wait(limit_s)
         snap.probe_ms["amd"] = outcome.elapsed_ms
-        if outcome.status == "ok" and outcome.value is not None:
+        if outcome.status == "ok":
             snap.rocm, amd_gpus = outcome.value
             snap.gpus = snap.gpus + amd_gpus
         elif outcome.status != "ok":
@@ -125,17 +132,6 @@ def _fill(snap: Snapshot, model_dir: Optional[str], nvml: Any, root: str, limit_
     from deepseek_probe.probes import membw
 
     membw.fill_bandwidth(snap.memory, root, snap.cpu.model, snap.cpu.logical_cores)
-
-
-def _probe_amd(root: str, env: Dict[str, str]) -> Any:
-    """(RocmInfo, [GpuInfo]) when an AMD GPU or a ROCm install is present, else None (the
-    snapshot of an NVIDIA or CPU host then has no ``rocm`` key at all)."""
-    from deepseek_probe.probes.gpu import amd
-
-    rocm, gpus = amd.probe_amd(root, env)
-    if not gpus and rocm.rocm_version is None:
-        return None
-    return rocm, gpus
 
 
 def _wsl_driver(cuda_info: CudaInfo, system_info: SystemInfo, root: str) -> None:

@@ -59,10 +59,10 @@ def probe_amd(root: str = "/", environ: Optional[Mapping[str, str]] = None,
     None = import it if installed, False = sysfs only. amdsmi is tried only when sysfs shows
     an AMD card, so hosts without one never pay for the import."""
     env = dict(environ or {})
+    cards = amd_cards(root)
+    if not cards:  # one directory listing: NVIDIA and CPU hosts pay nothing more
+        return RocmInfo(), []
     rocm = rocm_info(root, env)
-    cards = _amd_cards(root)
-    if not cards:
-        return rocm, []
     gpus = _from_sysfs(root, cards)
     smi = _load_amdsmi(amdsmi)
     if smi is not None:
@@ -121,7 +121,7 @@ def rocm_info(root: str, env: Mapping[str, str]) -> RocmInfo:
 
 # --- sysfs -------------------------------------------------------------------------------------
 
-def _amd_cards(root: str) -> List[str]:
+def amd_cards(root: str) -> List[str]:
     """``cardN`` entries (not connectors like card0-DP-1) whose PCI vendor is AMD."""
     names = _read.list_dir(root, _DRM) or []
     cards = [n for n in names if re.fullmatch(r"card\d+", n)]
