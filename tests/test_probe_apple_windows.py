@@ -129,3 +129,29 @@ def test_wsl2_names_the_windows_driver(tmp_path):
     snap = take_snapshot(root=root, nvml=module, environ={})
     assert snap.system.wsl and snap.cuda.host_driver_os == "windows"
     assert snap.cuda.wsl_driver_store == "nv_dispi.inf_amd64_8f3a2b1c0d9e7f65"
+
+
+def test_macos_cpu_model_and_arm_features_come_from_sysctl_not_py_cpuinfo():
+    from deepseek_probe.probes import host_psutil
+
+    values = {"machdep.cpu.brand_string": "Apple M4 Max", "hw.optional.AdvSIMD": "1",
+              "hw.optional.arm.FEAT_I8MM": "1", "hw.optional.arm.FEAT_BF16": "0"}
+    ps = mk.FakePsutil(64 * GIB, 32 * GIB, 0, 16, 16, 1, 1, "/", "apfs", "d")
+    info = host_psutil.probe_cpu(ps, platform="darwin", sysctl=values.get)
+    assert (info.model, info.vendor, info.flags) == ("Apple M4 Max", "Apple", ["asimd", "i8mm"])
+
+
+def test_windows_cpu_model_from_the_registry_and_flags_from_feature_ids():
+    from deepseek_probe.probes import host_psutil
+
+    class Reader:
+        def processor_name(self):
+            return "AMD Ryzen 9 9950X 16-Core Processor  "
+
+        def feature_present(self, pf):
+            return pf in (39, 40, 41)
+
+    ps = mk.FakePsutil(64 * GIB, 32 * GIB, 0, 32, 16, 1, 1, "C:\\", "NTFS", "C:\\")
+    info = host_psutil.probe_cpu(ps, platform="win32", windows=Reader())
+    assert info.model == "AMD Ryzen 9 9950X 16-Core Processor"
+    assert info.flags == ["avx", "avx2", "avx512f"] and info.unavailable["flags"].startswith("partial")

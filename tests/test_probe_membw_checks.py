@@ -128,3 +128,24 @@ def test_cpu_only_decode_ceiling_scales_with_bandwidth():
     fast = _by_check(cpu_only.findings(snap, spec, settings))["cpu.bandwidth"].measured
     snap.memory.memory_bandwidth_bytes_per_s /= 2
     assert _by_check(cpu_only.findings(snap, spec, settings))["cpu.bandwidth"].measured == pytest.approx(fast / 2, rel=0.01)
+
+
+def test_windows_4090_driving_the_desktop_warns_and_vllm_needs_wsl():
+    from deepseek_probe.checks import windows
+
+    snap = _snap("derived-win-rtx4090.json")
+    f = _by_check(windows.findings(snap, None, Settings(runtime="vllm")))
+    assert f["windows.runtime"].level == "fail" and f["windows.display"].level == "warn"
+    assert f["windows.display"].measured == snap.gpus[0].memory_used_bytes
+    snap.gpus[0].display_active = False
+    assert windows.findings(snap, None, Settings(runtime="llamacpp")) == []
+
+
+def test_wsl_says_the_driver_is_the_windows_hosts():
+    from deepseek_probe.checks import windows
+
+    snap = _snap("h100.json")
+    assert windows.findings(snap, None, Settings()) == []
+    snap.cuda.host_driver_os, snap.cuda.wsl_driver_store = "windows", "nv_dispi.inf_amd64_x"
+    (f,) = windows.findings(snap, None, Settings())
+    assert f.check == "wsl.driver" and snap.cuda.driver_version in f.message

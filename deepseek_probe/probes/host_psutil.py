@@ -42,9 +42,24 @@ def probe_system(os_name: str, environ: Optional[Mapping[str, str]] = None,
     return info
 
 
-def probe_cpu(psutil_module: Any = None, cpu_info: Optional[Mapping[str, Any]] = None) -> CpuInfo:
-    """Cores from psutil; model and ISA flags from ``cpu_info`` (a py-cpuinfo dict; None: read
-    it, ~1 s: census-h100.json cpuinfo_one_call_ms 1160)."""
+# Windows: IsProcessorFeaturePresent ids (winnt.h PF_AVX_INSTRUCTIONS_AVAILABLE = 39,
+# PF_AVX2_INSTRUCTIONS_AVAILABLE = 40, PF_AVX512F_INSTRUCTIONS_AVAILABLE = 41). Windows has no id
+# for VNNI/AMX: those flags stay unknown there.
+_WINDOWS_FEATURES = ((39, "avx"), (40, "avx2"), (41, "avx512f"))
+# macOS arm64: hw.optional sysctls (Apple, "Determining instruction set characteristics").
+_MACOS_FEATURES = (("hw.optional.AdvSIMD", "asimd"), ("hw.optional.neon", "neon"),
+                   ("hw.optional.arm.FEAT_DotProd", "asimddp"), ("hw.optional.arm.FEAT_I8MM", "i8mm"),
+                   ("hw.optional.arm.FEAT_BF16", "bf16"))
+
+
+def probe_cpu(psutil_module: Any = None, cpu_info: Optional[Mapping[str, Any]] = None,
+              platform: Optional[str] = None, sysctl: Any = None, windows: Any = None) -> CpuInfo:
+    """Cores from psutil; model and ISA flags from the OS (macOS: sysctl; Windows: the registry
+    and IsProcessorFeaturePresent), else from ``cpu_info`` (a py-cpuinfo dict; None: read it,
+    ~1 s: census-h100.json cpuinfo_one_call_ms 1160). ``sysctl``/``windows``: readers for tests
+    (windows: an object with ``processor_name()`` and ``feature_present(id)``)."""
+    from deepseek_probe.probes import _platform
+
     ps = _psutil(psutil_module)
     info = CpuInfo(arch=_py_platform.machine() or None)
     try:
@@ -53,20 +68,64 @@ def probe_cpu(psutil_module: Any = None, cpu_info: Optional[Mapping[str, Any]] =
         info.usable_cores = float(info.logical_cores) if info.logical_cores else None
     except Exception as e:  # noqa: BLE001 - psutil raises its own errors per platform
         info.unavailable["logical_cores"] = _read.error_reason(e)
-    try:
-        if cpu_info is None:
-            import cpuinfo  # py-cpuinfo
+    plat = _platform.current(platform)
+    if cpu_info is None:
+        try:
+            if plat == _platform.MACOS:
+                _cpu_from_sysctl(info, sysctl)
+            elif plat == _platform.WINDOWS:
+                _cpu_from_windows(info, windows)
+        except Exception:  # noqa: BLE001 - fall back to py-cpuinfo below
+            info.model, info.flags = None, None
+    if info.model is None or info.flags is None:
+        try:
+            if cpu_info is None:
+                import cpuinfo  # py-cpuinfo
 
-            cpu_info = cpuinfo.get_cpu_info()
-        info.model = cpu_info.get("brand_raw") or None
-        info.vendor = cpu_info.get("vendor_id_raw") or None
-        present = set(cpu_info.get("flags") or [])
-        info.flags = [f for f in INFERENCE_FLAGS if f in present]
-    except Exception as e:  # noqa: BLE001
-        for name in ("model", "vendor", "flags"):
-            info.unavailable[name] = _read.error_reason(e)
+                cpu_info = cpuinfo.get_cpu_info()
+            info.model = cpu_info.get("brand_raw") or None
+            info.vendor = cpu_info.get("vendor_id_raw") or None
+            present = set(cpu_info.get("flags") or [])
+            info.flags = [f for f in INFERENCE_FLAGS if f in present]
+        except Exception as e:  # noqa: BLE001
+            for name in ("model", "vendor", "flags"):
+                info.unavailable[name] = _read.error_reason(e)
     info.unavailable.setdefault("numa_nodes", "not_supported")
     return info
+
+
+def _cpu_from_sysctl(info: CpuInfo, sysctl: Any) -> None:
+    if sysctl is None:
+        from deepseek_probe.probes.gpu.apple import sysctlbyname as sysctl
+    info.model = sysctl("machdep.cpu.brand_string") or None
+    info.vendor = "Apple" if (info.model or "").startswith("Apple") else None
+    info.flags = [flag for name, flag in _MACOS_FEATURES if (sysctl(name) or "0").strip() == "1"]
+
+
+def _cpu_from_windows(info: CpuInfo, windows: Any) -> None:
+    reader = windows if windows is not None else _WindowsReader()
+    info.model = (reader.processor_name() or "").strip() or None
+    info.flags = [flag for pf, flag in _WINDOWS_FEATURES if reader.feature_present(pf)]
+    info.unavailable["flags"] = "partial: Windows reports avx/avx2/avx512f only"
+
+
+class _WindowsReader:
+    """The registry's ProcessorNameString and kernel32.IsProcessorFeaturePresent; imported and
+    called on Windows only (winreg and ctypes.windll exist nowhere else)."""
+
+    def processor_name(self) -> Optional[str]:
+        import winreg  # Windows only
+
+        key = winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, r"HARDWARE\DESCRIPTION\System\CentralProcessor\0")
+        try:
+            return str(winreg.QueryValueEx(key, "ProcessorNameString")[0])
+        finally:
+            winreg.CloseKey(key)
+
+    def feature_present(self, feature: int) -> bool:
+        import ctypes
+
+        return bool(ctypes.windll.kernel32.IsProcessorFeaturePresent(feature))  # type: ignore[attr-defined]
 
 
 def probe_memory(psutil_module: Any = None) -> MemoryInfo:
