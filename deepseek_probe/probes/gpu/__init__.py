@@ -48,16 +48,6 @@ class GpuReading:
         return iter((self.cuda, self.gpus, self.links, self.rocm))
 
 
-def mark_not_probed(gpu: GpuInfo, reason: str) -> None:
-    """Every NVML-only field a vendor probe has no source for gets ``reason``, so a None in the
-    snapshot always says why (fields added for other vendors stay out of the JSON instead)."""
-    from deepseek_probe.snapshot import _OMIT_WHEN_NONE
-
-    for name, value in vars(gpu).items():
-        if value is None and name not in _OMIT_WHEN_NONE and name not in gpu.unavailable:
-            gpu.unavailable[name] = reason
-
-
 def read_gpus(root: str = "/", environ: Optional[Mapping[str, str]] = None,
               platform: Optional[str] = None, nvml: Any = None, amdsmi: Any = None,
               sysctl: Optional[Callable[[str], Optional[str]]] = None,

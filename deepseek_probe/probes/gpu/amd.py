@@ -25,6 +25,7 @@ import re
 from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
 
 from deepseek_probe.probes import _read
+from deepseek_probe.probes.gpu._common import mark_not_probed
 from deepseek_probe.snapshot import GpuInfo, RocmInfo
 
 AMD_PCI_VENDOR = "0x1002"
@@ -78,8 +79,6 @@ def probe_amd(root: str = "/", environ: Optional[Mapping[str, str]] = None,
     if visible is not None:
         for g in gpus:
             g.visible = g.index in visible
-    from deepseek_probe.probes.gpu import mark_not_probed
-
     for g in gpus:
         mark_not_probed(g, "not_supported: no amdgpu sysfs source")
     return rocm, gpus

@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 from typing import Callable, List, Optional, Tuple
 
+from deepseek_probe.probes.gpu._common import mark_not_probed
 from deepseek_probe.snapshot import GpuInfo
 
 GIB = 1024 ** 3
@@ -86,8 +87,6 @@ def probe_apple(sysctl: Optional[Sysctl] = None,
     for name in ("memory_free_bytes", "memory_used_bytes"):
         g.unavailable[name] = "not_supported: unified memory"
     g.unavailable["pci_bus_id"] = "not_applicable: integrated" + (f" in {model}" if model else "")
-    from deepseek_probe.probes.gpu import mark_not_probed
-
     mark_not_probed(g, "not_supported: not exposed on macOS without root")
     return [g]
 
