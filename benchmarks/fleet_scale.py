@@ -93,10 +93,11 @@ def main() -> None:
 
     from dataclasses import replace
 
-    from deepseek_probe import fleet, profiles
+    from deepseek_probe import fleet, profiles, runtimes
+    from deepseek_probe.report import fleet as fleet_report
 
     spec = profiles.get_model(args.model)
-    settings = replace(profiles.default_settings(spec, args.runtime), precision=args.precision)
+    settings = replace(runtimes.default_settings(spec, args.runtime), precision=args.precision)
     requests = [(spec, settings)]
     tmp = tempfile.mkdtemp(prefix="deepseek-probe-fleet-")
     try:
@@ -140,7 +141,7 @@ def main() -> None:
 
             prof = cProfile.Profile()
             prof.enable()
-            fleet.render_fleet(fleet.evaluate_fleet(paths, requests), "text")
+            fleet_report.render_fleet(fleet.evaluate_fleet(paths, requests), "text")
             prof.disable()
             pstats.Stats(prof).sort_stats("tottime").print_stats(15)
 

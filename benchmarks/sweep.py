@@ -23,13 +23,13 @@ CONTEXTS = (1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072)
 
 
 def sweep() -> int:
-    from deepseek_probe import profiles
+    from deepseek_probe import profiles, runtimes
     from deepseek_probe.estimate import Settings, estimate
 
     n = 0
     for spec in profiles.all_models():
-        for runtime, rt in profiles.RUNTIMES.items():
-            kv = profiles.default_kv_precision(runtime)
+        for runtime, rt in runtimes.RUNTIMES.items():
+            kv = runtimes.default_kv_precision(runtime)
             for precision in rt.precisions:
                 for context in CONTEXTS:
                     if context > spec.max_context:

@@ -55,8 +55,9 @@ def _settings_options(f):
                      help="Context length in tokens per sequence (default: the runtime's default)."),
         click.option("--concurrency", type=click.IntRange(min=1, max=65536), default=None,
                      help="Sequences served at once (default 1)."),
-        click.option("--runtime", type=_Choice(RUNTIMES, RUNTIME_ALIASES), default="transformers",
-                     show_default=True, help="Inference runtime (ollama/lmstudio = llamacpp)."),
+        click.option("--runtime", type=_Choice(RUNTIMES, RUNTIME_ALIASES), default=None,
+                     help="Inference runtime (ollama/lmstudio = llamacpp; default: transformers, or "
+                          "llamacpp for a GGUF file or an Ollama tag)."),
         click.option("--tensor-parallel", type=click.IntRange(min=1, max=1024), default=None,
                      help="GPUs the model is split over (default: 1, or the fewest that fit in check)."),
         click.option("--mla-cache", type=_Choice(["latent", "decompressed"]), default=None,
@@ -77,9 +78,9 @@ def _settings_for(spec, runtime, precision, kv_precision, context, concurrency, 
                   mla_cache=None, gpu_memory_utilization=None):
     from dataclasses import replace
 
-    from deepseek_probe import profiles
+    from deepseek_probe import runtimes
 
-    s = profiles.default_settings(spec, runtime)
+    s = runtimes.default_settings(spec, runtime)
     given = {"precision": precision, "kv_precision": kv_precision, "context": context,
              "concurrency": concurrency, "tensor_parallel": tensor_parallel,
              "mla_cache": mla_cache, "gpu_memory_utilization": gpu_memory_utilization}
@@ -87,13 +88,63 @@ def _settings_for(spec, runtime, precision, kv_precision, context, concurrency, 
     return replace(s, **changes) if changes else s
 
 
-def _specs(models: Sequence[str], model_configs: Sequence[str], default: Sequence[str] = ()):
-    from deepseek_probe import profiles
+def _launch_command() -> Optional[List[str]]:
+    """The words after `--`, for the commands that take a launch command (check, estimate)."""
+    return (click.get_current_context().obj or {}).get("launch")
 
-    specs = [profiles.from_hf_config(p) for p in model_configs]
-    names = list(models) or ([] if specs else list(default))
-    specs += [profiles.get_model(m) for m in names]
-    return specs
+
+def _requests(models, model_configs, default, runtime, precision, kv_precision, context, concurrency,
+              tensor_parallel, mla_cache, gpu_memory_utilization, gpu_totals=()):
+    """(spec, settings, launch echo or None, model resolution note or None) for every model: from the flags, or from the launch
+    command after `--` (the command states what it sets; the flags fill in the rest)."""
+    launch = _launch_command()
+    if launch is None:
+        from deepseek_probe.runtimes import RUNTIMES
+
+        out = []
+        for spec, implied_precision, implied_runtime, note in _specs(models, model_configs, default):
+            rt = runtime or implied_runtime or "transformers"
+            if implied_precision not in RUNTIMES[rt].precisions:  # a GGUF quant means nothing to vLLM
+                implied_precision = None
+            out.append((spec, _settings_for(spec, rt, precision or implied_precision, kv_precision, context,
+                                            concurrency, tensor_parallel, mla_cache, gpu_memory_utilization),
+                        None, note))
+        return out
+    from deepseek_probe.runtimes import launch as launch_mod
+
+    cmd = launch_mod.parse_launch(launch, os.environ)
+    specs, quant = launch_mod.command_models(cmd, models, model_configs)
+    out = []
+    for spec in specs:
+        base = _settings_for(spec, launch_mod.ESTIMATOR_RUNTIME[cmd.runtime], precision or quant,
+                             kv_precision, context, concurrency, tensor_parallel, mla_cache,
+                             gpu_memory_utilization)
+        out.append((spec, launch_mod.settings_from_command(base, cmd, spec, gpu_totals), launch_mod.echo(cmd), None))
+    return out
+
+
+def _specs(models: Sequence[str], model_configs: Sequence[str], default: Sequence[str] = ()):
+    """(spec, precision the name implies, runtime it implies, resolution note) per model. A model
+    is any name people type (catalog id or alias, Hugging Face id, Ollama tag, GGUF file or
+    checkpoint folder: profiles/names.py); the note says what it resolved to when that is not
+    plain from the name."""
+    from deepseek_probe import profiles
+    from deepseek_probe.profiles import PRECISIONS, names
+
+    out = [(profiles.from_hf_config(p), None, None, None) for p in model_configs]
+    for m in list(models) or ([] if out else list(default)):
+        r = names.resolve(m)
+        if r.spec is None:
+            from deepseek_probe.errors import InputError
+
+            raise InputError(f"{m}: {r.unresolved or 'not a model in the catalog'}")
+        precision = r.precision if r.precision in PRECISIONS else None
+        note = None
+        if r.source != "catalog" or r.notes:
+            note = (f"{m} -> {r.spec.id}" + (f", {r.quant or precision}" if (r.quant or precision) else "")
+                    + f" ({r.source})" + "".join(f"; {n}" for n in r.notes))
+        out.append((r.spec, precision, r.runtime, note))
+    return out
 
 
 def _write(text: str, output: Optional[str]) -> None:
@@ -155,15 +206,36 @@ def check(models, precision, kv_precision, context, concurrency, runtime, tensor
     """Check this machine (or a snapshot) against DeepSeek model requirements."""
     from deepseek_probe import profiles, report, rules
 
-    specs = _specs(models, model_configs, default=profiles.HEADLINE)
-    requests = [(spec, _settings_for(spec, runtime, precision, kv_precision, context, concurrency,
-                                     tensor_parallel, mla_cache, gpu_memory_utilization))
-                for spec in specs]
-    if verify and snapshot_path:
-        from deepseek_probe.errors import InputError
+    from deepseek_probe.errors import InputError
 
+    if not models and not model_configs and _launch_command() is None:
+        given = [flag for flag, v in (("--precision", precision), ("--kv-precision", kv_precision),
+                                      ("--context", context), ("--concurrency", concurrency),
+                                      ("--runtime", runtime), ("--tensor-parallel", tensor_parallel),
+                                      ("--mla-cache", mla_cache),
+                                      ("--gpu-memory-utilization", gpu_memory_utilization),
+                                      ("--verify", verify)) if v]
+        if given:
+            raise InputError(f"{given[0]} needs --model: without one, check surveys every model "
+                             "with the settings that suit each")
+    if verify and snapshot_path:
         raise InputError("--verify reserves memory on this machine's GPUs; it cannot be used with --snapshot")
+    if _launch_command() is not None:
+        from deepseek_probe.runtimes import launch as launch_mod
+
+        launch_mod.parse_launch(_launch_command(), os.environ)  # a bad command fails before probing
     snap = _load_or_probe(snapshot_path, model_dir)
+    if not models and not model_configs and _launch_command() is None:
+        # No model named: the capability survey (what runs here, how well, what the rest needs).
+        from deepseek_probe import survey
+
+        result = survey.survey(snap)
+        _write(report.render(result, fmt, redact=not no_redact, color=_color(fmt, output)), output)
+        sys.exit(result.exit_code)
+    gpu_totals = [g.memory_total_bytes for g in snap.visible_gpus if g.memory_total_bytes]
+    requests = _requests(models, model_configs, profiles.HEADLINE, runtime, precision, kv_precision,
+                         context, concurrency, tensor_parallel, mla_cache, gpu_memory_utilization,
+                         gpu_totals)
     result = rules.check(snap, requests)
     if verify:
         from deepseek_probe import verify as verify_mod
@@ -186,12 +258,13 @@ def fleet(snapshots, models, precision, kv_precision, context, concurrency, runt
     """Check many nodes' snapshots (files or directories) for a multi-node deployment:
     tensor parallel inside a node (--tensor-parallel), pipeline parallel across nodes."""
     from deepseek_probe import fleet as fleet_mod
+    from deepseek_probe.report import fleet as fleet_report
 
-    requests = [(spec, _settings_for(spec, runtime, precision, kv_precision, context, concurrency,
-                                     tensor_parallel, mla_cache, gpu_memory_utilization))
-                for spec in _specs(models, model_configs, default=("671b",))]
+    requests = [(spec, s) for spec, s, _, _ in _requests(
+        models, model_configs, ("671b",), runtime, precision, kv_precision, context, concurrency,
+        tensor_parallel, mla_cache, gpu_memory_utilization)]
     result = fleet_mod.evaluate_fleet(snapshots, requests)
-    _write(fleet_mod.render_fleet(result, fmt, redact=not no_redact, color=_color(fmt, output)), output)
+    _write(fleet_report.render_fleet(result, fmt, redact=not no_redact, color=_color(fmt, output)), output)
     sys.exit(result.exit_code)
 
 
@@ -232,16 +305,22 @@ def estimate(models, precision, kv_precision, context, concurrency, runtime, ten
     from deepseek_probe.errors import InputError
     from deepseek_probe.report.estimate import render_estimates
 
-    specs = _specs(models, model_configs)
-    if not specs:
-        raise InputError("estimate needs --model ID (or --model-config PATH); see `deepseek-probe models`")
     if gpu_memory_gib is not None and gpu_memory_gib != gpu_memory_gib:  # "nan" passes FloatRange
         raise InputError("--gpu-memory must be a number of GiB, got nan")
     device_total = int(gpu_memory_gib * 2**30) if gpu_memory_gib else None
-    results = [est_mod.estimate(spec, _settings_for(spec, runtime, precision, kv_precision, context,
-                                                    concurrency, tensor_parallel, mla_cache,
-                                                    gpu_memory_utilization), device_total)
-               for spec in specs]
+    requests = _requests(models, model_configs, (), runtime, precision, kv_precision, context,
+                         concurrency, tensor_parallel, mla_cache, gpu_memory_utilization,
+                         [device_total] if device_total else ())
+    if not requests:
+        raise InputError("estimate needs --model ID (or --model-config PATH); see `deepseek-probe models`")
+    results = []
+    for spec, s, echo, resolution in requests:
+        est = est_mod.estimate(spec, s, device_total)
+        if echo is not None:
+            est.notes["launch_command"] = echo
+        if resolution:
+            est.notes["model_resolution"] = resolution
+        results.append(est)
     _write(render_estimates(results, fmt), output)
 
 
@@ -263,14 +342,14 @@ def plan(models, all_models, precision, kv_precision, context, concurrency, runt
 
         _write(render_requirements(fmt), output)
         return
-    specs = _specs(models, model_configs)
-    if not specs:
+    requests = _requests(models, model_configs, (), runtime, precision, kv_precision, context,
+                         concurrency, tensor_parallel, mla_cache, gpu_memory_utilization)
+    if not requests:
         raise InputError("plan needs --model ID, --model-config PATH or --all")
-    plans = [plan_mod.hardware_plan(spec, _settings_for(spec, runtime, precision, kv_precision,
-                                                        context, concurrency, tensor_parallel,
-                                                        mla_cache, gpu_memory_utilization))
-             for spec in specs]
-    _write(plan_mod.render_plans(plans, fmt), output)
+    plans = [plan_mod.hardware_plan(spec, s) for spec, s, _, _ in requests]
+    from deepseek_probe import report
+
+    _write(report.render_plans(plans, fmt), output)
 
 
 @cli.command()
@@ -282,20 +361,39 @@ def models(fmt):
     _write(render_models(fmt), None)
 
 
+@cli.command()
+@click.argument("name", type=_Choice(["survey"]), default="survey")
+def schema(name):
+    """Print the JSON Schema of a versioned output (survey: `check` with no model)."""
+    from importlib import resources
+
+    _write(resources.files("deepseek_probe.schemas").joinpath(f"{name}.schema.json").read_text("utf-8"), None)
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     """Entry point: maps every failure to a documented exit code, never a raw traceback."""
     argv = list(sys.argv[1:] if argv is None else argv)
     # --debug is accepted anywhere on the line (before or after the command name).
     debug = "--debug" in argv or os.environ.get("DEEPSEEK_PROBE_DEBUG") == "1"
+    launch: Optional[List[str]] = None
+    if "--" in argv:  # everything after -- is the launch command the user will run
+        cut = argv.index("--")
+        argv, launch = argv[:cut], argv[cut + 1:]
     argv = [a for a in argv if a != "--debug"]
     from deepseek_probe.errors import InputError
+
+    command = next((a for a in argv if a in cli.commands), None)
+    if launch is not None and command not in ("check", "estimate"):
+        click.echo(f"deepseek-probe: error: only check and estimate take a launch command after --"
+                   f"{f', not {command}' if command else ''}", err=True)
+        sys.exit(64)
 
     if any("\x00" in a for a in argv):  # only reachable in-process; os.stat() would raise ValueError
         click.echo("deepseek-probe: error: an argument contains a NUL byte", err=True)
         sys.exit(64)
 
     try:
-        cli.main(args=argv, prog_name="deepseek-probe", standalone_mode=False)
+        cli.main(args=argv, prog_name="deepseek-probe", standalone_mode=False, obj={"launch": launch})
     except click.exceptions.Exit as e:  # --help, --version
         sys.exit(e.exit_code)
     except click.exceptions.Abort:

@@ -40,3 +40,19 @@ def verdict(findings: Iterable[Finding]) -> str:
 
 def worst_of(verdicts: Iterable[str]) -> str:
     return max(verdicts, key=LEVELS.index, default="unknown")
+
+
+# Unit of `measured` / `required` when they are numbers (renderers format by this).
+CHECK_UNITS: Dict[str, str] = {
+    "gpu.vram": "bytes",
+    "llamacpp.offload": "bytes",
+    "host.ram": "bytes",
+    "host.cgroup_memory": "bytes",
+    "host.shm": "bytes",
+    "host.swap": "bytes",
+    "disk.free": "bytes",
+    "gpu.other_processes": "bytes",
+    "gpu.temperature": "celsius",
+    "gpu.tensor_parallel": "gpus",
+    "gpu.present": "gpus",
+}

@@ -19,28 +19,24 @@ others are still evaluated. Pure apart from reading the snapshot files.
 from __future__ import annotations
 
 import bisect
-import glob
 import math
-import os
-import re
-from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from deepseek_probe import __version__
 from deepseek_probe.errors import InputError
 from deepseek_probe.findings import EXIT_CODES, LEVELS, Finding, verdict, worst_of
-from deepseek_probe.snapshot import GpuInfo, NetworkInfo, Snapshot
+from deepseek_probe.snapshot import GpuInfo, Snapshot
 from deepseek_probe.units import gib
+from deepseek_probe.checks.interconnect import MIN_NIC_MBPS, MIN_RDMA_GBPS, interconnect_finding  # noqa: F401  (re-exported)
+from deepseek_probe.fleet_nodes import (  # noqa: F401  (re-exported: the fleet API)
+    FleetInputError, FleetNode, collect_sources, load_nodes, node_kind, one_line)
+
+if TYPE_CHECKING:  # annotations only (from __future__ import annotations): no import at run time
+    from deepseek_probe.profiles import ModelSpec
+    from deepseek_probe.runtimes.base import Estimate, Settings
 
 SCHEMA_VERSION = 1
-
-# guide-claims.md #17 (/work/shared/reference): clusters need >= 100 Gb/s InfiniBand/RDMA
-# between nodes. NCCL uses an RDMA port only in state ACTIVE, and falls back to TCP sockets
-# when it finds none (NCCL environment docs: NCCL_IB_DISABLE, NCCL_SOCKET_IFNAME).
-MIN_RDMA_GBPS = 100.0
-# A NIC as fast as the RDMA minimum still carries NCCL over TCP when there is no RDMA device.
-MIN_NIC_MBPS = int(MIN_RDMA_GBPS * 1000)
 
 # Findings of rules.check that assume the whole model sits on one node; in a multi-node plan
 # the fleet's own per-node stage check (fleet.stage_memory) replaces them.
@@ -50,31 +46,7 @@ SUPERSEDED_IN_MULTI_NODE = ("gpu.vram", "llamacpp.offload")
 NAMES_SHOWN = 12
 
 
-class FleetInputError(InputError):
-    """No snapshot at all could be read, or no snapshot was given (exit 64)."""
-
-
 # --- results ----------------------------------------------------------------------------------
-
-
-@dataclass
-class FleetNode:
-    """One input snapshot: its node name, where it came from, and whether it could be read."""
-
-    node: str
-    source: str
-    status: str  # "ok" | "unreadable" | "error" (rules failed on it: a bug, reported by name)
-    reason: Optional[str] = None
-    snapshot: Optional[Snapshot] = None
-    kind: Optional[str] = None  # "8x H200 (140.4 GiB)"
-    check: Optional[Any] = None  # rules.CheckResult
-
-    def to_dict(self) -> Dict[str, Any]:
-        d: Dict[str, Any] = {"node": self.node, "source": self.source, "status": self.status,
-                             "reason": self.reason, "kind": self.kind}
-        if self.snapshot is not None:
-            d.update(_node_summary(self.snapshot))
-        return d
 
 
 @dataclass
@@ -177,79 +149,6 @@ class FleetResult:
                 "profiles": [p.to_dict() for p in self.profiles]}
 
 
-# --- reading the snapshots ----------------------------------------------------------------------
-
-
-def collect_sources(paths: Sequence[str]) -> List[Tuple[str, str]]:
-    """(node name, file) for every input: files as given, directories expanded to their *.json
-    (sorted, not recursive). A path that does not exist stays in the list, so the node it names
-    is reported as unreadable; so does a directory holding no snapshot."""
-    if not paths:
-        raise FleetInputError("fleet needs at least one snapshot file or directory")
-    files: List[str] = []
-    for p in paths:
-        if os.path.isdir(p):
-            found = sorted(glob.glob(os.path.join(glob.escape(p), "*.json")))
-            files.extend(found or [p])
-        else:
-            files.append(p)
-    stems = [_stem(f) for f in files]
-    repeated = {s for s, n in Counter(stems).items() if n > 1}
-    return [(f if s in repeated else s, f) for s, f in zip(stems, files)]
-
-
-def _stem(path: str) -> str:
-    base = os.path.basename(os.path.normpath(path))
-    return base[:-5] if base.endswith(".json") else base
-
-
-def load_nodes(paths: Sequence[str]) -> List[FleetNode]:
-    """Every input as a FleetNode; an unreadable one carries its one-line reason."""
-    nodes = []
-    for name, path in collect_sources(paths):
-        if os.path.isdir(path):
-            nodes.append(FleetNode(name, path, "unreadable", f"no *.json snapshot in directory {path}"))
-            continue
-        try:
-            snap = Snapshot.load(path)
-        except InputError as e:
-            nodes.append(FleetNode(name, path, "unreadable", _one_line(str(e))))
-            continue
-        except Exception as e:  # noqa: BLE001 - one bad file must not stop the fleet
-            nodes.append(FleetNode(name, path, "unreadable", _one_line(f"{type(e).__name__}: {e}")))
-            continue
-        nodes.append(FleetNode(name, path, "ok", snapshot=snap, kind=node_kind(snap)))
-    return nodes
-
-
-def _one_line(text: str, limit: int = 200) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def node_kind(snap: Snapshot) -> str:
-    """'8x H200 (140.4 GiB)': GPU count, model and the smallest total memory among them."""
-    gpus = snap.visible_gpus
-    if not gpus:
-        return "no GPU"
-    names: Dict[str, int] = {}
-    for g in gpus:
-        short = (g.name or "unknown GPU").replace("NVIDIA ", "")
-        names[short] = names.get(short, 0) + 1
-    totals = [g.memory_total_bytes for g in gpus if g.memory_total_bytes]
-    mem = f" ({gib(min(totals))})" if totals else ""
-    return " + ".join(f"{n}x {name}" for name, n in names.items()) + mem
-
-
-def _node_summary(snap: Snapshot) -> Dict[str, Any]:
-    net = snap.network
-    active = [p for p in net.ib_ports if p.state == "ACTIVE"]
-    return {"gpus": len(snap.visible_gpus), "driver_version": snap.cuda.driver_version,
-            "rdma_ports": len(net.ib_ports), "rdma_ports_active": len(active),
-            "rdma_best_gbps": max((p.rate_gbps or 0.0 for p in active), default=None),
-            "gpudirect_rdma": net.gpudirect_rdma}
-
-
 # --- evaluation -------------------------------------------------------------------------------------
 
 
@@ -276,7 +175,7 @@ def evaluate_fleet(paths: Sequence[str], specs_settings: Sequence[Tuple[Any, Any
         try:
             n.check = rules.check(n.snapshot, specs_settings)
         except Exception as e:  # noqa: BLE001 - settings were checked above: a bug; name the node, go on
-            n.status, n.reason = "error", _one_line(f"internal error evaluating this node: "
+            n.status, n.reason = "error", one_line(f"internal error evaluating this node: "
                                                     f"{type(e).__name__}: {e}")
     profiles = [_evaluate_profile(nodes, i, spec, settings)
                 for i, (spec, settings) in enumerate(specs_settings)]
@@ -298,7 +197,7 @@ class _NodeState:
     stage: Optional[Finding] = None  # fleet.stage_memory, only in multi-node plans
 
 
-def _evaluate_profile(nodes: List[FleetNode], index: int, spec: Any, settings: Any) -> ProfilePlan:
+def _evaluate_profile(nodes: List[FleetNode], index: int, spec: ModelSpec, settings: Settings) -> ProfilePlan:
     ok = [n for n in nodes if n.status == "ok"]
     by_kind: Dict[str, List[FleetNode]] = {}
     for n in ok:
@@ -326,7 +225,7 @@ def _evaluate_profile(nodes: List[FleetNode], index: int, spec: Any, settings: A
 # --- one kind of node --------------------------------------------------------------------------
 
 
-def _in_node_tensor_parallel(spec: Any, settings: Any, n_gpus: int) -> Tuple[int, Any]:
+def _in_node_tensor_parallel(spec: ModelSpec, settings: Settings, n_gpus: int) -> Tuple[int, Any]:
     """The requested TP, or the largest the model allows on this many GPUs, with its estimate."""
     from deepseek_probe import estimate as est_mod
 
@@ -339,7 +238,7 @@ def _in_node_tensor_parallel(spec: Any, settings: Any, n_gpus: int) -> Tuple[int
     return 1, est_mod.estimate(spec, replace(settings, tensor_parallel=1))
 
 
-def stage_need_bytes(spec: Any, est: Any, stages: int) -> int:
+def stage_need_bytes(spec: ModelSpec, est: Estimate, stages: int) -> int:
     """Per-GPU bytes of the largest pipeline stage when `est` (one node, TP inside it) is split
     over `stages` nodes.
 
@@ -359,13 +258,13 @@ def stage_need_bytes(spec: Any, est: Any, stages: int) -> int:
             + int(d.activation_bytes) + int(d.runtime_overhead_bytes))
 
 
-def _gpu_budget(g: GpuInfo, settings: Any) -> Optional[int]:
-    from deepseek_probe import rules
+def _gpu_budget(g: GpuInfo, settings: Settings) -> Optional[int]:
+    from deepseek_probe.checks.placement import budget_bytes
 
-    return rules.budget_bytes(g, settings)  # the same budget as check
+    return budget_bytes(g, settings)  # the same budget as check
 
 
-def _node_budget(snap: Snapshot, settings: Any, tp: int) -> Optional[int]:
+def _node_budget(snap: Snapshot, settings: Settings, tp: int) -> Optional[int]:
     """Per-GPU budget of a stage on this node: the tp-th best GPU (a stage uses tp GPUs)."""
     gpus = snap.visible_gpus
     if len(gpus) < tp or any(g.mig_enabled for g in gpus):
@@ -376,8 +275,8 @@ def _node_budget(snap: Snapshot, settings: Any, tp: int) -> Optional[int]:
     return sorted(budgets, reverse=True)[tp - 1]
 
 
-def _plan_kind(kind: str, members: List[FleetNode], index: int, spec: Any,
-               settings: Any) -> Tuple[KindPlan, Dict[str, _NodeState]]:
+def _plan_kind(kind: str, members: List[FleetNode], index: int, spec: ModelSpec,
+               settings: Settings) -> Tuple[KindPlan, Dict[str, _NodeState]]:
     gpus_per_node = len(members[0].snapshot.visible_gpus)
     tp, est = _in_node_tensor_parallel(spec, settings, gpus_per_node)
     layers = int(spec.layers)
@@ -504,55 +403,6 @@ def _no_stage_finding(s: _NodeState, one_layer_need: int, gpus_per_node: int) ->
                               "(`deepseek-probe plan --model ...`)")
 
 
-def interconnect_finding(net: NetworkInfo) -> Finding:
-    """Is this node fit for cross-node traffic? guide-claims.md #17: >= 100 Gb/s RDMA."""
-    ports = net.ib_ports
-    active = [p for p in ports if p.state == "ACTIVE"]
-    probed = bool(ports or net.nics or net.gpudirect_rdma is not None)
-    if not ports and ("ib_ports" in net.unavailable or not probed):
-        why = (net.unavailable.get("ib_ports") or net.unavailable.get("gpudirect_rdma")
-               or "no network data in this snapshot")
-        return Finding("fleet.interconnect", "unknown", f"InfiniBand/RoCE ports not known ({why})",
-                       required=f">= {MIN_RDMA_GBPS:g} Gb/s RDMA",
-                       suggestion="capture the snapshot with a deepseek-probe that probes the network, "
-                                  "on the host (or with hostNetwork in Kubernetes)")
-    if ports and not active:
-        states = ", ".join(f"{p.device}/{p.port} {p.state or '?'}" for p in ports[:8])
-        return Finding("fleet.interconnect", "fail",
-                       f"no InfiniBand/RoCE port ACTIVE ({states}): NCCL would fall back to TCP "
-                       f"sockets for cross-node traffic",
-                       measured=0, required=f">= {MIN_RDMA_GBPS:g} Gb/s RDMA",
-                       suggestion="check cables and the switch port (ibstat; port state must be "
-                                  "ACTIVE, physical state LinkUp); is the subnet manager running?")
-    if not ports:
-        fast = [n for n in net.nics if n.up and (n.speed_mbps or 0) >= MIN_NIC_MBPS]
-        best = max((n.speed_mbps or 0 for n in net.nics if n.up), default=0)
-        level = "warn" if fast else "fail"
-        return Finding("fleet.interconnect", level,
-                       f"no InfiniBand/RoCE device; fastest NIC up {best / 1000:g} Gb/s: cross-node "
-                       f"traffic goes over TCP sockets",
-                       measured=f"{best / 1000:g} Gb/s TCP", required=f">= {MIN_RDMA_GBPS:g} Gb/s RDMA",
-                       suggestion="use nodes with InfiniBand or RoCE NICs (guide-claims #17: >= 100 "
-                                  "Gb/s RDMA between nodes), or keep the model on one node")
-    best_rate = max(p.rate_gbps or 0.0 for p in active)
-    desc = (f"{len(active)} of {len(ports)} RDMA port(s) ACTIVE, best "
-            f"{best_rate:g} Gb/s ({active[0].link_layer or 'link layer unknown'})")
-    if best_rate < MIN_RDMA_GBPS:
-        return Finding("fleet.interconnect", "warn", f"{desc}: below {MIN_RDMA_GBPS:g} Gb/s",
-                       measured=best_rate, required=MIN_RDMA_GBPS,
-                       suggestion="cross-node stages will wait on the network; prefer >= 100 Gb/s "
-                                  "links (HDR100/NDR or 100/200/400 GbE RoCE)")
-    if net.gpudirect_rdma is not True:
-        state = "not loaded" if net.gpudirect_rdma is False else "unknown"
-        return Finding("fleet.interconnect", "warn",
-                       f"{desc}; GPUDirect RDMA module (nvidia_peermem) {state}: NCCL copies GPU "
-                       f"data through host memory", measured=best_rate, required=MIN_RDMA_GBPS,
-                       suggestion="sudo modprobe nvidia_peermem (and add it to /etc/modules-load.d), "
-                                  "or use NCCL's DMA-BUF path with the open kernel modules")
-    return Finding("fleet.interconnect", "pass", f"{desc}; GPUDirect RDMA loaded",
-                   measured=best_rate, required=MIN_RDMA_GBPS)
-
-
 # --- choosing the plan and judging the cluster -----------------------------------------------------
 
 
@@ -613,7 +463,7 @@ def _why(nv: NodeVerdict) -> str:
     return f"{nv.node} ({bad[0].check}: {bad[0].message})" if bad else nv.node
 
 
-def _launch_hint(settings: Any, tp: int, pp: int) -> str:
+def _launch_hint(settings: Settings, tp: int, pp: int) -> str:
     if settings.runtime == "vllm":
         return f"vLLM: --tensor-parallel-size {tp} --pipeline-parallel-size {pp}"
     if settings.runtime == "llamacpp":
@@ -623,7 +473,7 @@ def _launch_hint(settings: Any, tp: int, pp: int) -> str:
 
 
 def _cluster_findings(nodes: List[FleetNode], states: Dict[str, _NodeState], kinds: List[KindPlan],
-                      chosen: Optional[KindPlan], spec: Any, settings: Any,
+                      chosen: Optional[KindPlan], spec: ModelSpec, settings: Settings,
                       node_verdicts: List[NodeVerdict]) -> List[Finding]:
     out: List[Finding] = []
     model = getattr(spec, "id", str(spec))
@@ -702,62 +552,3 @@ def _cluster_findings(nodes: List[FleetNode], states: Dict[str, _NodeState], kin
                            suggestion=None if level == "pass" else states[warned[0]].interconnect.suggestion
                            if warned else None))
     return out
-
-
-# --- rendering -------------------------------------------------------------------------------------
-
-FORMATS = ("text", "json", "markdown", "prometheus")
-
-
-def render_fleet(result: FleetResult, fmt: str, redact: bool = True, color: bool = False) -> str:
-    """Render a FleetResult like `check` renders a CheckResult. With `redact`, serials, UUIDs,
-    hostnames and home-directory user names of every snapshot are removed from the output;
-    node names (the snapshot file names the operator chose) are kept: they are the point."""
-    if fmt not in FORMATS:
-        raise InputError(f"unknown report format {fmt!r} (choose from {', '.join(FORMATS)})")
-    from deepseek_probe.report import fleet as fleet_report
-
-    out = {"text": lambda: fleet_report.render_text(result, color=color),
-           "json": lambda: fleet_report.render_json(result),
-           "markdown": lambda: fleet_report.render_markdown(result),
-           "prometheus": lambda: fleet_report.render_prometheus(result)}[fmt]()
-    if redact:
-        out = _redact(result, out)
-    return out
-
-
-# Words that could be a serial, a UUID or a host name (letters, digits, dot, dash, underscore).
-_TOKEN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-
-
-def _redact(result: FleetResult, text: str) -> str:
-    """redact.redact_text's two layers, with the exact-string layer done by token lookup: a
-    1000-node fleet holds ~18 000 serials, UUIDs and hostnames, and one str.replace per secret
-    over a multi-MB report would take minutes."""
-    from deepseek_probe.redact import _users_in_paths, redact_text, secrets_of
-
-    keep = {n.node for n in result.nodes}
-    secrets: set = set()
-    users: set = set()
-    for n in result.nodes:
-        if n.snapshot is not None:
-            secrets.update(s for s in secrets_of(n.snapshot) if len(s) >= 4 and s not in keep)
-            users.update(_users_in_paths(n.snapshot))
-
-    def swap(m: Any) -> str:
-        token = m.group(0)
-        if token in keep or token.rstrip(".") in keep or (token.endswith(".json") and token[:-5] in keep):
-            return token  # a node name the operator chose, possibly the host's own name
-        if token in secrets:
-            return "<redacted>"
-        stripped = token.rstrip(".")
-        if stripped in secrets:
-            return "<redacted>" + token[len(stripped):]
-        head, dot, rest = token.partition(".")
-        if dot and head in secrets:  # a short hostname followed by a domain
-            return "<redacted>." + rest
-        return token
-
-    if secrets:
-        text = _TOKEN_RE.sub(swap, text)
-    return redact_text(text, (), sorted(users))

@@ -10,17 +10,20 @@ Two uses:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from deepseek_probe import gpus as gpu_catalog
+from deepseek_probe.checks.placement import vllm_utilization
 from deepseek_probe.errors import InputError
+from deepseek_probe.thresholds import CC_BF16, CC_FP8, CC_MARLIN, DEVICE_MARGIN_BYTES
 from deepseek_probe.units import count, gib
 
+if TYPE_CHECKING:  # annotations only (from __future__ import annotations): no import at run time
+    from deepseek_probe.profiles import ModelSpec
+    from deepseek_probe.runtimes.base import Estimate, Settings
+
 GIB = 2**30
-# Same margins as the rules (rules.py cites their sources); duplicated names would drift, so
-# import lazily from there.
 CONTEXT_STEP_TOKENS = 256  # suggested contexts are multiples of this (readable, block-aligned)
 MAX_GPUS_PER_NODE = 8  # HGX/DGX nodes hold 8 GPUs; beyond that it is a multi-node plan
 MAX_CONCURRENCY_SEARCH = 4096
@@ -49,13 +52,7 @@ _KV_ALTERNATIVE = {"vllm": ("fp8", "--kv-cache-dtype fp8"),
                    "llamacpp": ("q8_0", "--cache-type-k q8_0 --cache-type-v q8_0")}
 
 
-def _rules():
-    from deepseek_probe import rules
-
-    return rules
-
-
-def _estimate(spec: Any, settings: Any, device_total: Optional[int] = None):
+def _estimate(spec: ModelSpec, settings: Settings, device_total: Optional[int] = None):
     from deepseek_probe import estimate as est_mod
 
     try:
@@ -64,17 +61,17 @@ def _estimate(spec: Any, settings: Any, device_total: Optional[int] = None):
         return None
 
 
-def _need(spec: Any, settings: Any) -> Optional[int]:
+def _need(spec: ModelSpec, settings: Settings) -> Optional[int]:
     est = _estimate(spec, settings)
     return None if est is None else int(est.per_device.total_bytes)
 
 
-def _fits(spec: Any, settings: Any, budget_bytes: int) -> bool:
+def _fits(spec: ModelSpec, settings: Settings, budget_bytes: int) -> bool:
     need = _need(spec, settings)
     return need is not None and need <= budget_bytes
 
 
-def decode_tokens_per_s(est: Any, bandwidth_bytes_per_s: float) -> Optional[Dict[str, float]]:
+def decode_tokens_per_s(est: Estimate, bandwidth_bytes_per_s: float) -> Optional[Dict[str, float]]:
     """Decode speed per sequence on GPUs of this bandwidth, for the estimate's split.
 
     The estimator gives the speed of one device reading its share (`bytes_read_per_token` is per
@@ -99,7 +96,7 @@ def decode_tokens_per_s(est: Any, bandwidth_bytes_per_s: float) -> Optional[Dict
 # --- searches -----------------------------------------------------------------------------
 
 
-def max_context_fitting(spec: Any, settings: Any, budget_bytes: int,
+def max_context_fitting(spec: ModelSpec, settings: Settings, budget_bytes: int,
                         step: int = CONTEXT_STEP_TOKENS) -> int:
     """Largest context, a multiple of `step` (or the model's maximum), whose per-device need
     fits `budget_bytes` at settings.concurrency; 0 if not even `step` tokens fit.
@@ -123,7 +120,7 @@ def max_context_fitting(spec: Any, settings: Any, budget_bytes: int,
     return lo * step
 
 
-def max_concurrency_fitting(spec: Any, settings: Any, budget_bytes: int,
+def max_concurrency_fitting(spec: ModelSpec, settings: Settings, budget_bytes: int,
                             limit: int = MAX_CONCURRENCY_SEARCH) -> int:
     """Most sequences of settings.context tokens that fit `budget_bytes`; 0 if not one."""
     if not _fits(spec, replace(settings, concurrency=1), budget_bytes):
@@ -155,7 +152,7 @@ class OffloadSplit:
     tokens_per_s: Optional[float]  # decode per sequence, an estimate
 
 
-def offload(spec: Any, settings: Any, gpu_budget_bytes: int,
+def offload(spec: ModelSpec, settings: Settings, gpu_budget_bytes: int,
             gpu_bandwidth_bytes_per_s: Optional[float] = None,
             host_bandwidth_bytes_per_s: float = HOST_RAM_BANDWIDTH_BYTES_PER_S) -> OffloadSplit:
     """llama.cpp partial offload: the estimator's layer split (estimate.offload_split) plus a
@@ -197,7 +194,7 @@ class Fix:
                 "need_bytes": self.need_bytes}
 
 
-def vram_fixes(spec: Any, settings: Any, budget_bytes: int, gpu_total_bytes: Optional[int] = None,
+def vram_fixes(spec: ModelSpec, settings: Settings, budget_bytes: int, gpu_total_bytes: Optional[int] = None,
                gpu_name: Optional[str] = None, n_gpus: Optional[int] = None,
                compute_capability: Optional[Tuple[int, int]] = None) -> List[Fix]:
     """Fixes that make the profile fit `budget_bytes` per GPU, cheapest first, each verified."""
@@ -247,15 +244,14 @@ def vram_fixes(spec: Any, settings: Any, budget_bytes: int, gpu_total_bytes: Opt
     return fixes
 
 
-def _usable_bytes(total_bytes: int, settings: Any) -> int:
+def _usable_bytes(total_bytes: int, settings: Settings) -> int:
     """What a runtime may hold on an otherwise idle GPU of `total_bytes`."""
-    rules = _rules()
     if settings.runtime == "vllm":
-        return int(rules.vllm_utilization(settings) * total_bytes)
-    return total_bytes - IDLE_USED_BYTES - rules.DEVICE_MARGIN_BYTES
+        return int(vllm_utilization(settings) * total_bytes)
+    return total_bytes - IDLE_USED_BYTES - DEVICE_MARGIN_BYTES
 
 
-def smallest_gpu_count(spec: Any, settings: Any, gpu_total_bytes: int,
+def smallest_gpu_count(spec: ModelSpec, settings: Settings, gpu_total_bytes: int,
                        limit: int = MAX_GPUS_PER_NODE) -> Tuple[Optional[int], Any]:
     """Fewest idle GPUs of `gpu_total_bytes` that hold the profile (tensor parallel n), with the
     estimate at that n; (None, None) if more than `limit` would be needed."""
@@ -275,7 +271,7 @@ def _short_name(name: Optional[str]) -> str:
     return (name or "GPU").replace("NVIDIA ", "")
 
 
-def _more_gpus(spec: Any, settings: Any, gpu_total_bytes: Optional[int], gpu_name: Optional[str],
+def _more_gpus(spec: ModelSpec, settings: Settings, gpu_total_bytes: Optional[int], gpu_name: Optional[str],
                n_gpus: Optional[int]) -> List[Fix]:
     """More GPUs like the present one, or the smallest set of a bigger catalog GPU."""
     out: List[Fix] = []
@@ -349,8 +345,8 @@ class PlanResult:
     """The hardware plan of one profile: its estimate and one row per catalog GPU."""
 
     model: str
-    settings: Any
-    estimate: Any  # at settings.tensor_parallel (normally 1)
+    settings: Settings
+    estimate: Estimate  # at settings.tensor_parallel (normally 1)
     rows: List[PlanRow]
 
     def to_dict(self) -> Dict[str, Any]:
@@ -361,24 +357,23 @@ class PlanResult:
                 "per_device_bytes": int(self.estimate.per_device.total_bytes),
                 "host_ram_bytes": int(self.estimate.host_ram_bytes),
                 "disk_bytes": int(self.estimate.disk_bytes),
-                "margin_bytes": _rules().DEVICE_MARGIN_BYTES,
+                "margin_bytes": DEVICE_MARGIN_BYTES,
                 "gpus": [r.to_dict() for r in self.rows]}
 
 
-def _cc_note(g: gpu_catalog.GpuModel, settings: Any) -> str:
-    rules = _rules()
+def _cc_note(g: gpu_catalog.GpuModel, settings: Settings) -> str:
     if g.vendor != "nvidia":
         return "ROCm (AMD): not covered by the CUDA checks"
     cc = g.compute_capability
-    if settings.precision == "fp8" and cc < rules.CC_FP8:
-        return ("FP8 weight-only via Marlin (slower)" if settings.runtime == "vllm" and cc >= rules.CC_MARLIN
+    if settings.precision == "fp8" and cc < CC_FP8:
+        return ("FP8 weight-only via Marlin (slower)" if settings.runtime == "vllm" and cc >= CC_MARLIN
                 else "no FP8 support (needs CC 8.9)")
-    if settings.precision == "bf16" and cc < rules.CC_BF16:
+    if settings.precision == "bf16" and cc < CC_BF16:
         return "no bf16 (needs CC 8.0)"
     return ""
 
 
-def hardware_plan(spec: Any, settings: Any, catalog: Optional[Sequence[gpu_catalog.GpuModel]] = None) -> PlanResult:
+def hardware_plan(spec: ModelSpec, settings: Settings, catalog: Optional[Sequence[gpu_catalog.GpuModel]] = None) -> PlanResult:
     """What `plan --model M` prints: per-device need and the smallest count of each common GPU."""
     from deepseek_probe import estimate as est_mod
 
@@ -394,10 +389,3 @@ def hardware_plan(spec: Any, settings: Any, catalog: Optional[Sequence[gpu_catal
         rows.append(PlanRow(g, n, per_device, _usable_bytes(g.memory_bytes, settings), tps,
                             _cc_note(g, settings)))
     return PlanResult(getattr(spec, "id", str(spec)), settings, est, rows)
-
-
-def render_plans(plans: Sequence[PlanResult], fmt: str) -> str:
-    """text | json | markdown | csv for `deepseek-probe plan`."""
-    from deepseek_probe import report
-
-    return report.render_plans(plans, fmt)

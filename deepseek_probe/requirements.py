@@ -14,10 +14,15 @@ import io
 import json
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
+from deepseek_probe import runtimes
 from deepseek_probe.errors import InputError
 from deepseek_probe.units import count, gib
+
+if TYPE_CHECKING:  # annotations only (from __future__ import annotations): no import at run time
+    from deepseek_probe.profiles import ModelSpec
+    from deepseek_probe.runtimes.base import Settings
 
 SCHEMA_VERSION = 1
 FORMATS = ("markdown", "json", "csv", "text")
@@ -25,7 +30,7 @@ FORMATS = ("markdown", "json", "csv", "text")
 # What the table covers (issue 10): the precisions people actually pick, in each runtime's own
 # terms. llama.cpp has no "int8"/"int4": its 8-bit and 4-bit formats are the GGUF quants Q8_0 and
 # Q4_K_M (Ollama's default tag). A precision is listed only where the runtime supports it
-# (profiles.RUNTIMES[...].precisions), so fp8 appears for transformers and vLLM.
+# (runtimes.RUNTIMES[...].precisions), so fp8 appears for transformers and vLLM.
 TABLE_RUNTIMES = ("transformers", "vllm", "llamacpp")
 TABLE_PRECISIONS = ("bf16", "fp8", "int8", "int4", "q8_0", "q4_k_m")
 # 4K, 32K, 128K tokens; a context is listed only when the model's maximum allows it, and a
@@ -109,7 +114,7 @@ def class_gpus() -> List[Any]:
     return out
 
 
-def table_contexts(spec: Any) -> List[int]:
+def table_contexts(spec: ModelSpec) -> List[int]:
     """TABLE_CONTEXTS up to the model's maximum, plus that maximum when it lies in between."""
     out = [c for c in TABLE_CONTEXTS if c <= spec.max_context]
     if TABLE_CONTEXTS[0] < spec.max_context < TABLE_CONTEXTS[-1] and spec.max_context not in out:
@@ -117,15 +122,14 @@ def table_contexts(spec: Any) -> List[int]:
     return out
 
 
-def table_settings(spec: Any) -> List[Any]:
+def table_settings(spec: ModelSpec) -> List[Any]:
     """Every (runtime, precision, context) the table lists for `spec`, in table order, as
     estimate.Settings built on the runtime's defaults (KV precision, concurrency 1, TP 1)."""
-    from deepseek_probe import profiles
 
     out = []
     for runtime in TABLE_RUNTIMES:
-        base = profiles.default_settings(spec, runtime)
-        supported = profiles.RUNTIMES[runtime].precisions
+        base = runtimes.default_settings(spec, runtime)
+        supported = runtimes.RUNTIMES[runtime].precisions
         for precision in TABLE_PRECISIONS:
             if precision not in supported:
                 continue
@@ -135,7 +139,7 @@ def table_settings(spec: Any) -> List[Any]:
     return out
 
 
-def requirement_row(spec: Any, settings: Any) -> RequirementRow:
+def requirement_row(spec: ModelSpec, settings: Settings) -> RequirementRow:
     """One table row, from plan.hardware_plan over the class GPUs."""
     from deepseek_probe import plan
 
@@ -204,7 +208,7 @@ def _decode_cell(r: RequirementRow) -> str:
 
 
 def _legend(gpus: Sequence[Any]) -> List[str]:
-    from deepseek_probe import plan, rules
+    from deepseek_probe import plan, thresholds
 
     classes = ", ".join(f"{c} GB = {_short(g.name)} ({gib(g.memory_bytes, 0)})"
                         for (c, _), g in zip(GPU_CLASSES, gpus))
@@ -213,8 +217,8 @@ def _legend(gpus: Sequence[Any]) -> List[str]:
         f"(weights, KV cache, activations, runtime overhead), margin excluded.",
         f"- **GPU columns**: the fewest GPUs of that class that hold the model split across them "
         f"(vLLM: tensor parallel; transformers and llama.cpp: layers spread over the GPUs), each "
-        f"keeping {gib(rules.DEVICE_MARGIN_BYTES)} margin and the memory an idle GPU already uses "
-        f"(vLLM: {rules.VLLM_GPU_MEMORY_UTILIZATION:g} × total); "
+        f"keeping {gib(thresholds.DEVICE_MARGIN_BYTES)} margin and the memory an idle GPU already uses "
+        f"(vLLM: {thresholds.VLLM_GPU_MEMORY_UTILIZATION:g} × total); "
         f"`> 8` = more than one {plan.MAX_GPUS_PER_NODE}-GPU node. Classes: {classes}.",
         "- **host RAM**, **disk**: while loading / the checkpoint (or GGUF file) at that precision.",
         "- **decode tok/s**: one sequence, from memory bandwidth (±30 %), on the GPUs named "
@@ -281,12 +285,12 @@ def _text(rows: Sequence[RequirementRow]) -> str:
 
 
 def _json(rows: Sequence[RequirementRow]) -> str:
-    from deepseek_probe import plan, rules
+    from deepseek_probe import plan, thresholds
 
     doc = {
         "schema_version": SCHEMA_VERSION,
         "generated_by": "deepseek-probe plan --all",
-        "margin_bytes_per_gpu": rules.DEVICE_MARGIN_BYTES,
+        "margin_bytes_per_gpu": thresholds.DEVICE_MARGIN_BYTES,
         "max_gpus_per_node": plan.MAX_GPUS_PER_NODE,
         "gpu_classes": [{"class_gb": c, **g.to_dict()} for (c, _), g in zip(GPU_CLASSES, class_gpus())],
         "decode_gpus": list(SPEED_GPUS),

@@ -14,15 +14,15 @@ The binding (`CudaDriver`) is a thin object with one method per driver call; `re
 from __future__ import annotations
 
 import ctypes
-import signal
 import sys
-import threading
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
+from deepseek_probe.interrupts import InterruptGuard
 from deepseek_probe.findings import Finding
+from deepseek_probe.checks.verify import (  # noqa: F401  (re-exported: verify's public API)
+    CUDA_ERROR_OUT_OF_MEMORY, NOT_VISIBLE, Reservation, decode_text, profile_requests, verify_findings)
 
 GIB = 1 << 30
 MIB = 1 << 20
@@ -44,11 +44,9 @@ DEFAULT_BANDWIDTH_BYTES = GIB  # per buffer; far beyond an H100's 50 MB L2 (NVID
 BANDWIDTH_MIN_BUFFER_BYTES = 256 * MIB  # smaller buffers would partly measure L2 / launch overhead
 DEFAULT_BANDWIDTH_ITERS = 20  # 20 x 2 GiB at ~3 TB/s ≈ 15 ms: short, yet far above event resolution (0.5 us)
 
-NOT_VISIBLE = "not_visible_to_cuda"  # error value: the GPU is hidden from CUDA (CUDA_VISIBLE_DEVICES)
 
 # cuda.h: CUDA_SUCCESS is 0; failures are named by cuGetErrorName, and this one we act on.
 CUDA_SUCCESS = 0
-CUDA_ERROR_OUT_OF_MEMORY = "CUDA_ERROR_OUT_OF_MEMORY"
 
 
 class VerifyError(Exception):
@@ -63,34 +61,6 @@ class CudaError(Exception):
         self.call = call
         self.name = name
         self.code = code
-
-
-@dataclass
-class Reservation:
-    """What one GPU let us take. Sizes are bytes; CUDA's free/total exclude its reserved region."""
-
-    pci_bus_id: str  # as requested (NVML form, "00000000:00:06.0")
-    cuda_ordinal: Optional[int]  # CUDA device number under this process's CUDA_VISIBLE_DEVICES
-    requested_bytes: int  # what the workload holds on this GPU, its own CUDA context included
-    reserved_bytes: int = 0  # really allocated with cuMemAlloc_v2 (and held together) before freeing
-    ok: bool = False  # held_bytes reached requested_bytes
-    error: Optional[str] = None  # CUresult name ("CUDA_ERROR_OUT_OF_MEMORY") or NOT_VISIBLE
-    failed_call: Optional[str] = None  # driver function that returned `error`
-    cuda_free_before_bytes: Optional[int] = None  # cuMemGetInfo_v2 after our context existed
-    cuda_total_bytes: Optional[int] = None
-    context_bytes: Optional[int] = None  # NVML used growth from our own CUDA context; None: not measured
-    bandwidth_bytes_per_s: Optional[float] = None
-    bandwidth_convention: Optional[str] = None  # set with bandwidth_bytes_per_s
-    bandwidth_error: Optional[str] = None  # why the bandwidth was not measured, when asked
-    release_error: Optional[str] = None  # freeing failed: memory may still be held by this process
-
-    @property
-    def held_bytes(self) -> int:
-        """Bytes this process held on the GPU: its allocations plus its CUDA context (if measured)."""
-        return self.reserved_bytes + (self.context_bytes or 0)
-
-    def to_dict(self) -> Dict[str, Any]:
-        return {**asdict(self), "held_bytes": self.held_bytes}
 
 
 # --- PCI bus ids -----------------------------------------------------------------------------
@@ -302,55 +272,6 @@ def cuda_devices(driver: Any = None) -> Dict[str, int]:
     return mapping
 
 
-# --- Ctrl-C ------------------------------------------------------------------------------------
-
-
-class _InterruptGuard:
-    """Defers Ctrl-C while a driver call's result is not yet recorded.
-
-    A KeyboardInterrupt raised between cuMemAlloc returning and the pointer landing in our list
-    would leak that allocation; inside `critical()` the interrupt waits until the section ends.
-    Works only in the main thread (where Python delivers signals); elsewhere it does nothing.
-    """
-
-    def __init__(self) -> None:
-        self._installed = False
-        self._previous: Any = None
-        self._critical = False
-        self._pending = False
-
-    def __enter__(self) -> "_InterruptGuard":
-        if threading.current_thread() is threading.main_thread():
-            previous = signal.getsignal(signal.SIGINT)
-            if callable(previous):  # leave SIG_IGN / SIG_DFL alone
-                self._previous = previous
-                signal.signal(signal.SIGINT, self._handler)
-                self._installed = True
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._installed:
-            signal.signal(signal.SIGINT, self._previous)
-            self._installed = False
-
-    def _handler(self, signum: int, frame: Any) -> None:
-        if self._critical:
-            self._pending = True
-        else:
-            self._previous(signum, frame)
-
-    @contextmanager
-    def critical(self) -> Iterator[None]:
-        self._critical = True
-        try:
-            yield
-        finally:
-            self._critical = False
-        if self._pending:
-            self._pending = False
-            self._previous(signal.SIGINT, None)
-
-
 # --- reserve -----------------------------------------------------------------------------------
 
 
@@ -402,7 +323,7 @@ def reserve(requests: Dict[str, int], hold_s: float = 0.0, *, bandwidth: bool = 
         if dev.result.cuda_ordinal is None:
             dev.result.error = NOT_VISIBLE
 
-    with _InterruptGuard() as guard:
+    with InterruptGuard() as guard:
         try:
             for dev in devices:
                 if dev.result.cuda_ordinal is not None:
@@ -432,7 +353,7 @@ def _nvml_used(used_bytes: Optional[Callable[[str], Optional[int]]], bus_id: str
         return None
 
 
-def _take(driver: Any, dev: _Device, chunk_bytes: int, guard: _InterruptGuard,
+def _take(driver: Any, dev: _Device, chunk_bytes: int, guard: InterruptGuard,
           used_bytes: Optional[Callable[[str], Optional[int]]] = None) -> None:
     result = dev.result
     used_before = _nvml_used(used_bytes, result.pci_bus_id)
@@ -520,7 +441,7 @@ def _time_copies(driver: Any, dst: int, src: int, nbytes: int, iters: int) -> fl
     return 2.0 * nbytes * iters / (elapsed_ms / 1e3)
 
 
-def _bandwidth_on(driver: Any, dev: _Device, guard: _InterruptGuard, nbytes: int = DEFAULT_BANDWIDTH_BYTES,
+def _bandwidth_on(driver: Any, dev: _Device, guard: InterruptGuard, nbytes: int = DEFAULT_BANDWIDTH_BYTES,
                   iters: int = DEFAULT_BANDWIDTH_ITERS) -> None:
     """Time copies between two chunks already reserved, or two extra buffers if none are big enough."""
     result = dev.result
@@ -556,7 +477,7 @@ def measure_bandwidth(pci_bus_id: str, nbytes: int = DEFAULT_BANDWIDTH_BYTES,
     if ordinal is None:
         raise VerifyError(f"GPU {pci_bus_id} is not visible to CUDA (CUDA_VISIBLE_DEVICES?)")
     dev = _Device(Reservation(pci_bus_id=pci_bus_id, cuda_ordinal=ordinal, requested_bytes=2 * nbytes))
-    with _InterruptGuard() as guard:
+    with InterruptGuard() as guard:
         try:
             with guard.critical():
                 dev.ctx = driver.primary_ctx_retain(ordinal)
@@ -570,74 +491,6 @@ def measure_bandwidth(pci_bus_id: str, nbytes: int = DEFAULT_BANDWIDTH_BYTES,
         finally:
             with guard.critical():
                 _give_back(driver, dev)
-
-
-# --- findings ----------------------------------------------------------------------------------
-
-
-def _gib(nbytes: Optional[float]) -> str:
-    return "?" if nbytes is None else f"{nbytes / GIB:.1f} GiB"
-
-
-def _cuda_view(r: Reservation) -> str:
-    if r.cuda_free_before_bytes is None or r.cuda_total_bytes is None:
-        return ""
-    return f"; CUDA saw {_gib(r.cuda_free_before_bytes)} free of {_gib(r.cuda_total_bytes)}"
-
-
-def _suggestion(r: Reservation) -> str:
-    if r.error == NOT_VISIBLE:
-        return ("CUDA cannot see this GPU: check CUDA_VISIBLE_DEVICES, or leave the GPU out of the run")
-    if r.failed_call == "cuDevicePrimaryCtxRetain":
-        return ("the GPU refuses a new CUDA context: check its compute mode and the processes on it "
-                "(nvidia-smi -q -d COMPUTE,PIDS), and dmesg for Xid errors")
-    if r.error == CUDA_ERROR_OUT_OF_MEMORY:
-        context = r.context_bytes or 0  # counted toward the request: compare like with like
-        if r.cuda_total_bytes is not None and r.cuda_total_bytes + context < r.requested_bytes:
-            return (f"CUDA can use only {_gib(r.cuda_total_bytes)} of this GPU (a MIG slice or a memory "
-                    "limit): use a whole GPU or a larger slice, more GPUs, or a smaller setting "
-                    "(shorter context, lower KV or weight precision)")
-        if r.cuda_free_before_bytes is not None and r.cuda_free_before_bytes + context < r.requested_bytes:
-            short = r.requested_bytes - r.cuda_free_before_bytes - context
-            return (f"{_gib(short)} short: other processes hold memory on this GPU; stop them, or use a "
-                    "smaller setting (shorter context, lower KV or weight precision) or more GPUs")
-        return ("CUDA reported enough free memory but could not hand it out (fragmentation, or another "
-                "process allocated meanwhile): retry on an idle GPU or leave a larger margin")
-    return "check the GPU's health (nvidia-smi, dmesg for Xid errors) and retry"
-
-
-def verify_findings(reservations: List[Reservation]) -> List[Finding]:
-    """One "verify.reserve" finding per GPU (pass/fail); "verify.bandwidth" (pass) when measured."""
-    findings: List[Finding] = []
-    for r in reservations:
-        where = f"GPU {r.pci_bus_id}" + (f" (CUDA device {r.cuda_ordinal})" if r.cuda_ordinal is not None else "")
-        context = (f" ({_gib(r.context_bytes)} of it this process's CUDA context)"
-                   if r.context_bytes else "")
-        if r.ok:
-            message = (f"{where}: held {_gib(r.held_bytes)}{context} through the CUDA driver and gave it "
-                       f"back{_cuda_view(r)}")
-            findings.append(Finding("verify.reserve", "pass", message, r.held_bytes, r.requested_bytes))
-        else:
-            if r.error == NOT_VISIBLE:
-                why = "not visible to CUDA"
-            else:
-                why = f"{r.failed_call} returned {r.error}" if r.failed_call else str(r.error)
-            message = (f"{where}: could hold only {_gib(r.held_bytes)}{context} of {_gib(r.requested_bytes)} "
-                       f"({why}){_cuda_view(r)}")
-            findings.append(Finding("verify.reserve", "fail", message, r.held_bytes, r.requested_bytes,
-                                    _suggestion(r)))
-        if r.release_error:
-            findings.append(Finding(
-                "verify.release", "warn", f"{where}: freeing the test memory failed ({r.release_error})",
-                suggestion="the memory returns when this process exits; if nvidia-smi still shows it, "
-                           "check the driver"))
-        if r.bandwidth_bytes_per_s is not None:
-            findings.append(Finding(
-                "verify.bandwidth", "pass",
-                f"{where}: device-to-device copy at {r.bandwidth_bytes_per_s / 1e12:.2f} TB/s "
-                "(bytes read + bytes written, as cuda-samples bandwidthTest counts)",
-                measured=r.bandwidth_bytes_per_s))
-    return findings
 
 
 # --- check --verify ------------------------------------------------------------------------------
@@ -667,54 +520,6 @@ def nvml_used_reader() -> Iterator[Optional[Callable[[str], Optional[int]]]]:
             pass
 
 
-def _profile_requests(profile: Any, gpus_by_index: Dict[int, Any]) -> Optional[Dict[str, int]]:
-    """Bytes per GPU the profile's run would hold, or None when there is nothing to confirm.
-
-    Only profiles the rules placed on GPUs and did not already fail on VRAM are verified (a
-    known shortfall needs no allocation to prove it; llama.cpp offload fills whatever is free).
-    The request is what the rules compared with free memory: the estimate plus the per-device
-    margin; for vLLM, the pool it grabs (utilization x total, or what is free when the rules
-    suggested a lower utilization), never less than the estimate.
-    """
-    from deepseek_probe.rules import DEVICE_MARGIN_BYTES, VLLM_GPU_MEMORY_UTILIZATION
-
-    vram = [f for f in profile.findings if f.check == "gpu.vram"]
-    if not vram or any(f.level == "fail" for f in vram):
-        return None
-    if any(f.check == "llamacpp.offload" for f in profile.findings):
-        return None
-    if profile.estimate is None or not profile.gpus_used:
-        return None
-    gpus = [gpus_by_index.get(i) for i in profile.gpus_used]
-    if any(g is None or not g.pci_bus_id for g in gpus):
-        return None
-    need = int(profile.estimate.per_device.total_bytes)
-    # vLLM grabs the share of total memory it was configured with (--gpu-memory-utilization).
-    utilization = (getattr(profile.estimate, "notes", None) or {}).get(
-        "gpu_memory_utilization", VLLM_GPU_MEMORY_UTILIZATION)
-    requests: Dict[str, int] = {}
-    for g in gpus:
-        if profile.runtime == "vllm" and g.memory_total_bytes:
-            pool = int(utilization * g.memory_total_bytes)
-            requests[g.pci_bus_id] = max(need, min(pool, g.memory_free_bytes or pool))
-        else:
-            requests[g.pci_bus_id] = need + DEVICE_MARGIN_BYTES
-    return requests
-
-
-def _decode_text(estimate: Any, bandwidth_bytes_per_s: float) -> str:
-    try:
-        from deepseek_probe import estimate as est_mod
-
-        tps = est_mod.decode_tokens_per_s(estimate, bandwidth_bytes_per_s)
-    except (NotImplementedError, ArithmeticError, AttributeError, KeyError, TypeError, ValueError):
-        return ""
-    if not tps.get("mid"):
-        return ""
-    return (f"; at this bandwidth decode ≈ {tps['mid']:.0f} tok/s per sequence "
-            f"({tps['low']:.0f}–{tps['high']:.0f}, estimate)")
-
-
 def verify_check_result(result: Any, snapshot: Any, *, bandwidth: bool = True, driver: Any = None,
                         used_bytes: Optional[Callable[[str], Optional[int]]] = None) -> None:
     """`check --verify`: reserve each profile's memory on its GPUs for real; add the findings.
@@ -729,7 +534,7 @@ def verify_check_result(result: Any, snapshot: Any, *, bandwidth: bool = True, d
     from deepseek_probe.findings import verdict
 
     gpus_by_index = {g.index: g for g in snapshot.gpus}
-    plans = [(p, req) for p in result.profiles for req in [_profile_requests(p, gpus_by_index)] if req]
+    plans = [(p, req) for p in result.profiles for req in [profile_requests(p, gpus_by_index)] if req]
     if not plans:
         return
 
@@ -766,7 +571,7 @@ def verify_check_result(result: Any, snapshot: Any, *, bandwidth: bool = True, d
             new = verify_findings(results)
             bws = [r.bandwidth_bytes_per_s for r in results if r.bandwidth_bytes_per_s is not None]
             if bws and len(bws) == len(results):
-                decode = _decode_text(profile.estimate, min(bws))  # the slowest GPU paces a split
+                decode = decode_text(profile.estimate, min(bws))  # the slowest GPU paces a split
                 for f in new:
                     if f.check == "verify.bandwidth":
                         f.message += decode

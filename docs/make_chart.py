@@ -45,12 +45,12 @@ def _short(name: str) -> str:
 
 def points(precision: str) -> List[Tuple[Any, List[int], List[int]]]:
     """(model spec, contexts, per-GPU bytes) per catalog model at `precision`."""
-    from deepseek_probe import profiles
+    from deepseek_probe import profiles, runtimes
     from deepseek_probe.estimate import estimate
 
     out = []
     for spec in profiles.all_models():
-        base = replace(profiles.default_settings(spec, "transformers"), precision=precision,
+        base = replace(runtimes.default_settings(spec, "transformers"), precision=precision,
                        concurrency=1, tensor_parallel=1)
         xs = contexts(spec.max_context)
         out.append((spec, xs, [int(estimate(spec, replace(base, context=t)).per_device.total_bytes)

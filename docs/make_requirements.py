@@ -158,13 +158,14 @@ def _ceil(x: float) -> int:
 
 
 def claims() -> List[Claim]:
-    from deepseek_probe import gpus, rules
+    from deepseek_probe import gpus, thresholds
+    from deepseek_probe.checks import driver
 
     E = lambda cmd, *show: Figure("estimate " + cmd, show)  # noqa: E731
     P = lambda cmd, *show: Figure("plan " + cmd, show)  # noqa: E731
     from deepseek_probe import profiles
 
-    rc = rules.RUNTIME_CUDA
+    rc = driver.RUNTIME_CUDA
     h100, mi300x, l40s = gpus.get_gpu("h100-sxm"), gpus.get_gpu("mi300x"), gpus.get_gpu("l40s")
     m7b, m67b = profiles.get_model("7b"), profiles.get_model("67b")
 
@@ -302,7 +303,7 @@ def claims() -> List[Claim]:
             "`deepseek-probe check` reports this as `driver.cuda_version` (the driver's CUDA from "
             "NVML against the runtime's build, with the build that works when the default does not), "
             "plus `gpu.compute_capability` (bf16 needs "
-            f"{'.'.join(map(str, rules.CC_BF16))}, FP8 {'.'.join(map(str, rules.CC_FP8))}).")
+            f"{'.'.join(map(str, thresholds.CC_BF16))}, FP8 {'.'.join(map(str, thresholds.CC_FP8))}).")
 
     def why12(f: List[Figure]) -> str:
         return (
@@ -337,11 +338,11 @@ def claims() -> List[Claim]:
 
     def why15(f: List[Figure]) -> str:
         return (
-            f"Reasonable. `deepseek-probe check` warns at {rules.GPU_TEMPERATURE_WARN_C} °C and above "
+            f"Reasonable. `deepseek-probe check` warns at {thresholds.GPU_TEMPERATURE_WARN_C} °C and above "
             "(`gpu.temperature`) and when the GPU throttles for heat or power (`gpu.throttle`). A "
             "VRAM alert at 90 % fires on every healthy vLLM server, which takes "
-            f"{rules.VLLM_GPU_MEMORY_UTILIZATION * 100:.0f} % of total memory by design "
-            f"(`--gpu-memory-utilization {rules.VLLM_GPU_MEMORY_UTILIZATION:g}`) and fills it with "
+            f"{thresholds.VLLM_GPU_MEMORY_UTILIZATION * 100:.0f} % of total memory by design "
+            f"(`--gpu-memory-utilization {thresholds.VLLM_GPU_MEMORY_UTILIZATION:g}`) and fills it with "
             "KV-cache pages; what matters before starting is whether the estimate plus a safety "
             "margin fits the free "
             "memory (`gpu.vram`), and whether other processes hold memory (`gpu.other_processes`).")

@@ -18,6 +18,7 @@ import os
 import pytest
 
 from deepseek_probe import estimate as est_mod
+from deepseek_probe.runtimes import transformers as rt_transformers
 from deepseek_probe import profiles
 from deepseek_probe.estimate import Settings, estimate
 
@@ -88,17 +89,17 @@ def test_non_torch_memory_is_the_cuda_context_plus_loaded_kernels_about_700_mib(
     values = [_non_torch_mib(p.values[0], p.values[2]) for p in MEASURED if "peak_reserved" in p.values[2]]
     assert values and 690 <= min(values) and max(values) <= 780
     # the constant sits at the low end: the first cases of a fresh process (it drifts +2 MiB a case)
-    assert min(values) <= est_mod.TRANSFORMERS_NON_TORCH_BYTES / MiB <= min(values) + 10
+    assert min(values) <= rt_transformers.TRANSFORMERS_NON_TORCH_BYTES / MiB <= min(values) + 10
     for name, doc in _documents():
         context_mib = (doc["nvml_used_after_torch_init"] - doc["nvml_used_before_torch"]) / MiB
-        assert 550 < context_mib < est_mod.TRANSFORMERS_NON_TORCH_BYTES / MiB  # context alone: 621 MiB
+        assert 550 < context_mib < rt_transformers.TRANSFORMERS_NON_TORCH_BYTES / MiB  # context alone: 621 MiB
 
 
 def _replayed_reserved(spec, case):
     """weights' segments + cuBLAS workspace + KV + the replayed prefill extra at N tokens."""
     tokens = case["context"] * case["batch"]
-    extra = est_mod._interpolate(spec.transformers_activation, tokens, 1)
-    return (est_mod._weights_reserved_bytes(spec, 2.0) + est_mod.CUBLAS_WORKSPACE_BYTES
+    extra = rt_transformers._interpolate(spec.transformers_activation, tokens, 1)
+    return (rt_transformers._weights_reserved_bytes(spec, 2.0) + rt_transformers.CUBLAS_WORKSPACE_BYTES
             + case["kv_bytes"] + extra)
 
 
@@ -128,7 +129,7 @@ def test_decode_growth_is_the_replayed_torch_cat_of_every_layers_cache(doc, run,
     # the replay of 2 decode steps gives what 32 measured steps added
     spec = profiles.get_model(run["model"])
     tokens = case["context"] * case["batch"]
-    replayed = est_mod._interpolate(spec.transformers_activation, tokens, 2)
+    replayed = rt_transformers._interpolate(spec.transformers_activation, tokens, 2)
     assert abs(case["peak_reserved"] - case["peak_reserved_prefill"] - replayed) <= 8 * MiB
 
 
@@ -148,9 +149,9 @@ def test_mha_first_decode_step_gives_42_percent_of_cache_tensors_a_fresh_segment
     # blocks the old cache frees are exactly one token too small for the new one
     spec = profiles.get_model(run["model"])
     growth = case["peak_reserved"] - case["peak_reserved_prefill"]
-    segment = est_mod._segment_bytes(k_layer + spec.kv_heads * spec.head_dim * 2 * case["batch"] * 32)
+    segment = rt_transformers._segment_bytes(k_layer + spec.kv_heads * spec.head_dim * 2 * case["batch"] * 32)
     assert growth % segment == 0  # whole segments, each one cache tensor rounded up to 2 MiB
-    assert abs(growth / segment - est_mod.MHA_DECODE_FRESH_FRACTION * 2 * spec.layers) <= 2.5
+    assert abs(growth / segment - rt_transformers.MHA_DECODE_FRESH_FRACTION * 2 * spec.layers) <= 2.5
 
 
 def test_gqa_and_mla_caches_do_not_grow_at_decode():

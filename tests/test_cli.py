@@ -123,12 +123,19 @@ def test_check_exit_code_is_the_verdict_in_every_format(capsys, snapshot, model,
             assert (doc["verdict"], doc["exit_code"]) == (verdict, code)
 
 
-def test_check_without_model_evaluates_the_four_headline_profiles(capsys):
+def test_check_without_model_surveys_every_architecture(capsys):
     code, out, _ = run(capsys, "check", "--snapshot", H200, "--format", "json")
     doc = json.loads(out)
-    assert [p["model"] for p in doc["profiles"]] == [
-        "deepseek-llm-7b", "deepseek-coder-33b", "deepseek-r1-distill-llama-70b", "deepseek-v2"]
+    assert doc["schema"] == "deepseek-probe/survey" and "profiles" not in doc
+    assert {m for r in doc["rows"] for m in r["models"]} >= {
+        "deepseek-llm-7b", "deepseek-coder-33b", "deepseek-r1-distill-llama-70b", "deepseek-v2"}
     assert code == doc["exit_code"]
+
+
+def test_check_settings_without_a_model_are_bad_input(capsys):
+    code, out, err = run(capsys, "check", "--snapshot", H200, "--context", "8192")
+    assert_one_line_error(code, out, err)
+    assert "--context needs --model" in err
 
 
 def test_check_output_file_gets_the_report_and_stdout_stays_empty(capsys, tmp_path):
@@ -282,7 +289,7 @@ def _explode(*args, **kwargs):
 
 def test_an_internal_error_is_one_line_asking_to_report_it(capsys, monkeypatch):
     monkeypatch.setattr(rules, "check", _explode)
-    code, out, err = run(capsys, "check", "--snapshot", H100)
+    code, out, err = run(capsys, "check", "--snapshot", H100, "--model", "7b")
     assert_one_line_error(code, out, err, expected=70)
     assert "internal error" in err and "report" in err
     assert "RuntimeError: rules blew up with a second line" in err
@@ -291,7 +298,7 @@ def test_an_internal_error_is_one_line_asking_to_report_it(capsys, monkeypatch):
 @pytest.mark.parametrize("where", ["before", "after", "env"])
 def test_debug_shows_the_traceback_of_an_internal_error(capsys, monkeypatch, where):
     monkeypatch.setattr(rules, "check", _explode)
-    argv = ["check", "--snapshot", H100]
+    argv = ["check", "--snapshot", H100, "--model", "7b"]
     if where == "before":
         argv = ["--debug"] + argv
     elif where == "after":

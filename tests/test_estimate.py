@@ -13,6 +13,7 @@ from dataclasses import replace
 
 import pytest
 
+from deepseek_probe import runtimes
 from deepseek_probe import profiles
 from deepseek_probe.errors import InputError
 from deepseek_probe.estimate import (EstimateInputError, Settings, decode_tokens_per_s, estimate,
@@ -159,7 +160,7 @@ def test_more_context_or_more_sequences_never_needs_less_memory(model, runtime, 
     ("transformers", ("int4", "int8", "bf16", "fp32")),
 ])
 def test_more_bits_per_weight_never_needs_less_memory(runtime, precisions):
-    kv = profiles.default_kv_precision(runtime)
+    kv = runtimes.default_kv_precision(runtime)
     for model in ("7b", "70b", "16b"):
         totals = [estimate(spec(model), S(runtime=runtime, precision=p, kv_precision=kv, context=4096))
                   .per_device.total_bytes for p in precisions]
@@ -357,7 +358,7 @@ def test_estimate_json_has_the_design_contract_keys_and_sources():
 @pytest.mark.parametrize("runtime", ["transformers", "vllm", "llamacpp"])
 def test_every_catalog_model_estimates_with_each_runtime_default(runtime):
     for m in profiles.all_models():
-        e = estimate(m, profiles.default_settings(m, runtime), device_total_bytes=H100_TOTAL)
+        e = estimate(m, runtimes.default_settings(m, runtime), device_total_bytes=H100_TOTAL)
         assert e.per_device.total_bytes > e.per_device.weights_bytes > 0
         assert e.host_ram_bytes > 0 and e.disk_bytes > 0 and e.bytes_read_per_token > 0
 

@@ -14,7 +14,9 @@ from dataclasses import replace
 
 import pytest
 
+from deepseek_probe import runtimes
 from deepseek_probe import fleet, profiles
+from deepseek_probe.report import fleet as fleet_report
 from deepseek_probe.errors import InputError
 from deepseek_probe.snapshot import Snapshot
 
@@ -41,7 +43,7 @@ def variant(name: str) -> str:
 
 def v3(precision: str = "bf16", runtime: str = "vllm", **changes):
     spec = profiles.get_model("671b")
-    return [(spec, replace(profiles.default_settings(spec, runtime), precision=precision, **changes))]
+    return [(spec, replace(runtimes.default_settings(spec, runtime), precision=precision, **changes))]
 
 
 def node(result, name, profile=0):
@@ -72,7 +74,7 @@ def test_corrupt_and_missing_snapshots_are_named_and_the_rest_still_evaluated(tm
 def test_every_format_names_the_unreadable_nodes(tmp_path, fmt):
     result = fleet.evaluate_fleet([H200, variant("node10-truncated"), str(tmp_path / "gpu-node-07.json")],
                                   v3("fp8"))
-    out = fleet.render_fleet(result, fmt)
+    out = fleet_report.render_fleet(result, fmt)
     assert "node10-truncated" in out and "gpu-node-07" in out
 
 
@@ -284,8 +286,8 @@ def test_interconnect_levels(net, level):
 
 def test_several_models_get_one_plan_each_and_the_worst_verdict_wins():
     spec7, spec671 = profiles.get_model("7b"), profiles.get_model("671b")
-    reqs = [(spec7, profiles.default_settings(spec7, "vllm")),
-            (spec671, replace(profiles.default_settings(spec671, "vllm"), precision="bf16"))]
+    reqs = [(spec7, runtimes.default_settings(spec7, "vllm")),
+            (spec671, replace(runtimes.default_settings(spec671, "vllm"), precision="bf16"))]
     result = fleet.evaluate_fleet(h200("01"), reqs)
     assert [p.plan.pipeline_parallel for p in result.profiles] == [1, None]
     assert [p.verdict for p in result.profiles] == ["pass", "fail"] and result.verdict == "fail"
@@ -293,7 +295,7 @@ def test_several_models_get_one_plan_each_and_the_worst_verdict_wins():
 
 def test_json_report_is_versioned_and_carries_exit_code_and_plan():
     result = fleet.evaluate_fleet([H200], v3("bf16"))
-    doc = json.loads(fleet.render_fleet(result, "json"))
+    doc = json.loads(fleet_report.render_fleet(result, "json"))
     assert doc["schema_version"] == 1 and doc["exit_code"] == result.exit_code == 0
     assert doc["profiles"][0]["plan"]["pipeline_parallel"] == 2
     assert {n["node"] for n in doc["nodes"]} == {"node01", "node02", "node03", "node04"}
@@ -302,7 +304,7 @@ def test_json_report_is_versioned_and_carries_exit_code_and_plan():
 
 def test_prometheus_report_is_valid_exposition_text():
     result = fleet.evaluate_fleet([H200, variant("node10-truncated")], v3("bf16"))
-    text = fleet.render_fleet(result, "prometheus")
+    text = fleet_report.render_fleet(result, "prometheus")
     sample = re.compile(r'^[a-z_]+(\{([a-z_]+="([^"\\]|\\.)*",?)*\})? -?[0-9.e+]+$')
     for line in text.splitlines():
         assert line.startswith("# HELP ") or line.startswith("# TYPE ") or sample.match(line), line
@@ -312,7 +314,7 @@ def test_prometheus_report_is_valid_exposition_text():
 def test_unknown_format_is_bad_input():
     result = fleet.evaluate_fleet(h200("01"), v3("fp8"))
     with pytest.raises(InputError):
-        fleet.render_fleet(result, "yaml")
+        fleet_report.render_fleet(result, "yaml")
 
 
 def test_reports_drop_hostnames_serials_and_home_dirs_but_keep_node_names(tmp_path):
@@ -326,10 +328,10 @@ def test_reports_drop_hostnames_serials_and_home_dirs_but_keep_node_names(tmp_pa
     path.write_text(json.dumps(doc))
     result = fleet.evaluate_fleet([str(path)], v3("fp8"))
     for fmt in ("text", "json", "markdown"):
-        out = fleet.render_fleet(result, fmt)
+        out = fleet_report.render_fleet(result, fmt)
         assert "alice" not in out and serial not in out
         assert host in out  # as the node's name
-    raw = fleet.render_fleet(result, "json", redact=False)
+    raw = fleet_report.render_fleet(result, "json", redact=False)
     assert "alice" in raw
 
 
@@ -340,8 +342,8 @@ def test_hostname_inside_a_finding_is_redacted_when_it_is_not_the_node_name(tmp_
     doc["disk"]["free_bytes"] = 10 * GIB
     (tmp_path / "node-a.json").write_text(json.dumps(doc))
     result = fleet.evaluate_fleet([str(tmp_path / "node-a.json")], v3("fp8"))
-    assert host in fleet.render_fleet(result, "text", redact=False)
-    assert host not in fleet.render_fleet(result, "text")
+    assert host in fleet_report.render_fleet(result, "text", redact=False)
+    assert host not in fleet_report.render_fleet(result, "text")
 
 
 def test_a_network_probe_that_timed_out_is_unknown_not_a_missing_nic():

@@ -23,6 +23,7 @@ import pytest
 
 from conftest import FS_FIXTURES, NVML_FIXTURES
 from fake_nvml import FakeNvml
+from deepseek_probe import runtimes
 from deepseek_probe import profiles, report, rules
 from deepseek_probe.estimate import estimate
 from deepseek_probe.findings import EXIT_CODES, LEVELS
@@ -48,7 +49,7 @@ def fake(name: str = "2xh200", **faults) -> FakeNvml:
 
 def requests_for(models=("7b",), runtime="transformers"):
     specs = [profiles.get_model(m) for m in models]
-    return [(s, profiles.default_settings(s, runtime)) for s in specs]
+    return [(s, runtimes.default_settings(s, runtime)) for s in specs]
 
 
 def assert_sane(result) -> None:
@@ -416,7 +417,7 @@ def test_a_cgroup_memory_limit_below_the_cpu_offload_fails(tree, version, limit_
 def test_the_same_limit_passes_a_model_that_fits_under_it():
     root = os.path.join(FS_FIXTURES, "derived-cgroup-v2-docker")
     spec = profiles.get_model("7b")
-    assert estimate(spec, profiles.default_settings(spec)).host_ram_bytes < 16 * GIB
+    assert estimate(spec, runtimes.default_settings(spec)).host_ram_bytes < 16 * GIB
     result = check_path(fake("h200"), root=root)
     assert levels(result, "host.cgroup_memory") == {"pass"}
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from deepseek_probe import runtimes
 from deepseek_probe import gpus, plan, profiles, rules
 from deepseek_probe.estimate import estimate
 from deepseek_probe.snapshot import Snapshot
@@ -19,7 +20,7 @@ GIB = 2**30
 
 def request(model: str, runtime: str = "transformers", **changes):
     spec = profiles.get_model(model)
-    s = profiles.default_settings(spec, runtime)
+    s = runtimes.default_settings(spec, runtime)
     return spec, replace(s, **changes) if changes else s
 
 

@@ -8,6 +8,7 @@ import os
 
 import pytest
 
+from deepseek_probe import runtimes
 from deepseek_probe import profiles
 from deepseek_probe.errors import InputError
 from deepseek_probe.estimate import EstimateInputError
@@ -256,23 +257,23 @@ def test_every_precision_and_kv_precision_names_its_source():
     ("transformers", "bf16", "bf16"), ("vllm", "bf16", "bf16"), ("llamacpp", "q4_k_m", "fp16")])
 def test_default_settings_per_runtime(runtime, precision, kv):
     spec = profiles.get_model("8b")
-    s = profiles.default_settings(spec, runtime)
+    s = runtimes.default_settings(spec, runtime)
     assert (s.runtime, s.precision, s.kv_precision, s.concurrency, s.tensor_parallel) == (
         runtime, precision, kv, 1, 1)
-    assert s.precision in profiles.RUNTIMES[runtime].precisions
-    assert s.kv_precision in profiles.RUNTIMES[runtime].kv_precisions
+    assert s.precision in runtimes.RUNTIMES[runtime].precisions
+    assert s.kv_precision in runtimes.RUNTIMES[runtime].kv_precisions
 
 
 def test_default_context_is_capped_at_the_model_maximum_and_vllm_takes_the_maximum():
-    assert profiles.default_settings(profiles.get_model("7b"), "vllm").context == 4096
-    assert profiles.default_settings(profiles.get_model("v3"), "vllm").context == 163840
-    assert profiles.default_settings(profiles.get_model("v3"), "transformers").context == 4096
-    assert profiles.default_settings(profiles.get_model("v3"), "transformers").precision == "fp8"
+    assert runtimes.default_settings(profiles.get_model("7b"), "vllm").context == 4096
+    assert runtimes.default_settings(profiles.get_model("v3"), "vllm").context == 163840
+    assert runtimes.default_settings(profiles.get_model("v3"), "transformers").context == 4096
+    assert runtimes.default_settings(profiles.get_model("v3"), "transformers").precision == "fp8"
 
 
 def test_default_settings_for_an_unknown_runtime_is_bad_input():
     with pytest.raises(EstimateInputError, match="unknown runtime"):
-        profiles.default_settings(profiles.get_model("7b"), "tgi")
+        runtimes.default_settings(profiles.get_model("7b"), "tgi")
 
 
 def test_spec_serialises_to_plain_json():

@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import SNAPSHOT_FIXTURES
+from deepseek_probe import runtimes
 from deepseek_probe import cli, profiles, report, rules
 from deepseek_probe.errors import InputError
 from deepseek_probe.estimate import estimate
@@ -43,7 +44,7 @@ def fast(examples: int) -> settings:
 # --- the estimate is monotone ---------------------------------------------------------------------
 
 MODELS = profiles.all_models()
-COMBOS = [(m, rt, p) for m in MODELS for rt, r in profiles.RUNTIMES.items() for p in r.precisions]
+COMBOS = [(m, rt, p) for m in MODELS for rt, r in runtimes.RUNTIMES.items() for p in r.precisions]
 
 
 def total(spec, settings_):
@@ -51,7 +52,7 @@ def total(spec, settings_):
 
 
 def base_settings(spec, runtime, precision):
-    return replace(profiles.default_settings(spec, runtime), precision=precision)
+    return replace(runtimes.default_settings(spec, runtime), precision=precision)
 
 
 @fast(400)
@@ -85,7 +86,7 @@ def test_more_context_never_needs_less_memory_at_any_table_point(spec):
     table changes slope (hypothesis can miss a dip a few hundred tokens wide)."""
     contexts = _contexts_to_sweep(spec)
     dips = []
-    for runtime, r in profiles.RUNTIMES.items():
+    for runtime, r in runtimes.RUNTIMES.items():
         for precision in r.precisions:
             s = base_settings(spec, runtime, precision)
             totals = [(c, total(spec, replace(s, context=c))) for c in contexts]
@@ -107,12 +108,12 @@ def test_more_concurrent_sequences_never_need_less_memory(combo, data):
     assert small.per_device.total_bytes <= large.per_device.total_bytes
 
 
-@pytest.mark.parametrize("runtime", sorted(profiles.RUNTIMES))
+@pytest.mark.parametrize("runtime", sorted(runtimes.RUNTIMES))
 @pytest.mark.parametrize("spec", MODELS, ids=lambda m: m.id)
 def test_more_bits_per_weight_always_need_more_memory(spec, runtime):
     """Within one runtime: strictly more bits per weight -> strictly more weight bytes (GPU and
     disk) and never a smaller total (e.g. int4 < int8 < bf16 < fp32, q2_k < … < q8_0 < fp16)."""
-    precisions = profiles.RUNTIMES[runtime].precisions
+    precisions = runtimes.RUNTIMES[runtime].precisions
     by_bits = sorted(precisions, key=lambda p: profiles.PRECISIONS[p].bits)
     ests = [(profiles.PRECISIONS[p].bits, p, estimate(spec, base_settings(spec, runtime, p)))
             for p in by_bits]
@@ -129,7 +130,7 @@ def test_more_bits_per_weight_always_need_more_memory(spec, runtime):
 def test_a_smaller_kv_cache_type_never_needs_more_memory(combo, context):
     spec, runtime, precision = combo
     s = replace(base_settings(spec, runtime, precision), context=min(context, spec.max_context))
-    kvs = sorted(profiles.RUNTIMES[runtime].kv_precisions, key=lambda k: profiles.KV_PRECISIONS[k])
+    kvs = sorted(runtimes.RUNTIMES[runtime].kv_precisions, key=lambda k: profiles.KV_PRECISIONS[k])
     totals = [total(spec, replace(s, kv_precision=k)) for k in kvs]
     assert totals == sorted(totals)
 
@@ -222,7 +223,7 @@ REQUESTS = [(profiles.get_model(m), rt) for m in ("7b", "70b", "236b", "671b")
 @given(SNAPSHOTS | fixture_variants(), st.sampled_from(REQUESTS), st.sampled_from([1, 2, 4, 8]))
 def test_any_well_typed_snapshot_gets_a_verdict_and_renders(snap, request, tp):
     spec, runtime = request
-    s = replace(profiles.default_settings(spec, runtime), tensor_parallel=tp)
+    s = replace(runtimes.default_settings(spec, runtime), tensor_parallel=tp)
     try:
         result = rules.check(snap, [(spec, s)])
     except InputError:

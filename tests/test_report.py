@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from deepseek_probe import runtimes
 from deepseek_probe import plan, profiles, report, rules
 from deepseek_probe.snapshot import Snapshot
 
@@ -22,7 +23,7 @@ def snap(name: str) -> Snapshot:
 
 def request(model: str, runtime: str = "transformers", **changes):
     spec = profiles.get_model(model)
-    s = profiles.default_settings(spec, runtime)
+    s = runtimes.default_settings(spec, runtime)
     return spec, replace(s, **changes) if changes else s
 
 
@@ -204,7 +205,7 @@ def test_prometheus_label_values_are_escaped():
 def test_plan_renders_every_gpu_row(fmt):
     spec, s = request("70b")
     result = plan.hardware_plan(spec, s)
-    out = plan.render_plans([result], fmt)
+    out = report.render_plans([result], fmt)
     if fmt == "json":
         assert len(json.loads(out)["gpus"]) == len(result.rows)
     elif fmt == "csv":

@@ -25,6 +25,7 @@ from typing import Dict, List, Optional, Tuple
 
 import pytest
 
+from deepseek_probe import runtimes
 from deepseek_probe import gpus, plan, profiles
 from deepseek_probe.errors import InputError
 from deepseek_probe.estimate import estimate
@@ -139,7 +140,7 @@ def _cited_settings(command: str):
     assert len(args) % 2 == 0, f"cited command {command!r}: flags must come as --flag value"
     flags = dict(zip(args[::2], args[1::2]))
     spec = profiles.get_model(flags.pop("--model"))
-    settings = profiles.default_settings(spec, flags.pop("--runtime", "transformers"))
+    settings = runtimes.default_settings(spec, flags.pop("--runtime", "transformers"))
     unknown = set(flags) - set(SETTING_FLAGS)
     assert not unknown, f"cited command {command!r} uses {unknown}: teach this test to reproduce it"
     changes = {SETTING_FLAGS[f][0]: SETTING_FLAGS[f][1](v) for f, v in flags.items()}
@@ -212,7 +213,7 @@ def test_every_rule_of_thumb_in_the_guides_has_a_section(gen, doc_text):
 def test_the_70b_fp16_rule_is_refuted_by_the_weights_alone(gen, doc_text):
     """Claim 2 ("70B at FP16 takes 56 GB"): 70.55 B params x 2 bytes is > 56 GB before any cache."""
     spec = profiles.get_model("70b")
-    est = estimate(spec, replace(profiles.default_settings(spec, "transformers"), precision="fp16"))
+    est = estimate(spec, replace(runtimes.default_settings(spec, "transformers"), precision="fp16"))
     assert est.per_device.weights_bytes > 2.4 * 56e9
     assert f"weights {_bytes_text(est.per_device.weights_bytes)}" in doc_text
 
@@ -232,7 +233,7 @@ def _infinite(n: Optional[int]) -> float:
 def test_class_columns_are_the_fewest_gpus_plan_finds_for_that_gpu(rows):
     for r in rows:
         spec = profiles.get_model(r.model)
-        settings = replace(profiles.default_settings(spec, r.runtime), precision=r.precision,
+        settings = replace(runtimes.default_settings(spec, r.runtime), precision=r.precision,
                            context=r.context)
         for fit, (class_gb, key) in zip(r.fits, GPU_CLASSES):
             g = gpus.get_gpu(key)

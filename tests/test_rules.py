@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from deepseek_probe import runtimes
 from deepseek_probe import profiles, rules
 from deepseek_probe.estimate import estimate
 from deepseek_probe.snapshot import GpuProcess, Snapshot
@@ -24,7 +25,7 @@ def snap(name: str) -> Snapshot:
 
 def request(model: str, runtime: str = "transformers", **changes):
     spec = profiles.get_model(model)
-    settings = profiles.default_settings(spec, runtime)
+    settings = runtimes.default_settings(spec, runtime)
     return spec, replace(settings, **changes) if changes else settings
 
 

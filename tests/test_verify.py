@@ -14,6 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from deepseek_probe import runtimes
 from deepseek_probe import verify
 from deepseek_probe.errors import InputError
 from deepseek_probe.findings import Finding, verdict
@@ -596,7 +597,7 @@ def test_verify_takes_exactly_what_the_rules_placed_on_each_recorded_machine(sna
     from deepseek_probe import profiles, rules
 
     spec = profiles.get_model(model)
-    result = rules.check(snapshot, [(spec, profiles.default_settings(spec, runtime))])
+    result = rules.check(snapshot, [(spec, runtimes.default_settings(spec, runtime))])
     [p] = result.profiles
     driver = _driver_like(snapshot)
     verify.verify_check_result(result, snapshot, driver=driver, used_bytes=lambda bus: None)
@@ -620,11 +621,11 @@ def test_verify_reserves_the_vllm_pool_at_the_utilization_the_user_asked_for():
 
     snapshot = Snapshot.load(str(SNAPSHOT_FIXTURES[0].parent / "h200.json"))
     spec = profiles.get_model("7b")
-    settings = replace(profiles.default_settings(spec, "vllm"), gpu_memory_utilization=0.5)
+    settings = replace(runtimes.default_settings(spec, "vllm"), gpu_memory_utilization=0.5)
     result = rules.check(snapshot, [(spec, settings)])
     [p] = result.profiles
     gpu = snapshot.visible_gpus[0]
-    requests = verify._profile_requests(p, {g.index: g for g in snapshot.gpus})
+    requests = verify.profile_requests(p, {g.index: g for g in snapshot.gpus})
     assert requests == {gpu.pci_bus_id: int(0.5 * gpu.memory_total_bytes)}
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional
 
 from deepseek_probe.probes._timeout import Outcome, start_bounded
 from deepseek_probe.snapshot import (CpuInfo, CudaInfo, DiskInfo, MemoryInfo, NetworkInfo,

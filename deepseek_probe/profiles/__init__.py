@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, ClassVar, Dict, List, Optional, Tuple
 
@@ -455,53 +455,3 @@ def _weight_bytes(spec: ModelSpec, p: "Precision", include_mtp: bool) -> int:
     if extra:
         main += int(extra * main / spec.params)
     return main
-
-
-# -- runtimes ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Runtime:
-    name: str
-    precisions: Tuple[str, ...]
-    kv_precisions: Tuple[str, ...]
-    default_context: int  # tokens; capped at the model's maximum (0 = the model's maximum)
-    source: str
-    notes: Tuple[str, ...] = field(default=())
-
-
-RUNTIMES: Dict[str, Runtime] = {r.name: r for r in (
-    Runtime("transformers", ("fp32", "bf16", "fp16", "fp8", "int8", "int4"), ("bf16", "fp16"), 4096,
-            "Hugging Face transformers generate(): DynamicCache in the model dtype; fp8 = fine-grained "
-            "FP8 (V3 checkpoints), int8/int4 = bitsandbytes/AWQ/GPTQ"),
-    Runtime("vllm", ("fp32", "bf16", "fp16", "fp8", "int8", "int4"), ("bf16", "fp16", "fp8"), 0,
-            "vLLM: --max-model-len defaults to the model's maximum; --kv-cache-dtype auto|fp8"),
-    Runtime("llamacpp", ("fp32", "bf16", "fp16", "q8_0", "q6_k", "q5_k_m", "q4_k_m", "q4_0", "q3_k_m", "q2_k"),
-            ("fp16", "bf16", "q8_0", "q4_0"), 4096,
-            "llama.cpp / Ollama / LM Studio: GGUF files; -c default 4096 (common.h n_ctx; Ollama "
-            "default below 23 GiB VRAM, anchors §1.6); --cache-type-k/v f16|bf16|q8_0|q4_0"),
-)}
-
-
-def default_precision(spec: ModelSpec, runtime: str) -> str:
-    """transformers/vLLM load the published dtype; llama.cpp users mostly pull Q4_K_M (Ollama's default tag)."""
-    if runtime == "llamacpp":
-        return "q4_k_m"
-    return spec.native_precision
-
-
-def default_kv_precision(runtime: str) -> str:
-    return "fp16" if runtime == "llamacpp" else "bf16"  # llama.cpp cache type default f16
-
-
-def default_context(spec: ModelSpec, runtime: str) -> int:
-    r = RUNTIMES[runtime]
-    return spec.max_context if r.default_context == 0 else min(r.default_context, spec.max_context)
-
-
-def default_settings(spec: ModelSpec, runtime: str = "transformers") -> Any:
-    """Settings a user of `runtime` gets without flags (estimate.Settings)."""
-    from deepseek_probe.estimate import EstimateInputError, Settings
-
-    if runtime not in RUNTIMES:
-        raise EstimateInputError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
-    return Settings(precision=default_precision(spec, runtime), kv_precision=default_kv_precision(runtime),
-                    context=default_context(spec, runtime), concurrency=1, runtime=runtime, tensor_parallel=1)

@@ -15,7 +15,7 @@ PLAN_FORMATS = ("text", "json", "markdown", "csv")
 
 
 def render(result: Any, fmt: str, redact: bool = True, color: Optional[bool] = None) -> str:
-    """Render a rules.CheckResult. `color` only affects text (the CLI decides: a tty, no NO_COLOR)."""
+    """Render a rules.CheckResult or a survey.SurveyResult. `color` only affects text (the CLI decides: a tty, no NO_COLOR)."""
     from deepseek_probe.errors import InputError
 
     if fmt not in FORMATS:
@@ -26,7 +26,10 @@ def render(result: Any, fmt: str, redact: bool = True, color: Optional[bool] = N
 
         final = redact_for(result.snapshot)
         result = replace(result, snapshot=redact_snapshot(result.snapshot))
-    if fmt == "text":
+    if hasattr(result, "rows"):  # survey.SurveyResult: `check` with no model
+        from deepseek_probe.report import survey
+        out = survey.render(result, fmt, color)
+    elif fmt == "text":
         from deepseek_probe.report.text import render_check
         out = render_check(result, color=bool(color))
     elif fmt == "json":

@@ -30,10 +30,28 @@ def _estimate_text(e) -> str:
         f"  disk              {gib(e.disk_bytes)}",
     ]
     for key, value in (e.notes or {}).items():
+        if key == "launch_command" and isinstance(value, dict):
+            lines += _launch_lines(value)
+            continue
         if isinstance(value, int) and key.endswith("_bytes"):
             value = gib(value)
         lines.append(f"  {key.replace('_', ' '):<17} {value}")
     return "\n".join(lines) + "\n"
+
+
+def _launch_lines(echo: dict) -> List[str]:
+    """The launch command after `--`, as the runtime's parser understood it."""
+    def words(key: str) -> str:
+        return ", ".join(echo.get(key) or []) or "none"
+
+    lines = [f"  launch command    {echo.get('program')} ({echo.get('runtime')}), model {echo.get('model') or '-'}",
+             f"    understood      {words('understood')}"]
+    if echo.get("not_modelled"):
+        lines.append(f"    not modelled    {words('not_modelled')} (may change memory)")
+    if echo.get("ignored"):
+        lines.append(f"    ignored         {words('ignored')} (no effect on memory)")
+    lines += [f"    note            {n}" for n in echo.get("notes") or []]
+    return lines
 
 
 def render_models(fmt: str) -> str:

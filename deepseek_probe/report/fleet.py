@@ -1,17 +1,22 @@
 """Renderers for `deepseek-probe fleet`: text, json, markdown, prometheus.
 
-Same conventions as the `check` renderers (marks, units, exit codes); fleet.render_fleet() calls
-these and applies redaction last. A report over 1000 nodes stays readable: passing nodes are
+Same conventions as the `check` renderers (marks, units, exit codes); render_fleet() calls
+them and applies redaction last. A report over 1000 nodes stays readable: passing nodes are
 counted and named in one line, only nodes with something to say get their own lines.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Sequence
+import re
+from typing import TYPE_CHECKING, Any, Dict, List, Sequence
 
+from deepseek_probe.errors import InputError
 from deepseek_probe.findings import EXIT_CODES, LEVELS
 from deepseek_probe.units import count, gib
+
+if TYPE_CHECKING:  # annotations only: no import at run time
+    from deepseek_probe.fleet import FleetResult
 
 _ROLES = ("stage", "fit", "spare", "unfit", "unknown", "unreadable")
 
@@ -198,3 +203,58 @@ def render_prometheus(result: Any) -> str:
             m.add("fleet_profile_nodes", "Nodes per profile and verdict.",
                   sum(1 for nv in p.nodes if nv.verdict == level), {**labels, "level": level})
     return m.text()
+
+
+FORMATS = ("text", "json", "markdown", "prometheus")
+
+
+def render_fleet(result: "FleetResult", fmt: str, redact: bool = True, color: bool = False) -> str:
+    """Render a FleetResult like `check` renders a CheckResult. With `redact`, serials, UUIDs,
+    hostnames and home-directory user names of every snapshot are removed from the output;
+    node names (the snapshot file names the operator chose) are kept: they are the point."""
+    if fmt not in FORMATS:
+        raise InputError(f"unknown report format {fmt!r} (choose from {', '.join(FORMATS)})")
+    out = {"text": lambda: render_text(result, color=color),
+           "json": lambda: render_json(result),
+           "markdown": lambda: render_markdown(result),
+           "prometheus": lambda: render_prometheus(result)}[fmt]()
+    if redact:
+        out = _redact(result, out)
+    return out
+
+
+# Words that could be a serial, a UUID or a host name (letters, digits, dot, dash, underscore).
+_TOKEN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def _redact(result: "FleetResult", text: str) -> str:
+    """redact.redact_text's two layers, with the exact-string layer done by token lookup: a
+    1000-node fleet holds ~18 000 serials, UUIDs and hostnames, and one str.replace per secret
+    over a multi-MB report would take minutes."""
+    from deepseek_probe.redact import _users_in_paths, redact_text, secrets_of
+
+    keep = {n.node for n in result.nodes}
+    secrets: set = set()
+    users: set = set()
+    for n in result.nodes:
+        if n.snapshot is not None:
+            secrets.update(s for s in secrets_of(n.snapshot) if len(s) >= 4 and s not in keep)
+            users.update(_users_in_paths(n.snapshot))
+
+    def swap(m: Any) -> str:
+        token = m.group(0)
+        if token in keep or token.rstrip(".") in keep or (token.endswith(".json") and token[:-5] in keep):
+            return token  # a node name the operator chose, possibly the host's own name
+        if token in secrets:
+            return "<redacted>"
+        stripped = token.rstrip(".")
+        if stripped in secrets:
+            return "<redacted>" + token[len(stripped):]
+        head, dot, rest = token.partition(".")
+        if dot and head in secrets:  # a short hostname followed by a domain
+            return "<redacted>." + rest
+        return token
+
+    if secrets:
+        text = _TOKEN_RE.sub(swap, text)
+    return redact_text(text, (), sorted(users))

@@ -3,7 +3,7 @@ tty without NO_COLOR)."""
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence
+from typing import Any, List, Sequence
 
 from deepseek_probe.units import count, gib
 
@@ -23,7 +23,7 @@ def _bold(text: str, color: bool) -> str:
 
 def fmt_value(check: str, value: Any) -> str:
     """A finding's measured/required value for people: bytes in GiB, lists joined."""
-    from deepseek_probe.rules import CHECK_UNITS
+    from deepseek_probe.findings import CHECK_UNITS
 
     if value is None:
         return "-"

@@ -7,9 +7,12 @@ to name them (issue 13: no import circles, real types in signatures).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, Optional
+from typing import TYPE_CHECKING, Any, Dict, Optional, Protocol, Tuple
 
 from deepseek_probe.errors import InputError
+
+if TYPE_CHECKING:  # types only: profiles never imports runtimes, so no circle at run time
+    from deepseek_probe.profiles import ModelSpec
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -72,3 +75,34 @@ class Estimate:
     def to_dict(self) -> Dict[str, Any]:
         """The JSON contract of DESIGN.md (`estimate --format json`)."""
         return {"schema_version": 1, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What a runtime accepts and what a user gets without flags."""
+
+    name: str
+    precisions: Tuple[str, ...]
+    kv_precisions: Tuple[str, ...]
+    default_context: int  # tokens; capped at the model's maximum (0 = the model's maximum)
+    source: str
+    notes: Tuple[str, ...] = field(default=())
+    default_precision: Optional[str] = None  # None = the checkpoint's own dtype
+    default_kv_precision: str = "bf16"
+    # True when several GPUs each hold whole layers (llama.cpp --split-mode layer) instead of a
+    # slice of every matrix (tensor parallelism): the KV cache and weights split by layer.
+    splits_layers: bool = False
+
+
+class RuntimeModel(Protocol):
+    """What each runtimes/<name>.py module provides (a module satisfies it structurally)."""
+
+    RUNTIME: Runtime
+
+    def account(self, spec: "ModelSpec", s: Settings, est: Estimate,
+                device_total_bytes: Optional[int]) -> None:
+        """Fill est.per_device (activation, overhead, total; weights/KV where the runtime differs
+        from the shared math), est.notes and est.sources."""
+
+    def host_ram_bytes(self, spec: "ModelSpec", s: Settings, est: Estimate) -> int:
+        """Host RAM the runtime holds once loaded (per node)."""

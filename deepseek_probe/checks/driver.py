@@ -1,0 +1,223 @@
+"""Driver and toolkit checks: is there an NVIDIA driver, does its CUDA suit the runtime's build,
+does the GPU's compute capability suit the precision and kernels.
+
+Pure: snapshot + estimate -> findings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
+
+from deepseek_probe.findings import Finding
+from deepseek_probe.snapshot import GpuInfo, Snapshot
+from deepseek_probe.checks.common import cc_of, cc_str, gpu_label, parse_version, unavailable_reason, vstr
+from deepseek_probe.thresholds import CC_BF16, CC_FLASH_ATTENTION_2, CC_FP8, CC_MARLIN, CC_VLLM_MIN, GPU_RUNTIMES, MIN_DRIVER_FOR_CUDA_MAJOR
+
+if TYPE_CHECKING:  # annotations only (from __future__ import annotations): no import at run time
+    from deepseek_probe.runtimes.base import Settings
+
+
+@dataclass(frozen=True)
+class RuntimeCuda:
+    """Which CUDA a runtime's current binaries are built with."""
+
+    default: str  # what `pip install` / the default download gives
+    alternatives: Tuple[str, ...]  # other official builds, newest first
+    auto_select: bool  # picks the build the driver supports by itself
+    how_to_switch: str
+    source: str
+
+
+RUNTIME_CUDA: Dict[str, RuntimeCuda] = {
+    # PyTorch 2.11's default PyPI wheel is cu130: "torch": "2.11.0+cu130" in groundtruth-h100.json
+    # (pip install on the H100 host). cu126 / cu128 builds stay on download.pytorch.org.
+    "transformers": RuntimeCuda(
+        "13.0", ("12.8", "12.6"), False,
+        "pip install torch --index-url https://download.pytorch.org/whl/cu{v}",
+        "PyTorch 2.11 default wheel cu130 (groundtruth-h100.json); cu126/cu128 on download.pytorch.org"),
+    # vLLM docs, installation/gpu.cuda.inc.md: "vLLM contains pre-compiled C++ and CUDA (12.9)
+    # binaries"; release wheels also for CUDA 12.8 and 13.0 (vLLM 0.18 install docs).
+    "vllm": RuntimeCuda(
+        "12.9", ("13.0", "12.8"), False,
+        "install the vllm-<version>+cu{v} wheel from the vLLM GitHub release",
+        "vLLM installation docs: default wheels CUDA 12.9, also 12.8 and 13.0"),
+    # llama.cpp release binaries ship CUDA 12.4 and 13.1 builds; Ollama bundles cuda_v12 and
+    # cuda_v13 runners and loads the newest one the driver supports.
+    "llamacpp": RuntimeCuda(
+        "13.1", ("12.4",), True,
+        "use the cuda-{v} release build",
+        "llama.cpp release assets (CUDA 12.4 and 13.1 builds); Ollama cuda_v12/cuda_v13 runners"),
+}
+
+
+_NO_DRIVER_STATUSES = ("library_not_found", "driver_not_loaded")
+
+
+def driver_findings(snapshot: Snapshot, settings: Settings) -> List[Finding]:
+    cu = snapshot.cuda
+    runtime = settings.runtime
+    needs_gpu = runtime in GPU_RUNTIMES
+    status = cu.nvml_status or "ok"
+    if status in _NO_DRIVER_STATUSES:
+        what = "libnvidia-ml not found" if status == "library_not_found" else "the NVIDIA kernel driver is not loaded"
+        level = "fail" if needs_gpu else "warn"
+        return [Finding("driver.present", level, f"no NVIDIA driver: {what}", measured=status,
+                        required="NVIDIA driver" if needs_gpu else "NVIDIA driver for GPU offload",
+                        suggestion=_install_driver_hint(runtime))]
+    if status != "ok":
+        return [Finding("driver.present", "unknown",
+                        f"NVML could not be queried ({status}); driver state unknown",
+                        measured=status, required="NVML answering",
+                        suggestion=_nvml_status_hint(status))]
+    version = parse_version(cu.driver_version)
+    if version is None:
+        return [Finding("driver.present", "unknown",
+                        f"driver version unreadable ({unavailable_reason(cu, 'driver_version')})",
+                        suggestion="run nvidia-smi to see the driver version and attach its output")]
+    out = [Finding("driver.present", "pass", f"NVIDIA driver {cu.driver_version}",
+                   measured=cu.driver_version)]
+    out.append(_cuda_version_finding(cu.driver_version, version, cu.cuda_driver_version, runtime))
+    return out
+
+
+def _install_driver_hint(runtime: str) -> str:
+    rc = RUNTIME_CUDA[runtime]
+    major = int(rc.default.split(".")[0])
+    return (f"install the NVIDIA driver (>= {vstr(MIN_DRIVER_FOR_CUDA_MAJOR[major])} for the CUDA "
+            f"{major}.x builds {runtime} uses) and check with nvidia-smi; in a container, run it "
+            f"with --gpus all and the NVIDIA Container Toolkit")
+
+
+def _nvml_status_hint(status: str) -> str:
+    if status == "no_permission":
+        return "run as a user allowed to open /dev/nvidia* (video group) or check the container's device access"
+    if status == "timeout":
+        return "NVML did not answer in time: check `nvidia-smi` (a hung GPU or driver), then retry"
+    return "run nvidia-smi; if it fails too, reinstall the driver (driver/library version mismatch needs a reboot)"
+
+
+def _cuda_version_finding(driver_text: str, driver: Tuple[int, ...], max_cuda_text: Optional[str],
+                          runtime: str) -> Finding:
+    rc = RUNTIME_CUDA[runtime]
+    max_cuda = parse_version(max_cuda_text)
+    builds = (rc.default,) + rc.alternatives
+
+    def usable(build: str) -> bool:
+        major = int(build.split(".")[0])
+        minimum = MIN_DRIVER_FOR_CUDA_MAJOR.get(major)
+        return minimum is not None and driver >= minimum
+
+    def full(build: str) -> bool:
+        return max_cuda is not None and max_cuda >= parse_version(build)
+
+    measured = f"driver {driver_text}, max CUDA {max_cuda_text or '?'}"
+    default_major = int(rc.default.split(".")[0])
+    required = f"CUDA {rc.default} build: driver >= {vstr(MIN_DRIVER_FOR_CUDA_MAJOR[default_major])}"
+    if rc.auto_select:
+        ok = [b for b in builds if usable(b)]
+        if ok:
+            # The newest build the driver fully supports, else the newest it runs under
+            # minor-version compatibility.
+            best = max([b for b in ok if full(b)] or ok, key=parse_version)
+            msg = f"{runtime} loads its CUDA {best} build on driver {driver_text} ({rc.source})"
+            return Finding("driver.cuda_version", "pass", msg, measured, required)
+    else:
+        if usable(rc.default):
+            if max_cuda is None or full(rc.default):
+                return Finding("driver.cuda_version", "pass",
+                               f"driver supports CUDA {max_cuda_text or '?'}; {runtime} uses CUDA "
+                               f"{rc.default} ({rc.source})", measured, required)
+            return Finding(
+                "driver.cuda_version", "warn",
+                f"driver supports CUDA {max_cuda_text}, {runtime} is built with CUDA {rc.default}: "
+                f"runs under minor-version compatibility, but kernels JIT-compiled from newer PTX fail",
+                measured, required,
+                f"upgrade to a driver that reports CUDA >= {rc.default} in nvidia-smi")
+        alt = [b for b in rc.alternatives if usable(b)]
+        if alt:
+            pick = max((b for b in alt if full(b)), key=parse_version, default=None) or max(alt, key=parse_version)
+            return Finding(
+                "driver.cuda_version", "warn",
+                f"driver {driver_text} is too old for {runtime}'s default CUDA {rc.default} build "
+                f"(needs >= {vstr(MIN_DRIVER_FOR_CUDA_MAJOR[default_major])}); its CUDA {pick} build works",
+                measured, required,
+                rc.how_to_switch.format(v=pick.replace(".", "")) +
+                f", or upgrade the driver to >= {vstr(MIN_DRIVER_FOR_CUDA_MAJOR[default_major])}")
+    oldest_major = min(int(b.split(".")[0]) for b in builds)
+    need = MIN_DRIVER_FOR_CUDA_MAJOR[oldest_major]
+    return Finding(
+        "driver.cuda_version", "fail",
+        f"driver {driver_text} is too old for every CUDA build of {runtime} "
+        f"(oldest: CUDA {oldest_major}.x needs >= {vstr(need)})",
+        measured, required,
+        f"upgrade the NVIDIA driver to >= {vstr(MIN_DRIVER_FOR_CUDA_MAJOR[default_major])} "
+        f"(NVIDIA CUDA release notes, driver table)")
+
+
+def no_gpu_finding(snapshot: Snapshot, settings: Settings) -> Finding:
+    cu = snapshot.cuda
+    status = cu.nvml_status or "ok"
+    runtime = settings.runtime
+    hidden = [g for g in snapshot.gpus if not g.visible]
+    if status not in ("ok",) + _NO_DRIVER_STATUSES:
+        return Finding("gpu.present", "unknown",
+                       f"GPUs could not be listed: NVML {status}", measured=None, required=1,
+                       suggestion=_nvml_status_hint(status))
+    if hidden:
+        msg = (f"{len(hidden)} GPU(s) present but hidden by CUDA_VISIBLE_DEVICES="
+               f"{cu.cuda_visible_devices!r}")
+        sug = "unset CUDA_VISIBLE_DEVICES or list the GPUs to use (e.g. CUDA_VISIBLE_DEVICES=0)"
+    elif status in _NO_DRIVER_STATUSES:
+        msg = "no NVIDIA GPU usable: no NVIDIA driver"
+        sug = _install_driver_hint(runtime) + ", or run on a host with an NVIDIA GPU"
+    else:
+        msg = "no NVIDIA GPU found"
+        sug = "run on a host with an NVIDIA GPU (see `deepseek-probe plan --model ...` for which)"
+    if runtime == "llamacpp":
+        return Finding("gpu.present", "warn", msg + "; llama.cpp runs on the CPU only (slow)",
+                       measured=0, required=1, suggestion=sug)
+    return Finding("gpu.present", "fail", msg + f"; {runtime} needs a CUDA GPU", measured=0,
+                   required=1, suggestion=sug)
+
+
+def compute_capability_findings(gpus: Sequence[GpuInfo], settings: Settings) -> List[Finding]:
+    ccs = [(g, cc_of(g)) for g in gpus]
+    unknown = [g for g, cc in ccs if cc is None]
+    if unknown:
+        return [Finding("gpu.compute_capability", "unknown",
+                        f"compute capability of {gpu_label(unknown[0])} unreadable "
+                        f"({unavailable_reason(unknown[0], 'compute_capability')})",
+                        suggestion="run nvidia-smi --query-gpu=compute_cap --format=csv and attach it")]
+    g, cc = min(ccs, key=lambda t: t[1])
+    runtime, precision = settings.runtime, settings.precision
+    problems: List[Tuple[str, str, str, str]] = []  # (level, message, required, suggestion)
+    if runtime == "vllm" and cc < CC_VLLM_MIN:
+        problems.append(("fail", f"vLLM needs compute capability >= {cc_str(CC_VLLM_MIN)}",
+                         f">= {cc_str(CC_VLLM_MIN)}", "use llama.cpp (--runtime llamacpp) on this GPU"))
+    if precision == "bf16" and runtime in GPU_RUNTIMES and cc < CC_BF16:
+        problems.append(("fail", "bf16 needs compute capability >= 8.0", ">= 8.0 (bf16)",
+                         "use --precision fp16"))
+    if precision == "fp8" and cc < CC_FP8:
+        if runtime == "vllm" and cc >= CC_MARLIN:
+            problems.append(("warn", "no FP8 tensor cores (need 8.9): vLLM runs FP8 weight-only "
+                                     "through FP8 Marlin, slower", ">= 8.9 (fp8)",
+                             "use --precision int8 or int4 for speed, or an Ada/Hopper GPU"))
+        else:
+            problems.append(("fail", "fp8 needs compute capability >= 8.9 (Ada/Hopper)",
+                             ">= 8.9 (fp8)", "use --precision int8 or int4"))
+    if precision == "int4" and runtime == "vllm" and cc < CC_MARLIN:
+        problems.append(("warn", "Marlin int4 kernels need 8.0: vLLM falls back to slower AWQ/GPTQ kernels",
+                         ">= 8.0 (Marlin)", "expect lower throughput, or use an Ampere or newer GPU"))
+    if runtime == "vllm" and cc < CC_FLASH_ATTENTION_2:
+        problems.append(("warn", "FlashAttention-2 needs 8.0: vLLM uses a slower attention backend",
+                         ">= 8.0 (FlashAttention-2)", "expect lower throughput on this GPU"))
+    if not problems:
+        need = {"bf16": "8.0 (bf16)", "fp8": "8.9 (fp8)"}.get(precision)
+        extra = f"; {precision} supported" if need else ""
+        return [Finding("gpu.compute_capability", "pass",
+                        f"{gpu_label(g)} compute capability {cc_str(cc)}{extra}",
+                        measured=cc_str(cc), required=f">= {need}" if need else None)]
+    return [Finding("gpu.compute_capability", lvl, f"{gpu_label(g)} is {cc_str(cc)}: {msg}",
+                    measured=cc_str(cc), required=req, suggestion=sug)
+            for lvl, msg, req, sug in problems]

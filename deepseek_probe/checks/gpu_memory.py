@@ -1,0 +1,219 @@
+"""GPU memory: does the estimate fit the placement (gpu.vram), in each runtime's own terms: the
+vLLM pool, llama.cpp's partial offload, CPU-only llama.cpp.
+
+Pure: snapshot + estimate -> findings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
+
+from deepseek_probe.findings import Finding
+from deepseek_probe.snapshot import GpuInfo, Snapshot
+from deepseek_probe.units import count, gib
+from deepseek_probe.checks.common import Placement, cc_of, gpu_label, need_bytes, unavailable_reason
+from deepseek_probe.checks.placement import by_free, estimate_at, place, tensor_parallel_findings, vllm_utilization
+from deepseek_probe.thresholds import DEVICE_MARGIN_BYTES
+
+if TYPE_CHECKING:  # annotations only (from __future__ import annotations): no import at run time
+    from deepseek_probe.profiles import ModelSpec
+    from deepseek_probe.runtimes.base import Estimate, Settings
+
+
+def place_and_check_vram(snapshot: Snapshot, spec: ModelSpec, settings: Settings,
+                          gpus: List[GpuInfo]) -> Tuple[Optional[Placement], List[Finding]]:
+    runtime = settings.runtime
+    unreadable = [g for g in gpus if g.memory_free_bytes is None]
+    if unreadable:
+        g = unreadable[0]
+        return None, [Finding("gpu.vram", "unknown",
+                              f"free memory of {gpu_label(g)} unreadable ({unavailable_reason(g, 'memory_free_bytes')})",
+                              suggestion="run nvidia-smi --query-gpu=memory.free --format=csv and "
+                                         "attach it; check NVML permissions")]
+    if runtime == "vllm":
+        no_total = [g for g in gpus if g.memory_total_bytes is None]
+        if no_total:
+            g = no_total[0]
+            return None, [Finding("gpu.vram", "unknown",
+                                  f"total memory of {gpu_label(g)} unreadable "
+                                  f"({unavailable_reason(g, 'memory_total_bytes')}); vLLM sizes itself from it",
+                                  suggestion="run nvidia-smi --query-gpu=memory.total --format=csv and attach it")]
+    if settings.tensor_parallel > len(gpus):
+        est = estimate_at(spec, settings, settings.tensor_parallel)
+        f = Finding("gpu.tensor_parallel", "fail",
+                    f"tensor parallel {settings.tensor_parallel} needs {settings.tensor_parallel} GPUs; "
+                    f"{len(gpus)} visible", measured=len(gpus), required=settings.tensor_parallel,
+                    suggestion=f"add {settings.tensor_parallel - len(gpus)} GPU(s) or lower --tensor-parallel")
+        return (Placement(by_free(gpus), settings.tensor_parallel, est, False) if est else None), [f]
+    placement = place(spec, settings, gpus)
+    if placement is None or placement.estimate is None:
+        # The requested split is impossible for this model (the estimator said why).
+        from deepseek_probe import estimate as est_mod
+
+        est_mod.estimate(spec, settings)  # re-raise the estimator's InputError
+        return None, [Finding("gpu.vram", "unknown", "no placement could be estimated",
+                              suggestion="report this with the snapshot attached")]
+    out: List[Finding] = []
+    if runtime == "vllm":
+        out += _vllm_vram_findings(spec, settings, placement, len(gpus))
+    else:
+        out += _vram_findings(spec, settings, placement, len(gpus))
+    mig = _mig_gpus(placement.gpus)
+    if mig and placement.fits:
+        out = [_mig_unknown(f, mig[0]) if f.check == "gpu.vram" else f for f in out]
+    out += tensor_parallel_findings(snapshot, settings, placement, len(gpus))
+    return placement, out
+
+
+def _mig_unknown(f: Finding, g: GpuInfo) -> Finding:
+    """Fits the whole GPU, but with MIG on a process gets one slice, whose size we do not see."""
+    return Finding("gpu.vram", "unknown",
+                   f"fits the whole GPU ({gib(g.memory_free_bytes)} free) but MIG is on: a process "
+                   f"gets one MIG slice, whose size is not probed",
+                   measured=f.measured, required=f.required,
+                   suggestion="check the slice size with `nvidia-smi mig -lgi`, or disable MIG "
+                              f"(sudo nvidia-smi -i {g.index} -mig 0, then reset the GPU)")
+
+
+def _tokens_per_s_text(est: Estimate, gpus: Sequence[GpuInfo]) -> str:
+    bws = [g.memory_bandwidth_bytes_per_s for g in gpus]
+    if not bws or any(b is None for b in bws):
+        return ""
+    from deepseek_probe import plan
+
+    tps = plan.decode_tokens_per_s(est, min(bws))
+    if not tps:
+        return ""
+    return f"; decode ≈ {tps['mid']:.0f} tok/s per sequence ({tps['low']:.0f}–{tps['high']:.0f}, estimate)"
+
+
+def _mig_gpus(gpus: Sequence[GpuInfo]) -> List[GpuInfo]:
+    return [g for g in gpus if g.mig_enabled]
+
+
+def _vram_findings(spec: ModelSpec, settings: Settings, p: Placement, n_visible: int) -> List[Finding]:
+    from deepseek_probe import plan
+
+    need = need_bytes(p.estimate)
+    required = need + DEVICE_MARGIN_BYTES
+    tightest = min(p.gpus, key=lambda g: g.memory_free_bytes or 0)
+    free = tightest.memory_free_bytes or 0
+    where = (f"on {gpu_label(p.gpus[0])}" if len(p.gpus) == 1
+             else f"on each of {len(p.gpus)} GPUs ({', '.join(str(g.index) for g in p.gpus)})")
+    need_text = f"needs {gib(need)} + {gib(DEVICE_MARGIN_BYTES)} margin per GPU"
+    if p.fits:
+        msg = f"{need_text}; {gib(free)} free {where}" + _tokens_per_s_text(p.estimate, p.gpus)
+        if n_visible > len(p.gpus):
+            msg += f" (use CUDA_VISIBLE_DEVICES={','.join(str(g.index) for g in sorted(p.gpus, key=lambda g: g.index))})"
+        return [Finding("gpu.vram", "pass", msg, measured=free, required=required)]
+    if settings.runtime == "llamacpp":
+        return _offload_findings(spec, settings, p)
+    budget = free - DEVICE_MARGIN_BYTES
+    fixes = plan.vram_fixes(spec, replace(settings, tensor_parallel=p.tensor_parallel), budget,
+                            gpu_total_bytes=tightest.memory_total_bytes, gpu_name=tightest.name,
+                            n_gpus=n_visible, compute_capability=cc_of(tightest))
+    short = required - free
+    msg = f"{need_text}; {gib(free)} free {where}: short by {gib(short)}"
+    if p.auto:
+        msg += f" (even split over all {len(p.gpus)} GPUs)"
+    return [Finding("gpu.vram", "fail", msg, measured=free, required=required,
+                    suggestion=plan.fixes_text(fixes, short, per_gpu=len(p.gpus) > 1))]
+
+
+def _vllm_vram_findings(spec: ModelSpec, settings: Settings, p: Placement, n_visible: int) -> List[Finding]:
+    """vLLM: util x total must be free at start; the KV pool must hold one max-length sequence."""
+    from deepseek_probe import plan
+
+    util = vllm_utilization(settings)
+    need = need_bytes(p.estimate)
+    tightest = min(p.gpus, key=lambda g: (g.memory_free_bytes or 0, -(g.memory_total_bytes or 0)))
+    total = min(g.memory_total_bytes or 0 for g in p.gpus)
+    free = min(g.memory_free_bytes or 0 for g in p.gpus)
+    reserve = int(util * total)
+    where = f"{gpu_label(tightest)}" if len(p.gpus) == 1 else f"each of {len(p.gpus)} GPUs"
+    pool_text = _vllm_pool_text(spec, settings, p.tensor_parallel, reserve)
+    if reserve <= free and need <= reserve:
+        return [Finding("gpu.vram", "pass",
+                        f"vLLM reserves {util:g} x {gib(total)} = {gib(reserve)} on {where} "
+                        f"({gib(free)} free); this profile needs {gib(need)}{pool_text}"
+                        + _tokens_per_s_text(p.estimate, p.gpus),
+                        measured=free, required=need)]
+    if reserve > free:
+        lowered = int(free / total * 100) / 100 if total else 0.0
+        lowered_reserve = int(lowered * total)
+        if need <= lowered_reserve and lowered > 0:
+            return [Finding(
+                "gpu.vram", "warn",
+                f"vLLM would refuse to start: it reserves {util:g} x {gib(total)} = {gib(reserve)} "
+                f"but only {gib(free)} is free on {where} (other processes hold memory); this "
+                f"profile needs {gib(need)}",
+                measured=free, required=reserve,
+                suggestion=f"start vLLM with --gpu-memory-utilization {lowered:.2f} "
+                           f"({gib(lowered_reserve)}){_vllm_pool_text(spec, settings, p.tensor_parallel, lowered_reserve)}")]
+        budget = lowered_reserve
+    else:
+        budget = reserve
+    fixes = plan.vram_fixes(spec, replace(settings, tensor_parallel=p.tensor_parallel), budget,
+                            gpu_total_bytes=tightest.memory_total_bytes, gpu_name=tightest.name,
+                            n_gpus=n_visible, compute_capability=cc_of(tightest))
+    short = need - budget
+    return [Finding("gpu.vram", "fail",
+                    f"needs {gib(need)} per GPU; vLLM can use {gib(budget)} on {where}"
+                    f" ({gib(free)} free of {gib(total)}): short by {gib(short)}",
+                    measured=budget, required=need,
+                    suggestion=plan.fixes_text(fixes, short, per_gpu=len(p.gpus) > 1))]
+
+
+def _vllm_pool_text(spec: ModelSpec, settings: Settings, tp: int, budget: int) -> str:
+    from deepseek_probe import plan
+
+    s = replace(settings, tensor_parallel=tp)
+    mc = plan.max_context_fitting(spec, s, budget)
+    mconc = plan.max_concurrency_fitting(spec, s, budget)
+    parts = []
+    if mc:
+        parts.append(f"max context {count(mc)}")
+    if mconc:
+        parts.append(f"{count(mconc)} sequences of {count(settings.context)} tokens")
+    return ("; the KV pool allows " + ", or ".join(parts)) if parts else ""
+
+
+def _offload_findings(spec: ModelSpec, settings: Settings, p: Placement) -> List[Finding]:
+    """llama.cpp: what does not fit on the GPUs runs from host RAM (slower but it runs)."""
+    from deepseek_probe import plan
+
+    budget = min(g.memory_free_bytes or 0 for g in p.gpus) - DEVICE_MARGIN_BYTES
+    split = plan.offload(spec, replace(settings, tensor_parallel=p.tensor_parallel), max(budget, 0),
+                         gpu_bandwidth_bytes_per_s=min((g.memory_bandwidth_bytes_per_s or 0) for g in p.gpus) or None)
+    need = need_bytes(p.estimate)
+    short = need + DEVICE_MARGIN_BYTES - (budget + DEVICE_MARGIN_BYTES)
+    tps = f", ≈ {split.tokens_per_s:.1f} tok/s (estimate, ±30%)" if split.tokens_per_s else ""
+    msg = (f"needs {gib(need)} per GPU, {gib(budget + DEVICE_MARGIN_BYTES)} free: llama.cpp offloads "
+           f"{split.cpu_layers} of {split.total_layers} layers to the CPU ({gib(split.host_bytes)} of RAM); "
+           f"runs, slower{tps}")
+    fixes = plan.vram_fixes(spec, replace(settings, tensor_parallel=p.tensor_parallel), budget,
+                            gpu_total_bytes=p.gpus[0].memory_total_bytes, gpu_name=p.gpus[0].name,
+                            n_gpus=len(p.gpus), compute_capability=cc_of(p.gpus[0]))
+    fixes = [f for f in fixes if f.kind != "offload"]
+    p.offload = split
+    return [
+        Finding("gpu.vram", "warn", f"does not fit in VRAM: short by {gib(short)} per GPU",
+                measured=budget + DEVICE_MARGIN_BYTES, required=need + DEVICE_MARGIN_BYTES,
+                suggestion=plan.fixes_text(fixes, short, per_gpu=len(p.gpus) > 1)),
+        Finding("llamacpp.offload", "warn", msg, measured=split.gpu_bytes, required=need,
+                suggestion=f"-ngl {split.gpu_layers} (llama.cpp --fit picks this itself); "
+                           f"full GPU speed needs {gib(short)} more VRAM per GPU"),
+    ]
+
+
+def cpu_only_findings(spec: ModelSpec, settings: Settings, est: Estimate) -> Tuple[List[Finding], int]:
+    from deepseek_probe import plan
+
+    split = plan.offload(spec, settings, 0, gpu_bandwidth_bytes_per_s=None)
+    tps = f" ≈ {split.tokens_per_s:.1f} tok/s (estimate)" if split.tokens_per_s else ""
+    return [Finding("llamacpp.offload", "warn",
+                    f"all {split.total_layers} layers on the CPU ({gib(split.host_bytes)} of RAM);{tps}",
+                    measured=0, required=split.host_bytes,
+                    suggestion=f"a GPU with >= {gib(need_bytes(est) + DEVICE_MARGIN_BYTES)} free "
+                               f"runs it fully on the GPU")], split.host_bytes

@@ -1,0 +1,137 @@
+"""Renderers for the capability survey (`deepseek-probe check` with no model): text that fits
+100 columns, JSON in the versioned shape of schemas/survey.schema.json, markdown for tickets,
+and Prometheus gauges."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, Dict, Optional
+
+from deepseek_probe.report.text import _MARKS, _bold, _paint, machine_summary
+from deepseek_probe.units import count, gib
+
+if TYPE_CHECKING:  # annotations only: no import at run time
+    from deepseek_probe.survey import SurveyResult, SurveyRow
+
+WIDTH = 100
+_FIT_WORDS = {"gpu": "on GPU", "partial": "partial", "cpu": "CPU only", "none": "no"}
+_FIT_LEVEL = {"gpu": "pass", "partial": "warn", "cpu": "warn", "none": "fail"}
+
+
+def _name(r: "SurveyRow") -> str:
+    extra = f" +{len(r.models) - 1}" if len(r.models) > 1 else ""
+    return r.models[0] + extra
+
+
+def _how(r: "SurveyRow") -> str:
+    if r.fit == "none" or not r.runtime:
+        return "-"
+    how = f"{r.runtime} {r.precision}"
+    if (r.tensor_parallel or 1) > 1:
+        how += f" x{r.tensor_parallel}"
+    if r.fit == "partial" and r.total_layers:
+        how += f" {r.gpu_layers}/{r.total_layers}L"
+    return how
+
+
+def _tps(r: "SurveyRow") -> str:
+    t = r.decode_tokens_per_s
+    if not t or not t.get("mid"):
+        return "-"
+    mid = t["mid"]
+    return f"{mid:.0f}" if mid >= 10 else f"{mid:.1f}"
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def render_text(result: "SurveyResult", color: bool = False) -> str:
+    v = result.verdict
+    lines = [_bold(f"deepseek-probe {result.tool_version} · what this machine can run · verdict "
+                   f"{_paint(v.upper(), v, color)} (exit {result.exit_code})", color)]
+    lines += machine_summary(result.snapshot)
+    lines.append("")
+    header = f"{'model':<34} {'params':>8}  {'runs':<8} {'how':<26} {'context':>9} {'tok/s':>6}"
+    lines.append(header)
+    for r in result.rows:
+        fit = _paint(f"{_FIT_WORDS[r.fit]:<8}", _FIT_LEVEL[r.fit], color)
+        ctx = count(r.max_context) if r.max_context else "-"
+        lines.append(f"{_clip(_name(r), 34):<34} {r.params / 1e9:>7.1f}B  {fit} {_clip(_how(r), 26):<26} "
+                     f"{ctx:>9} {_tps(r):>6}")
+        for change in r.to_run[:1]:
+            label = "to run it" if r.fit == "none" else "on a GPU"
+            lines.append(_clip(f"    {label}: {change}", WIDTH))
+    lines.append("")
+    lines.append("tok/s: decode per sequence, estimated from memory bandwidth (±30%); context: the "
+                 "largest that fits")
+    bad = [f for f in result.health if f.level != "pass"]
+    if bad:
+        lines.append("machine:")
+        for f in bad:
+            mark = _paint(f"{_MARKS[f.level]:<5}", f.level, color)
+            lines.append(_clip(f"  {mark} {f.check:<21} {f.message}", WIDTH))
+            if f.suggestion:
+                lines.append(_clip(f"        fix: {f.suggestion}", WIDTH))
+    else:
+        lines.append("machine: driver and GPU health checks pass")
+    lines.append("check one model in full: deepseek-probe check --model ID (exit code for scripts)")
+    if not color:  # escape codes would be cut wrongly; a terminal wraps coloured lines itself
+        lines = [_clip(line, WIDTH) for line in lines]
+    return "\n".join(lines) + "\n"
+
+
+def render_json(result: "SurveyResult") -> str:
+    return json.dumps(result.to_dict(), indent=1, default=_default)
+
+
+def _default(o: Any) -> Any:
+    if hasattr(o, "to_dict"):
+        return o.to_dict()
+    if isinstance(o, (set, tuple)):
+        return list(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def render_markdown(result: "SurveyResult") -> str:
+    s = result.snapshot
+    gpus = ", ".join(f"{g.name} ({gib(g.memory_total_bytes)})" for g in s.visible_gpus) or "none"
+    out = [f"## deepseek-probe {result.tool_version}: what this machine can run",
+           "", f"**Verdict:** {result.verdict} (exit {result.exit_code})", "",
+           f"- GPUs: {gpus}", f"- RAM: {gib(s.memory.available_bytes)} available of {gib(s.memory.total_bytes)}",
+           f"- CPU: {s.cpu.model or '?'}", f"- OS: {s.system.os_release or s.system.os_name or '?'}", "",
+           "| model | params | runs | how | context | tok/s | to run it |",
+           "|---|---:|---|---|---:|---:|---|"]
+    for r in result.rows:
+        ctx = count(r.max_context) if r.max_context else "-"
+        out.append(f"| {', '.join(r.models)} | {r.params / 1e9:.1f} B | {_FIT_WORDS[r.fit]} | {_how(r)} | {ctx} "
+                   f"| {_tps(r)} | {'; '.join(r.to_run) or '-'} |")
+    out += ["", "### Machine checks", "", "| check | level | message |", "|---|---|---|"]
+    out += [f"| {f.check} | {f.level} | {f.message} |" for f in result.health]
+    return "\n".join(out) + "\n"
+
+
+def render_prometheus(result: "SurveyResult") -> str:
+    lines = ["# HELP deepseek_probe_survey_fit How a model runs here: 3 GPU, 2 partial offload, 1 CPU, 0 no.",
+             "# TYPE deepseek_probe_survey_fit gauge"]
+    score = {"gpu": 3, "partial": 2, "cpu": 1, "none": 0}
+    for r in result.rows:
+        lines.append(f'deepseek_probe_survey_fit{{model="{r.models[0]}"}} {score[r.fit]}')
+    lines += ["# HELP deepseek_probe_survey_max_context Largest context that fits (tokens).",
+              "# TYPE deepseek_probe_survey_max_context gauge"]
+    for r in result.rows:
+        lines.append(f'deepseek_probe_survey_max_context{{model="{r.models[0]}"}} {r.max_context or 0}')
+    lines += ["# HELP deepseek_probe_survey_exit_code The survey's exit code.",
+              "# TYPE deepseek_probe_survey_exit_code gauge", f"deepseek_probe_survey_exit_code {result.exit_code}"]
+    return "\n".join(lines) + "\n"
+
+
+RENDERERS: Dict[str, Any] = {"text": render_text, "json": render_json, "markdown": render_markdown,
+                             "prometheus": render_prometheus}
+
+
+def render(result: "SurveyResult", fmt: str, color: Optional[bool] = None) -> str:
+    if fmt == "text":
+        return render_text(result, color=bool(color))
+    return RENDERERS[fmt](result)
+

@@ -1,0 +1,1 @@
+"""JSON Schemas of the versioned outputs, shipped with the package (`deepseek-probe schema`)."""

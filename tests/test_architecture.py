@@ -1,0 +1,116 @@
+"""The shape of the house (issue 13): no import circles inside deepseek_probe/, no module over
+600 lines, and data flowing one way (probes never import the checks, the estimate or the reports).
+
+Imports are read from the source with ast, at module level and inside functions alike: a lazy
+import is still a dependency. The runtime registry's import_module paths count as edges too.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from typing import Dict, List, Set
+
+ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "deepseek_probe")
+MAX_LINES = 600
+
+
+def _modules() -> Dict[str, str]:
+    """dotted name -> path for every module of the package."""
+    out = {}
+    for dirpath, _, files in os.walk(ROOT):
+        for f in files:
+            if f.endswith(".py"):
+                rel = os.path.relpath(os.path.join(dirpath, f), os.path.dirname(ROOT))[:-3]
+                name = rel.replace(os.sep, ".")
+                out[name[: -len(".__init__")] if name.endswith(".__init__") else name] = os.path.join(dirpath, f)
+    return out
+
+
+def _edges(modules: Dict[str, str]) -> Dict[str, Set[str]]:
+    graph: Dict[str, Set[str]] = {m: set() for m in modules}
+    for mod, path in modules.items():
+        tree = ast.parse(open(path, encoding="utf-8").read())
+        is_pkg = path.endswith("__init__.py")
+        for node in ast.walk(tree):
+            targets: List[str] = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = mod.split(".")
+                    keep = len(parts) - node.level + (1 if is_pkg else 0)
+                    base = ".".join(parts[:keep] + ([base] if base else []))
+                for a in node.names:  # `from pkg import module` names a module; else the attribute's module
+                    targets.append(f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base)
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in modules \
+                    and node.value != mod and node.value.startswith("deepseek_probe."):
+                targets = [node.value]  # runtimes registry: importlib.import_module("deepseek_probe.runtimes.x")
+            for t in targets:
+                if t in modules and t != mod:
+                    graph[mod].add(t)
+    return graph
+
+
+def _cycle(graph: Dict[str, Set[str]]) -> List[str]:
+    """One import cycle as a path, or []."""
+    state: Dict[str, int] = {}
+    stack: List[str] = []
+
+    def visit(n: str) -> List[str]:
+        state[n] = 1
+        stack.append(n)
+        for m in sorted(graph[n]):
+            if state.get(m) == 1:
+                return stack[stack.index(m):] + [m]
+            if m not in state:
+                found = visit(m)
+                if found:
+                    return found
+        stack.pop()
+        state[n] = 2
+        return []
+
+    for n in sorted(graph):
+        if n not in state:
+            found = visit(n)
+            if found:
+                return found
+    return []
+
+
+def test_the_cycle_finder_finds_a_planted_cycle():
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_cycle_inside_the_package():
+    graph = _edges(_modules())
+    assert sum(len(v) for v in graph.values()) > 50  # the walk really found the imports
+    cycle = _cycle(graph)
+    assert not cycle, "import cycle: " + " -> ".join(cycle)
+
+
+def test_no_module_over_600_lines():
+    long = {name: n for name, path in _modules().items()
+            if (n := sum(1 for _ in open(path, encoding="utf-8"))) > MAX_LINES}
+    assert not long, f"split these by concern: {long}"
+
+
+def test_probes_never_import_the_layers_above_them():
+    graph = _edges(_modules())
+    above = ("deepseek_probe.estimate", "deepseek_probe.rules", "deepseek_probe.checks", "deepseek_probe.plan",
+             "deepseek_probe.report", "deepseek_probe.runtimes", "deepseek_probe.cli")
+    bad = {m: sorted(t for t in ts if t.startswith(above))
+           for m, ts in graph.items() if m.startswith("deepseek_probe.probes")}
+    assert not any(bad.values()), bad
+
+
+def test_pure_layers_never_import_the_probes():
+    graph = _edges(_modules())
+    pure = ("deepseek_probe.estimate", "deepseek_probe.memory", "deepseek_probe.runtimes", "deepseek_probe.checks",
+            "deepseek_probe.rules", "deepseek_probe.plan")
+    bad = {m: sorted(t for t in ts if t.startswith("deepseek_probe.probes"))
+           for m, ts in graph.items() if m.startswith(pure)}
+    assert not any(bad.values()), bad
