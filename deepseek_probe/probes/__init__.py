@@ -91,15 +91,21 @@ def _fill(snap: Snapshot, model_dir: Optional[str], nvml: Any, root: str, limit_
     # file probes run; only a host with an AMD card pays for a probe thread.
     amd_pending = None
     if "amd" in vendors:
-        from deepseek_probe.probes.gpu import amd
+        from deepseek_probe.probes.gpu._common import amd_cards
 
-        if amd.amd_cards(root):
+        if amd_cards(root):
+            from deepseek_probe.probes.gpu import amd
+
             amd_pending = start_bounded(lambda: amd.probe_amd(root, env), "amd")
     results = {name: _collect(snap, name, pending, cls, limit_s) for name, pending, cls in pendings}
     snap.system, snap.cpu, snap.memory = results["system"], results["cpu"], results["memory"]
     snap.disk, toolkit = results["disk"], results["cuda"]
     if "network" in results:
         snap.network = results["network"]
+    # Host memory bandwidth (~0.1-0.7 ms of file reads) while NVML's C calls still run.
+    from deepseek_probe.probes import membw
+
+    membw.fill_bandwidth(snap.memory, root, snap.cpu.model, snap.cpu.logical_cores)
 
     outcome = pending.wait(limit_s)
     snap.probe_ms["gpu"] = outcome.elapsed_ms
@@ -129,9 +135,6 @@ def _fill(snap: Snapshot, model_dir: Optional[str], nvml: Any, root: str, limit_
         elif outcome.status != "ok":
             snap.rocm = RocmInfo(unavailable={"rocm_version": "timeout" if outcome.status == "timeout"
                                               else f"error: {type(outcome.error).__name__}"})
-    from deepseek_probe.probes import membw
-
-    membw.fill_bandwidth(snap.memory, root, snap.cpu.model, snap.cpu.logical_cores)
 
 
 def _wsl_driver(cuda_info: CudaInfo, system_info: SystemInfo, root: str) -> None:

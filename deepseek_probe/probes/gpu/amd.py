@@ -25,10 +25,9 @@ import re
 from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
 
 from deepseek_probe.probes import _read
-from deepseek_probe.probes.gpu._common import mark_not_probed
+from deepseek_probe.probes.gpu._common import AMD_PCI_VENDOR, amd_cards, mark_not_probed
 from deepseek_probe.snapshot import GpuInfo, RocmInfo
 
-AMD_PCI_VENDOR = "0x1002"
 _DRM = "/sys/class/drm"
 _KFD_NODES = "/sys/class/kfd/kfd/topology/nodes"
 
@@ -119,15 +118,6 @@ def rocm_info(root: str, env: Mapping[str, str]) -> RocmInfo:
 
 
 # --- sysfs -------------------------------------------------------------------------------------
-
-def amd_cards(root: str) -> List[str]:
-    """``cardN`` entries (not connectors like card0-DP-1) whose PCI vendor is AMD."""
-    names = _read.list_dir(root, _DRM) or []
-    cards = [n for n in names if re.fullmatch(r"card\d+", n)]
-    cards.sort(key=lambda n: int(n[4:]))
-    return [c for c in cards
-            if (_read.read_first_line(root, f"{_DRM}/{c}/device/vendor") or "").lower() == AMD_PCI_VENDOR]
-
 
 def _kfd_gpu_nodes(root: str) -> List[Dict[str, str]]:
     """KFD GPU nodes in node order (HIP's device order); CPU nodes (simd_count 0) dropped."""
