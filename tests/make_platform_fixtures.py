@@ -326,6 +326,7 @@ def main() -> None:
                              {"brand_raw": values["machdep.cpu.brand_string"], "vendor_id_raw": "Apple",
                               "flags": ["neon", "asimd", "asimddp", "i8mm", "bf16"]}, "/Users/me/models")
         snap.gpus = apple.probe_apple(sysctl=values.get, metal=lambda: None)
+        apple.set_free_from_host(snap.gpus[0], snap.memory.available_bytes)
         snap.cuda = CudaInfo(nvml_status="not_applicable")
         _save(snap, name)
 

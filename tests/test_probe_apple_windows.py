@@ -115,6 +115,7 @@ def test_take_snapshot_on_macos_has_no_nvml(monkeypatch):
     snap = take_snapshot(environ={})
     assert snap.cuda.nvml_status == "not_applicable"
     assert [g.vendor for g in snap.gpus] == ["apple"] and snap.gpus[0].memory_total_bytes == 48 * GIB
+    assert snap.gpus[0].memory_free_bytes == 32 * GIB  # RAM available (32 GiB) bounds the 48 GiB limit
 
 
 def test_wsl2_names_the_windows_driver(tmp_path):

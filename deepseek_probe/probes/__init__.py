@@ -180,6 +180,12 @@ def _fill_elsewhere(snap: Snapshot, model_dir: Optional[str], nvml: Any, limit_s
         snap.cuda = CudaInfo(nvml_status=reason if "nvidia" in vendors else "not_applicable")
     if "nvidia" not in vendors:
         snap.cuda.nvml_status = "not_applicable"  # macOS: no NVIDIA driver exists
+    if "apple" in vendors and snap.gpus:
+        from deepseek_probe.probes.gpu import apple
+
+        for g in snap.gpus:
+            if g.vendor == "apple":
+                apple.set_free_from_host(g, snap.memory.available_bytes)
 
 
 def _gpus_elsewhere(env: Dict[str, str], plat: str, nvml: Any) -> Any:

@@ -83,12 +83,22 @@ def probe_apple(sysctl: Optional[Sysctl] = None,
         g.rated_memory_bandwidth_bytes_per_s = bandwidth * 1e9
     else:
         g.unavailable["rated_memory_bandwidth_bytes_per_s"] = "not_in_table"
-    # Free/used of the GPU's share are not reported apart from RAM (host memory says it).
+    # Free/used of the GPU's share are not reported apart from RAM; free is filled from the
+    # host's available RAM by set_free_from_host once host memory is read.
     for name in ("memory_free_bytes", "memory_used_bytes"):
         g.unavailable[name] = "not_supported: unified memory"
     g.unavailable["pci_bus_id"] = "not_applicable: integrated" + (f" in {model}" if model else "")
     mark_not_probed(g, "not_supported: not exposed on macOS without root")
     return [g]
+
+
+def set_free_from_host(g: GpuInfo, ram_available_bytes: Optional[int]) -> None:
+    """What a Metal runtime can still wire: min(working-set limit, RAM available now). The GPU
+    shares RAM with everything else, so free RAM bounds it as much as Metal's limit does."""
+    if g.memory_total_bytes is None or ram_available_bytes is None:
+        return
+    g.memory_free_bytes = min(g.memory_total_bytes, int(ram_available_bytes))
+    g.unavailable.pop("memory_free_bytes", None)
 
 
 def working_set_limit(ram_bytes: Optional[int], wired_limit_mb: Optional[int],
