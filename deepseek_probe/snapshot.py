@@ -102,15 +102,28 @@ class GpuInfo(_Record):
     vbios_version: Optional[str] = None
     visible: bool = True  # False when CUDA_VISIBLE_DEVICES hides this GPU
     unavailable: Dict[str, str] = field(default_factory=dict)
+    # --- beyond NVIDIA on Linux (issue 17). Written to JSON only when not None (see
+    # _OMIT_WHEN_NONE), so every snapshot made before them keeps its exact bytes. ---
+    vendor: Optional[str] = None  # "amd", "apple"; None = NVIDIA (NVML), as in every older snapshot
+    gfx_target: Optional[str] = None  # AMD LLVM target from KFD, "gfx1100", "gfx942"
+    compute_units: Optional[int] = None  # AMD CUs (KFD simd_count / simd_per_cu)
+    busy_percent: Optional[int] = None  # amdgpu gpu_busy_percent
+    memory_visible_bytes: Optional[int] = None  # amdgpu mem_info_vis_vram_total (CPU-visible BAR)
+    unified_memory_bytes: Optional[int] = None  # Apple: all of RAM (hw.memsize); memory_total = Metal's limit
+    memory_limit_source: Optional[str] = None  # Apple: how memory_total_bytes was found (see probes/gpu/apple.py)
+    rated_memory_bandwidth_bytes_per_s: Optional[float] = None  # from a sourced per-chip table
+    driver_model: Optional[str] = None  # Windows: "wddm", "tcc", "mcdm" (nvmlDeviceGetDriverModel)
+    display_active: Optional[bool] = None  # Windows: a display is driven by this GPU (takes VRAM)
 
     @property
     def memory_bandwidth_bytes_per_s(self) -> Optional[float]:
-        """Peak DRAM bandwidth: 2 transfers per clock (DDR/HBM) x bus width.
+        """Peak DRAM bandwidth: 2 transfers per clock (DDR/HBM) x bus width; else the rated
+        figure of the chip's table (Apple: no clock or bus width is exposed).
 
         H100 SXM: 2 x 2619 MHz x 5120 bit / 8 = 3.35 TB/s (NVIDIA's datasheet: 3.35 TB/s).
         """
         if not self.max_memory_clock_mhz or not self.memory_bus_width_bits:
-            return None
+            return self.rated_memory_bandwidth_bytes_per_s
         return 2 * self.max_memory_clock_mhz * 1e6 * self.memory_bus_width_bits / 8
 
 
@@ -138,6 +151,10 @@ class CudaInfo(_Record):
     libcudart_path: Optional[str] = None
     cuda_visible_devices: Optional[str] = None  # raw env value; None = unset
     unavailable: Dict[str, str] = field(default_factory=dict)
+    # WSL2: the driver is the Windows host's (NVML reports the Windows driver's version); the
+    # Linux side only sees its user-mode files under /usr/lib/wsl. JSON only when not None.
+    host_driver_os: Optional[str] = None  # "windows" under WSL2
+    wsl_driver_store: Optional[str] = None  # /usr/lib/wsl/drivers/<nv*.inf_amd64_*> folder name
 
 
 @_record
@@ -169,6 +186,15 @@ class MemoryInfo(_Record):
     cgroup_limit_bytes: Optional[int] = None  # None with no reason: no limit
     memlock_limit_bytes: Optional[int] = None  # None with no reason: unlimited
     unavailable: Dict[str, str] = field(default_factory=dict)
+    # Host memory bandwidth, what CPU token generation is bound by (probes/membw.py). JSON only
+    # when not None.
+    memory_type: Optional[str] = None  # "DDR4", "DDR5", "LPDDR5", … (SMBIOS type 17)
+    dimm_speed_mts: Optional[int] = None  # configured speed, MT/s
+    dimm_count: Optional[int] = None  # populated DIMMs
+    memory_channels: Optional[int] = None  # populated channels (EDAC) or a table's figure
+    memory_bandwidth_bytes_per_s: Optional[float] = None  # peak: channels x 8 B x MT/s
+    memory_bandwidth_source: Optional[str] = None  # "smbios", "edac", "table: …", "range: …"
+    memory_bandwidth_low_bytes_per_s: Optional[float] = None  # lower end when only a range is known
 
 
 @_record
@@ -196,6 +222,21 @@ class SystemInfo(_Record):
     hostname: Optional[str] = None
     container: Optional[str] = None  # "docker","podman","kubernetes","lxc","container"; None = bare
     wsl: Optional[bool] = None
+    unavailable: Dict[str, str] = field(default_factory=dict)
+
+
+@_record
+class RocmInfo(_Record):
+    """AMD's stack on Linux: ROCm release, HIP runtime, the visibility variables."""
+
+    rocm_version: Optional[str] = None  # "6.2.4" from /opt/rocm/.info/version (or amdsmi)
+    rocm_path: Optional[str] = None
+    hip_runtime_path: Optional[str] = None  # libamdhip64.so found
+    kfd_present: Optional[bool] = None  # /dev/kfd-backed topology exists (ROCm's kernel driver)
+    source: Optional[str] = None  # "amdsmi" or "sysfs"
+    hip_visible_devices: Optional[str] = None  # raw env values; None = unset
+    rocr_visible_devices: Optional[str] = None
+    cuda_visible_devices: Optional[str] = None  # HIP honours it too (HIP docs, "Environment variables")
     unavailable: Dict[str, str] = field(default_factory=dict)
 
 
@@ -273,13 +314,16 @@ class Snapshot(_Record):
     network: NetworkInfo = field(default_factory=NetworkInfo)
     checkpoints: CheckpointsInfo = field(default_factory=CheckpointsInfo)
     probe_ms: Dict[str, float] = field(default_factory=dict)  # wall time of each probe
+    rocm: Optional[RocmInfo] = None  # AMD hosts only; JSON only when not None
 
     @property
     def visible_gpus(self) -> List[GpuInfo]:
         return [g for g in self.gpus if g.visible]
 
     def to_dict(self) -> Dict[str, Any]:
-        return dataclasses.asdict(self)
+        doc = dataclasses.asdict(self)
+        _omit_none(doc)
+        return doc
 
     def to_json(self, indent: Optional[int] = 1) -> str:
         return json.dumps(self.to_dict(), indent=indent, sort_keys=False)
@@ -315,6 +359,33 @@ class Snapshot(_Record):
         except UnicodeDecodeError:
             raise SnapshotError(f"snapshot {path} is not UTF-8 text") from None
         return cls.from_json(text)
+
+
+# Fields added after schema 1 was first published (issue 17). They are left out of the JSON
+# while None, so snapshots, goldens and fleet files made before them stay byte-identical and an
+# older reader never meets a key it does not know. Names are unique across the records.
+_OMIT_WHEN_NONE = frozenset((
+    "vendor", "gfx_target", "compute_units", "busy_percent", "memory_visible_bytes",
+    "unified_memory_bytes", "memory_limit_source", "rated_memory_bandwidth_bytes_per_s",
+    "driver_model", "display_active",  # GpuInfo
+    "host_driver_os", "wsl_driver_store",  # CudaInfo
+    "memory_type", "dimm_speed_mts", "dimm_count", "memory_channels",
+    "memory_bandwidth_bytes_per_s", "memory_bandwidth_source",
+    "memory_bandwidth_low_bytes_per_s",  # MemoryInfo
+    "rocm",  # Snapshot
+))
+
+
+def _omit_none(doc: Dict[str, Any]) -> None:
+    for key in [k for k, v in doc.items() if v is None and k in _OMIT_WHEN_NONE]:
+        del doc[key]
+    for value in doc.values():
+        if isinstance(value, dict):
+            _omit_none(value)
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, dict):
+                    _omit_none(item)
 
 
 # --- strict, typed loading: every field checked, unknown keys rejected ---------------------

@@ -4,7 +4,7 @@
     .venv/bin/python tests/make_fixtures.py --dev      # also re-capture nogpu-dev.json here
 
 GPU, link and NVML facts come from replaying each recording through the real probe code
-(deepseek_probe.probes.gpu) with tests/fake_nvml.py. Host facts (RAM, CPU count, disk, OS,
+(deepseek_probe.probes.gpu.nvidia) with tests/fake_nvml.py. Host facts (RAM, CPU count, disk, OS,
 container) come from the same census file's psutil and file reads. Fields the census did not
 record are None with reason ``not_recorded``. Derived fixtures are edits of a real recording,
 named ``derived-*`` and listed in fixtures/README.md.
@@ -30,7 +30,7 @@ import fake_nvml  # noqa: E402
 from deepseek_probe import __version__  # noqa: E402
 from deepseek_probe.probes import take_snapshot  # noqa: E402
 from deepseek_probe.probes import cuda as cuda_probe  # noqa: E402
-from deepseek_probe.probes.gpu import GpuProbe  # noqa: E402
+from deepseek_probe.probes.gpu.nvidia import GpuProbe  # noqa: E402
 from deepseek_probe.snapshot import (CpuInfo, CudaInfo, DiskInfo, MemoryInfo, Snapshot,  # noqa: E402
                                      SystemInfo)
 

@@ -1,4 +1,4 @@
-"""Every NVML call probes/gpu.py makes, to ask two bindings the same questions.
+"""Every NVML call probes/gpu/nvidia.py makes, to ask two bindings the same questions.
 
 Used by tests/test_nvml_binding.py (our ctypes binding vs pynvml on a C stub library) and
 tests/gpu/test_gpu_nvml_binding.py (the same on a real GPU). A call is (label, function name,
@@ -44,7 +44,8 @@ def probe_calls(gpu_count: int) -> List[Call]:
                "nvmlDeviceGetEccMode", "nvmlDeviceGetRemappedRows", "nvmlDeviceGetPersistenceMode",
                "nvmlDeviceGetComputeMode", "nvmlDeviceGetPowerManagementLimit",
                "nvmlDeviceGetPowerUsage", "nvmlDeviceGetCurrentClocksEventReasons",
-               "nvmlDeviceGetComputeRunningProcesses", "nvmlDeviceGetVbiosVersion"]
+               "nvmlDeviceGetComputeRunningProcesses", "nvmlDeviceGetVbiosVersion",
+               "nvmlDeviceGetDriverModel", "nvmlDeviceGetDisplayActive"]  # last two: Windows only
     for i in range(gpu_count):
         h = GPU(i)
         p = f"gpu{i}."

@@ -141,7 +141,7 @@ def test_the_real_binding_on_a_machine_without_the_driver_says_library_not_found
 
 
 def test_an_nvml_binding_that_cannot_be_imported_is_unknown_with_the_reason(monkeypatch):
-    from deepseek_probe.probes import gpu
+    from deepseek_probe.probes.gpu import nvidia as gpu
 
     def broken(environ=None):
         raise ImportError("No module named 'pynvml'")

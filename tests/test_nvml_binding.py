@@ -21,11 +21,12 @@ import pytest
 import nvml_calls
 from conftest import FS_FIXTURES, NVML_FIXTURES, TESTS_DIR
 from fake_nvml import ARG_NAMES, FakeNvml
-from deepseek_probe.probes import _nvml, gpu, take_snapshot
+from deepseek_probe.probes import _nvml, take_snapshot
+from deepseek_probe.probes.gpu import nvidia as gpu
 
 DEV_TREE = os.path.join(FS_FIXTURES, "dev-cgroup-v1")
 RECORDINGS = sorted(f[:-5] for f in os.listdir(NVML_FIXTURES) if f.endswith(".json"))
-GPU_PROBE_SOURCE = os.path.join(os.path.dirname(gpu.__file__), "gpu.py")
+GPU_PROBE_SOURCE = gpu.__file__  # probes/gpu/nvidia.py
 
 
 def offsets(struct: type) -> dict:

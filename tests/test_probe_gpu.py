@@ -12,7 +12,7 @@ import pytest
 from conftest import FS_FIXTURES, NVML_FIXTURES
 from fake_nvml import FakeNvml
 from deepseek_probe.probes import take_snapshot
-from deepseek_probe.probes.gpu import decode_clock_events, visible_gpu_indices
+from deepseek_probe.probes.gpu.nvidia import decode_clock_events, visible_gpu_indices
 
 REAL_RECORDINGS = ["h100", "h200", "2xh200"]
 DEV_TREE = os.path.join(FS_FIXTURES, "dev-cgroup-v1")

@@ -201,7 +201,9 @@ def fixture_variants(draw):
         try:
             for step in path[:-1]:
                 obj = obj[step] if isinstance(step, int) else getattr(obj, step)
-        except IndexError:  # an earlier replacement shortened that list
+        except (IndexError, AttributeError):  # an earlier replacement shortened that list,
+            continue  # or set an optional record (Snapshot.rocm) to None
+        if obj is None:  # that optional record is None now: nothing to replace inside it
             continue
         setattr(obj, path[-1], draw(schema_strategy(tp)))
     return snap

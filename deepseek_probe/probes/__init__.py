@@ -14,7 +14,7 @@ from typing import Any, Dict, Mapping, Optional
 
 from deepseek_probe.probes._timeout import Outcome, start_bounded
 from deepseek_probe.snapshot import (CheckpointsInfo, CpuInfo, CudaInfo, DiskInfo, MemoryInfo, NetworkInfo,
-                                     Snapshot, SystemInfo)
+                                     RocmInfo, Snapshot, SystemInfo)
 
 # Per-probe limit. The slowest healthy probe is NVML: nvmlInit ~14 ms + ~1 ms per call
 # (census-h100.json / census-2xh200.json), plus ~80 ms of import with DEEPSEEK_PROBE_NVML=pynvml;
@@ -42,7 +42,16 @@ def take_snapshot(model_dir: Optional[str] = None, nvml: Any = None, root: str =
 
 def _fill(snap: Snapshot, model_dir: Optional[str], nvml: Any, root: str, limit_s: float,
           env: Dict[str, str]) -> None:
-    from deepseek_probe.probes import cpu, cuda, disk, gpu, memory, system
+    from deepseek_probe.probes import _platform
+    from deepseek_probe.probes.gpu import vendors_for
+
+    plat = _platform.current()
+    vendors = vendors_for(plat)
+    if plat != _platform.LINUX:
+        _fill_elsewhere(snap, model_dir, nvml, limit_s, env, plat, vendors)
+        return
+    from deepseek_probe.probes import cpu, cuda, disk, memory, system
+    from deepseek_probe.probes.gpu import nvidia as gpu
 
     # NVML is the slow one: start it first and let the file probes run meanwhile (its C calls
     # release the GIL). The binding is imported inside the bounded thread.
@@ -82,6 +91,16 @@ def _fill(snap: Snapshot, model_dir: Optional[str], nvml: Any, root: str, limit_
 
         started.append(("checkpoints", lambda: checkpoints.probe_checkpoints(model_dir, env), CheckpointsInfo))
     pendings = [(name, start_bounded(fn, name), cls) for name, fn, cls in started]
+    # AMD: a listing of /sys/class/drm and one vendor file per card (~5 us) decides, while the
+    # file probes run; only a host with an AMD card pays for a probe thread.
+    amd_pending = None
+    if "amd" in vendors:
+        from deepseek_probe.probes.gpu._common import amd_cards
+
+        if amd_cards(root):
+            from deepseek_probe.probes.gpu import amd
+
+            amd_pending = start_bounded(lambda: amd.probe_amd(root, env), "amd")
     results = {name: _collect(snap, name, pending, cls, limit_s) for name, pending, cls in pendings}
     snap.system, snap.cpu, snap.memory = results["system"], results["cpu"], results["memory"]
     snap.disk, toolkit = results["disk"], results["cuda"]
@@ -89,6 +108,10 @@ def _fill(snap: Snapshot, model_dir: Optional[str], nvml: Any, root: str, limit_
         snap.network = results["network"]
     if "checkpoints" in results:
         snap.checkpoints = results["checkpoints"]
+    # Host memory bandwidth (~0.1-0.7 ms of file reads) while NVML's C calls still run.
+    from deepseek_probe.probes import membw
+
+    membw.fill_bandwidth(snap.memory, root, snap.cpu.model, snap.cpu.logical_cores)
 
     outcome = pending.wait(limit_s)
     snap.probe_ms["gpu"] = outcome.elapsed_ms
@@ -107,7 +130,81 @@ def _fill(snap: Snapshot, model_dir: Optional[str], nvml: Any, root: str, limit_
         if outcome.status == "error" and cuda_info.nvml_status == "ok":
             cuda_info.nvml_status = reason
     snap.cuda = _merge_cuda(cuda_info, toolkit, root)
+    _wsl_driver(snap.cuda, snap.system, root)
     snap.gpus, snap.links = gpus, links
+    if amd_pending is not None:
+        outcome = amd_pending.wait(limit_s)
+        snap.probe_ms["amd"] = outcome.elapsed_ms
+        if outcome.status == "ok":
+            snap.rocm, amd_gpus = outcome.value
+            snap.gpus = snap.gpus + amd_gpus
+        elif outcome.status != "ok":
+            snap.rocm = RocmInfo(unavailable={"rocm_version": "timeout" if outcome.status == "timeout"
+                                              else f"error: {type(outcome.error).__name__}"})
+
+
+def _wsl_driver(cuda_info: CudaInfo, system_info: SystemInfo, root: str) -> None:
+    """Under WSL2 the GPU driver is the Windows host's: NVML (loaded from /usr/lib/wsl/lib)
+    reports the Windows driver's version. Say so, and name the driver package Windows mapped
+    into /usr/lib/wsl/drivers (its folder is the driver's INF name, nv*.inf_amd64_<hash>)."""
+    if not system_info.wsl:
+        return
+    cuda_info.host_driver_os = "windows"
+    from deepseek_probe.probes import _read
+
+    names = sorted(n for n in (_read.list_dir(root, "/usr/lib/wsl/drivers") or []) if n.lower().startswith("nv"))
+    if names:
+        cuda_info.wsl_driver_store = names[0]
+    else:
+        cuda_info.unavailable["wsl_driver_store"] = "not_found"
+
+
+def _fill_elsewhere(snap: Snapshot, model_dir: Optional[str], nvml: Any, limit_s: float,
+                    env: Dict[str, str], plat: str, vendors: Any) -> None:
+    """Windows and macOS: host facts from psutil (no /proc, /sys or /etc reads), GPUs from the
+    vendors this OS can have (probes/gpu/__init__.py vendors_for)."""
+    from deepseek_probe.probes import _platform, host_psutil
+
+    os_name = "Windows" if plat == _platform.WINDOWS else "Darwin" if plat == _platform.MACOS else None
+    started = [
+        ("system", lambda: host_psutil.probe_system(os_name or "unknown", env), SystemInfo),
+        ("cpu", host_psutil.probe_cpu, CpuInfo),
+        ("memory", host_psutil.probe_memory, MemoryInfo),
+        ("disk", lambda: host_psutil.probe_disk(model_dir, environ=env), DiskInfo),
+    ]
+    if nvml is None:  # a real machine, not a test's fake NVML: also the checkpoints on disk
+        from deepseek_probe.probes import checkpoints
+
+        started.append(("checkpoints", lambda: checkpoints.probe_checkpoints(model_dir, env), CheckpointsInfo))
+    gpu_pending = start_bounded(lambda: _gpus_elsewhere(env, plat, nvml), "gpu")
+    pendings = [(name, start_bounded(fn, name), cls) for name, fn, cls in started]
+    results = {name: _collect(snap, name, pending, cls, limit_s) for name, pending, cls in pendings}
+    snap.system, snap.cpu, snap.memory, snap.disk = (results["system"], results["cpu"],
+                                                      results["memory"], results["disk"])
+    if "checkpoints" in results:
+        snap.checkpoints = results["checkpoints"]
+    outcome = gpu_pending.wait(limit_s)
+    snap.probe_ms["gpu"] = outcome.elapsed_ms
+    if outcome.status == "ok":
+        snap.cuda, snap.gpus, snap.links = outcome.value
+    else:
+        reason = "timeout" if outcome.status == "timeout" else f"error: {type(outcome.error).__name__}"
+        snap.cuda = CudaInfo(nvml_status=reason if "nvidia" in vendors else "not_applicable")
+    if "nvidia" not in vendors:
+        snap.cuda.nvml_status = "not_applicable"  # macOS: no NVIDIA driver exists
+    if "apple" in vendors and snap.gpus:
+        from deepseek_probe.probes.gpu import apple
+
+        for g in snap.gpus:
+            if g.vendor == "apple":
+                apple.set_free_from_host(g, snap.memory.available_bytes)
+
+
+def _gpus_elsewhere(env: Dict[str, str], plat: str, nvml: Any) -> Any:
+    from deepseek_probe.probes.gpu import read_gpus
+
+    reading = read_gpus(environ=env, platform=plat, nvml=nvml)
+    return reading.cuda, reading.gpus, reading.links
 
 
 def _collect(snap: Snapshot, name: str, pending: Any, cls: type, limit_s: float) -> Any:

@@ -1,4 +1,4 @@
-"""A small ctypes binding to NVML (libnvidia-ml.so.1): exactly the calls probes/gpu.py makes.
+"""A small ctypes binding to NVML (libnvidia-ml.so.1): exactly the calls probes/gpu/nvidia.py makes.
 
 Why not nvidia-ml-py's ``pynvml``: importing it defines hundreds of ctypes structures and costs
 75-80 ms on the H100 host (``python -X importtime``: pynvml 75309 us self, 80079 us cumulative),
@@ -26,6 +26,25 @@ from ctypes import (CDLL, POINTER, Structure, byref, c_char, c_char_p, c_int, c_
 from typing import Any, Dict, List, Optional, Tuple
 
 LIBRARY_NAME = "libnvidia-ml.so.1"  # the driver's soname (pynvml loads the same on Linux)
+
+
+def library_candidates(platform: Optional[str] = None,
+                       environ: Optional[Dict[str, str]] = None) -> List[str]:
+    """Where NVML is, in the order tried. Linux (and WSL2, whose /usr/lib/wsl/lib is on the
+    loader path): the soname. Windows: nvml.dll in %WINDIR%\\System32 (DCH drivers), then
+    %ProgramFiles%\\NVIDIA Corporation\\NVSMI (older, non-DCH drivers) -- the order of
+    nvidia-ml-py 13.615 pynvml._LoadNvmlLibrary."""
+    import os
+
+    from deepseek_probe.probes import _platform
+
+    if _platform.current(platform) != _platform.WINDOWS:
+        return [LIBRARY_NAME]
+    env = os.environ if environ is None else environ
+    windir = env.get("WINDIR") or env.get("SystemRoot") or "C:\\Windows"
+    program_files = env.get("ProgramFiles") or "C:\\Program Files"
+    return [windir + "\\System32\\nvml.dll",
+            program_files + "\\NVIDIA Corporation\\NVSMI\\nvml.dll"]
 
 # nvml.h nvmlReturn_t (the values pynvml's NVML_ERROR_* constants carry).
 NVML_SUCCESS = 0
@@ -251,6 +270,9 @@ _ARGTYPES: Dict[str, tuple] = {
     "nvmlDeviceGetComputeRunningProcesses_v3": (_DEVICE, _U, POINTER(c_nvmlProcessInfo_t)),
     "nvmlDeviceGetTopologyCommonAncestor": (_DEVICE, _DEVICE, _U),
     "nvmlDeviceGetP2PStatus": (_DEVICE, _DEVICE, c_int, _U),
+    # Windows only (the probe asks them there): WDDM/TCC/MCDM and whether a display is driven.
+    "nvmlDeviceGetDriverModel_v2": (_DEVICE, _U, _U),
+    "nvmlDeviceGetDisplayActive": (_DEVICE, _U),
 }
 
 
@@ -289,13 +311,17 @@ def _text(name: str, size: int, *args: Any) -> str:
 # --- library lifecycle ------------------------------------------------------------------------
 
 def nvmlInit() -> None:
-    """Load libnvidia-ml.so.1 (once) and initialise NVML (nvmlInit_v2)."""
+    """Load NVML (once; ``library_candidates`` in order) and initialise it (nvmlInit_v2)."""
     global _lib
     with _lib_lock:
         if _lib is None:
-            try:
-                _lib = CDLL(LIBRARY_NAME)
-            except OSError:
+            for path in library_candidates():
+                try:
+                    _lib = CDLL(path)
+                    break
+                except OSError:
+                    continue
+            else:
                 raise NVMLError(NVML_ERROR_LIBRARY_NOT_FOUND) from None
     _call("nvmlInit_v2")
 
@@ -505,3 +531,15 @@ def nvmlDeviceGetTopologyCommonAncestor(device1: Any, device2: Any) -> int:
 def nvmlDeviceGetP2PStatus(device1: Any, device2: Any, p2pIndex: int) -> int:
     """nvmlGpuP2PStatus_t (0 = OK) for one nvmlGpuP2PCapsIndex_t (2 = NVLink)."""
     return _value("nvmlDeviceGetP2PStatus", c_uint(), device1, device2, p2pIndex)
+
+
+def nvmlDeviceGetDriverModel(handle: Any) -> List[int]:
+    """[current, pending] nvmlDriverModel_t: 0 WDDM, 1 WDM (TCC), 2 MCDM. Windows only."""
+    current, pending = c_uint(), c_uint()
+    _call("nvmlDeviceGetDriverModel_v2", handle, byref(current), byref(pending))
+    return [current.value, pending.value]
+
+
+def nvmlDeviceGetDisplayActive(handle: Any) -> int:
+    """nvmlEnableState_t: 1 when a display is initialised on the GPU (its memory is in use)."""
+    return _value("nvmlDeviceGetDisplayActive", c_uint(), handle)

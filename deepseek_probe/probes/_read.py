@@ -30,6 +30,15 @@ def read_text(root: str, path: str) -> Optional[str]:
         return None
 
 
+def read_bytes(root: str, path: str, limit: int = _MAX_READ_BYTES) -> Optional[bytes]:
+    """Raw content (binary files such as /sys/firmware/dmi/tables/DMI), or None (never raises)."""
+    try:
+        with open(at(root, path), "rb") as f:
+            return f.read(limit)
+    except (OSError, ValueError):
+        return None
+
+
 def read_first_line(root: str, path: str) -> Optional[str]:
     text = read_text(root, path)
     if text is None:

@@ -87,6 +87,7 @@ def test_the_default_probe_uses_our_binding_and_it_costs_less_to_start(record):
     record(what="nvml binding start-up (median of 5 fresh processes)", **figures)
     assert figures["ctypes"]["import_ms"] < figures["pynvml"]["import_ms"]
 
-    from deepseek_probe.probes import _nvml, gpu
+    from deepseek_probe.probes import _nvml
+    from deepseek_probe.probes.gpu import nvidia as gpu
 
     assert gpu.load_nvml({}) is _nvml

@@ -1,4 +1,4 @@
-"""NVIDIA GPUs through NVML: one call per field, each guarded.
+"""NVIDIA GPUs through NVML: one call per field, each guarded (Linux, WSL2 and Windows).
 
 The NVML binding is ours (probes/_nvml.py, pynvml's API on bare ctypes: pynvml's import alone
 costs ~80 ms on the H100 host); ``DEEPSEEK_PROBE_NVML=pynvml`` uses nvidia-ml-py's ``pynvml``.
@@ -8,6 +8,14 @@ reason code (``not_supported``, ``no_permission``, ``gpu_lost``, …) and the pr
 ``GpuIsLost`` stops all further calls on that GPU. ``nvmlInit`` failures become
 ``CudaInfo.nvml_status`` and an empty GPU list. ``nvmlShutdown`` always runs after a successful
 init (unless the probe timed out inside a hung call: then the worker is abandoned).
+
+Windows (native): NVML is nvml.dll (probes/_nvml.py ``library_candidates``); two more facts are
+read there because they change what is usable. Under WDDM (the default for GeForce cards) the
+desktop's frame buffers live in the same VRAM the model needs, so ``display_active`` says whether
+this GPU drives a display; and Windows' "shared GPU memory" (Task Manager) is system RAM mapped
+for the GPU over PCIe, not VRAM, so only NVML's framebuffer total counts as ``memory_total``.
+Under WSL2 the NVML the Linux side loads is the Windows driver's (/usr/lib/wsl/lib), so the
+versions it reports are the Windows driver's (probes/cuda.py names the driver store).
 
 The probe runs in a worker thread (see probes/__init__.py); it writes each field under a lock
 and stops at the next call once the caller has given up, so the caller can copy out what was
@@ -22,7 +30,7 @@ import threading
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from deepseek_probe.probes import _read
-from deepseek_probe.snapshot import CudaInfo, GpuInfo, GpuLink, GpuProcess
+from deepseek_probe.snapshot import _OMIT_WHEN_NONE, CudaInfo, GpuInfo, GpuLink, GpuProcess
 
 # NVML return codes (nvml.h nvmlReturn_t; the same values as pynvml.NVML_ERROR_*) -> reason.
 _ERROR_REASONS = {
@@ -52,6 +60,9 @@ ARCHITECTURES = {
     2: "kepler", 3: "maxwell", 4: "pascal", 5: "volta", 6: "turing", 7: "ampere", 8: "ada",
     9: "hopper", 10: "blackwell", 13: "rubin",
 }
+# nvml.h nvmlDriverModel_t (pynvml NVML_DRIVER_WDDM / _WDM / _MCDM; WDM is what nvidia-smi
+# calls TCC).
+DRIVER_MODELS = {0: "wddm", 1: "tcc", 2: "mcdm"}
 # nvml.h nvmlComputeMode_t.
 COMPUTE_MODES = {0: "default", 1: "exclusive_thread", 2: "prohibited", 3: "exclusive_process"}
 # nvml.h nvmlGpuTopologyLevel_t (pynvml NVML_TOPOLOGY_*).
@@ -105,9 +116,13 @@ class _FieldError(Exception):
 class GpuProbe:
     """One run of the NVML probe; results are readable (``snapshot()``) at any time."""
 
-    def __init__(self, nvml: Any, environ: Optional[Dict[str, str]] = None) -> None:
+    def __init__(self, nvml: Any, environ: Optional[Dict[str, str]] = None,
+                 platform: Optional[str] = None) -> None:
+        from deepseek_probe.probes import _platform
+
         self.nvml = nvml
         self.environ = environ
+        self.windows = _platform.current(platform) == _platform.WINDOWS
         self.cuda = CudaInfo()
         self.gpus: List[GpuInfo] = []
         self.links: List[GpuLink] = []
@@ -297,6 +312,10 @@ class GpuProbe:
         self._field(gpu, ["throttle_reasons"], lambda: (self._clock_events(i, h),))
         self._field(gpu, ["processes"], one("nvmlDeviceGetComputeRunningProcesses", _processes))
         self._field(gpu, ["vbios_version"], one("nvmlDeviceGetVbiosVersion", _text))
+        if self.windows:  # Linux drivers answer NotSupported; asked only where they mean something
+            self._field(gpu, ["driver_model"],
+                        one("nvmlDeviceGetDriverModel", lambda v: DRIVER_MODELS.get(int(v[0]), f"unknown_{int(v[0])}")))
+            self._field(gpu, ["display_active"], one("nvmlDeviceGetDisplayActive", lambda v: int(v) == 1))
 
     def _nvlink_active(self, i: int, h: Any) -> int:
         """Links in state 'up'. NVML has no link count: ask link 0, 1, … until InvalidArgument
@@ -369,6 +388,8 @@ def _mark_unread(record: Any, reason: str) -> None:
     for name, value in vars(record).items():
         if name in ("unavailable", "index", "gpu_a", "gpu_b", "visible"):
             continue
+        if name in _OMIT_WHEN_NONE:
+            continue  # optional later fields (issue 17) stay out of old snapshots' JSON
         if value is None and name not in record.unavailable:
             record.unavailable[name] = reason
 

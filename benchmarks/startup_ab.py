@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""Start-up of two source trees of deepseek_probe, interleaved A/B (paired, so load drift on a
+shared machine hits both alike). Each tree is compiled first: with PYTHONDONTWRITEBYTECODE set
+(as on the dev machine) every run would otherwise re-compile the package and time the compiler.
+
+    git archive main | tar -x -C /tmp/A; git archive HEAD | tar -x -C /tmp/B
+    .venv/bin/python benchmarks/startup_ab.py /tmp/A /tmp/B --rounds 80 -- check --model 7b
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from typing import Dict, List
+
+
+def main(argv: List[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("tree_a")
+    parser.add_argument("tree_b")
+    parser.add_argument("--rounds", type=int, default=80)
+    cut = argv.index("--") if "--" in argv else len(argv)  # what follows "--" is the command
+    own, command = argv[:cut], argv[cut + 1:] or ["check"]
+    opts = parser.parse_args(own)
+    opts.args = command
+    trees = {"A": os.path.abspath(opts.tree_a), "B": os.path.abspath(opts.tree_b)}
+    env_compile = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    for tree in trees.values():
+        subprocess.run([sys.executable, "-m", "compileall", "-q", os.path.join(tree, "deepseek_probe")],
+                       env=env_compile, stdout=subprocess.DEVNULL, check=True)
+    times: Dict[str, List[float]] = {"A": [], "B": []}
+    for r in range(opts.rounds + 1):  # round 0 warms the page cache, not timed
+        for label in ("A", "B") if r % 2 else ("B", "A"):
+            env = dict(os.environ, PYTHONPATH=trees[label])
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "deepseek_probe", *opts.args], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if r:
+                times[label].append(time.perf_counter() - start)
+    for label, values in times.items():
+        print(f"{label} {trees[label]}: median {statistics.median(values) * 1e3:.1f} ms, "
+              f"min {min(values) * 1e3:.1f} ms, n={len(values)}")
+    a, b = statistics.median(times["A"]), statistics.median(times["B"])
+    print(f"B - A: {(b - a) * 1e3:+.1f} ms median ({(b / a - 1) * 100:+.1f}%)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
