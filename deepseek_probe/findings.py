@@ -55,4 +55,5 @@ CHECK_UNITS: Dict[str, str] = {
     "gpu.temperature": "celsius",
     "gpu.tensor_parallel": "gpus",
     "gpu.present": "gpus",
+    "apple.working_set": "bytes",
 }

@@ -17,6 +17,10 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 from deepseek_probe import __version__
 from deepseek_probe.findings import EXIT_CODES, Finding, verdict, worst_of
 from deepseek_probe.snapshot import Snapshot
+from deepseek_probe.checks import amd as platform_amd
+from deepseek_probe.checks import apple as platform_apple
+from deepseek_probe.checks import cpu_only as platform_cpu
+from deepseek_probe.checks import windows as platform_windows
 from deepseek_probe.checks.command import command_findings
 from deepseek_probe.checks.common import Placement, is_lost
 from deepseek_probe.checks.disk import disk_findings
@@ -125,23 +129,37 @@ def evaluate(snapshot: Snapshot, spec: ModelSpec, settings: Settings,
         findings.append(Finding("model.resolved", "pass", resolution))
     if launch is not None:
         findings += command_findings(launch)
-    findings += driver_findings(snapshot, settings)
+    # NVIDIA's driver and CUDA checks apply where NVIDIA GPUs are, or where none of another
+    # vendor is (a CUDA runtime was asked for); AMD and Apple GPUs get their own (checks/amd.py,
+    # checks/apple.py). GpuInfo.vendor None is NVIDIA (snapshots older than the vendor field).
+    nvidia = [g for g in gpus if (g.vendor or "nvidia") == "nvidia"]
+    if nvidia or len(nvidia) == len(gpus):
+        findings += driver_findings(snapshot, settings)
     if lost:
         findings.append(lost_finding(lost))
     if not gpus:
         if not lost:
             findings.append(no_gpu_finding(snapshot, settings))
         if runtime == "llamacpp":
-            cpu_findings, offload_host_bytes = cpu_only_findings(spec, settings, base_estimate)
+            cpu_findings, offload_host_bytes = cpu_only_findings(spec, settings, base_estimate,
+                                                                 snapshot.memory.memory_bandwidth_bytes_per_s)
             findings += cpu_findings
+        findings += platform_cpu.findings(snapshot, spec, settings, weights_bytes=base_estimate.disk_bytes)
     else:
         placement, vram_findings = place_and_check_vram(snapshot, spec, settings, gpus)
         findings += vram_findings
         if placement is not None and placement.offload is not None:
             offload_host_bytes = placement.offload.host_bytes
         used = placement.gpus if placement else gpus
-        findings += compute_capability_findings(used, settings)
+        used_nvidia = [g for g in used if (g.vendor or "nvidia") == "nvidia"]
+        if used_nvidia:
+            findings += compute_capability_findings(used_nvidia, settings)
         findings += health_findings(used)
+        est_now = placement.estimate if placement and placement.estimate else base_estimate
+        findings += platform_amd.findings(snapshot, spec, settings)
+        findings += platform_apple.findings(snapshot, spec, settings,
+                                            required_bytes=int(est_now.per_device.total_bytes))
+    findings += platform_windows.findings(snapshot, spec, settings)
     est = placement.estimate if placement else base_estimate
     tp = placement.tensor_parallel if placement else settings.tensor_parallel
     findings += host_findings(snapshot, settings, est, tp, offload_host_bytes)

@@ -136,10 +136,9 @@ def _levels(p: ProfileResult) -> Dict[str, str]:
 
 def _fit_of(p: ProfileResult) -> str:
     lv = _levels(p)
-    if lv.get("host.ram") == "fail" or lv.get("host.cgroup_memory") == "fail":
-        return "none"
-    if any(v == "fail" for k, v in lv.items() if k.startswith(("gpu.vram", "gpu.compute_capability",
-                                                               "gpu.tensor_parallel", "gpu.present"))):
+    # Any failure that is about this way of running it (memory, capability, a runtime the
+    # platform lacks) rules it out; the machine's own health is reported once, separately.
+    if any(v == "fail" for k, v in lv.items() if k not in HEALTH_CHECKS):
         return "none"
     if "llamacpp.offload" in lv:
         return "partial" if p.gpus_used else "cpu"
@@ -188,7 +187,9 @@ def _row_for(snap: Snapshot, specs: List[ModelSpec]) -> SurveyRow:
     else:
         budget = min((budget_bytes(g, s_tp) or 0 for g in used), default=0)
         bw = min((g.memory_bandwidth_bytes_per_s or 0 for g in used), default=0) or None
-        split = plan.offload(spec, s_tp, max(0, budget), gpu_bandwidth_bytes_per_s=bw)
+        host_bw = snap.memory.memory_bandwidth_bytes_per_s or plan.HOST_RAM_BANDWIDTH_BYTES_PER_S
+        split = plan.offload(spec, s_tp, max(0, budget), gpu_bandwidth_bytes_per_s=bw,
+                             host_bandwidth_bytes_per_s=host_bw)
         row.max_context = s.context
         row.gpu_layers, row.total_layers = split.gpu_layers, split.total_layers
         row.per_gpu_bytes = split.gpu_bytes if split.gpu_layers else 0
@@ -247,7 +248,8 @@ def health_findings(snap: Snapshot) -> List[Finding]:
     gpus = [g for g in snap.visible_gpus if not is_lost(g)]
     lost = [g for g in snap.visible_gpus if is_lost(g)]
     settings = runtimes.default_settings(profiles.all_models()[0], "llamacpp")
-    out = driver.driver_findings(snap, settings)
+    nvidia = [g for g in gpus if (g.vendor or "nvidia") == "nvidia"]
+    out = driver.driver_findings(snap, settings) if nvidia or len(nvidia) == len(gpus) else []
     if lost:
         out.append(health.lost_finding(lost))
     if gpus:

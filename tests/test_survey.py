@@ -170,3 +170,52 @@ def test_survey_lists_the_checkpoints_on_disk_with_their_header_bytes():
     spec = profiles.get_model("deepseek-r1-distill-qwen-1.5b")
     assert raw["deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"].params == spec.params
     assert raw["deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"].bytes_by_dtype == {"BF16": 2 * spec.params}
+
+
+PLATFORMS = ["derived-rx7900xtx-rocm6", "derived-mi300x-8", "derived-m3max-64gb", "derived-m2ultra-192gb",
+             "derived-win-rtx4090", "derived-epyc9354p-cpu-only"]
+
+
+@pytest.mark.parametrize("name", PLATFORMS)
+def test_32b_distill_verdict_on_every_platform_follows_free_memory(capsys, name):
+    """Issue 17: `check --model 32b` on each platform: on the GPU when the Q4_K_M need fits the
+    free memory (Apple: the Metal working set), partial offload when it does not, CPU otherwise."""
+    path = os.path.join(SNAPSHOT_FIXTURES, name + ".json")
+    snap = Snapshot.load(path)
+    code, out, err = run(capsys, "check", "--snapshot", path, "--model", "deepseek-r1:32b", "--format", "json")
+    assert code in (0, 1, 2), err
+    prof = json.loads(out)["profiles"][0]
+    checks = {f["check"]: f for f in prof["findings"]}
+    need = prof["estimate"]["per_device"]["total_bytes"] + 2**30  # + the 1 GiB margin
+    free = max((g.memory_free_bytes or 0) for g in snap.visible_gpus) if snap.visible_gpus else 0
+    if not snap.visible_gpus:
+        assert "llamacpp.offload" in checks and "all 64 layers on the CPU" in checks["llamacpp.offload"]["message"]
+    elif free >= need:
+        assert checks["gpu.vram"]["level"] == "pass" and "llamacpp.offload" not in checks
+    else:
+        assert checks["gpu.vram"]["level"] == "warn" and "llamacpp.offload" in checks
+    # NVIDIA's driver check never judges an AMD or Apple GPU
+    if snap.gpus and all((g.vendor or "nvidia") != "nvidia" for g in snap.gpus):
+        assert "driver.present" not in checks
+
+
+@pytest.mark.parametrize("name", PLATFORMS)
+def test_survey_runs_on_every_platform(capsys, name):
+    code, out, err = run(capsys, "check", "--snapshot", os.path.join(SNAPSHOT_FIXTURES, name + ".json"),
+                         "--format", "json")
+    doc = json.loads(out)
+    assert code == doc["exit_code"] and code in (0, 1) and any(r["fit"] != "none" for r in doc["rows"])
+
+
+def test_cpu_only_decode_speed_follows_the_probed_memory_bandwidth():
+    epyc = Snapshot.load(os.path.join(SNAPSHOT_FIXTURES, "derived-epyc9354p-cpu-only.json"))
+    laptop = Snapshot.load(LAPTOP)
+    assert epyc.memory.memory_bandwidth_bytes_per_s > 3 * 102.4e9  # 12 DDR5 channels
+    fast = rows_of(epyc)["deepseek-r1-distill-qwen-7b"].decode_tokens_per_s["mid"]
+    slow = rows_of(laptop)["deepseek-r1-distill-qwen-7b"].decode_tokens_per_s["mid"]
+    assert fast / slow == pytest.approx(epyc.memory.memory_bandwidth_bytes_per_s
+                                        / (laptop.memory.memory_bandwidth_bytes_per_s or 102.4e9), rel=0.05)
+
+
+def rows_of(snap):
+    return {r.models[0]: r for r in survey.survey(snap).rows}

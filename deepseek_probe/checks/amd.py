@@ -97,7 +97,8 @@ def findings(snapshot: Snapshot, spec: object, settings: object) -> List[Finding
                            suggestion="install ROCm (or use a ROCm container image such as rocm/dev-ubuntu-24.04)"))
     targets = sorted({g.gfx_target for g in visible if g.gfx_target})
     if not targets:
-        out.append(Finding("amd.gfx_target", "unknown", "the GPU's gfx target could not be read (KFD topology)"))
+        out.append(Finding("amd.gfx_target", "unknown", "the GPU's gfx target could not be read (KFD topology)",
+                           suggestion="run `rocminfo | grep gfx` (or `amd-smi static --asic`) and attach it"))
         return out
     runtime = _runtime_key(settings)
     precision = str(getattr(settings, "precision", "") or "")

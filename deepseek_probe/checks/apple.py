@@ -37,7 +37,8 @@ def findings(snapshot: Snapshot, spec: object, settings: object,
                            "and much slower than llama.cpp or MLX", suggestion="use llama.cpp or MLX"))
     limit = g.memory_total_bytes
     if limit is None:
-        out.append(Finding("apple.working_set", "unknown", "the GPU working-set limit could not be read"))
+        out.append(Finding("apple.working_set", "unknown", "the GPU working-set limit could not be read",
+                           suggestion="run `sysctl hw.memsize iogpu.wired_limit_mb` and attach it"))
         return out
     what = "estimate"
     if required_bytes is None:

@@ -207,10 +207,14 @@ def _offload_findings(spec: ModelSpec, settings: Settings, p: Placement) -> List
     ]
 
 
-def cpu_only_findings(spec: ModelSpec, settings: Settings, est: Estimate) -> Tuple[List[Finding], int]:
+def cpu_only_findings(spec: ModelSpec, settings: Settings, est: Estimate,
+                      host_bandwidth_bytes_per_s: Optional[float] = None) -> Tuple[List[Finding], int]:
+    """llama.cpp with no GPU: every layer in RAM, decode paced by the host memory bandwidth
+    (probes/membw.py: DIMM speed x channels where readable; else plan's dual-channel default)."""
     from deepseek_probe import plan
 
-    split = plan.offload(spec, settings, 0, gpu_bandwidth_bytes_per_s=None)
+    bw = host_bandwidth_bytes_per_s or plan.HOST_RAM_BANDWIDTH_BYTES_PER_S
+    split = plan.offload(spec, settings, 0, gpu_bandwidth_bytes_per_s=None, host_bandwidth_bytes_per_s=bw)
     tps = f" ≈ {split.tokens_per_s:.1f} tok/s (estimate)" if split.tokens_per_s else ""
     return [Finding("llamacpp.offload", "warn",
                     f"all {split.total_layers} layers on the CPU ({gib(split.host_bytes)} of RAM);{tps}",
