@@ -81,8 +81,14 @@ def _estimate(spec: ModelSpec, s: Settings, device_total_bytes: Optional[int]) -
                                         "H100 ceiling 0.71-0.77 measured); MoE 0.20/0.30/0.40 "
                                         "(H100: 0.32 measured for V2-Lite)"},
     )
-    if spec.is_mla:
+    if spec.is_mla and spec.family not in memory.SPARSE_CACHE_FAMILIES:
         est.notes["mla_cache"] = s.mla_cache
+    if spec.family in memory.SPARSE_CACHE_FAMILIES:
+        est.notes["kv_cache_by_layer_type"] = memory.kv_breakdown(spec, s)
+        est.sources["kv_cache_bytes"] = ("kvcache.py: per runtime and layer type, from each runtime's "
+                                         "cache allocation (docs/models2026.md)")
+    if spec.verified == "derived" or (spec.family in memory.SPARSE_CACHE_FAMILIES and s.runtime != "transformers"):
+        est.notes["verification"] = "derived from source, not measured"
     if spec.is_moe:
         est.notes["decode_efficiency"] = dict(DECODE_EFFICIENCY_MOE)
     model.account(spec, s, est, device_total_bytes)

@@ -7,7 +7,8 @@ runtime it is serving (the caller says whether layers or heads are split across 
 
 from __future__ import annotations
 
-from typing import Optional
+from dataclasses import replace
+from typing import Dict, Optional
 
 from deepseek_probe.profiles import KV_PRECISIONS, PRECISIONS, ModelSpec, weight_bytes
 from deepseek_probe.runtimes.base import GiB, Settings
@@ -24,8 +25,10 @@ def kv_bytes_per_token(spec: ModelSpec, s: Settings, devices: Optional[int] = No
     MLA decompressed: layers x heads/TP x (qk_nope + qk_rope + v_head_dim) x bytes.
     `layer_split` (llama.cpp): layers, not heads, are split across GPUs: each holds layers / N.
     """
-    b = KV_PRECISIONS[s.kv_precision]
     tp = s.tensor_parallel if devices is None else devices
+    if spec.family in SPARSE_CACHE_FAMILIES:  # V3.2 indexer, V4 compressed layers: per runtime
+        return kv_breakdown_bytes(spec, s, tp) / s.context
+    b = KV_PRECISIONS[s.kv_precision]
     if layer_split:
         layers, heads_div = spec.layers / tp, 1
     else:
@@ -37,6 +40,25 @@ def kv_bytes_per_token(spec: ModelSpec, s: Settings, devices: Optional[int] = No
         return layers * (spec.heads / heads_div) * per_head * b
     kv_heads = max(1, spec.kv_heads // heads_div) if heads_div > 1 else spec.kv_heads
     return 2 * layers * kv_heads * spec.head_dim * b
+
+
+# Families whose cache is not one MLA/GQA row per token and layer: kvcache.py models them per
+# runtime and layer type (V3.2: latent + lightning-indexer keys; V4: sliding window, compressed
+# sparse and heavily compressed layers).
+SPARSE_CACHE_FAMILIES = ("deepseek_v32", "deepseek_v4")
+
+
+def kv_breakdown(spec: ModelSpec, s: Settings, devices: Optional[int] = None) -> Dict[str, int]:
+    """KV bytes on one device by layer type, for s.context x s.concurrency tokens (kvcache.py)."""
+    from deepseek_probe import kvcache
+
+    tp = s.tensor_parallel if devices is None else devices
+    return kvcache.kv_cache_breakdown(spec, s.context, s.concurrency, s.kv_precision, s.runtime, tp)
+
+
+def kv_breakdown_bytes(spec: ModelSpec, s: Settings, devices: int) -> float:
+    """One sequence's cache at s.context on one device (the per-token figure times the context)."""
+    return float(sum(kv_breakdown(spec, replace(s, concurrency=1), devices).values()))
 
 
 def kv_cache_bytes(spec: ModelSpec, s: Settings, layer_split: bool = False) -> int:

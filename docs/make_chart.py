@@ -49,7 +49,9 @@ def points(precision: str) -> List[Tuple[Any, List[int], List[int]]]:
     from deepseek_probe.estimate import estimate
 
     out = []
-    for spec in profiles.all_models():
+    # the models of 2026 (V3.2's indexer, V4's compressed layers) have a chart of their own,
+    # docs/kv-vs-context.png (docs/make_kv_chart.py)
+    for spec in profiles.all_models(include_2026=False):
         base = replace(runtimes.default_settings(spec, "transformers"), precision=precision,
                        concurrency=1, tensor_parallel=1)
         xs = contexts(spec.max_context)

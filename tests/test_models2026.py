@@ -66,11 +66,11 @@ def test_v4_config_without_compress_ratios_is_a_one_line_error(tmp_path):
         from_hf_config(str(p))
 
 
-def test_older_catalog_unchanged_and_new_rows_listed_on_request():
-    old = all_models()
+def test_older_catalog_unchanged_and_new_rows_listed_after_it():
+    old = all_models(include_2026=False)
     assert all(m.verified == "" for m in old)
     assert "compress_ratios" not in old[0].to_dict()
-    ids = [m.id for m in all_models(include_2026=True)]
+    ids = [m.id for m in all_models()]
     assert ids[:len(old)] == [m.id for m in old] and "deepseek-v4-flash" in ids
 
 
@@ -203,3 +203,32 @@ def test_v32_sglang_rounds_to_64_token_pages():
     spec = get_model("deepseek-v3.2")
     s = kvcache.kv_cache_breakdown(spec, 1000, 1, "fp8", "sglang")
     assert s == {"mla_latent": 61 * 1024 * 656, "indexer_keys": 61 * 1024 * 132}
+
+
+def test_kv_chart_data_matches_the_cache_model():
+    import importlib.util
+    import os
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "make_kv_chart.py")
+    spec = importlib.util.spec_from_file_location("make_kv_chart", path)
+    chart = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(chart)
+    with open(os.path.join(os.path.dirname(path), "kv-vs-context.csv"), encoding="utf-8") as f:
+        assert f.read() == chart.render_data_csv(), "run: .venv/bin/python docs/make_kv_chart.py"
+
+
+def test_v4_flash_at_1m_context_on_8_gpus_gives_a_per_gpu_kv_by_layer_type(capsys):
+    import json
+
+    from deepseek_probe import cli
+
+    with pytest.raises(SystemExit):
+        cli.main(["estimate", "--model", "deepseek-v4-flash", "--context", "1048576", "--runtime", "vllm",
+                  "--tensor-parallel", "8", "--format", "json"])
+    doc = json.loads(capsys.readouterr().out)
+    by_type = doc["notes"]["kv_cache_by_layer_type"]
+    assert set(by_type) == {"v4_sliding_window", "v4_csa_compressed", "v4_csa_indexer", "v4_hca_compressed"}
+    assert sum(by_type.values()) == doc["per_device"]["kv_cache_bytes"]
+    # compressed sparse layers keep one entry per 4 tokens: they dominate at 1M tokens
+    assert by_type["v4_csa_compressed"] > by_type["v4_hca_compressed"] > by_type["v4_sliding_window"]
+    assert doc["notes"]["verification"] == "derived from source, not measured"

@@ -342,8 +342,9 @@ def _catalog() -> Tuple[Tuple[ModelSpec, ...], Dict[str, ModelSpec], Tuple[Model
     return specs, index, new
 
 
-def all_models(include_2026: bool = False) -> List[ModelSpec]:
-    """Every catalog model, in catalog order; the 2026 rows (V3.1 .. V4) only with include_2026."""
+def all_models(include_2026: bool = True) -> List[ModelSpec]:
+    """Every catalog model, in catalog order (the 2026 rows, V3.1 .. V4, last; include_2026=False
+    leaves them out)."""
     specs, _, new = _catalog()
     return list(specs + new) if include_2026 else list(specs)
 

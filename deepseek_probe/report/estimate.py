@@ -60,22 +60,38 @@ def render_models(fmt: str) -> str:
     specs = profiles.all_models()
     if fmt == "json":
         return json.dumps([_model_doc(s) for s in specs], indent=1)
-    rows = [("model", "aliases", "params", "active", "attention", "max context")]
+    rows = [("model", "aliases", "params", "active", "attention", "max context", "memory model")]
     for s in specs:
         aliases = " ".join(s.aliases[:3]) + (f" +{len(s.aliases) - 3}" if len(s.aliases) > 3 else "")
         rows.append((s.id, aliases or "-", billions(s.params), billions(s.active_params),
-                     _attention(s), count(s.max_context)))
+                     _attention(s), count(s.max_context), _verification(s)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows) + "\n"
 
 
 def _attention(spec) -> str:
+    family = getattr(spec, "family", "")
+    if family == "deepseek_v4":  # compressed sparse / heavily compressed attention, one 512-wide KV head
+        return "CSA/HCA + MoE"
+    if family == "deepseek_v32":  # MLA + DeepSeek Sparse Attention's lightning indexer
+        return "MLA + DSA + MoE"
     if getattr(spec, "kv_lora_rank", None):
         return "MLA + MoE" if getattr(spec, "routed_experts", None) else "MLA"
     return "MHA" if spec.kv_heads == spec.heads else f"GQA ({spec.kv_heads} KV heads)"
 
 
+def _verification(spec) -> str:
+    """Whether our memory model of this architecture was measured on a GPU (benchmarks/) or is
+    derived from the runtimes' source only."""
+    v = getattr(spec, "verified", "") or "measured"
+    if v == "derived":
+        return "derived from source, not measured"
+    if getattr(spec, "family", "") in ("deepseek_v32", "deepseek_v4"):
+        return "measured (transformers); other runtimes derived from source, not measured"
+    return "measured"
+
+
 def _model_doc(spec) -> dict:
     return {"id": spec.id, "aliases": list(spec.aliases), "params": spec.params,
             "active_params": spec.active_params, "attention": _attention(spec),
-            "layers": spec.layers, "max_context": spec.max_context}
+            "layers": spec.layers, "max_context": spec.max_context, "memory_model": _verification(spec)}
