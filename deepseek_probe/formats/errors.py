@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from typing import BinaryIO, Callable, Optional, TypeVar
+
 from deepseek_probe.errors import InputError
+
+T = TypeVar("T")
 
 
 class HeaderError(InputError):
@@ -12,3 +17,14 @@ class HeaderError(InputError):
         self.path = path
         self.reason = reason
         super().__init__(f"{path}: {reason}")
+
+
+def read_path(path: str, read_header: Callable[[BinaryIO, str, Optional[int], bool], T],
+              header_only: bool = True) -> T:
+    """Open `path` and hand it with its size to a format's `read_header`; an OS error becomes
+    the one-line HeaderError naming the file."""
+    try:
+        with open(path, "rb") as f:
+            return read_header(f, path, os.fstat(f.fileno()).st_size, header_only)
+    except OSError as e:
+        raise HeaderError(path, f"cannot read: {e.strerror or e}") from None

@@ -18,7 +18,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import BinaryIO, Dict, List, Optional, Tuple, Union
 
-from deepseek_probe.formats.errors import HeaderError
+from deepseek_probe.formats.errors import HeaderError, read_path
 from deepseek_probe.formats.ggml_types import GGML_TYPES
 
 GGUF_MAGIC = b"GGUF"
@@ -360,12 +360,7 @@ def peek_architecture(path: str) -> Optional[str]:
 
 def read_file(path: str, header_only: bool = True) -> GgufSummary:
     """Summary of one .gguf file on disk."""
-    try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            return read_header(f, path, size, header_only)
-    except OSError as e:
-        raise HeaderError(path, f"cannot read: {e.strerror or e}") from None
+    return read_path(path, read_header, header_only)
 
 
 def split_paths(path: str) -> Optional[List[str]]:

@@ -19,7 +19,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import BinaryIO, Dict, List, Optional, Tuple
 
-from deepseek_probe.formats.errors import HeaderError
+from deepseek_probe.formats.errors import HeaderError, read_path
 
 # safetensors/src/tensor.rs `MAX_HEADER_SIZE` (v0.6).
 MAX_HEADER_BYTES = 100_000_000
@@ -166,12 +166,7 @@ def read_header(f: BinaryIO, path: str, file_size: Optional[int] = None,
 
 def read_file(path: str, header_only: bool = True) -> SafetensorsSummary:
     """Summary of one .safetensors file on disk (header only)."""
-    try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            return read_header(f, path, size, header_only)
-    except OSError as e:
-        raise HeaderError(path, f"cannot read: {e.strerror or e}") from None
+    return read_path(path, read_header, header_only)
 
 
 def read_index(path: str) -> List[str]:
