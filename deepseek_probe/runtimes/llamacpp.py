@@ -1,15 +1,22 @@
 """llama.cpp (also Ollama / LM Studio): GGUF weights split by whole layers, the token embedding
 in host RAM, a KV cache per layer and one compute buffer per device.
+
+For the families whose GGUF layout we reproduce (llama, qwen2, deepseek2: runtimes/gguf_recipe.py)
+the memory is llama.cpp's own allocation, term by term (runtimes/llamacpp_alloc.py, measured on
+an H100). Other families (V3.2, V4, Qwen3 for now) keep the older formula below: Ollama's
+GraphSize compute buffer and average bits per weight, labelled as such in the estimate.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Dict, Optional
 
 from deepseek_probe import memory
 from deepseek_probe.profiles import PRECISIONS, ModelSpec, weight_bytes
+from deepseek_probe.runtimes import gguf_recipe, llamacpp_alloc
 from deepseek_probe.runtimes.base import Estimate, GiB, MiB, Runtime, Settings
+from deepseek_probe.runtimes.llamacpp_alloc import LlamaCppMemory, LlamaCppOptions
 
 RUNTIME = Runtime(
     "llamacpp", ("fp32", "bf16", "fp16", "q8_0", "q6_k", "q5_k_m", "q4_k_m", "q4_0", "q3_k_m", "q2_k"),
@@ -40,6 +47,8 @@ class OffloadSplit:
     output_on_gpu: bool  # llama.cpp offloads the output (LM head) layer last: ngl = layers + 1
     gpu_bytes: int
     host_bytes: int
+    context: Optional[int] = None  # cells llama.cpp allocates once --fit has run (None: as asked)
+    note: str = ""
 
 
 def _llamacpp_parts(spec: ModelSpec, s: Settings) -> Dict[str, float]:
@@ -52,7 +61,65 @@ def _llamacpp_parts(spec: ModelSpec, s: Settings) -> Dict[str, float]:
     return {"file": file_bytes, "embed": embed, "output": output, "layer": layer, "kv_layer": kv_layer}
 
 
+# our precision / KV names -> llama.cpp's file types and cache types
+_FTYPE = {"q8_0": "Q8_0", "q6_k": "Q6_K", "q5_k_m": "Q5_K_M", "q4_k_m": "Q4_K_M", "q4_0": "Q4_0",
+          "q3_k_m": "Q3_K_M", "q2_k": "Q2_K", "fp16": "F16", "bf16": "BF16"}
+_CACHE = {"fp16": "f16", "bf16": "bf16", "q8_0": "q8_0", "q4_0": "q4_0"}
+
+
+def modelled(spec: ModelSpec, s: Settings) -> bool:
+    """llama.cpp's own allocation applies: a GGUF layout we reproduce, the latent MLA cache."""
+    deepseek2 = spec.family in ("deepseek_v2", "deepseek_v3")
+    return (spec.family in gguf_recipe.GGUF_ARCH and (spec.is_mla or not deepseek2) and s.precision in _FTYPE
+            and s.mla_cache == "latent" and s.kv_precision in _CACHE)
+
+
+def options_for(s: Settings) -> LlamaCppOptions:
+    """llama-server's options for these settings: the launch command's own, or (from flags) a
+    context of context x concurrency cells in the server's default slots, in the KV type asked."""
+    o = s.runtime_options
+    if isinstance(o, LlamaCppOptions):
+        return o
+    return replace(LlamaCppOptions(), n_ctx=s.context * s.concurrency,
+                   cache_type_k=_CACHE[s.kv_precision], cache_type_v=_CACHE[s.kv_precision])
+
+
+def allocation(spec: ModelSpec, s: Settings, gpu_free_bytes: Optional[int] = None,
+               n_gpu_layers: Optional[int] = None) -> LlamaCppMemory:
+    """llama.cpp's buffers for these settings on s.tensor_parallel GPUs (-sm layer); with
+    `gpu_free_bytes` (free memory of each GPU), --fit runs as llama.cpp runs it."""
+    o = options_for(s)
+    if n_gpu_layers is not None:
+        o = replace(o, n_gpu_layers=n_gpu_layers, fit=False)
+    free = [gpu_free_bytes] * s.tensor_parallel if gpu_free_bytes else ([] if s.tensor_parallel == 1
+                                                                        else [1 << 60] * s.tensor_parallel)
+    return llamacpp_alloc.llamacpp_memory(spec, _FTYPE[s.precision], o, free)
+
+
+def _host_bytes(spec: ModelSpec, m: LlamaCppMemory) -> int:
+    return int(LLAMACPP_HOST_BASE_BYTES + m.host_model_bytes + m.host_kv_bytes + m.host_compute_bytes)
+
+
 def offload_split(spec: ModelSpec, settings: Settings, gpu_budget_bytes: int) -> OffloadSplit:
+    """What llama.cpp puts on one GPU with `gpu_budget_bytes` (margin already taken off): with
+    an unset context --fit first shrinks it to the --fit-ctx floor, then whole layers go to the
+    CPU, the output layer first (llama-model.cpp offloads the last layers)."""
+    if not modelled(spec, settings):
+        return _offload_split_formula(spec, settings, gpu_budget_bytes)
+    o = options_for(settings)
+    m = allocation(spec, settings, gpu_budget_bytes + o.fit_target_mib * MiB)
+    note = "; ".join(m.notes)
+    if o.n_gpu_layers >= 0 or not o.fit:  # -ngl given (or --fit off): what fits, layer by layer
+        for k in range(spec.layers + 1, -1, -1):
+            m = allocation(spec, settings, n_gpu_layers=k)
+            if max(m.gpu_total_bytes or [0]) <= gpu_budget_bytes:
+                break
+    gpu = max(m.gpu_total_bytes or [0]) if m.gpu_layers else 0
+    return OffloadSplit(m.gpu_layers, spec.layers - m.gpu_layers, m.output_on_gpu, int(gpu),
+                        _host_bytes(spec, m), m.n_ctx, note)
+
+
+def _offload_split_formula(spec: ModelSpec, settings: Settings, gpu_budget_bytes: int) -> OffloadSplit:
     """Layers llama.cpp can put on one GPU with `gpu_budget_bytes` (margin already taken off),
     the rest running from host RAM. Each layer brings its weights and its share of the KV cache;
     the compute buffer and CUDA context are paid once."""
@@ -70,6 +137,50 @@ def offload_split(spec: ModelSpec, settings: Settings, gpu_budget_bytes: int) ->
 
 
 def account(spec: ModelSpec, s: Settings, est: Estimate, device_total_bytes: Optional[int] = None) -> None:
+    if modelled(spec, s):
+        _account_allocation(spec, s, est, device_total_bytes)
+    else:
+        _account_formula(spec, s, est)
+
+
+def _account_allocation(spec: ModelSpec, s: Settings, est: Estimate, device_total_bytes: Optional[int]) -> None:
+    """llama.cpp's buffers on the busiest GPU (runtimes/llamacpp_alloc.py). --fit runs only for a
+    launch command on a GPU of known size (estimate --gpu-memory -- llama-server ...); the checks
+    place a profile themselves (offload_split) and need the full-offload figure here."""
+    from_command = isinstance(s.runtime_options, LlamaCppOptions)
+    m = allocation(spec, s, device_total_bytes if from_command else None)
+    t = llamacpp_alloc.terms(m)
+    d = est.per_device
+    d.weights_bytes, d.kv_cache_bytes = t["model"], t["kv"]
+    d.activation_bytes, d.runtime_overhead_bytes = t["compute"], t["overhead"]
+    d.total_bytes = sum(t.values())
+    est.notes.update({
+        "llamacpp": {"n_ctx": m.n_ctx, "n_ctx_seq": m.n_ctx_seq, "n_seq": m.n_seq, "gpu_layers": m.gpu_layers,
+                     "output_on_gpu": m.output_on_gpu, "flash_attn": m.flash_attn,
+                     "gpu_model_bytes": m.gpu_model_bytes, "gpu_kv_bytes": m.gpu_kv_bytes,
+                     "gpu_compute_bytes": m.gpu_compute_bytes, "host_model_bytes": m.host_model_bytes,
+                     "host_kv_bytes": m.host_kv_bytes, "notes": list(m.notes)},
+        "fit_margin_bytes": LLAMACPP_FIT_MARGIN_BYTES,
+        "token_embedding_host_bytes": m.host_model_bytes,
+    })
+    if m.error:
+        est.notes["llamacpp_error"] = m.error
+    est.sources.update({
+        "weights_bytes": "llama.cpp's per-tensor quantization recipe (runtimes/gguf_recipe.py, equal to "
+                         "llama-quantize on 6 GGUFs); token embedding in host memory",
+        "kv_cache_bytes": "llama-kv-cache.cpp: n_ctx cells (padded to 256) x layers x (K + V) rows in the "
+                          "cache types; MLA: the 576-wide latent as K, no V",
+        "activation_bytes": "llama.cpp compute buffer: f32 logits of one micro-batch + f16 KQ mask "
+                            "(flash attention) or the per-head f32 scores (without); H100 measurements",
+        "runtime_overhead_bytes": "CUDA context, cuBLAS and pool of a llama-server process: 434 MiB "
+                                  "measured on an H100 (benchmarks/llamacpp/)",
+        "margin": "llama.cpp --fit-target 1024 MiB per device (common/common.h), applied by the rules",
+    })
+
+
+def _account_formula(spec: ModelSpec, s: Settings, est: Estimate) -> None:
+    """Families whose GGUF layout we do not reproduce yet: average bits per weight and Ollama's
+    GraphSize (not measured)."""
     d = est.per_device
     n_dev = s.tensor_parallel  # --split-mode layer: each GPU holds layers / N
     p = _llamacpp_parts(spec, s)
@@ -94,6 +205,8 @@ def account(spec: ModelSpec, s: Settings, est: Estimate, device_total_bytes: Opt
 
 
 def host_ram_bytes(spec: ModelSpec, s: Settings, est: Estimate) -> int:
-    """Full offload: the token embedding and the logits buffer stay on the host."""
+    """Full offload: the token embedding (and the logits buffer) stay on the host."""
+    if modelled(spec, s):
+        return int(LLAMACPP_HOST_BASE_BYTES + est.notes["token_embedding_host_bytes"])
     return int(LLAMACPP_HOST_BASE_BYTES + est.notes["token_embedding_host_bytes"]
                + s.concurrency * spec.vocab * 4)

@@ -1,0 +1,153 @@
+"""`llama-server` / `llama-cli` command lines, read with llama.cpp's own flag names and defaults
+(common/arg.cpp, 2026-10): what they set in LlamaCppOptions, what they change in memory that we
+do not model, and what does not matter for memory."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from typing import Any, Dict, Mapping, Sequence
+
+from deepseek_probe.runtimes.command import (IGNORED, NOT_MODELLED, CommandError, Flag, ParsedCommand,
+                                             parse_flags, to_int)
+from deepseek_probe.runtimes.llamacpp_alloc import LlamaCppOptions
+
+
+def _onoff(flag: str) -> Any:
+    def conv(v: str) -> str:
+        t = v.strip().lower()
+        words = {"on": "on", "1": "on", "true": "on", "enabled": "on", "off": "off", "0": "off",
+                 "false": "off", "disabled": "off", "auto": "auto"}
+        if t not in words:
+            raise CommandError(f"{flag} must be on, off or auto, got {v!r}")
+        return words[t]
+    return conv
+
+
+def _cache(flag: str) -> Any:
+    def conv(v: str) -> str:
+        t = v.strip().lower()
+        if t not in ("f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl"):
+            raise CommandError(f"{flag}: unknown cache type {v!r} (f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 iq4_nl)")
+        return t
+    return conv
+
+
+def _ngl(flag: str) -> Any:
+    base = to_int(flag)
+
+    def conv(v: str) -> int:
+        t = v.strip().lower()
+        if t == "auto":
+            return -1
+        if t == "all":
+            return -2
+        return base(v)
+    return conv
+
+
+def _split(flag: str) -> Any:
+    def conv(v: str) -> tuple:
+        try:
+            parts = tuple(float(x) for x in v.replace("/", ",").split(",") if x.strip())
+        except ValueError:
+            raise CommandError(f"{flag} needs numbers like 3,1, got {v!r}") from None
+        if not parts or any(p < 0 for p in parts):
+            raise CommandError(f"{flag} needs non-negative numbers, got {v!r}")
+        return parts
+    return conv
+
+
+def _fit_target(flag: str) -> Any:
+    base = to_int(flag)
+
+    def conv(v: str) -> int:
+        return base(v.split(",")[0])  # one value broadcast to every device (arg.cpp)
+    return conv
+
+
+_TABLE = [
+    Flag(("-m", "--model"), "model"),
+    Flag(("-c", "--ctx-size"), "n_ctx", convert=to_int("-c")),
+    Flag(("-ngl", "--gpu-layers", "--n-gpu-layers"), "n_gpu_layers", convert=_ngl("-ngl")),
+    Flag(("-fa", "--flash-attn"), "flash_attn", convert=_onoff("-fa")),
+    Flag(("-ctk", "--cache-type-k"), "cache_type_k", convert=_cache("-ctk")),
+    Flag(("-ctv", "--cache-type-v"), "cache_type_v", convert=_cache("-ctv")),
+    Flag(("-b", "--batch-size"), "n_batch", convert=to_int("-b")),
+    Flag(("-ub", "--ubatch-size"), "n_ubatch", convert=to_int("-ub")),
+    Flag(("-np", "--parallel"), "n_parallel", convert=to_int("-np")),
+    Flag(("-kvu", "--kv-unified"), "kv_unified", takes_value=False),
+    Flag(("-sm", "--split-mode"), "split_mode"),
+    Flag(("-ts", "--tensor-split"), "tensor_split", convert=_split("-ts")),
+    Flag(("-fit", "--fit"), "fit", convert=lambda v: _onoff("--fit")(v) != "off"),
+    Flag(("-fitt", "--fit-target"), "fit_target_mib", convert=_fit_target("--fit-target")),
+    Flag(("-fitc", "--fit-ctx"), "fit_ctx", convert=to_int("--fit-ctx")),
+    Flag(("-cmoe", "--cpu-moe"), "cpu_moe", takes_value=False),
+    Flag(("-ncmoe", "--n-cpu-moe"), "n_cpu_moe", convert=to_int("--n-cpu-moe")),
+    Flag(("--no-mmap",), "no_mmap", takes_value=False),
+    Flag(("--mlock",), "mlock", takes_value=False),
+    # change memory, not modelled here
+    Flag(("-ot", "--override-tensor"), "override_tensor", kind=NOT_MODELLED),
+    Flag(("-md", "--model-draft"), "model_draft", kind=NOT_MODELLED),
+    Flag(("--mmproj",), "mmproj", kind=NOT_MODELLED),
+    Flag(("--lora",), "lora", kind=NOT_MODELLED),
+    Flag(("--swa-full",), "swa_full", kind=NOT_MODELLED, takes_value=False),
+    Flag(("-nkvo", "--no-kv-offload"), "no_kv_offload", kind=NOT_MODELLED, takes_value=False),
+    Flag(("-mg", "--main-gpu"), "main_gpu", kind=NOT_MODELLED),
+    Flag(("--cache-ram", "-cram"), "cache_ram", kind=NOT_MODELLED),
+    # no effect on memory
+    *[Flag((n,), n.strip("-"), kind=IGNORED) for n in (
+        "--host", "--port", "-t", "--threads", "-tb", "--threads-batch", "--temp", "--top-k", "--top-p",
+        "--min-p", "--seed", "-n", "--n-predict", "--api-key", "--alias", "-a", "--log-file",
+        "--chat-template", "--jinja", "--repeat-penalty", "--prio", "--timeout", "-p", "--prompt",
+        "--metrics", "--slots", "--props", "--no-webui", "-v", "--verbose", "--log-verbosity", "-lv",
+        "--reasoning-format", "--reasoning-budget", "-cnv", "--conversation", "-st", "--single-turn",
+        "--numa", "--system-prompt-file", "-sys", "--hf-repo", "-hf", "--hf-file", "-hff")],
+]
+_SWITCHES_IGNORED = {"--jinja", "--metrics", "--slots", "--props", "--no-webui", "-v", "--verbose", "-cnv",
+                     "--conversation", "-st", "--single-turn"}
+for i, f in enumerate(_TABLE):
+    if f.names[0] in _SWITCHES_IGNORED:
+        _TABLE[i] = replace(f, takes_value=False)
+
+
+def parse_command(argv: Sequence[str], env: Mapping[str, str]) -> ParsedCommand:
+    """`llama-server -m FILE.gguf -c N ...` (also llama-cli and paths to either)."""
+    if not argv:
+        raise CommandError("empty llama.cpp command")
+    program = os.path.basename(argv[0])
+    flags = parse_flags(argv[1:], _TABLE, program)
+    if flags.positional:
+        raise CommandError(f"{program}: unexpected argument {flags.positional[0]!r}")
+    values: Dict[str, Any] = dict(flags.values)
+    model = values.pop("model", None) or env.get("LLAMA_ARG_MODEL")
+    for key, var in (("n_ctx", "LLAMA_ARG_CTX_SIZE"), ("n_gpu_layers", "LLAMA_ARG_N_GPU_LAYERS"),
+                     ("n_parallel", "LLAMA_ARG_N_PARALLEL")):
+        if key not in values and env.get(var):  # arg.cpp set_env: the flag wins over its variable
+            values[key] = to_int(var)(env[var])
+    for key in ("n_ctx", "n_batch", "n_ubatch", "fit_ctx", "n_cpu_moe"):
+        if key in values and values[key] < 0:
+            raise CommandError(f"{program}: {key} must not be negative, got {values[key]}")
+    if values.get("n_parallel") == 0:
+        raise CommandError(f"{program}: invalid value for n_parallel (0)")
+    opts = LlamaCppOptions(**values)
+    generic: Dict[str, Any] = {}
+    n_seq = 4 if opts.n_parallel in (-1, 0) else opts.n_parallel
+    unified = opts.kv_unified or opts.n_parallel in (-1, 0)
+    if opts.n_ctx:
+        generic["context"] = opts.n_ctx if unified else max(1, opts.n_ctx // n_seq)
+    else:
+        generic["context"] = 0  # the model's trained context; --fit may shrink it
+    generic["concurrency"] = 1 if unified else n_seq
+    kv = {"f16": "fp16", "bf16": "bf16", "q8_0": "q8_0", "q4_0": "q4_0"}.get(opts.cache_type_k)
+    if kv:
+        generic["kv_precision"] = kv
+    notes = []
+    if unified:
+        notes.append(f"{n_seq} slots share one KV cache of the whole context (server default -np auto)"
+                     if opts.n_parallel in (-1, 0) else f"{n_seq} sequences share one unified KV cache")
+    if not opts.n_ctx:
+        notes.append("no -c: the model's trained context, shrunk by --fit if it does not fit")
+    return ParsedCommand(runtime="llamacpp", program=program, model_ref=model, options=opts, generic=generic,
+                         understood=tuple(flags.understood), not_modelled=tuple(flags.not_modelled),
+                         ignored=tuple(flags.ignored), notes=tuple(notes))
