@@ -25,7 +25,7 @@ from deepseek_probe.checks.command import command_findings
 from deepseek_probe.checks.common import Placement, is_lost
 from deepseek_probe.checks.disk import disk_findings
 from deepseek_probe.checks.driver import compute_capability_findings, driver_findings, no_gpu_finding
-from deepseek_probe.checks.gpu_memory import cpu_only_findings, place_and_check_vram
+from deepseek_probe.checks.gpu_memory import refusal_findings, cpu_only_findings, place_and_check_vram
 from deepseek_probe.checks.health import health_findings, lost_finding
 from deepseek_probe.checks.host import host_findings
 
@@ -129,6 +129,7 @@ def evaluate(snapshot: Snapshot, spec: ModelSpec, settings: Settings,
         findings.append(Finding("model.resolved", "pass", resolution))
     if launch is not None:
         findings += command_findings(launch)
+    findings += refusal_findings(base_estimate)
     # NVIDIA's driver and CUDA checks apply where NVIDIA GPUs are, or where none of another
     # vendor is (a CUDA runtime was asked for); AMD and Apple GPUs get their own (checks/amd.py,
     # checks/apple.py). GpuInfo.vendor None is NVIDIA (snapshots older than the vendor field).

@@ -221,3 +221,14 @@ def cpu_only_findings(spec: ModelSpec, settings: Settings, est: Estimate,
                     measured=0, required=split.host_bytes,
                     suggestion=f"a GPU with >= {gib(need_bytes(est) + DEVICE_MARGIN_BYTES)} free "
                                f"runs it fully on the GPU")], split.host_bytes
+
+
+def refusal_findings(est: Estimate) -> List[Finding]:
+    """A context the runtime itself refuses to create (llama.cpp llama_init_from_model): the
+    message it prints, as a failure, whatever the memory says."""
+    error = (est.notes or {}).get("llamacpp_error")
+    if not error:
+        return []
+    fix = ("give K and V the same cache type (-ctk T -ctv T)" if "different K" in error
+           else "turn flash attention on (-fa on) or keep the V cache in f16")
+    return [Finding("llamacpp.context", "fail", f"llama.cpp refuses this context: {error}", suggestion=fix)]
