@@ -181,6 +181,8 @@ def _llamacpp_options(values: Mapping[str, object]) -> object:
         return dict(values)
     fields = LlamaCppOptions.__dataclass_fields__
     kw = {k: v for k, v in values.items() if k in fields and v is not None}
+    if isinstance(kw.get("fit"), str):  # Ollama / LM Studio say "on" / "off"
+        kw["fit"] = kw["fit"].lower() not in ("off", "0", "false")
     return LlamaCppOptions(**kw)
 
 
