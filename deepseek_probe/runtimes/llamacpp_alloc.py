@@ -21,7 +21,8 @@ Pure. Sources in the llama.cpp tree (/work/shared/llamacpp):
 Measured (benchmarks/llamacpp/results/, H100, llama-server defaults): the compute buffer with
 flash attention is the f32 logits of one micro-batch plus an f16 KQ mask of n_ctx x n_ubatch
 (+28 MiB from 4K to 32K, +96 MiB from 32K to 128K, both as predicted); without flash attention
-the f32 scores of every head (n_head x n_ctx x n_ubatch) dominate. What is left over is the
+the f32 scores of every head (n_head x n_ctx x n_ubatch) come on top of the logits (+224 MiB
+at 4K, as predicted). With layers or experts on the CPU, the weights the GPU borrows (op_offload). What is left over is the
 process's CUDA context, cuBLAS and the VMM pool: LLAMACPP_CUDA_OVERHEAD_BYTES.
 """
 
@@ -40,10 +41,6 @@ MiB = 1 << 20
 # on the GPU 4168 + KV 224 + logits 297 + mask 4 -> 434 MiB for the CUDA context, cuBLAS handles
 # and the CUDA backend's memory pool. A measurement of one build on one GPU: the one constant.
 LLAMACPP_CUDA_OVERHEAD_BYTES = 434 * MiB
-# Without flash attention, beyond the per-head f32 scores: the f32 mask and the softmax's
-# mask-sized temporaries, 4 x (n_ctx x n_ubatch x 4 B) (H100, q7-c32k-faoff: 2485 MiB of compute
-# + overhead at 32K against 1792 MiB of scores). Fitted to that one case; -fa off is rare.
-NO_FA_MASK_COPIES = 4
 CTX_PAD = 256  # llama-context.cpp GGML_PAD(n_ctx, 256)
 # ggml-backend.cpp / ggml-cuda offload_op: ops on host-resident weights run on the GPU when the
 # batch has at least 32 rows (GGML_OP_OFFLOAD_MIN_BATCH default 32), copying the weight over.
@@ -158,8 +155,7 @@ def compute_bytes(spec: ModelSpec, n_ctx: int, o: LlamaCppOptions, flash_attn: b
     if flash_attn:
         attention = n_ctx * ub * 2  # the KQ mask in f16
         return int(logits + attention)
-    scores = spec.heads * n_ctx * ub * 4 + NO_FA_MASK_COPIES * n_ctx * ub * 4
-    return int(max(logits, scores))
+    return int(logits + spec.heads * n_ctx * ub * 4)  # f32 scores of every head, live with the logits
 
 
 def llamacpp_memory(spec: ModelSpec, ftype: str, o: LlamaCppOptions,
@@ -168,7 +164,7 @@ def llamacpp_memory(spec: ModelSpec, ftype: str, o: LlamaCppOptions,
     `gpu_free_bytes`: free memory per GPU, for --fit and the layer split; empty = assume it all
     fits on one GPU."""
     n_layer = spec.layers
-    layer_bytes, expert_bytes, output_bytes, other_bytes, embd_bytes = _tensor_sums(spec, ftype)
+    layer_bytes, expert_bytes, largest, output_bytes, other_bytes, embd_bytes = _tensor_sums(spec, ftype)
     fa = o.flash_attn != "off"  # auto resolves to on with CUDA (llama-context.cpp auto_fa)
     tk, tv = _cache_type(o.cache_type_k), _cache_type(o.cache_type_v)
     if GGML_TYPES_BY_NAME[tv].block_weights > 1 and o.flash_attn == "auto":
@@ -200,10 +196,15 @@ def llamacpp_memory(spec: ModelSpec, ftype: str, o: LlamaCppOptions,
             m.gpu_model_bytes.append(int(model))
             m.gpu_kv_bytes.append(int((hi - lo) * cells * (k_row + v_row)))
             compute = compute_bytes(spec, cells, o, fa, out_gpu and last) if hi > lo or last else 0
-            if last and ngl_layers and not out_gpu and o.n_ubatch >= OP_OFFLOAD_MIN_BATCH:
-                # partial offload: ggml-backend's scheduler runs the big-batch output matmul on the
-                # GPU (op_offload, on by default): a copy of output.weight and the f32 logits
-                compute += output_bytes + spec.vocab * o.n_ubatch * 4
+            if last and ngl_layers and o.n_ubatch >= OP_OFFLOAD_MIN_BATCH:
+                # ggml-backend's scheduler runs big-batch matmuls on host-resident weights on the
+                # GPU (op_offload), copying the weight into the compute buffer: output.weight when
+                # the output layer stayed on the CPU, else the largest CPU-resident tensor (one at
+                # a time); a CPU layer's expert tensors go together (gate, up, down of MUL_MAT_ID).
+                cpu_layers = [i for i in range(n_layer) if i < first_gpu]
+                moe_cpu = [i for i in range(n_layer) if o.cpu_moe or i < o.n_cpu_moe]
+                copies = max([largest[i] for i in cpu_layers] + [expert_bytes[i] for i in moe_cpu] + [0])
+                compute += copies + (0 if out_gpu else output_bytes)
             m.gpu_compute_bytes.append(int(compute))
             m.gpu_overhead_bytes.append(LLAMACPP_CUDA_OVERHEAD_BYTES)
         m.host_model_bytes = int(embd_bytes + sum(layer_bytes[:first_gpu])
@@ -260,14 +261,16 @@ def _split_bounds(n: int, shares: Sequence[float]) -> List[int]:
 
 
 @lru_cache(maxsize=256)
-def _tensor_sums(spec: ModelSpec, ftype: str) -> Tuple[Tuple[int, ...], Tuple[int, ...], int, int, int]:
-    """(bytes per layer, expert bytes per layer, output, other non-layer tensors, token_embd) of
-    the GGUF; cached: the checks ask for the same model many times while placing it."""
-    layer_bytes, expert_bytes = [0] * spec.layers, [0] * spec.layers
+def _tensor_sums(spec: ModelSpec, ftype: str) -> Tuple[Tuple[int, ...], Tuple[int, ...], Tuple[int, ...],
+                                                       int, int, int]:
+    """(bytes per layer, expert bytes per layer, largest tensor per layer, output, other
+    non-layer tensors, token_embd) of the GGUF; cached: the checks place one model many times."""
+    layer_bytes, expert_bytes, largest = [0] * spec.layers, [0] * spec.layers, [0] * spec.layers
     output_bytes = other_bytes = embd_bytes = 0
     for t in gguf_recipe.gguf_tensors(spec, ftype):
         if t.layer is not None:
             layer_bytes[t.layer] += t.nbytes
+            largest[t.layer] = max(largest[t.layer], t.nbytes)
             if "_exps" in t.name:
                 expert_bytes[t.layer] += t.nbytes
         elif t.name == "token_embd.weight":
@@ -276,7 +279,7 @@ def _tensor_sums(spec: ModelSpec, ftype: str) -> Tuple[Tuple[int, ...], Tuple[in
             output_bytes += t.nbytes
         else:
             other_bytes += t.nbytes
-    return tuple(layer_bytes), tuple(expert_bytes), output_bytes, other_bytes, embd_bytes
+    return tuple(layer_bytes), tuple(expert_bytes), tuple(largest), output_bytes, other_bytes, embd_bytes
 
 
 def terms(m: LlamaCppMemory) -> Dict[str, int]:
