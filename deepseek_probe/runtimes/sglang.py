@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from deepseek_probe import memory
-from deepseek_probe.profiles import PRECISIONS, ModelSpec, weight_bytes
+from deepseek_probe.profiles import PRECISIONS, ModelSpec
 from deepseek_probe.runtimes.base import Estimate, EstimateInputError, GiB, MiB, Runtime, Settings
+from deepseek_probe.runtimes.sharded import device_weight_bytes
 
 SGLANG_VERSION = "0.5.5"
 
@@ -205,67 +206,6 @@ def weight_precision(spec: ModelSpec, s: Settings, opts: SglangOptions) -> str:
     if opts.dtype == "float32" and PRECISIONS[s.precision].kind == "float":
         return "fp32"
     return s.precision
-
-
-def _linear_byte_rate(spec: ModelSpec, precision: str) -> float:
-    """Bytes per quantized linear weight at `precision`, scales included."""
-    p = PRECISIONS[precision]
-    if p.kind == "float":
-        return p.bits / 8
-    other = spec.params - spec.linear_params
-    return (weight_bytes(spec, precision) - 2 * other) / spec.linear_params
-
-
-def _attention_linear_params(spec: ModelSpec) -> Tuple[int, int]:
-    """(sharded, replicated) attention linear params over all layers. DeepSeek MLA in SGLang
-    (models/deepseek_v2.py DeepseekV2AttentionMLA): fused_qkv_a_proj_with_mqa (q_a_proj +
-    kv_a_proj_with_mqa) is a ReplicatedLinear when q_lora_rank is set, kv_a_proj_with_mqa
-    alone when not; q_b/q_proj, kv_b_proj and o_proj are TP-sharded."""
-    h = spec.hidden
-    if spec.is_mla:
-        qk = spec.qk_nope_head_dim + spec.qk_rope_head_dim
-        rep = (spec.kv_lora_rank + spec.qk_rope_head_dim) * h
-        sharded = spec.heads * (spec.qk_nope_head_dim + spec.v_head_dim) * spec.kv_lora_rank
-        sharded += h * spec.heads * spec.v_head_dim
-        if spec.q_lora_rank:
-            rep += spec.q_lora_rank * h
-            sharded += spec.heads * qk * spec.q_lora_rank
-        else:
-            sharded += spec.heads * qk * h
-        return sharded * spec.layers, rep * spec.layers
-    q, kv = spec.heads * spec.head_dim, spec.kv_heads * spec.head_dim
-    return (2 * q * h + 2 * kv * h) * spec.layers, 0
-
-
-def device_weight_bytes(spec: ModelSpec, precision: str, tp: int, attn_tp: int) -> Tuple[int, int]:
-    """(weights on one GPU, of which post-load copies). Linear weights split by TP (attention
-    by the attention-TP size under DP attention); replicated: MLA a-projections, norms, the
-    MoE router (ReplicatedLinear gate). The embedding and LM head are vocab-parallel.
-    Plus the rotary cos/sin cache (rope_cache_bytes). Post-load:
-    DeepseekV2ForCausalLM.post_load_weights builds w_kc / w_vc from kv_b_proj as
-    new bf16 tensors (dequantized from fp8 block weights), heads/attn_tp x (qk_nope + v_head) x
-    kv_lora_rank x 2 bytes per layer, while kv_b_proj stays loaded."""
-    rate = _linear_byte_rate(spec, precision)
-    attn_sharded, attn_rep = _attention_linear_params(spec)
-    other_linear = spec.linear_params - attn_sharded - attn_rep
-    lin = (other_linear / tp + attn_sharded / attn_tp + attn_rep) * rate
-    float_b = 4 if precision == "fp32" else 2
-    small = spec.params - spec.linear_params - spec.embedding_params  # norms, router, biases
-    rest = (spec.embedding_params / tp + small) * float_b
-    total = int(lin + rest) + rope_cache_bytes(spec)
-    post = 0
-    if spec.is_mla:
-        post = (spec.heads // attn_tp) * (spec.qk_nope_head_dim + spec.v_head_dim) * spec.kv_lora_rank * 2 * spec.layers
-    return total + post, post
-
-
-def rope_cache_bytes(spec: ModelSpec) -> int:
-    """layers/rotary_embedding.py RotaryEmbedding.__init__: one cos_sin_cache buffer of
-    max_position x rotary_dim, kept fp32 on CUDA ("cache needs to be in FP32"), shared by all
-    layers (get_rope caches instances in _ROPE_DICT). Rotary dim: head_dim, qk_rope_head_dim for
-    MLA (DeepseekScalingRotaryEmbedding spans original_max_position x factor = max_context)."""
-    rot = spec.qk_rope_head_dim if spec.is_mla else spec.head_dim
-    return spec.max_context * rot * 4
 
 
 # -- KV cache ------------------------------------------------------------------------------

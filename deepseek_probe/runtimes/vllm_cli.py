@@ -1,0 +1,230 @@
+"""Read a vLLM launch command: `vllm serve MODEL ...` or `python -m
+vllm.entrypoints.openai.api_server --model MODEL ...`, with vLLM's own flag names
+(vllm/engine/arg_utils.py EngineArgs.add_cli_args; the short forms -tp -pp -dp -q -ep are its
+aliases). Integers accept vLLM's suffixes (arg_utils.py human_readable_int: lowercase k/m/g are
+decimal, uppercase K/M/G binary, so `32k` = 32000 and `32K` = 32768); --max-model-len also takes
+`auto` or -1 (human_readable_int_or_auto: the longest context that fits the memory).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import replace
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+
+from deepseek_probe.runtimes.command import (
+    IGNORED, NOT_MODELLED, CommandError, Flag, ParsedCommand, parse_flags, to_float)
+from deepseek_probe.runtimes.vllm import KV_DTYPE_BYTES, QUANT_TO_PRECISION, VllmOptions
+
+_HUMAN = re.compile(r"(\d+(?:\.\d+)?)([kmgtKMGT]?)")
+_DECIMAL = {"k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
+_BINARY = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def human_int(flag: str, minimum: int = 1) -> Any:
+    """vLLM's human_readable_int: `8192`, `8k` (8000), `8K` (8192), `25.6k` (25600)."""
+    def conv(v: str) -> int:
+        m = _HUMAN.fullmatch(v.strip())
+        if not m:
+            raise CommandError(f"{flag} needs a whole number (suffixes k/K allowed), got {v!r}")
+        number, suffix = m.groups()
+        if suffix in _DECIMAL:
+            n = int(float(number) * _DECIMAL[suffix])
+        elif "." in number:
+            raise CommandError(f"{flag}: decimals only with the decimal suffixes k/m/g/t, got {v!r}")
+        else:
+            n = int(number) * _BINARY.get(suffix, 1)
+        if n < minimum:
+            raise CommandError(f"{flag} needs a whole number >= {minimum}, got {v!r}")
+        return n
+    return conv
+
+
+def _max_model_len(v: str) -> int:
+    """-1 / auto -> 0 (our marker for auto-fit); else a human int."""
+    if v.strip().lower() in ("auto", "-1"):
+        return 0
+    return human_int("--max-model-len")(v)
+
+
+def _fraction(flag: str) -> Any:
+    base = to_float(flag)
+
+    def conv(v: str) -> float:
+        x = base(v)
+        if not 0 < x <= 1:
+            raise CommandError(f"{flag} needs a number in (0, 1], got {v!r}")
+        return x
+    return conv
+
+
+def _non_negative(flag: str) -> Any:
+    base = to_float(flag)
+
+    def conv(v: str) -> float:
+        x = base(v)
+        if x < 0:
+            raise CommandError(f"{flag} needs a number >= 0, got {v!r}")
+        return x
+    return conv
+
+
+def _choice(flag: str, choices: Sequence[str]) -> Any:
+    def conv(v: str) -> str:
+        if v not in choices:
+            raise CommandError(f"{flag} must be one of {', '.join(choices)}, got {v!r}")
+        return v
+    return conv
+
+
+_DTYPES = ("auto", "half", "float16", "bfloat16", "float", "float32")
+# arg_utils.py --block-size choices (CacheConfig.block_size: BlockSize literal)
+_BLOCK_SIZES = ("1", "8", "16", "32", "64", "128", "256")
+
+FLAGS: Tuple[Flag, ...] = (
+    Flag(("--model",), "model"),
+    Flag(("--tensor-parallel-size", "-tp"), "tp", convert=human_int("--tensor-parallel-size")),
+    Flag(("--pipeline-parallel-size", "-pp"), "pp", convert=human_int("--pipeline-parallel-size")),
+    Flag(("--data-parallel-size", "-dp"), "dp", convert=human_int("--data-parallel-size")),
+    Flag(("--enable-expert-parallel", "-ep"), "enable_expert_parallel", takes_value=False),
+    Flag(("--max-model-len",), "max_model_len", convert=_max_model_len),
+    Flag(("--gpu-memory-utilization",), "gpu_memory_utilization", convert=_fraction("--gpu-memory-utilization")),
+    Flag(("--dtype",), "dtype", convert=_choice("--dtype", _DTYPES)),
+    Flag(("--quantization", "-q"), "quantization"),
+    Flag(("--kv-cache-dtype",), "kv_cache_dtype", convert=_choice("--kv-cache-dtype", tuple(KV_DTYPE_BYTES))),
+    Flag(("--max-num-seqs",), "max_num_seqs", convert=human_int("--max-num-seqs")),
+    Flag(("--max-num-batched-tokens",), "max_num_batched_tokens", convert=human_int("--max-num-batched-tokens")),
+    Flag(("--enforce-eager",), "enforce_eager", takes_value=False),
+    Flag(("--cpu-offload-gb",), "cpu_offload_gb", convert=_non_negative("--cpu-offload-gb")),
+    Flag(("--block-size",), "block_size", convert=lambda v: int(_choice("--block-size", _BLOCK_SIZES)(v))),
+    Flag(("--kv-cache-memory-bytes", "--kv-cache-memory"), "kv_cache_memory_bytes",
+         convert=human_int("--kv-cache-memory-bytes")),
+    # change memory, not modelled here
+    Flag(("--speculative-config",), "speculative", NOT_MODELLED),
+    Flag(("--compilation-config", "-O"), "compilation", NOT_MODELLED),
+    Flag(("--max-seq-len-to-capture",), "capture_len", NOT_MODELLED),
+    Flag(("--limit-mm-per-prompt",), "mm", NOT_MODELLED),
+    Flag(("--enable-lora",), "lora", NOT_MODELLED, takes_value=False),
+    Flag(("--max-loras",), "max_loras", NOT_MODELLED),
+    Flag(("--max-lora-rank",), "max_lora_rank", NOT_MODELLED),
+    Flag(("--hf-overrides",), "hf_overrides", NOT_MODELLED),
+    Flag(("--rope-scaling",), "rope_scaling", NOT_MODELLED),
+    Flag(("--kv-transfer-config",), "kv_transfer", NOT_MODELLED),
+    Flag(("--enable-sleep-mode",), "sleep", NOT_MODELLED, takes_value=False),
+    Flag(("--config",), "config_file", NOT_MODELLED),
+    Flag(("--swap-space",), "swap_space", NOT_MODELLED),  # host RAM per GPU (V0 engine)
+    # do not change what the GPU holds at start-up
+    *(Flag((n,), n, IGNORED) for n in (
+        "--host", "--port", "--served-model-name", "--tokenizer", "--tokenizer-mode", "--api-key",
+        "--chat-template", "--reasoning-parser", "--tool-call-parser", "--seed", "--download-dir",
+        "--revision", "--load-format", "--uvicorn-log-level", "--generation-config", "--root-path",
+        "--distributed-executor-backend", "--config-format", "--trust-request-chat-template",
+        "--tokenizer-revision", "--code-revision", "--middleware", "--allowed-origins", "--ssl-keyfile",
+        "--ssl-certfile", "--max-log-len", "--response-role", "--lora-modules", "--guided-decoding-backend",
+        "--structured-outputs-config", "--override-generation-config", "--logits-processors", "--task",
+        "--runner", "--convert")),
+    *(Flag((n,), n, IGNORED, takes_value=False) for n in (
+        "--trust-remote-code", "--enable-prefix-caching", "--no-enable-prefix-caching",
+        "--enable-chunked-prefill", "--no-enable-chunked-prefill", "--disable-log-requests",
+        "--disable-log-stats", "--enable-log-requests", "--enable-auto-tool-choice",
+        "--disable-custom-all-reduce", "--disable-frontend-multiprocessing", "--enable-reasoning",
+        "--disable-fastapi-docs", "--enable-prompt-tokens-details", "--enable-server-load-tracking",
+        "--enable-force-include-usage", "--headless", "--async-scheduling", "--no-async-scheduling")),
+)
+
+_API_SERVER = "vllm.entrypoints.openai.api_server"
+
+
+def _split_program(argv: Sequence[str]) -> Tuple[str, Sequence[str], Optional[str]]:
+    """(program as shown, the flags, the positional model of `vllm serve MODEL` or None)."""
+    if not argv:
+        raise CommandError("vllm: empty launch command")
+    head = os.path.basename(argv[0]).lower().removesuffix(".exe")
+    if head.startswith("python"):
+        if len(argv) >= 3 and argv[1] == "-m" and argv[2] == _API_SERVER:
+            return f"{os.path.basename(argv[0])} -m {_API_SERVER}", argv[3:], None
+        raise CommandError(f"vllm: expected `python -m {_API_SERVER} ...`, got {' '.join(argv[:3])!r}")
+    if head != "vllm":
+        raise CommandError(f"vllm: not a vLLM launch command: {argv[0]!r}")
+    if len(argv) < 2 or argv[1] != "serve":
+        sub = argv[1] if len(argv) > 1 else "(none)"
+        raise CommandError(f"vllm: only `vllm serve` starts a server, got subcommand {sub!r}")
+    rest = list(argv[2:])
+    if rest and not rest[0].startswith("-"):  # `vllm serve MODEL` (cli/serve.py model_tag)
+        return "vllm serve", rest[1:], rest[0]
+    return "vllm serve", rest, None
+
+
+def _dashes(arg: str) -> str:
+    """utils/argparse_utils.py FlexibleArgumentParser.parse_args: `--max_model_len=8k` is read
+    as `--max-model-len=8k` (underscores in a long flag's name become dashes)."""
+    if not arg.startswith("--"):
+        return arg
+    name, eq, value = arg.partition("=")
+    return name.replace("_", "-") + eq + value
+
+
+def parse_command(argv: Sequence[str], env: Optional[Mapping[str, str]] = None) -> ParsedCommand:
+    """Read a vLLM launch command into VllmOptions (+ the generic Settings fields it sets).
+    `env`: VLLM_USE_FLASHINFER_SAMPLER, VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS and
+    VLLM_ALLOW_LONG_MAX_MODEL_LEN change the sizing (envs.py, 0.33.0); VLLM_USE_V1=0 is only noted
+    (0.33 has no V0 engine); CUDA_VISIBLE_DEVICES chooses GPUs, not memory."""
+    program, args, model_tag = _split_program(list(argv))
+    parsed = parse_flags([_dashes(a) for a in args], FLAGS, program)
+    positional = list(parsed.positional)
+    if program == "vllm serve" and model_tag is None and positional:  # argparse: the tag may come last
+        model_tag = positional.pop(0)
+    if positional:
+        raise CommandError(f"{program}: unexpected argument {positional[0]!r}")
+    v: Dict[str, Any] = dict(parsed.values)
+    if model_tag is not None:
+        if "model" in v and v["model"] != model_tag:
+            raise CommandError(f"{program}: the model is given twice ({model_tag!r} and --model {v['model']!r})")
+        v["model"] = model_tag
+    if "model" not in v:
+        raise CommandError(f"{program}: no model (vllm serve MODEL, or --model MODEL)")
+    if v.get("max_model_len") == 0:
+        v["max_model_len"], v["max_model_len_auto"] = None, True
+    if v.get("quantization") is not None and v["quantization"] not in QUANT_TO_PRECISION:
+        # vLLM accepts more methods; ours are the ones whose weight layout we model
+        parsed.not_modelled.append(f"--quantization {v['quantization']} (weights taken at the asked precision)")
+        del v["quantization"]
+    try:
+        opts = VllmOptions(**v)
+    except ValueError as e:  # EstimateInputError from the options' own checks
+        raise CommandError(str(e)) from None
+    generic: Dict[str, Any] = {"tensor_parallel": opts.tp, "gpu_memory_utilization": opts.gpu_memory_utilization}
+    if opts.max_model_len is not None:
+        generic["context"] = opts.max_model_len
+    if opts.kv_cache_dtype.startswith("fp8"):
+        generic["kv_precision"] = "fp8"
+    q = QUANT_TO_PRECISION.get(opts.quantization or "")
+    if q:
+        generic["precision"] = q
+    elif opts.dtype in ("float", "float32"):
+        generic["precision"] = "fp32"
+    notes = []
+    env = env or {}
+    flags = {}
+    if env.get("VLLM_USE_FLASHINFER_SAMPLER", "").strip() == "0":
+        flags["flashinfer_sampler"] = False
+        notes.append("VLLM_USE_FLASHINFER_SAMPLER=0: the PyTorch-native sampler (a full sort) in the profile run")
+    if env.get("VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS", "").strip() == "0":
+        flags["cudagraph_in_budget"] = False
+        notes.append("VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=0: CUDA graphs come on top of the utilization budget")
+    if env.get("VLLM_ALLOW_LONG_MAX_MODEL_LEN", "").strip().lower() in ("1", "true"):
+        flags["allow_long_max_model_len"] = True
+        notes.append("VLLM_ALLOW_LONG_MAX_MODEL_LEN=1: --max-model-len may pass the model's maximum")
+    if flags:
+        opts = replace(opts, **flags)
+    if opts.max_model_len_auto:
+        notes.append("--max-model-len auto: vLLM picks the longest context the KV pool holds")
+    elif opts.max_model_len is None:
+        notes.append("--max-model-len not given: vLLM uses the model's maximum context")
+    if env.get("VLLM_USE_V1", "") == "0":
+        notes.append("VLLM_USE_V1=0 is ignored: vLLM 0.33 has only the V1 engine")
+    return ParsedCommand(runtime="vllm", program=program, model_ref=opts.model, options=opts,
+                         generic=generic, understood=tuple(parsed.understood),
+                         not_modelled=tuple(parsed.not_modelled), ignored=tuple(parsed.ignored),
+                         notes=tuple(notes))
