@@ -56,4 +56,6 @@ CHECK_UNITS: Dict[str, str] = {
     "gpu.tensor_parallel": "gpus",
     "gpu.present": "gpus",
     "apple.working_set": "bytes",
+    "vllm.start": "tokens",  # KV cache tokens vs --max-model-len
+    "sglang.start": "tokens",  # max_total_num_tokens vs context x concurrency
 }

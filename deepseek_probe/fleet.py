@@ -40,7 +40,7 @@ SCHEMA_VERSION = 1
 
 # Findings of rules.check that assume the whole model sits on one node; in a multi-node plan
 # the fleet's own per-node stage check (fleet.stage_memory) replaces them.
-SUPERSEDED_IN_MULTI_NODE = ("gpu.vram", "llamacpp.offload")
+SUPERSEDED_IN_MULTI_NODE = ("gpu.vram", "llamacpp.offload", "vllm.start", "sglang.start")
 
 # Node names listed in one line of text before "… and N more" (reports stay readable at 1000).
 NAMES_SHOWN = 12

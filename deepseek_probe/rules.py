@@ -11,7 +11,7 @@ scripts key on them); findings.CHECK_UNITS gives the unit of ``measured`` / ``re
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from deepseek_probe import __version__
@@ -28,6 +28,7 @@ from deepseek_probe.checks.driver import compute_capability_findings, driver_fin
 from deepseek_probe.checks.gpu_memory import refusal_findings, cpu_only_findings, place_and_check_vram
 from deepseek_probe.checks.health import health_findings, lost_finding
 from deepseek_probe.checks.host import host_findings
+from deepseek_probe.checks.runtime_start import start_findings
 
 # Re-exported for callers that name them through rules (fleet, verify, plan, tests).
 from deepseek_probe.checks.placement import budget_bytes, vllm_utilization  # noqa: F401,E402
@@ -149,6 +150,9 @@ def evaluate(snapshot: Snapshot, spec: ModelSpec, settings: Settings,
     else:
         placement, vram_findings = place_and_check_vram(snapshot, spec, settings, gpus)
         findings += vram_findings
+        if placement is not None:
+            findings += start_findings(spec, replace(settings, tensor_parallel=placement.tensor_parallel),
+                                       placement.gpus)
         if placement is not None and placement.offload is not None:
             offload_host_bytes = placement.offload.host_bytes
         used = placement.gpus if placement else gpus

@@ -125,7 +125,7 @@ def test_vllm_refuses_when_its_default_reservation_exceeds_free_memory_so_we_say
     assert 0.9 * gpu.memory_total_bytes > gpu.memory_free_bytes  # the premise of the case
     assert vram.level == "warn"
     util = float(re.search(r"--gpu-memory-utilization (\d\.\d+)", vram.suggestion).group(1))
-    assert util * gpu.memory_total_bytes <= gpu.memory_free_bytes
+    assert util * (gpu.memory_total_bytes - (gpu.memory_reserved_bytes or 0)) <= gpu.memory_free_bytes
     assert (util + 0.01) * gpu.memory_total_bytes > gpu.memory_free_bytes
 
 

@@ -70,5 +70,11 @@ def is_lost(g: GpuInfo) -> bool:
     return "gpu_lost" in (g.unavailable or {}).values()
 
 
+def cuda_total_bytes(g: GpuInfo) -> int:
+    """cudaMemGetInfo's total, what vLLM and SGLang size themselves from: NVML total less the
+    driver's reserved memory (nvmlMemory_v2 'reserved'; 480 MiB on an H100, driver 580)."""
+    return int(g.memory_total_bytes or 0) - int(g.memory_reserved_bytes or 0)
+
+
 def need_bytes(est: Estimate) -> int:
     return int(est.per_device.total_bytes)

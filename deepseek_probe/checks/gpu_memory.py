@@ -6,13 +6,14 @@ Pure: snapshot + estimate -> findings.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
 from deepseek_probe.findings import Finding
 from deepseek_probe.snapshot import GpuInfo, Snapshot
 from deepseek_probe.units import count, gib
-from deepseek_probe.checks.common import Placement, cc_of, gpu_label, need_bytes, unavailable_reason
+from deepseek_probe.checks.common import Placement, cc_of, cuda_total_bytes, gpu_label, need_bytes, unavailable_reason
 from deepseek_probe.checks.placement import by_free, estimate_at, place, tensor_parallel_findings, vllm_utilization
 from deepseek_probe.thresholds import DEVICE_MARGIN_BYTES
 
@@ -128,9 +129,9 @@ def _vllm_vram_findings(spec: ModelSpec, settings: Settings, p: Placement, n_vis
     util = vllm_utilization(settings)
     need = need_bytes(p.estimate)
     tightest = min(p.gpus, key=lambda g: (g.memory_free_bytes or 0, -(g.memory_total_bytes or 0)))
-    total = min(g.memory_total_bytes or 0 for g in p.gpus)
+    total = min(cuda_total_bytes(g) for g in p.gpus)
     free = min(g.memory_free_bytes or 0 for g in p.gpus)
-    reserve = int(util * total)
+    reserve = math.ceil(util * total)
     where = f"{gpu_label(tightest)}" if len(p.gpus) == 1 else f"each of {len(p.gpus)} GPUs"
     pool_text = _vllm_pool_text(spec, settings, p.tensor_parallel, reserve)
     if reserve <= free and need <= reserve:

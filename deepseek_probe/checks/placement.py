@@ -6,13 +6,14 @@ Pure: snapshot + estimate -> findings.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import TYPE_CHECKING, List, Optional, Sequence
 
 from deepseek_probe.errors import InputError
 from deepseek_probe.findings import Finding
 from deepseek_probe.snapshot import GpuInfo, Snapshot
-from deepseek_probe.checks.common import Placement, need_bytes
+from deepseek_probe.checks.common import Placement, cuda_total_bytes, need_bytes
 from deepseek_probe.thresholds import DEVICE_MARGIN_BYTES, VLLM_GPU_MEMORY_UTILIZATION
 
 if TYPE_CHECKING:  # annotations only (from __future__ import annotations): no import at run time
@@ -41,8 +42,8 @@ def budget_bytes(g: GpuInfo, settings: Settings) -> Optional[int]:
     if settings.runtime == "vllm":
         if g.memory_total_bytes is None:
             return None
-        # vLLM reserves utilization x total; it starts only when that much is free.
-        return min(int(vllm_utilization(settings) * g.memory_total_bytes), g.memory_free_bytes)
+        # vLLM reserves utilization x total (as CUDA reports it); it starts only when that much is free.
+        return min(math.ceil(vllm_utilization(settings) * cuda_total_bytes(g)), g.memory_free_bytes)
     return g.memory_free_bytes - DEVICE_MARGIN_BYTES
 
 

@@ -1,0 +1,126 @@
+"""vLLM accounting against public start-up logs (benchmarks/runtime_logs/vllm/) and against
+the formulas of vllm 0.33.0 it reproduces."""
+
+import importlib.util
+import math
+import os
+import sys
+
+import pytest
+
+from deepseek_probe.profiles import get_model
+from deepseek_probe.runtimes.base import GiB, Settings
+from deepseek_probe.runtimes.vllm import (
+    VllmOptions, batch_defaults, forward_peak_bytes, kv_bytes_per_token, not_enough_text, sampler_peak_bytes,
+    vllm_memory)
+from deepseek_probe.runtimes.vllm_cli import parse_command
+
+_P = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "runtime_logs", "vllm_replay.py")
+_spec = importlib.util.spec_from_file_location("vllm_replay", _P)
+replay_mod = importlib.util.module_from_spec(_spec)
+sys.modules["vllm_replay"] = replay_mod
+_spec.loader.exec_module(replay_mod)
+LOGS = replay_mod.load_logs()
+H100 = int(79.18 * GiB)  # torch total of an H100 80GB as vLLM logs it
+
+
+def test_there_are_at_least_ten_logs_each_with_a_url_a_command_and_verbatim_lines():
+    assert len(LOGS) >= 10
+    for name, log in LOGS:
+        assert log["url"].startswith("https://"), name
+        assert log["lines"] and all(isinstance(x, str) for x in log["lines"]), name
+        parse_command(log["command"], log.get("env") or {})  # every command reads
+
+
+def _cases(kind):
+    out = []
+    for name, log in LOGS:
+        known = log.get("known_deviation", {})
+        rows = replay_mod.replay(log) if kind == "full" else replay_mod.replay_pool(log)
+        for term, logged, ours in rows:
+            key = term if kind == "full" else f"pool:{term}"
+            marks = [pytest.mark.xfail(strict=True, reason=known[key])] if key in known else []
+            out.append(pytest.param(name, term, logged, ours, marks=marks, id=f"{name}:{key}"))
+    return out
+
+
+@pytest.mark.parametrize("name,term,logged,ours", _cases("full"))
+def test_every_logged_term_within_5_percent_and_the_verdict_agrees(name, term, logged, ours):
+    if term == "starts":
+        assert logged == ours, f"{name}: verdict differs"
+    else:
+        assert abs(ours - logged) <= 0.05 * abs(logged), f"{name} {term}: logged {logged} ours {ours}"
+
+
+@pytest.mark.parametrize("name,term,logged,ours", _cases("pool"))
+def test_the_pool_arithmetic_alone_reproduces_tokens_blocks_and_concurrency(name, term, logged, ours):
+    # the logged KV memory in; page sizes, block rounding and vLLM's formulas out
+    # the log rounds the KV memory to 0.01 GiB (and concurrency to 0.01): that much, no more
+    tolerance = 0.011 if term == "max_concurrency" else 0.002 * abs(logged) + 1
+    assert abs(ours - logged) <= tolerance, f"{name} {term}: logged {logged} ours {ours}"
+
+
+def test_batch_defaults_follow_get_batch_defaults_of_0_33():
+    assert batch_defaults(int(79.18 * GiB), "NVIDIA H100 80GB HBM3") == (8192, 1024)
+    assert batch_defaults(int(79.15 * GiB), "NVIDIA A100-SXM4-80GB") == (2048, 256)
+    assert batch_defaults(int(178 * GiB), "NVIDIA B200") == (16384, 1024)
+    assert batch_defaults(int(23.5 * GiB), "NVIDIA GeForce RTX 4090") == (2048, 256)
+
+
+def test_sampler_dominates_small_models_and_the_native_path_costs_the_measured_36_bytes():
+    m = get_model("deepseek-r1-distill-llama-8b")
+    native = sampler_peak_bytes(m, 8192, 1024, flashinfer=False)
+    assert native == 8192 * 4096 * 2 + 1024 * 128256 * (2 + 36)
+    assert native > sampler_peak_bytes(m, 8192, 1024, flashinfer=True) > forward_peak_bytes(m, 8192, 1)
+
+
+def test_mla_pool_is_not_split_by_tp_and_uses_64_token_blocks():
+    v3 = get_model("deepseek-v3")
+    s = Settings(precision="fp8", runtime="vllm", tensor_parallel=8, context=32768)
+    one = vllm_memory(v3, s, VllmOptions(tp=8, max_model_len=32768), int(139.8 * GiB))
+    assert one.block_size == 64
+    assert one.kv_bytes_per_token == 61 * 576 * 2  # 576-wide latent, bf16, every layer on every rank
+    assert one.starts and one.num_blocks == one.kv_available_bytes // (one.kv_bytes_per_token * 64)
+
+
+def test_auto_max_model_len_shrinks_to_what_fits():
+    m = get_model("deepseek-r1-distill-llama-8b")
+    s = Settings(runtime="vllm")
+    mem = vllm_memory(m, s, VllmOptions(max_model_len_auto=True, gpu_memory_utilization=0.3), H100)
+    assert mem.starts and mem.max_model_len < m.max_context
+    per = kv_bytes_per_token(m, "bf16", 1, 1, 1)
+    assert math.ceil(mem.max_model_len / 16) * 16 * per <= mem.kv_available_bytes
+    assert any("Auto-fit max_model_len: reduced from 131072" in n for n in mem.notes)
+
+
+def test_the_refusal_text_is_vllm_0_33s():
+    text = not_enough_text(30000, 6.66 * GiB, 5.44 * GiB, 13528)
+    assert text.startswith("To serve at least one request with the model's max seq len (30000), (6.66 GiB KV cache "
+                           "is needed, which is larger than the available KV cache memory (5.44 GiB). Based on the "
+                           "available memory, the estimated maximum model length is 13528. Try increasing")
+
+
+def test_a_busy_gpu_gives_vllms_free_memory_error():
+    m = get_model("deepseek-r1-distill-qwen-7b")
+    mem = vllm_memory(m, Settings(runtime="vllm"), VllmOptions(max_model_len=8192), H100, gpu_free_bytes=40 * GiB)
+    assert mem.starts is False and "Free memory on device cuda:0 (40.0/79.18 GiB) on startup is less than desired GPU " \
+                                   "memory utilization (0.9, 71.26 GiB)" in mem.error
+
+
+def test_a_max_model_len_past_the_model_is_refused_unless_allowed():
+    m = get_model("deepseek-r1-distill-qwen-7b")
+    o = parse_command(["vllm", "serve", "m", "--max-model-len", "200000"], {}).options
+    assert "User-specified max_model_len (200000)" in vllm_memory(m, Settings(runtime="vllm"), o, H100).error
+    o = parse_command(["vllm", "serve", "m", "--max-model-len", "200000"], {"VLLM_ALLOW_LONG_MAX_MODEL_LEN": "1"}).options
+    assert vllm_memory(m, Settings(runtime="vllm"), o, H100).error is None
+
+
+def test_cpu_offload_and_cuda_graph_flags_move_memory_the_way_vllm_does():
+    m = get_model("deepseek-r1-distill-qwen-32b")
+    s = Settings(runtime="vllm")
+    base = vllm_memory(m, s, VllmOptions(max_model_len=8192), H100)
+    off = vllm_memory(m, s, VllmOptions(max_model_len=8192, cpu_offload_gb=10), H100)
+    eager = vllm_memory(m, s, VllmOptions(max_model_len=8192, enforce_eager=True), H100)
+    assert base.weights_bytes - off.weights_bytes == 10 * GiB
+    assert off.kv_available_bytes - base.kv_available_bytes == 10 * GiB
+    assert eager.cuda_graph_bytes == 0 and eager.kv_available_bytes - base.kv_available_bytes == base.cuda_graph_bytes
