@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """The measured cases: model, file type, llama-server flags. Writes cases.json for bench.py.
 
-usage: cases.py GGUF_DIR > cases.json   (GGUF files are GGUF_DIR/<model>.<ftype>.gguf)
+usage: cases.py GGUF_DIR [round2] > cases.json   (GGUF files are GGUF_DIR/<model>.<ftype>.gguf)
 Cases whose id ends in '-ho' are held out: the tests replay them but no constant is fitted to them.
+ROUND2 ('-ho2') was measured after the compute-buffer mechanism was re-derived from the first
+round's buffer lines, on shapes and flags that round never had (pipeline2.sh).
 """
 import json
 import sys
@@ -55,7 +57,23 @@ CASES = [
     ("q32-c32k", Q32, "Q4_K_M", ["-c", "32768"]),
 ]
 
+Q14 = "deepseek-r1-distill-qwen-14b"
+ROUND2 = [
+    ("q14-c16k-ho2", Q14, "Q4_K_M", ["-c", "16384"]),
+    ("q14-c32k-ngl30-ho2", Q14, "Q4_K_M", ["-c", "32768", "-ngl", "30"]),
+    ("q14-c8k-faoff-ho2", Q14, "Q4_K_M", ["-c", "8192", "-fa", "off"]),
+    ("q14-c32k-ub1024-ho2", Q14, "Q4_K_M", ["-c", "32768", "-ub", "1024"]),
+    ("q14-c65k-kvq8-ho2", Q14, "Q4_K_M", ["-c", "65536", "-ctk", "q8_0", "-ctv", "q8_0"]),
+    ("q14-c24k-ngl12-ub256-ho2", Q14, "Q4_K_M", ["-c", "24576", "-ngl", "12", "-ub", "256"]),
+    ("v2-c65k-ngl20-ho2", V2, "Q4_K_M", ["-c", "65536", "-ngl", "20"]),
+    ("v2-c32k-ncmoe20-ho2", V2, "Q4_K_M", ["-c", "32768", "-ncmoe", "20"]),
+    ("v2-c8k-faoff-np1-ho2", V2, "Q4_K_M", ["-c", "8192", "-fa", "off", "-np", "1"]),
+    ("q32-c16k-ngl40-ho2", Q32, "Q4_K_M", ["-c", "16384", "-ngl", "40"]),
+    ("q32-c32k-ho2", Q32, "Q4_K_M", ["-c", "32768"]),
+]
+
 if __name__ == "__main__":
     d = sys.argv[1].rstrip("/")
+    rows = ROUND2 if sys.argv[2:] == ["round2"] else CASES
     json.dump([{"id": i, "model": m, "ftype": f, "args": a, "gguf": f"{d}/{m}.{f}.gguf"}
-               for i, m, f, a in CASES], sys.stdout, indent=1)
+               for i, m, f, a in rows], sys.stdout, indent=1)

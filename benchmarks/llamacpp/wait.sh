@@ -5,7 +5,7 @@ G=$(cd "$(dirname "$0")" && pwd)
 W=/tmp/w
 if [ ! -f $W/started ]; then
   mkdir -p $W && touch $W/started
-  setsid nohup bash $G/pipeline.sh > $W/pipeline.log 2>&1 < /dev/null &
+  setsid nohup bash $G/${PIPELINE:-pipeline.sh} > $W/pipeline.log 2>&1 < /dev/null &
 fi
 end=$(( $(date +%s) + ${1:-500} ))
 while [ $(date +%s) -lt $end ] && [ ! -f $W/done ]; do sleep 5; done
