@@ -14,14 +14,15 @@ transformers 5.17 (cache_utils.DynamicLayer / DynamicIndexedLayer / DynamicSlidi
   compressors keep views of their kv/gate projections as the leftover buffer, so after a prefill
   every one of them holds `context` rows (measured: benchmarks/models2026/measure_transformers.json;
   the first decode step drops them back to the window).
-vLLM (model_executor/models/deepseek_v2.py Indexer; models/deepseek_v4.py DeepseekV4Attention
-  .get_kv_cache_spec and DeepseekV4Indexer): MLA latent (kv_lora_rank + rope) per token, bf16 or
-  fp8; V3.2 fp8 is the fp8_ds_mla layout, 656 B/token (512 fp8 + 4 fp32 scales + 64 bf16 rope);
-  indexer keys always fp8 + one fp32 scale per 128 values = 132 B/token; V4 compressed entries
-  584 B in fp8_ds_mla (448 NoPE fp8 + 128 B RoPE + 8 B scale, the comment in get_kv_cache_spec)
-  or head_dim x 2 B in bf16, one per compress_ratio tokens; indexer 132 B per compressed entry
-  (68 B with the MXFP4 indexer cache, SM100 only). A single latent / K=V head: every TP rank
-  holds the whole cache of its layers.
+vLLM (model_executor/models/deepseek_v2.py Indexer): MLA latent (kv_lora_rank + rope) per token,
+  bf16 or fp8; V3.2 fp8 is the fp8_ds_mla layout, 656 B/token (512 fp8 + 4 fp32 scales + 64 bf16
+  rope); indexer keys always fp8 + one fp32 scale per 128 values = 132 B/token. V4 (0.21-0.33,
+  models/deepseek_v4/*, v1/core/kv_cache_planning.py): KV cache *groups* sharing a block pool --
+  compressed KV (584 B per state in fp8_ds_mla) + indexer keys, two sliding-window groups and the
+  C4 / C128 compressor-state groups (fp32); one request needs each group's pages (window and
+  state groups: window - 1 + in-flight tokens), each page costing a whole pool block
+  (vllm_v4_need; benchmarks/runtime_logs/vllm_v4_kv.md). A single latent / K=V head: every TP
+  rank holds the whole cache of its layers.
 SGLang (mem_cache/memory_pool.py NSATokenToKVPool): V3.2 as vLLM per token (latent row of the
   kv_cache_dim the model runner passes -- 656 for fp8 assumed from the FlashMLA sparse layout, not
   read in SGLang itself; indexer index_head_dim + index_head_dim // 128 * 4 = 132 B, or 256 B with
