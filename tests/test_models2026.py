@@ -81,14 +81,18 @@ def test_v4_flash_layer_kinds():
 
 
 def test_v4_flash_1m_context_vllm_tp8_breakdown():
+    """vLLM 0.33.0 groups (benchmarks/runtime_logs/vllm_v4_kv.md): every group page costs the
+    widest group's block (21 x 37440 + 20 x 1728 + 21 x 8640 = 1,002,240 B); window and
+    compressor-state groups hold min(window - 1 + 2 x 8192 in flight, T) tokens."""
     spec = get_model("deepseek-v4-flash")
     t = 1048576
     d = kvcache.kv_cache_breakdown(spec, t, 1, "fp8", "vllm", tensor_parallel=8)
-    assert set(d) == {"v4_sliding_window", "v4_csa_compressed", "v4_csa_indexer", "v4_hca_compressed"}
-    assert d["v4_csa_compressed"] == 21 * (t // 4) * 584
-    assert d["v4_csa_indexer"] == 21 * (t // 4) * 132
-    assert d["v4_hca_compressed"] == 20 * (t // 128) * 584
-    assert d["v4_sliding_window"] == 43 * 128 * 584
+    assert set(d) == {"v4_compressed_kv", "v4_sliding_window", "v4_csa_compressor_state", "v4_hca_compressor_state"}
+    block = 21 * 37440 + 20 * 1728 + 21 * 8640
+    assert d["v4_compressed_kv"] == (t // 256) * block
+    assert d["v4_sliding_window"] == 2 * (-(-(127 + 16384) // 64) + 1) * block
+    assert d["v4_csa_compressor_state"] == (-(-(7 + 16384) // 4) + 1) * block
+    assert d["v4_hca_compressor_state"] == (-(-(127 + 16384) // 8) + 1) * block
     # replicated on every TP rank (one K=V head): the same as TP 1
     assert d == kvcache.kv_cache_breakdown(spec, t, 1, "fp8", "vllm", tensor_parallel=1)
     # doubling concurrency doubles every term; bf16 entries are larger than fp8
@@ -165,12 +169,12 @@ def test_deepseek_ocr_params_equal_the_checkpoint_and_image_kv():
         kvcache.kv_bytes_per_image(get_model("v4-flash"))
 
 
-def test_v4_sglang_adds_compressor_states_to_the_vllm_layout():
+def test_v4_sglang_adds_compressor_states_to_the_compressed_entries():
     spec = get_model("deepseek-v4-flash")
-    v = kvcache.kv_cache_breakdown(spec, 65536, 1, "fp8", "vllm")
-    s = kvcache.kv_cache_breakdown(spec, 65536, 1, "fp8", "sglang")
-    assert s["v4_hca_compressed"] - v["v4_hca_compressed"] == 20 * 128 * 1024 * 4
-    assert s["v4_csa_indexer"] - v["v4_csa_indexer"] == 21 * 8 * 512 * 4
+    t = 65536
+    s = kvcache.kv_cache_breakdown(spec, t, 1, "fp8", "sglang")
+    assert s["v4_hca_compressed"] == 20 * ((t // 128) * 584 + 128 * 1024 * 4)
+    assert s["v4_csa_indexer"] == 21 * ((t // 4) * 132 + 8 * 512 * 4)
 
 
 @pytest.mark.parametrize("name,gib", [("deepseek-v4-flash", 148.65), ("deepseek-v4-pro", 805.32)])
@@ -227,8 +231,10 @@ def test_v4_flash_at_1m_context_on_8_gpus_gives_a_per_gpu_kv_by_layer_type(capsy
                   "--tensor-parallel", "8", "--format", "json"])
     doc = json.loads(capsys.readouterr().out)
     by_type = doc["notes"]["kv_cache_by_layer_type"]
-    assert set(by_type) == {"v4_sliding_window", "v4_csa_compressed", "v4_csa_indexer", "v4_hca_compressed"}
+    assert set(by_type) == {"v4_compressed_kv", "v4_sliding_window", "v4_csa_compressor_state",
+                            "v4_hca_compressor_state"}
     assert sum(by_type.values()) == doc["per_device"]["kv_cache_bytes"]
-    # compressed sparse layers keep one entry per 4 tokens: they dominate at 1M tokens
-    assert by_type["v4_csa_compressed"] > by_type["v4_hca_compressed"] > by_type["v4_sliding_window"]
+    # at 1M tokens the compressed entries (4096 pages of 256 tokens) are as large as the C4
+    # compressor-state reserve (4099 pages for 2 x 8192 tokens in flight); windows are smaller
+    assert by_type["v4_compressed_kv"] > by_type["v4_hca_compressor_state"] > by_type["v4_sliding_window"]
     assert doc["notes"]["verification"] == "derived from source, not measured"
