@@ -25,8 +25,7 @@ from typing import Dict, List, Optional, Tuple
 
 from deepseek_probe.profiles import ModelSpec, get_model
 from deepseek_probe.runtimes.base import GiB, Settings
-from deepseek_probe.runtimes.vllm import (VllmOptions, _longest_fitting, _needed, kv_bytes_per_token,
-                                          kv_dtype_name, vllm_memory)
+from deepseek_probe.runtimes.vllm import VllmOptions, vllm_memory
 from deepseek_probe.runtimes.vllm_cli import parse_command
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vllm")
@@ -81,7 +80,7 @@ def era_options(log: Dict, opts: VllmOptions) -> VllmOptions:
       install of vLLM < 0.33 gets (FlashInfer was the optional extra `vllm[flashinfer]`: wheel
       METADATA of 0.10.1.1 and 0.11.0; a dependency in 0.33.0)."""
     v = version_of(log)
-    changes: Dict[str, object] = {"flashinfer_sampler": False}
+    changes: Dict[str, object] = {"flashinfer_sampler": False, "vllm_release": f"{v[0]}.{v[1]}.0"}
     if log.get("engine") == "V0":
         changes.update(v0_engine=True, cudagraph_in_budget=False)
     elif v < (0, 20):
@@ -158,32 +157,27 @@ def replay(log: Dict) -> List[Tuple[str, float, float]]:
 
 
 def replay_pool(log: Dict) -> List[Tuple[str, float, float]]:
-    """(term, logged, predicted) from the logged KV memory: the pool arithmetic alone."""
+    """(term, logged, predicted) from the logged KV memory (given to vLLM's model as
+    --kv-cache-memory-bytes, which skips the profile): the pool arithmetic alone."""
     lg = log["logged"]
     if lg.get("kv_cache_gib") is None or lg["kv_cache_gib"] <= 0:
         return []
     spec, s, opts = inputs(log)
-    max_len = opts.max_model_len or spec.max_context
-    kv = kv_dtype_name(s, opts)
-    from deepseek_probe.runtimes.vllm import block_size_for
-    bs = block_size_for(spec, opts, None)
-    avail = int(lg["kv_cache_gib"] * GiB)
-    per_token = kv_bytes_per_token(spec, kv, opts.tp, opts.pp, max_len)
-    blocks = int(avail // (per_token * bs))
-    conc = blocks / -(-max_len // bs)
+    opts = dataclasses.replace(opts, kv_cache_memory_bytes=int(lg["kv_cache_gib"] * GiB))
+    m = vllm_memory(spec, s, opts, gpu_total_bytes(log), gpu_name=log["gpu"]["name"])
     rows = []
     if lg.get("kv_tokens") is not None:
         # V0 and V1 < 0.21 print blocks x block_size; >= 0.21 int(concurrency x max_model_len)
-        rows.append(("kv_tokens", lg["kv_tokens"], blocks * bs if version_of(log) < (0, 21) else int(conc * max_len)))
+        tokens = (m.num_blocks or 0) * m.block_size if version_of(log) < (0, 21) else m.kv_tokens or 0
+        rows.append(("kv_tokens", lg["kv_tokens"], tokens))
     if lg.get("gpu_blocks") is not None:
-        rows.append(("gpu_blocks", lg["gpu_blocks"], blocks))
+        rows.append(("gpu_blocks", lg["gpu_blocks"], m.num_blocks or 0))
     if lg.get("max_concurrency") is not None:
-        rows.append(("max_concurrency", lg["max_concurrency"], round(conc, 2)))
+        rows.append(("max_concurrency", lg["max_concurrency"], round(m.max_concurrency or 0, 2)))
     if lg.get("kv_needed_gib") is not None:
-        rows.append(("kv_needed_gib", lg["kv_needed_gib"], _needed(spec, kv, opts.tp, opts.pp, max_len, bs) / GiB))
+        rows.append(("kv_needed_gib", lg["kv_needed_gib"], m.kv_needed_bytes / GiB))
     if lg.get("estimated_max_model_len") is not None:
-        rows.append(("estimated_max_model_len", lg["estimated_max_model_len"],
-                     _longest_fitting(spec, kv, opts.tp, opts.pp, bs, avail, max_len)))
+        rows.append(("estimated_max_model_len", lg["estimated_max_model_len"], m.estimated_max_model_len or 0))
     return rows
 
 

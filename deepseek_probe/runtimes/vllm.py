@@ -120,6 +120,8 @@ class VllmOptions:
     # driver rank samples (worker/model_runner.py profile_run; the other ranks' peak is the forward).
     v0_engine: bool = False
     sampler_in_profile: bool = True
+    vllm_release: str = VLLM_VERSION  # whose DeepSeek-V4 group arithmetic applies (kvcache.vllm_v4_need)
+    mtp_layers: int = 0  # MTP draft layers with their own KV (--speculative-config with MTP)
 
     def __post_init__(self) -> None:
         for name in ("tp", "pp", "dp"):
@@ -183,6 +185,8 @@ def batch_defaults(gpu_total_bytes: Optional[int], gpu_name: str = "") -> tuple:
 def block_size_for(spec: ModelSpec, opts: VllmOptions, compute_capability: Optional[float]) -> int:
     if opts.block_size:
         return opts.block_size
+    if spec.family == "deepseek_v4":
+        return kvcache.VLLM_V4_BLOCK_SIZE
     if spec.is_mla:
         return MLA_BLOCK_SIZE_BLACKWELL if (compute_capability or 0) >= 10 else MLA_BLOCK_SIZE
     return BLOCK_SIZE
@@ -207,6 +211,12 @@ def kv_dtype_name(s: Settings, opts: VllmOptions) -> str:
     if opts.kv_cache_dtype == "auto" and opts.dtype in ("float", "float32"):
         return "fp32"
     return s.kv_precision
+
+
+def _v4_options(opts: VllmOptions, tokens: int, block_size: int) -> dict:
+    """kvcache.vllm_v4_need's options: in-flight tokens, block size, release, MTP layers."""
+    return dict(max_num_batched_tokens=tokens, block_size=block_size, vllm_release=opts.vllm_release,
+                mtp_layers=opts.mtp_layers)
 
 
 def kv_bytes_per_token(spec: ModelSpec, kv_dtype: str, tp: int, pp: int, context: int) -> float:
@@ -341,7 +351,10 @@ def vllm_memory(spec: ModelSpec, settings: Settings, opts: Optional[VllmOptions]
                    max_num_seqs=seqs, block_size=bs, precision=precision, kv_bytes_per_token=per_token,
                    weights_bytes=weights, activation_bytes=max(fwd, smp), forward_peak_bytes=fwd,
                    sampler_peak_bytes=smp, non_torch_bytes=non_torch, cuda_graph_bytes=graphs)
-    m.kv_needed_bytes = _needed(spec, kv_dtype, tp, pp, max_len, bs)
+    v4 = _v4_options(o, tokens, bs) if spec.family == "deepseek_v4" else None
+    m.kv_needed_bytes = _needed(spec, kv_dtype, tp, pp, max_len, bs, v4)
+    if v4:
+        m.kv_bytes_per_token = m.kv_needed_bytes / max_len
     if post:
         m.notes.append(f"weights include {post / GiB:.2f} GiB of W_UK/W_UV copies (MLA weight absorption)")
     if offload:
@@ -372,7 +385,7 @@ def vllm_memory(spec: ModelSpec, settings: Settings, opts: Optional[VllmOptions]
         return m
     block_bytes = per_token * bs
     if o.max_model_len_auto:
-        fit = _longest_fitting(spec, kv_dtype, tp, pp, bs, avail, derived)
+        fit = _longest_fitting(spec, kv_dtype, tp, pp, bs, avail, derived, v4)
         if fit <= 0:
             m.starts, m.error = False, "ValueError: " + auto_fit_failed_text()
             return m
@@ -380,12 +393,17 @@ def vllm_memory(spec: ModelSpec, settings: Settings, opts: Optional[VllmOptions]
             m.notes.append(f"Auto-fit max_model_len: reduced from {derived} to {fit} to fit in available KV "
                            f"cache memory ({_gib(avail)} GiB GPU)")
         m.max_model_len = max_len = min(fit, derived)
-        m.kv_needed_bytes = _needed(spec, kv_dtype, tp, pp, max_len, bs)
-    m.num_blocks = int(avail // block_bytes)
-    m.max_concurrency = m.num_blocks / math.ceil(max_len / bs)
-    m.kv_tokens = int(m.max_concurrency * max_len)
+        m.kv_needed_bytes = _needed(spec, kv_dtype, tp, pp, max_len, bs, v4)
+        if v4:
+            m.kv_bytes_per_token = m.kv_needed_bytes / max_len
+    if v4:  # hybrid groups sharing one block pool (kvcache.vllm_v4_capacity)
+        m.num_blocks, m.max_concurrency, m.kv_tokens = kvcache.vllm_v4_capacity(spec, avail, max_len, kv_dtype, **v4)
+    else:
+        m.num_blocks = int(avail // block_bytes)
+        m.max_concurrency = m.num_blocks / math.ceil(max_len / bs)
+        m.kv_tokens = int(m.max_concurrency * max_len)
     if m.kv_needed_bytes > avail:
-        m.estimated_max_model_len = _longest_fitting(spec, kv_dtype, tp, pp, bs, avail, max_len)
+        m.estimated_max_model_len = _longest_fitting(spec, kv_dtype, tp, pp, bs, avail, max_len, v4)
         m.starts = False
         m.error = "ValueError: " + not_enough_text(max_len, m.kv_needed_bytes, avail, m.estimated_max_model_len)
         return m
@@ -393,21 +411,26 @@ def vllm_memory(spec: ModelSpec, settings: Settings, opts: Optional[VllmOptions]
     return m
 
 
-def _needed(spec: ModelSpec, kv_dtype: str, tp: int, pp: int, length: int, bs: int) -> int:
+def _needed(spec: ModelSpec, kv_dtype: str, tp: int, pp: int, length: int, bs: int,
+            v4: Optional[dict] = None) -> int:
     """Bytes one request of `length` tokens takes: whole blocks (kv_cache_interface.py
-    max_memory_usage_bytes = cdiv(length, block_size) x page bytes, per layer)."""
+    max_memory_usage_bytes = cdiv(length, block_size) x page bytes, per layer). DeepSeek-V4:
+    its groups' pages incl. the sliding-window and compressor-state reserve (kvcache.vllm_v4_need)."""
+    if v4 is not None:
+        return sum(kvcache.vllm_v4_need(spec, length, kv_dtype, **v4)[0].values())
     padded = math.ceil(length / bs) * bs
     return int(kv_bytes_per_token(spec, kv_dtype, tp, pp, padded) * padded)
 
 
-def _longest_fitting(spec: ModelSpec, kv_dtype: str, tp: int, pp: int, bs: int, avail: int, top: int) -> int:
+def _longest_fitting(spec: ModelSpec, kv_dtype: str, tp: int, pp: int, bs: int, avail: int, top: int,
+                     v4: Optional[dict] = None) -> int:
     """estimate_max_model_len: binary search for the longest length whose need fits; 0 if none."""
-    if _needed(spec, kv_dtype, tp, pp, 1, bs) > avail:
+    if _needed(spec, kv_dtype, tp, pp, 1, bs, v4) > avail:
         return 0
     lo, hi = 1, top
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if _needed(spec, kv_dtype, tp, pp, mid, bs) <= avail:
+        if _needed(spec, kv_dtype, tp, pp, mid, bs, v4) <= avail:
             lo = mid
         else:
             hi = mid - 1
