@@ -9,26 +9,22 @@ Run: python benchmarks/runtime_logs/sglang_replay.py
 from __future__ import annotations
 
 import dataclasses
-import glob
-import json
 import os
 import sys
 from typing import Dict, List, Optional, Tuple
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import logfiles  # noqa: E402  (benchmarks/runtime_logs/logfiles.py)
 
 from deepseek_probe.profiles import ModelSpec, get_model
 from deepseek_probe.runtimes.base import GiB, MiB, Settings
 from deepseek_probe.runtimes.sglang import kv_pool_bytes, sglang_memory
 from deepseek_probe.runtimes.sglang_cli import parse_command
 
-HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sglang")
 
 
 def load_logs() -> List[Tuple[str, Dict]]:
-    out = []
-    for p in sorted(glob.glob(os.path.join(HERE, "*.json"))):
-        with open(p, encoding="utf-8") as f:
-            out.append((os.path.basename(p), json.load(f)))
-    return out
+    return logfiles.load("sglang")
 
 
 def spec_of(log: Dict) -> ModelSpec:

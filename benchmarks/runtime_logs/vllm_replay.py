@@ -17,18 +17,19 @@ Run: python benchmarks/runtime_logs/vllm_replay.py
 from __future__ import annotations
 
 import dataclasses
-import glob
-import json
 import os
 import re
+import sys
 from typing import Dict, List, Optional, Tuple
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import logfiles  # noqa: E402  (benchmarks/runtime_logs/logfiles.py)
 
 from deepseek_probe.profiles import ModelSpec, get_model
 from deepseek_probe.runtimes.base import GiB, Settings
 from deepseek_probe.runtimes.vllm import VllmOptions, vllm_memory
 from deepseek_probe.runtimes.vllm_cli import parse_command
 
-HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vllm")
 
 # torch.cuda.mem_get_info() total, GiB, for GPUs whose log did not print it: "total_gpu_memory
 # (...)" of other public vLLM logs of that GPU (A100 80GB 79.15, A100 40GB 39.39, H100 79.18,
@@ -44,11 +45,7 @@ FORMATS = (("w8a8", "int8"), ("fp8", "fp8"), ("native", "fp8"), ("awq", "int4"),
 
 
 def load_logs() -> List[Tuple[str, Dict]]:
-    out = []
-    for p in sorted(glob.glob(os.path.join(HERE, "*.json"))):
-        with open(p, encoding="utf-8") as f:
-            out.append((os.path.basename(p), json.load(f)))
-    return out
+    return logfiles.load("vllm")
 
 
 def spec_of(log: Dict) -> ModelSpec:

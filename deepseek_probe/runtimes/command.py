@@ -90,6 +90,26 @@ def to_bool(flag: str) -> Callable[[str], bool]:
     return conv
 
 
+def to_choice(flag: str, choices: Sequence[str]) -> Callable[[str], str]:
+    def conv(v: str) -> str:
+        if v not in choices:
+            raise CommandError(f"{flag} must be one of {', '.join(choices)}, got {v!r}")
+        return v
+    return conv
+
+
+def to_fraction(flag: str, one_allowed: bool = False) -> Callable[[str], float]:
+    """A number in (0, 1), or (0, 1] with `one_allowed`."""
+    base = to_float(flag)
+
+    def conv(v: str) -> float:
+        x = base(v)
+        if not (0 < x <= 1 if one_allowed else 0 < x < 1):
+            raise CommandError(f"{flag} needs a number in (0, 1{']' if one_allowed else ')'}, got {v!r}")
+        return x
+    return conv
+
+
 def parse_flags(args: Sequence[str], table: Sequence[Flag], program: str,
                 unknown: str = NOT_MODELLED) -> ParsedFlags:
     """Read `args` against `table`. `--flag=value` and `--flag value` both work. A flag not in

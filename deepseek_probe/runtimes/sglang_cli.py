@@ -13,16 +13,8 @@ import os
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 from deepseek_probe.runtimes.command import (
-    IGNORED, NOT_MODELLED, CommandError, Flag, ParsedCommand, parse_flags, to_float, to_int)
+    IGNORED, NOT_MODELLED, CommandError, Flag, ParsedCommand, parse_flags, to_choice, to_fraction, to_int)
 from deepseek_probe.runtimes.sglang import KV_DTYPE_BYTES, SglangOptions
-
-
-def _choice(flag: str, choices: Sequence[str]) -> Any:
-    def conv(v: str) -> str:
-        if v not in choices:
-            raise CommandError(f"{flag} must be one of {', '.join(choices)}, got {v!r}")
-        return v
-    return conv
 
 
 def _positive(flag: str) -> Any:
@@ -33,17 +25,6 @@ def _positive(flag: str) -> Any:
         if n < 1:
             raise CommandError(f"{flag} needs a whole number >= 1, got {v!r}")
         return n
-    return conv
-
-
-def _fraction(flag: str) -> Any:
-    base = to_float(flag)
-
-    def conv(v: str) -> float:
-        x = base(v)
-        if not 0 < x < 1:
-            raise CommandError(f"{flag} needs a number between 0 and 1, got {v!r}")
-        return x
     return conv
 
 
@@ -67,11 +48,11 @@ FLAGS: Tuple[Flag, ...] = (
     Flag(("--tensor-parallel-size", "--tp-size", "--tp"), "tp", convert=_positive("--tp-size")),
     Flag(("--data-parallel-size", "--dp-size", "--dp"), "dp", convert=_positive("--dp-size")),
     Flag(("--pipeline-parallel-size", "--pp-size"), "pp", convert=_positive("--pp-size")),
-    Flag(("--mem-fraction-static",), "mem_fraction_static", convert=_fraction("--mem-fraction-static")),
+    Flag(("--mem-fraction-static",), "mem_fraction_static", convert=to_fraction("--mem-fraction-static")),
     Flag(("--context-length",), "context_length", convert=_positive("--context-length")),
-    Flag(("--kv-cache-dtype",), "kv_cache_dtype", convert=_choice("--kv-cache-dtype", _KV)),
-    Flag(("--quantization",), "quantization", convert=_choice("--quantization", _QUANT)),
-    Flag(("--dtype",), "dtype", convert=_choice("--dtype", _DTYPES)),
+    Flag(("--kv-cache-dtype",), "kv_cache_dtype", convert=to_choice("--kv-cache-dtype", _KV)),
+    Flag(("--quantization",), "quantization", convert=to_choice("--quantization", _QUANT)),
+    Flag(("--dtype",), "dtype", convert=to_choice("--dtype", _DTYPES)),
     Flag(("--max-running-requests",), "max_running_requests", convert=_positive("--max-running-requests")),
     Flag(("--max-total-tokens",), "max_total_tokens", convert=_positive("--max-total-tokens")),
     Flag(("--chunked-prefill-size",), "chunked_prefill_size", convert=to_int("--chunked-prefill-size")),

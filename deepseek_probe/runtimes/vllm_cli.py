@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 from deepseek_probe.runtimes.command import (
-    IGNORED, NOT_MODELLED, CommandError, Flag, ParsedCommand, parse_flags, to_float)
+    IGNORED, NOT_MODELLED, CommandError, Flag, ParsedCommand, parse_flags, to_choice, to_float, to_fraction)
 from deepseek_probe.runtimes.vllm import KV_DTYPE_BYTES, QUANT_TO_PRECISION, VllmOptions
 
 _HUMAN = re.compile(r"(\d+(?:\.\d+)?)([kmgtKMGT]?)")
@@ -48,17 +48,6 @@ def _max_model_len(v: str) -> int:
     return human_int("--max-model-len")(v)
 
 
-def _fraction(flag: str) -> Any:
-    base = to_float(flag)
-
-    def conv(v: str) -> float:
-        x = base(v)
-        if not 0 < x <= 1:
-            raise CommandError(f"{flag} needs a number in (0, 1], got {v!r}")
-        return x
-    return conv
-
-
 def _non_negative(flag: str) -> Any:
     base = to_float(flag)
 
@@ -67,14 +56,6 @@ def _non_negative(flag: str) -> Any:
         if x < 0:
             raise CommandError(f"{flag} needs a number >= 0, got {v!r}")
         return x
-    return conv
-
-
-def _choice(flag: str, choices: Sequence[str]) -> Any:
-    def conv(v: str) -> str:
-        if v not in choices:
-            raise CommandError(f"{flag} must be one of {', '.join(choices)}, got {v!r}")
-        return v
     return conv
 
 
@@ -89,15 +70,16 @@ FLAGS: Tuple[Flag, ...] = (
     Flag(("--data-parallel-size", "-dp"), "dp", convert=human_int("--data-parallel-size")),
     Flag(("--enable-expert-parallel", "-ep"), "enable_expert_parallel", takes_value=False),
     Flag(("--max-model-len",), "max_model_len", convert=_max_model_len),
-    Flag(("--gpu-memory-utilization",), "gpu_memory_utilization", convert=_fraction("--gpu-memory-utilization")),
-    Flag(("--dtype",), "dtype", convert=_choice("--dtype", _DTYPES)),
+    Flag(("--gpu-memory-utilization",), "gpu_memory_utilization",
+         convert=to_fraction("--gpu-memory-utilization", one_allowed=True)),
+    Flag(("--dtype",), "dtype", convert=to_choice("--dtype", _DTYPES)),
     Flag(("--quantization", "-q"), "quantization"),
-    Flag(("--kv-cache-dtype",), "kv_cache_dtype", convert=_choice("--kv-cache-dtype", tuple(KV_DTYPE_BYTES))),
+    Flag(("--kv-cache-dtype",), "kv_cache_dtype", convert=to_choice("--kv-cache-dtype", tuple(KV_DTYPE_BYTES))),
     Flag(("--max-num-seqs",), "max_num_seqs", convert=human_int("--max-num-seqs")),
     Flag(("--max-num-batched-tokens",), "max_num_batched_tokens", convert=human_int("--max-num-batched-tokens")),
     Flag(("--enforce-eager",), "enforce_eager", takes_value=False),
     Flag(("--cpu-offload-gb",), "cpu_offload_gb", convert=_non_negative("--cpu-offload-gb")),
-    Flag(("--block-size",), "block_size", convert=lambda v: int(_choice("--block-size", _BLOCK_SIZES)(v))),
+    Flag(("--block-size",), "block_size", convert=lambda v: int(to_choice("--block-size", _BLOCK_SIZES)(v))),
     Flag(("--kv-cache-memory-bytes", "--kv-cache-memory"), "kv_cache_memory_bytes",
          convert=human_int("--kv-cache-memory-bytes")),
     # change memory, not modelled here
