@@ -93,7 +93,8 @@ def run_case(c: dict, server: str, port: int, logdir: str, timeout: float) -> di
     time.sleep(1.0)
     rec["used_before_mib"] = gpu_used_mib()
     log_path = os.path.join(logdir, c["id"] + ".log")
-    cmd = [server, "-m", c["gguf"], "--host", "127.0.0.1", "--port", str(port)] + c["args"]
+    # -v: llama-server 2026-10 prints the "CUDA0 ... buffer size" lines only at this verbosity
+    cmd = [server, "-m", c["gguf"], "--host", "127.0.0.1", "--port", str(port), "-v"] + c["args"]
     rec["cmd"] = " ".join(cmd)
     t0 = time.time()
     with open(log_path, "w") as log:
