@@ -32,6 +32,12 @@ def main(argv: List[str]) -> int:
     for tree in trees.values():
         subprocess.run([sys.executable, "-m", "compileall", "-q", os.path.join(tree, "deepseek_probe")],
                        env=env_compile, stdout=subprocess.DEVNULL, check=True)
+    for label, tree in trees.items():  # an installed copy (pip install -e) would shadow PYTHONPATH
+        where = subprocess.run([sys.executable, "-c", "import deepseek_probe; print(deepseek_probe.__file__)"],
+                               env=dict(os.environ, PYTHONPATH=tree), capture_output=True, text=True).stdout
+        if not where.startswith(tree):
+            print(f"{label}: python imports deepseek_probe from {where.strip()!r}, not {tree}; uninstall it first")
+            return 2
     times: Dict[str, List[float]] = {"A": [], "B": []}
     for r in range(opts.rounds + 1):  # round 0 warms the page cache, not timed
         for label in ("A", "B") if r % 2 else ("B", "A"):

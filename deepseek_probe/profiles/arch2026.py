@@ -123,11 +123,14 @@ def v4_counts(s, layer_counts) -> Dict[str, int]:
 
 
 def v4_layer_kinds(s) -> Dict[str, int]:
-    """How many main layers of each V4 attention kind."""
-    out = {V4_SLIDING: 0, V4_CSA: 0, V4_HCA: 0}
-    for ratio in s.compress_ratios[:s.layers]:
-        out[v4_layer_kind(ratio)] += 1
-    return out
+    """How many main layers of each V4 attention kind (kept on the spec: asked per estimate)."""
+    cached = s.__dict__.get("_v4_layer_kinds")
+    if cached is None:
+        cached = {V4_SLIDING: 0, V4_CSA: 0, V4_HCA: 0}
+        for ratio in s.compress_ratios[:s.layers]:
+            cached[v4_layer_kind(ratio)] += 1
+        s.__dict__["_v4_layer_kinds"] = cached
+    return dict(cached)
 
 
 # -- vision towers ----------------------------------------------------------------------------

@@ -224,9 +224,16 @@ def kv_bytes_per_token(spec: ModelSpec, kv_dtype: str, tp: int, pp: int, context
     2 x max(1, kv_heads/TP) x head_dim x dtype per layer; MLA one 576-wide latent row, not split
     by TP; V3.2 fp8_ds_mla 656 B + 132 B indexer keys (kvcache.py). Layers / PP on the heaviest
     stage. V4's windowed layers make the per-token cost depend on the context: averaged here."""
-    t = max(1, context)
-    per = kvcache.kv_cache_bytes(spec, t, 1, kv_dtype, "vllm", tp) / t
-    return per * math.ceil(spec.layers / pp) / spec.layers
+    linear = spec.family not in memory.SPARSE_CACHE_FAMILIES  # the same bytes for every token
+    cache = spec.__dict__.setdefault("_vllm_kv_per_token", {})
+    key = (kv_dtype, tp, pp)
+    if linear and key in cache:
+        return cache[key]
+    t = 1024 if linear else max(1, context)
+    per = kvcache.kv_cache_bytes(spec, t, 1, kv_dtype, "vllm", tp) / t * math.ceil(spec.layers / pp) / spec.layers
+    if linear:
+        cache[key] = per
+    return per
 
 
 # -- the profile run -----------------------------------------------------------------------
