@@ -43,7 +43,8 @@ def _vllm(spec: ModelSpec, settings: Settings, total: int, free: int, name: str)
         fix = "lower --max-model-len" if "max seq len" in m.error or "max_model_len" in m.error else \
             "raise --gpu-memory-utilization, add GPUs (--tensor-parallel-size) or use a smaller precision"
         if m.estimated_max_model_len:
-            fix = f"--max-model-len {m.estimated_max_model_len} (the longest that fits), or {fix}"
+            fix = (f"--max-model-len {m.estimated_max_model_len} (the longest that fits), or raise "
+                   "--gpu-memory-utilization")
         if "Free memory on device" in m.error:
             fix = f"--gpu-memory-utilization {int(free / total * 100) / 100:.2f} or free the GPU"
         return Finding("vllm.start", "fail", f"vLLM {m.version} would refuse to start: {m.error}",
