@@ -313,33 +313,25 @@ def _v4_vllm_groups(layers: List[_V4Layer], release: Tuple[int, ...]) -> Tuple[L
 
 
 def _v4_vllm_layout(spec: ModelSpec, kv_dtype: str, bs: int, release: Tuple[int, ...],
-                    mtp_layers: int) -> Tuple[List[List[_V4Layer]], int, int]:
-    """_v4_vllm_groups of _v4_vllm_layers, kept on the spec: it does not depend on the context,
-    and the survey and the planner ask for it hundreds of times."""
+                    mtp_layers: int) -> Tuple[List[List[_V4Layer]], int, int, List[List[Tuple[int, int]]]]:
+    """_v4_vllm_groups of _v4_vllm_layers, plus each group's distinct (block size, window) pairs,
+    kept on the spec: none of it depends on the context, and the survey and the planner ask for
+    it hundreds of times."""
     cache = spec.__dict__.setdefault("_v4_vllm_layout", {})
     key = (kv_dtype, bs, release, mtp_layers)
     if key not in cache:
-        cache[key] = _v4_vllm_groups(_v4_vllm_layers(spec, kv_dtype, bs, release, mtp_layers), release)
+        groups, page, block = _v4_vllm_groups(_v4_vllm_layers(spec, kv_dtype, bs, release, mtp_layers), release)
+        shapes = [sorted({(blk, w) for _, blk, _, w in g}) for g in groups]
+        cache[key] = (groups, page, block, shapes)
     return cache[key]
 
 
-def _v4_group_pages(g: List[_V4Layer], t: int, in_flight: int) -> int:
+def _v4_group_pages(shapes: List[Tuple[int, int]], t: int, in_flight: int) -> int:
     """UniformTypeKVCacheSpecs.max_memory_usage_pages: the most pages any layer of the group needs
     for one request of t tokens. Full: cdiv(t, block); window (SlidingWindowSpec
-    max_admission_blocks_per_request): cdiv(min(window - 1 + in-flight tokens, t), block) + 1."""
-    return max(_ceil(t, blk) if w == 0 else _ceil(min(w - 1 + in_flight, t), blk) + 1 for blk, w in _shapes(g))
-
-
-def _shapes(g: List[_V4Layer]) -> List[Tuple[int, int]]:
-    """The distinct (block size, window) pairs of a group: all its pages depend on."""
-    key = id(g)
-    hit = _SHAPES.get(key)
-    if hit is None or hit[0] is not g:
-        hit = _SHAPES[key] = (g, sorted({(blk, w) for _, blk, _, w in g}))
-    return hit[1]
-
-
-_SHAPES: Dict[int, Tuple[List[_V4Layer], List[Tuple[int, int]]]] = {}
+    max_admission_blocks_per_request): cdiv(min(window - 1 + in-flight tokens, t), block) + 1.
+    `shapes`: the group's distinct (block size, window) pairs."""
+    return max(_ceil(t, blk) if w == 0 else _ceil(min(w - 1 + in_flight, t), blk) + 1 for blk, w in shapes)
 
 
 def vllm_v4_need(spec: ModelSpec, t: int, kv_dtype: str = "fp8", *,
@@ -354,11 +346,11 @@ def vllm_v4_need(spec: ModelSpec, t: int, kv_dtype: str = "fp8", *,
     min(window - 1 + in-flight, t) tokens: at 16384 in flight that is most of a 30K request's need."""
     rel = _release(vllm_release)
     in_flight = max_num_batched_tokens * (max_concurrent_batches if rel >= (0, 26) else 1)
-    groups, page, block = _v4_vllm_layout(spec, kv_dtype, block_size, rel, mtp_layers)
+    groups, page, block, shapes = _v4_vllm_layout(spec, kv_dtype, block_size, rel, mtp_layers)
     need: Dict[str, int] = {}
     pages = []
-    for g in groups:
-        pages.append(_v4_group_pages(g, t, in_flight))
+    for g, shape in zip(groups, shapes):
+        pages.append(_v4_group_pages(shape, t, in_flight))
         key = "v4_" + g[0][0] if g[0][0] != "csa_state" else "v4_csa_compressor_state"
         key = "v4_hca_compressor_state" if g[0][0] == "hca_state" else key
         need[key] = need.get(key, 0) + pages[-1] * page
