@@ -74,18 +74,12 @@ def _settings_options(f):
     return f
 
 
-def _settings_for(spec, runtime, precision, kv_precision, context, concurrency, tensor_parallel,
-                  mla_cache=None, gpu_memory_utilization=None):
-    from dataclasses import replace
+def _flags(runtime, precision, kv_precision, context, concurrency, tensor_parallel, mla_cache,
+           gpu_memory_utilization):
+    from deepseek_probe.question import Flags
 
-    from deepseek_probe import runtimes
-
-    s = runtimes.default_settings(spec, runtime)
-    given = {"precision": precision, "kv_precision": kv_precision, "context": context,
-             "concurrency": concurrency, "tensor_parallel": tensor_parallel,
-             "mla_cache": mla_cache, "gpu_memory_utilization": gpu_memory_utilization}
-    changes = {name: value for name, value in given.items() if value}  # unset flags keep defaults
-    return replace(s, **changes) if changes else s
+    return Flags(runtime, precision, kv_precision, context, concurrency, tensor_parallel, mla_cache,
+                 gpu_memory_utilization)
 
 
 def _launch_command() -> Optional[List[str]]:
@@ -93,58 +87,11 @@ def _launch_command() -> Optional[List[str]]:
     return (click.get_current_context().obj or {}).get("launch")
 
 
-def _requests(models, model_configs, default, runtime, precision, kv_precision, context, concurrency,
-              tensor_parallel, mla_cache, gpu_memory_utilization, gpu_totals=()):
-    """(spec, settings, launch echo or None, model resolution note or None) for every model: from the flags, or from the launch
-    command after `--` (the command states what it sets; the flags fill in the rest)."""
-    launch = _launch_command()
-    if launch is None:
-        from deepseek_probe.runtimes import RUNTIMES
+def _questions(models, model_configs, flags, gpu_totals=()):
+    """The questions of this invocation: from the launch command after `--`, else the flags."""
+    from deepseek_probe import question
 
-        out = []
-        for spec, implied_precision, implied_runtime, note in _specs(models, model_configs, default):
-            rt = runtime or implied_runtime or "transformers"
-            if implied_precision not in RUNTIMES[rt].precisions:  # a GGUF quant means nothing to vLLM
-                implied_precision = None
-            out.append((spec, _settings_for(spec, rt, precision or implied_precision, kv_precision, context,
-                                            concurrency, tensor_parallel, mla_cache, gpu_memory_utilization),
-                        None, note))
-        return out
-    from deepseek_probe.runtimes import launch as launch_mod
-
-    cmd = launch_mod.parse_launch(launch, os.environ)
-    specs, quant = launch_mod.command_models(cmd, models, model_configs)
-    out = []
-    for spec in specs:
-        base = _settings_for(spec, launch_mod.ESTIMATOR_RUNTIME[cmd.runtime], precision or quant,
-                             kv_precision, context, concurrency, tensor_parallel, mla_cache,
-                             gpu_memory_utilization)
-        out.append((spec, launch_mod.settings_from_command(base, cmd, spec, gpu_totals), launch_mod.echo(cmd), None))
-    return out
-
-
-def _specs(models: Sequence[str], model_configs: Sequence[str], default: Sequence[str] = ()):
-    """(spec, precision the name implies, runtime it implies, resolution note) per model. A model
-    is any name people type (catalog id or alias, Hugging Face id, Ollama tag, GGUF file or
-    checkpoint folder: profiles/names.py); the note says what it resolved to when that is not
-    plain from the name."""
-    from deepseek_probe import profiles
-    from deepseek_probe.profiles import PRECISIONS, names
-
-    out = [(profiles.from_hf_config(p), None, None, None) for p in model_configs]
-    for m in list(models) or ([] if out else list(default)):
-        r = names.resolve(m)
-        if r.spec is None:
-            from deepseek_probe.errors import InputError
-
-            raise InputError(f"{m}: {r.unresolved or 'not a model in the catalog'}")
-        precision = r.precision if r.precision in PRECISIONS else None
-        note = None
-        if r.source != "catalog" or r.notes:
-            note = (f"{m} -> {r.spec.id}" + (f", {r.quant or precision}" if (r.quant or precision) else "")
-                    + f" ({r.source})" + "".join(f"; {n}" for n in r.notes))
-        out.append((r.spec, precision, r.runtime, note))
-    return out
+    return question.build(models, model_configs, flags, _launch_command(), os.environ, gpu_totals)
 
 
 def _write(text: str, output: Optional[str]) -> None:
@@ -188,7 +135,9 @@ def cli(debug: bool) -> None:
 
 @cli.command(epilog=EXIT_HELP)
 @click.option("--model", "models", multiple=True,
-              help="Model id or alias (repeatable; default: 7b 33b 70b 236b). See `models`.")
+              help="Model: catalog id or alias, Ollama tag, Hugging Face id, .gguf file or checkpoint "
+                   "folder (repeatable). Without one (and without a launch command), check surveys "
+                   "every model. See `models`.")
 @_settings_options
 @click.option("--snapshot", "snapshot_path", type=click.Path(dir_okay=False),
               help="Evaluate a saved snapshot instead of probing this machine.")
@@ -203,8 +152,14 @@ def cli(debug: bool) -> None:
 def check(models, precision, kv_precision, context, concurrency, runtime, tensor_parallel,
           model_configs, snapshot_path, model_dir, fmt, output, no_redact, verify, mla_cache,
           gpu_memory_utilization):
-    """Check this machine (or a snapshot) against DeepSeek model requirements."""
-    from deepseek_probe import profiles, report, rules
+    """Check this machine (or a snapshot) against DeepSeek model requirements.
+
+    \b
+    With `-- LAUNCH COMMAND` at the end, check the exact command you will run:
+      deepseek-probe check -- llama-server -m model.gguf -c 32768 -ngl 40
+      deepseek-probe check -- vllm serve deepseek-ai/DeepSeek-R1-Distill-Qwen-32B --max-model-len 32768
+      deepseek-probe check -- ollama run deepseek-r1:32b"""
+    from deepseek_probe import assess, report
 
     from deepseek_probe.errors import InputError
 
@@ -233,10 +188,9 @@ def check(models, precision, kv_precision, context, concurrency, runtime, tensor
         _write(report.render(result, fmt, redact=not no_redact, color=_color(fmt, output)), output)
         sys.exit(result.exit_code)
     gpu_totals = [g.memory_total_bytes for g in snap.visible_gpus if g.memory_total_bytes]
-    requests = _requests(models, model_configs, profiles.HEADLINE, runtime, precision, kv_precision,
-                         context, concurrency, tensor_parallel, mla_cache, gpu_memory_utilization,
-                         gpu_totals)
-    result = rules.check(snap, requests)
+    flags = _flags(runtime, precision, kv_precision, context, concurrency, tensor_parallel, mla_cache,
+                   gpu_memory_utilization)
+    result = assess.check(snap, _questions(models, model_configs, flags, gpu_totals))
     if verify:
         from deepseek_probe import verify as verify_mod
 
@@ -247,7 +201,8 @@ def check(models, precision, kv_precision, context, concurrency, runtime, tensor
 
 @cli.command(epilog=EXIT_HELP)
 @click.argument("snapshots", nargs=-1, required=True, type=click.Path())
-@click.option("--model", "models", multiple=True, help="Model id or alias (repeatable; default: 671b).")
+@click.option("--model", "models", multiple=True, help="Model id or alias (repeatable; default: 671b). "
+              "The runtime defaults to vllm, which serves across nodes.")
 @_settings_options
 @click.option("--format", "fmt", type=_Choice(["text", "json", "markdown", "prometheus"]),
               default="text", show_default=True)
@@ -260,10 +215,10 @@ def fleet(snapshots, models, precision, kv_precision, context, concurrency, runt
     from deepseek_probe import fleet as fleet_mod
     from deepseek_probe.report import fleet as fleet_report
 
-    requests = [(spec, s) for spec, s, _, _ in _requests(
-        models, model_configs, ("671b",), runtime, precision, kv_precision, context, concurrency,
-        tensor_parallel, mla_cache, gpu_memory_utilization)]
-    result = fleet_mod.evaluate_fleet(snapshots, requests)
+    flags = _flags(runtime or "vllm", precision, kv_precision, context, concurrency, tensor_parallel,
+                   mla_cache, gpu_memory_utilization)
+    questions = _questions(models or ("671b",), model_configs, flags)
+    result = fleet_mod.evaluate_fleet(snapshots, [(q.spec, q.settings) for q in questions])
     _write(fleet_report.render_fleet(result, fmt, redact=not no_redact, color=_color(fmt, output)), output)
     sys.exit(result.exit_code)
 
@@ -300,7 +255,11 @@ def probe(fmt, output, model_dir, redact):
 @click.option("--output", type=click.Path(dir_okay=False), help="Write to FILE.")
 def estimate(models, precision, kv_precision, context, concurrency, runtime, tensor_parallel,
              model_configs, gpu_memory_gib, fmt, output, mla_cache, gpu_memory_utilization):
-    """Memory a model needs per GPU, host RAM and disk (no probing)."""
+    """Memory a model needs per GPU, host RAM and disk (no probing).
+
+    \b
+    With `-- LAUNCH COMMAND` at the end, estimate the exact command you will run:
+      deepseek-probe estimate --gpu-memory 80 -- vllm serve deepseek-ai/DeepSeek-V3 -tp 8"""
     from deepseek_probe import estimate as est_mod
     from deepseek_probe.errors import InputError
     from deepseek_probe.report.estimate import render_estimates
@@ -308,18 +267,18 @@ def estimate(models, precision, kv_precision, context, concurrency, runtime, ten
     if gpu_memory_gib is not None and gpu_memory_gib != gpu_memory_gib:  # "nan" passes FloatRange
         raise InputError("--gpu-memory must be a number of GiB, got nan")
     device_total = int(gpu_memory_gib * 2**30) if gpu_memory_gib else None
-    requests = _requests(models, model_configs, (), runtime, precision, kv_precision, context,
-                         concurrency, tensor_parallel, mla_cache, gpu_memory_utilization,
-                         [device_total] if device_total else ())
-    if not requests:
+    flags = _flags(runtime, precision, kv_precision, context, concurrency, tensor_parallel, mla_cache,
+                   gpu_memory_utilization)
+    questions = _questions(models, model_configs, flags, [device_total] if device_total else ())
+    if not questions:
         raise InputError("estimate needs --model ID (or --model-config PATH); see `deepseek-probe models`")
     results = []
-    for spec, s, echo, resolution in requests:
-        est = est_mod.estimate(spec, s, device_total)
-        if echo is not None:
-            est.notes["launch_command"] = echo
-        if resolution:
-            est.notes["model_resolution"] = resolution
+    for q in questions:
+        est = est_mod.estimate(q.spec, q.settings, device_total)
+        if q.launch is not None:
+            est.notes["launch_command"] = q.launch
+        est.notes["model_resolution"] = q.model_dict()
+        est.notes["context_source"] = q.context_source
         results.append(est)
     _write(render_estimates(results, fmt), output)
 
@@ -342,11 +301,12 @@ def plan(models, all_models, precision, kv_precision, context, concurrency, runt
 
         _write(render_requirements(fmt), output)
         return
-    requests = _requests(models, model_configs, (), runtime, precision, kv_precision, context,
-                         concurrency, tensor_parallel, mla_cache, gpu_memory_utilization)
-    if not requests:
+    flags = _flags(runtime, precision, kv_precision, context, concurrency, tensor_parallel, mla_cache,
+                   gpu_memory_utilization)
+    questions = _questions(models, model_configs, flags)
+    if not questions:
         raise InputError("plan needs --model ID, --model-config PATH or --all")
-    plans = [plan_mod.hardware_plan(spec, s) for spec, s, _, _ in requests]
+    plans = [plan_mod.hardware_plan(q) for q in questions]
     from deepseek_probe import report
 
     _write(report.render_plans(plans, fmt), output)
@@ -362,9 +322,10 @@ def models(fmt):
 
 
 @cli.command()
-@click.argument("name", type=_Choice(["survey"]), default="survey")
+@click.argument("name", type=_Choice(["survey", "check", "estimate"]), default="survey")
 def schema(name):
-    """Print the JSON Schema of a versioned output (survey: `check` with no model)."""
+    """Print the JSON Schema of a versioned output (survey: `check` with no model; check:
+    `check --model` / `check -- CMD`; estimate)."""
     from importlib import resources
 
     _write(resources.files("deepseek_probe.schemas").joinpath(f"{name}.schema.json").read_text("utf-8"), None)

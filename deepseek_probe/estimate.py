@@ -36,7 +36,7 @@ def validate(spec: ModelSpec, s: Settings) -> None:
                                  f"(it supports {', '.join(rt.kv_precisions)})")
     if not isinstance(s.context, int) or isinstance(s.context, bool) or s.context <= 0:
         raise EstimateInputError(f"context must be a positive number of tokens, got {s.context!r}")
-    if s.context > spec.max_context:
+    if s.context > spec.max_context and not rt.context_beyond_trained:
         raise EstimateInputError(f"context {s.context} is beyond {spec.id}'s maximum of {spec.max_context} tokens")
     if not isinstance(s.concurrency, int) or isinstance(s.concurrency, bool) or s.concurrency <= 0:
         raise EstimateInputError(f"concurrency must be a positive number of sequences, got {s.concurrency!r}")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, Dict, Iterable, Optional
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, Iterable, List, Optional
 
 # Worst last. "unknown" outranks "fail" only when nothing failed: a definite "not ready" is more
 # useful to a provisioning script than "could not tell".
@@ -24,9 +24,14 @@ class Finding:
     measured: Any = None
     required: Any = None
     suggestion: Optional[str] = None
+    # The fixes the suggestion names (fixes.Fix), each re-assessed before it is printed; not in JSON
+    # until verified (assess.verify_fixes writes them into the suggestion).
+    fixes: List[Any] = field(default_factory=list, repr=False, compare=False)
 
     def to_dict(self) -> Dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d.pop("fixes")
+        return d
 
 
 def verdict(findings: Iterable[Finding]) -> str:

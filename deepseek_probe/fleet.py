@@ -78,6 +78,7 @@ class KindPlan:
     nodes_needed: Optional[int] = None  # with nodes as good as the best one of this kind
     layers_per_stage: Optional[int] = None
     per_gpu_need_bytes: Optional[int] = None
+    decode_tokens_per_s: Optional[Dict[str, float]] = None  # when one node holds it (its assessment)
     best_budget_bytes: Optional[int] = None  # per GPU, on the best node of this kind
     best_node: Optional[str] = None
     fit_nodes: List[str] = field(default_factory=list)  # can hold a stage of the plan
@@ -94,6 +95,7 @@ class KindPlan:
                 "tensor_parallel": self.tensor_parallel, "pipeline_parallel": self.pipeline_parallel,
                 "nodes_needed": self.nodes_needed, "layers": self.layers,
                 "layers_per_stage": self.layers_per_stage, "per_gpu_need_bytes": self.per_gpu_need_bytes,
+                "decode_tokens_per_s": self.decode_tokens_per_s,
                 "best_budget_bytes": self.best_budget_bytes, "best_node": self.best_node,
                 "nodes": list(self.nodes), "fit_nodes": list(self.fit_nodes),
                 "unknown_nodes": list(self.unknown_nodes), "stage_nodes": list(self.stage_nodes),
@@ -158,8 +160,8 @@ def evaluate_fleet(paths: Sequence[str], specs_settings: Sequence[Tuple[Any, Any
     Raises FleetInputError (exit 64) when no path is given or not one snapshot could be read,
     and the estimator's InputError for settings that make no sense for a model.
     """
+    from deepseek_probe import assess
     from deepseek_probe import estimate as est_mod
-    from deepseek_probe import rules
 
     if not specs_settings:
         raise FleetInputError("fleet needs at least one model (--model)")
@@ -173,7 +175,7 @@ def evaluate_fleet(paths: Sequence[str], specs_settings: Sequence[Tuple[Any, Any
         raise FleetInputError(f"no snapshot could be read ({shown}{more})")
     for n in readable:
         try:
-            n.check = rules.check(n.snapshot, specs_settings)
+            n.check = assess.check(n.snapshot, specs_settings)
         except Exception as e:  # noqa: BLE001 - settings were checked above: a bug; name the node, go on
             n.status, n.reason = "error", one_line(f"internal error evaluating this node: "
                                                     f"{type(e).__name__}: {e}")
@@ -187,7 +189,7 @@ class _NodeState:
     """Working state of one readable node under one profile."""
 
     node: FleetNode
-    profile: Any  # rules.ProfileResult
+    profile: Any  # assess.Assessment
     local_level: str  # worst of the node's own findings (superseded ones excluded when multi-node)
     local_findings: List[Finding]
     budget_bytes: Optional[int]  # per GPU, tightest of the GPUs a stage uses
@@ -334,6 +336,11 @@ def _plan_kind(kind: str, members: List[FleetNode], index: int, spec: ModelSpec,
     stages = plan.pipeline_parallel or plan.nodes_needed
     plan.layers_per_stage = math.ceil(layers / stages)
     plan.per_gpu_need_bytes = needs[stages - 1] if stages > 1 else int(est.per_device.total_bytes)
+    alone = [st for st in states.values() if st.fits_alone]
+    if stages == 1 and alone:  # one node holds it: that node's assessment is the answer
+        a = max(alone, key=lambda st: st.budget_bytes or 0).profile
+        plan.tensor_parallel, plan.per_gpu_need_bytes = a.tensor_parallel, a.per_gpu_bytes
+        plan.decode_tokens_per_s = a.decode_tokens_per_s
     fit = [s for s in states.values() if usable(s, stages, fit_levels)]
     plan.fit_nodes = [s.node.node for s in fit]
     fit_names = set(plan.fit_nodes)

@@ -27,6 +27,7 @@ class GpuModel:
     memory_class_gb: int  # 24 / 32 / 48 / 80 / 141 / 192: the classes of docs/requirements tables
     vendor: str
     source: str
+    gfx_target: str = ""  # AMD LLVM target (ROCm "System requirements" GPU table), "" for NVIDIA
 
     def to_dict(self) -> Dict[str, Any]:
         d = asdict(self)
@@ -64,7 +65,8 @@ CATALOG: List[GpuModel] = [
              "192 GB), 8 TB/s"),
     GpuModel("mi300x", "Instinct MI300X 192GB", 192 * GIB, 5.3e12, (0, 0), 192, "amd",
              "AMD Instinct MI300X datasheet: 192 GB HBM3, 5.3 TB/s (ROCm; no CUDA compute "
-             "capability, not probed by NVML)"),
+             "capability, not probed by NVML); LLVM target gfx942 (ROCm 6.0 system requirements)",
+             gfx_target="gfx942"),
 ]
 
 _BY_KEY = {g.key: g for g in CATALOG}

@@ -1,322 +1,26 @@
-"""Upgrade suggestions with numbers, and the hardware a model needs without probing. Pure.
+"""`deepseek-probe plan --model M`: the hardware a model needs, without probing. Pure.
 
-Two uses:
-- `vram_fixes()`: when a profile does not fit, the cheapest fixes in order, each checked against
-  the estimator (lower KV precision, the max context that fits, a lower weight precision, CPU
-  offload for llama.cpp, more GPUs), plus the deficit in GiB;
-- `hardware_plan()`: `deepseek-probe plan --model M`: per-device need and the smallest count of
-  each common GPU (gpus.CATALOG) that fits, with decode tokens/s per sequence.
+Each row is an assessment (assess.py) of the question on a node of 8 idle catalog GPUs
+(machines.catalog_node): the GPUs the placement uses, the per-GPU bytes and the decode speed are
+that assessment's, the same that `check` gives on a machine with those GPUs.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 
 from deepseek_probe import gpus as gpu_catalog
-from deepseek_probe.checks.placement import vllm_utilization
-from deepseek_probe.errors import InputError
+from deepseek_probe.fixes import (  # noqa: F401  (re-exported: the plan API)
+    CONTEXT_STEP_TOKENS, MAX_GPUS_PER_NODE, Fix, fixes_text, max_concurrency_fitting, max_context_fitting,
+    smallest_gpu_count, vram_fixes)
+from deepseek_probe.question import Question
+from deepseek_probe.runtimes.base import Estimate, Settings
+from deepseek_probe.snapshot import Snapshot
 from deepseek_probe.thresholds import CC_BF16, CC_FP8, CC_MARLIN, DEVICE_MARGIN_BYTES
-from deepseek_probe.units import count, gib
 
-if TYPE_CHECKING:  # annotations only (from __future__ import annotations): no import at run time
-    from deepseek_probe.profiles import ModelSpec
-    from deepseek_probe.runtimes.base import Estimate, Settings
-
-GIB = 2**30
-CONTEXT_STEP_TOKENS = 256  # suggested contexts are multiples of this (readable, block-aligned)
-MAX_GPUS_PER_NODE = 8  # HGX/DGX nodes hold 8 GPUs; beyond that it is a multi-node plan
-MAX_CONCURRENCY_SEARCH = 4096
-# Decode efficiency: achieved / peak memory bandwidth, 0.55 (llmfit; anchors-memory-tools.md §3,
-# "Tokens/s"). Used only for the CPU-offload split, where the estimator has no single device.
-DECODE_EFFICIENCY = 0.55
-# Host RAM bandwidth when nothing better is known: dual-channel DDR5-6400 peak,
-# 2 channels x 8 bytes x 6400 MT/s = 102.4 GB/s (JEDEC DDR5); servers have 4-12 channels.
-HOST_RAM_BANDWIDTH_BYTES_PER_S = 102.4e9
-# Idle memory NVML shows used on a GPU nobody uses: up to 615 MiB (census-h200.json).
-IDLE_USED_BYTES = 615 * 2**20
-
-# Lower weight precisions to try, best quality first, per runtime.
-_LOWER_PRECISIONS = {
-    "transformers": ["fp16", "fp8", "int8", "int4"],
-    "vllm": ["fp8", "int8", "int4"],
-    "llamacpp": ["q8_0", "q6_k", "q5_k_m", "q4_k_m", "q4_0", "q3_k_m", "q2_k"],
-}
-# Bits per weight, only to order precisions (the estimator owns the real sizes): llama.cpp
-# whole-file averages (anchors-memory-tools.md §1.7).
-_BITS = {"fp32": 32, "bf16": 16, "fp16": 16, "fp8": 8, "int8": 8, "int4": 4.25, "q8_0": 8.52,
-         "q6_k": 6.57, "q5_k_m": 5.70, "q4_k_m": 4.90, "q4_0": 4.64, "q3_k_m": 4.00, "q2_k": 3.17}
-_KV_BITS = {"fp32": 32, "bf16": 16, "fp16": 16, "fp8": 8, "q8_0": 8.5, "q4_0": 4.5}
-# A quantised KV cache per runtime: vLLM --kv-cache-dtype fp8; llama.cpp --cache-type-k/v q8_0.
-_KV_ALTERNATIVE = {"vllm": ("fp8", "--kv-cache-dtype fp8"),
-                   "llamacpp": ("q8_0", "--cache-type-k q8_0 --cache-type-v q8_0")}
-
-
-def _estimate(spec: ModelSpec, settings: Settings, device_total: Optional[int] = None):
-    from deepseek_probe import estimate as est_mod
-
-    try:
-        return est_mod.estimate(spec, settings, device_total)
-    except InputError:
-        return None
-
-
-def _need(spec: ModelSpec, settings: Settings) -> Optional[int]:
-    est = _estimate(spec, settings)
-    return None if est is None else int(est.per_device.total_bytes)
-
-
-def _fits(spec: ModelSpec, settings: Settings, budget_bytes: int) -> bool:
-    need = _need(spec, settings)
-    return need is not None and need <= budget_bytes
-
-
-def decode_tokens_per_s(est: Estimate, bandwidth_bytes_per_s: float) -> Optional[Dict[str, float]]:
-    """Decode speed per sequence on GPUs of this bandwidth, for the estimate's split.
-
-    The estimator gives the speed of one device reading its share (`bytes_read_per_token` is per
-    device). vLLM's tensor parallel reads all shares at once, so that is the answer; llama.cpp
-    (--split-mode layer) and transformers (device_map) run the layers device after device, so one
-    token takes the sum: the per-device speed divided by the number of devices.
-    """
-    from deepseek_probe import estimate as est_mod
-
-    try:
-        tps = est_mod.decode_tokens_per_s(est, bandwidth_bytes_per_s)
-    except (NotImplementedError, InputError, ZeroDivisionError, AttributeError, TypeError):
-        return None
-    if not tps or not tps.get("mid"):
-        return None
-    n = int(getattr(est, "tensor_parallel", 1) or 1)
-    if getattr(est, "runtime", "") != "vllm" and n > 1:
-        tps = {k: v / n for k, v in tps.items()}
-    return tps
-
-
-# --- searches -----------------------------------------------------------------------------
-
-
-def max_context_fitting(spec: ModelSpec, settings: Settings, budget_bytes: int,
-                        step: int = CONTEXT_STEP_TOKENS) -> int:
-    """Largest context, a multiple of `step` (or the model's maximum), whose per-device need
-    fits `budget_bytes` at settings.concurrency; 0 if not even `step` tokens fit.
-
-    By construction the next step up does not fit (or is past the model's maximum).
-    """
-    top = int(getattr(spec, "max_context", 0) or 0)
-    if top <= 0:
-        return 0
-    if _fits(spec, replace(settings, context=top), budget_bytes):
-        return top
-    lo, hi = 0, top // step  # invariant: lo*step fits (or lo == 0), (hi+1)*step does not / > top
-    if hi * step == top:
-        hi -= 1
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if _fits(spec, replace(settings, context=mid * step), budget_bytes):
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo * step
-
-
-def max_concurrency_fitting(spec: ModelSpec, settings: Settings, budget_bytes: int,
-                            limit: int = MAX_CONCURRENCY_SEARCH) -> int:
-    """Most sequences of settings.context tokens that fit `budget_bytes`; 0 if not one."""
-    if not _fits(spec, replace(settings, concurrency=1), budget_bytes):
-        return 0
-    lo, hi = 1, limit
-    if _fits(spec, replace(settings, concurrency=hi), budget_bytes):
-        return hi
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if _fits(spec, replace(settings, concurrency=mid), budget_bytes):
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
-# --- CPU offload (llama.cpp) ------------------------------------------------------------------
-
-
-@dataclass
-class OffloadSplit:
-    """A llama.cpp layer split between GPU and CPU, with the decode speed it gives."""
-
-    total_layers: int
-    gpu_layers: int
-    cpu_layers: int
-    gpu_bytes: int  # per GPU
-    host_bytes: int  # host RAM llama.cpp needs with this split (CPU layers, embeddings, buffers)
-    tokens_per_s: Optional[float]  # decode per sequence, an estimate
-
-
-def offload(spec: ModelSpec, settings: Settings, gpu_budget_bytes: int,
-            gpu_bandwidth_bytes_per_s: Optional[float] = None,
-            host_bandwidth_bytes_per_s: float = HOST_RAM_BANDWIDTH_BYTES_PER_S) -> OffloadSplit:
-    """llama.cpp partial offload: the estimator's layer split (estimate.offload_split) plus a
-    decode speed. Decode reads the GPU layers at GPU bandwidth and the CPU layers at RAM
-    bandwidth: 1/tps = W_gpu/(eta*BW_gpu) + W_cpu/(eta*BW_ram) (anchors-memory-tools.md §3)."""
-    from deepseek_probe import estimate as est_mod
-
-    split = est_mod.offload_split(spec, settings, max(0, int(gpu_budget_bytes)))
-    layers = split.gpu_layers + split.cpu_layers
-    read = float(est_mod.estimate(spec, settings).bytes_read_per_token or 0)
-    tps = None
-    if read > 0 and layers:
-        frac_cpu = split.cpu_layers / layers
-        t: Optional[float] = read * frac_cpu / (DECODE_EFFICIENCY * host_bandwidth_bytes_per_s)
-        if frac_cpu < 1:
-            if gpu_bandwidth_bytes_per_s:
-                t += read * (1 - frac_cpu) / (DECODE_EFFICIENCY * gpu_bandwidth_bytes_per_s)
-            else:
-                t = None
-        tps = (1.0 / t) if t else None
-    return OffloadSplit(layers, split.gpu_layers, split.cpu_layers, int(split.gpu_bytes),
-                        int(split.host_bytes), tps)
-
-
-# --- fixes ----------------------------------------------------------------------------------
-
-
-@dataclass
-class Fix:
-    """One way to make a profile fit, with the settings it changes."""
-
-    kind: str  # kv_precision | context | concurrency | precision | offload | gpus | vram
-    text: str
-    change: Dict[str, Any] = field(default_factory=dict)  # settings that make it fit
-    need_bytes: Optional[int] = None  # per-device need after the change
-
-    def to_dict(self) -> Dict[str, Any]:
-        return {"kind": self.kind, "text": self.text, "change": dict(self.change),
-                "need_bytes": self.need_bytes}
-
-
-def vram_fixes(spec: ModelSpec, settings: Settings, budget_bytes: int, gpu_total_bytes: Optional[int] = None,
-               gpu_name: Optional[str] = None, n_gpus: Optional[int] = None,
-               compute_capability: Optional[Tuple[int, int]] = None) -> List[Fix]:
-    """Fixes that make the profile fit `budget_bytes` per GPU, cheapest first, each verified."""
-    fixes: List[Fix] = []
-    runtime = settings.runtime
-    # 1. A quantised KV cache: halves the cache, little quality cost.
-    alt = _KV_ALTERNATIVE.get(runtime)
-    if alt and _KV_BITS.get(settings.kv_precision, 0) > _KV_BITS[alt[0]]:
-        s = replace(settings, kv_precision=alt[0])
-        need = _need(spec, s)
-        if need is not None and need <= budget_bytes:
-            fixes.append(Fix("kv_precision", f"KV cache in {alt[0]} ({alt[1]}): needs {gib(need)} per GPU",
-                             {"kv_precision": alt[0]}, need))
-    # 2. A shorter context (or fewer sequences).
-    mc = max_context_fitting(spec, settings, budget_bytes)
-    if 0 < mc < settings.context:
-        fixes.append(Fix("context", f"max context that fits: {count(mc)} tokens (--context {mc})",
-                         {"context": mc}, _need(spec, replace(settings, context=mc))))
-    if settings.concurrency > 1:
-        mconc = max_concurrency_fitting(spec, settings, budget_bytes)
-        if 0 < mconc < settings.concurrency:
-            fixes.append(Fix("concurrency", f"at most {mconc} sequences of {count(settings.context)} tokens",
-                             {"concurrency": mconc}, _need(spec, replace(settings, concurrency=mconc))))
-    # 3. A lower weight precision: the best one that fits.
-    current_bits = _BITS.get(settings.precision, 99)
-    for p in _LOWER_PRECISIONS.get(runtime, []):
-        if _BITS[p] >= current_bits:
-            continue
-        if (p == "fp8" and compute_capability is not None and runtime != "vllm"
-                and tuple(compute_capability) < (8, 9)):
-            continue  # no FP8 kernels for transformers below Ada
-        s = replace(settings, precision=p)
-        need = _need(spec, s)
-        if need is not None and need <= budget_bytes:
-            fixes.append(Fix("precision", f"--precision {p}: needs {gib(need)} per GPU",
-                             {"precision": p}, need))
-            break
-    # 4. CPU offload (llama.cpp only): runs, slower.
-    if runtime == "llamacpp" and budget_bytes > 0:
-        split = offload(spec, settings, budget_bytes)
-        if split.gpu_layers > 0:
-            fixes.append(Fix("offload", f"offload {split.cpu_layers} of {split.total_layers} layers to "
-                                        f"the CPU (-ngl {split.gpu_layers}, needs {gib(split.host_bytes)} RAM)",
-                             {"gpu_layers": split.gpu_layers}, split.gpu_bytes))
-    # 5. More GPUs of the same kind (tensor parallel), or one bigger GPU.
-    fixes += _more_gpus(spec, settings, gpu_total_bytes, gpu_name, n_gpus)
-    return fixes
-
-
-def _usable_bytes(total_bytes: int, settings: Settings) -> int:
-    """What a runtime may hold on an otherwise idle GPU of `total_bytes`."""
-    if settings.runtime == "vllm":
-        return int(vllm_utilization(settings) * total_bytes)
-    return total_bytes - IDLE_USED_BYTES - DEVICE_MARGIN_BYTES
-
-
-def smallest_gpu_count(spec: ModelSpec, settings: Settings, gpu_total_bytes: int,
-                       limit: int = MAX_GPUS_PER_NODE) -> Tuple[Optional[int], Any]:
-    """Fewest idle GPUs of `gpu_total_bytes` that hold the profile (tensor parallel n), with the
-    estimate at that n; (None, None) if more than `limit` would be needed."""
-    budget = _usable_bytes(gpu_total_bytes, settings)
-    for n in range(1, limit + 1):
-        est = _estimate(spec, replace(settings, tensor_parallel=n), gpu_total_bytes)
-        if est is None:
-            continue
-        need = _need(spec, replace(settings, tensor_parallel=n)) if settings.runtime == "vllm" \
-            else int(est.per_device.total_bytes)
-        if need is not None and need <= budget:
-            return n, est
-    return None, None
-
-
-def _short_name(name: Optional[str]) -> str:
-    return (name or "GPU").replace("NVIDIA ", "")
-
-
-def _more_gpus(spec: ModelSpec, settings: Settings, gpu_total_bytes: Optional[int], gpu_name: Optional[str],
-               n_gpus: Optional[int]) -> List[Fix]:
-    """More GPUs like the present one, or the smallest set of a bigger catalog GPU."""
-    out: List[Fix] = []
-    base = replace(settings, tensor_parallel=1)
-    have = n_gpus or 0
-    same_fits = False
-    if gpu_total_bytes:
-        n, est = smallest_gpu_count(spec, base, gpu_total_bytes)
-        label = _short_name(gpu_name)
-        if n is not None and n > have:
-            add = f": add {n - have}x {label}" if have else ""
-            out.append(Fix("gpus", f"needs {n}x {label} (tensor parallel {n}){add}",
-                           {"tensor_parallel": n}, int(est.per_device.total_bytes)))
-            same_fits = True
-        elif n is not None:
-            out.append(Fix("gpus", f"fits on {n}x {label} once other processes free their memory",
-                           {"tensor_parallel": n}, int(est.per_device.total_bytes)))
-            same_fits = True
-        else:
-            out.append(Fix("gpus", f"does not fit on {MAX_GPUS_PER_NODE}x {label}", {}, None))
-    # A bigger GPU class (>= 15 % more memory than the present GPU): the fewest that hold it.
-    for g in sorted(gpu_catalog.nvidia_catalog(), key=lambda g: g.memory_bytes):
-        if gpu_total_bytes and g.memory_bytes < 1.15 * gpu_total_bytes:
-            continue
-        n, est = smallest_gpu_count(spec, base, g.memory_bytes, limit=1 if same_fits else MAX_GPUS_PER_NODE)
-        if n is not None:
-            out.append(Fix("gpus", f"{n}x {g.name}" + (" (fits on one)" if n == 1 else f" (tensor parallel {n})"),
-                           {"gpu": g.key, "tensor_parallel": n}, int(est.per_device.total_bytes)))
-            break
-    if not out or (not same_fits and out[-1].kind == "gpus" and out[-1].need_bytes is None):
-        out.append(Fix("gpus", "no single 8-GPU node of a common GPU holds it: a multi-node "
-                               "deployment (pipeline parallel across nodes)", {}, None))
-    return out
-
-
-def fixes_text(fixes: Sequence[Fix], short_bytes: Optional[int] = None, per_gpu: bool = False) -> str:
-    """The suggestion string of a failing VRAM finding: the deficit, then fixes in order."""
-    parts = []
-    if short_bytes is not None and short_bytes > 0:
-        parts.append(f"+{gib(short_bytes)} VRAM" + (" per GPU" if per_gpu else ""))
-    parts += [f.text for f in fixes]
-    return "; or ".join(parts) if parts else "use a GPU with more memory"
-
-
-# --- hardware plan (no probing) -----------------------------------------------------------------
+if TYPE_CHECKING:  # annotations only
+    from deepseek_probe.assess import Assessment
 
 
 @dataclass
@@ -330,7 +34,7 @@ class PlanRow:
     tokens_per_s: Optional[Dict[str, float]]
     note: str = ""
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> Dict[str, object]:
         return {"gpu": self.gpu.key, "name": self.gpu.name, "memory_bytes": self.gpu.memory_bytes,
                 "bandwidth_bytes_per_s": self.gpu.bandwidth_bytes_per_s,
                 "compute_capability": list(self.gpu.compute_capability),
@@ -342,14 +46,14 @@ class PlanRow:
 
 @dataclass
 class PlanResult:
-    """The hardware plan of one profile: its estimate and one row per catalog GPU."""
+    """The hardware plan of one question: its estimate and one row per catalog GPU."""
 
     model: str
     settings: Settings
     estimate: Estimate  # at settings.tensor_parallel (normally 1)
     rows: List[PlanRow]
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> Dict[str, object]:
         s = self.settings
         return {"schema_version": 1, "model": self.model, "precision": s.precision,
                 "kv_precision": s.kv_precision, "context": s.context, "concurrency": s.concurrency,
@@ -362,30 +66,46 @@ class PlanResult:
 
 
 def _cc_note(g: gpu_catalog.GpuModel, settings: Settings) -> str:
+    from deepseek_probe.runtimes import RUNTIMES
+
     if g.vendor != "nvidia":
         return "ROCm (AMD): not covered by the CUDA checks"
     cc = g.compute_capability
     if settings.precision == "fp8" and cc < CC_FP8:
-        return ("FP8 weight-only via Marlin (slower)" if settings.runtime == "vllm" and cc >= CC_MARLIN
+        return ("FP8 weight-only via Marlin (slower)" if RUNTIMES[settings.runtime].fp8_marlin and cc >= CC_MARLIN
                 else "no FP8 support (needs CC 8.9)")
     if settings.precision == "bf16" and cc < CC_BF16:
         return "no bf16 (needs CC 8.0)"
     return ""
 
 
-def hardware_plan(spec: ModelSpec, settings: Settings, catalog: Optional[Sequence[gpu_catalog.GpuModel]] = None) -> PlanResult:
-    """What `plan --model M` prints: per-device need and the smallest count of each common GPU."""
+def on_node(question: Question, node: Snapshot) -> Optional["Assessment"]:
+    """The question assessed on a node; None when it does not run there wholly on the GPUs."""
+    from deepseek_probe import assess
+
+    a = assess.assess(question, node, verify_fixes=False)
+    return a if a.fit == "gpu" else None
+
+
+def plan_row(question: Question, g: gpu_catalog.GpuModel) -> PlanRow:
+    """One catalog GPU: the question assessed on a node of MAX_GPUS_PER_NODE of them."""
+    from deepseek_probe import machines
+    from deepseek_probe.checks.placement import budget_bytes
+
+    node = machines.catalog_node(g, MAX_GPUS_PER_NODE)
+    usable = budget_bytes(node.gpus[0], question.settings) or 0
+    a = on_node(question, node)
+    if a is None:
+        return PlanRow(g, None, None, usable, None, _cc_note(g, question.settings))
+    return PlanRow(g, len(a.gpus_used), a.per_gpu_bytes, usable, a.decode_tokens_per_s,
+                   _cc_note(g, question.settings))
+
+
+def hardware_plan(question: Question,
+                  catalog: Optional[Sequence[gpu_catalog.GpuModel]] = None) -> PlanResult:
+    """What `plan --model M` prints: per-device need and the fewest of each common GPU."""
     from deepseek_probe import estimate as est_mod
 
-    est = est_mod.estimate(spec, settings)  # raises InputError on bad settings
-    rows = []
-    for g in (catalog or gpu_catalog.CATALOG):
-        n, est_n = smallest_gpu_count(spec, settings, g.memory_bytes)
-        tps = decode_tokens_per_s(est_n, g.bandwidth_bytes_per_s) if est_n is not None else None
-        per_device = None
-        if est_n is not None:
-            per_device = (_need(spec, replace(settings, tensor_parallel=n))
-                          if settings.runtime == "vllm" else int(est_n.per_device.total_bytes))
-        rows.append(PlanRow(g, n, per_device, _usable_bytes(g.memory_bytes, settings), tps,
-                            _cc_note(g, settings)))
-    return PlanResult(getattr(spec, "id", str(spec)), settings, est, rows)
+    est = est_mod.estimate(question.spec, question.settings)  # raises InputError on bad settings
+    rows = [plan_row(question, g) for g in (catalog or gpu_catalog.CATALOG)]
+    return PlanResult(question.spec.id, question.settings, est, rows)

@@ -143,7 +143,9 @@ def requirement_row(spec: ModelSpec, settings: Settings) -> RequirementRow:
     """One table row, from plan.hardware_plan over the class GPUs."""
     from deepseek_probe import plan
 
-    result = plan.hardware_plan(spec, settings, catalog=class_gpus())
+    from deepseek_probe.question import Question
+
+    result = plan.hardware_plan(Question.of(spec, settings), catalog=class_gpus())
     by_key = {r.gpu.key: r for r in result.rows}
     fits = tuple(ClassFit(class_gb, key, by_key[key].gpu.name, by_key[key].count,
                           by_key[key].per_device_bytes) for class_gb, key in GPU_CLASSES)

@@ -1,4 +1,6 @@
-"""Checks: a snapshot plus a model's estimate -> findings -> a verdict per profile. Pure.
+"""The checks of one question on one machine: findings, and the placement they assumed. Pure.
+
+assess.py calls run_checks() and builds the Assessment (speed, fit level) from its Outcome.
 
 No I/O here: everything comes from the Snapshot (what the probes saw) and the estimator. A fact
 that is missing (no NVML, free memory unreadable) gives an ``unknown`` finding with the reason,
@@ -11,11 +13,12 @@ scripts key on them); findings.CHECK_UNITS gives the unit of ``measured`` / ``re
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, List, Optional
 
-from deepseek_probe import __version__
-from deepseek_probe.findings import EXIT_CODES, Finding, verdict, worst_of
+from deepseek_probe.errors import InputError
+from deepseek_probe.findings import Finding
+from deepseek_probe.runtimes import RUNTIMES
 from deepseek_probe.snapshot import Snapshot
 from deepseek_probe.checks import amd as platform_amd
 from deepseek_probe.checks import apple as platform_apple
@@ -36,85 +39,57 @@ from deepseek_probe.thresholds import DEVICE_MARGIN_BYTES, VLLM_GPU_MEMORY_UTILI
 
 if TYPE_CHECKING:  # annotations only (from __future__ import annotations): no import at run time
     from deepseek_probe.profiles import ModelSpec
-    from deepseek_probe.runtimes.base import Estimate, Settings
+    from deepseek_probe.question import Question
+    from deepseek_probe.runtimes.base import Settings
+    from deepseek_probe.snapshot import GpuInfo
+    from deepseek_probe.runtimes.base import Estimate
+    from deepseek_probe.runtimes.llamacpp import OffloadSplit
 
 
 @dataclass
-class ProfileResult:
-    """The checks of one model profile (model + settings) on one machine, and its verdict."""
+class Outcome:
+    """What the checks found for one question: findings, the placement they assumed, the
+    estimate at that placement, and llama.cpp's CPU/GPU split when it keeps layers on the CPU."""
 
-    model: str
-    precision: str
-    kv_precision: str
-    context: int
-    concurrency: int
-    runtime: str
-    tensor_parallel: int  # the TP the checks assumed (chosen automatically when it was 1)
-    verdict: str
     findings: List[Finding]
-    estimate: Optional[Estimate] = None  # estimate.Estimate at the chosen tensor_parallel
-    gpus_used: List[int] = field(default_factory=list)  # NVML indices
-    launch: Optional[Dict[str, Any]] = None  # the launch command after `--`, as understood
-
-    @property
-    def exit_code(self) -> int:
-        return EXIT_CODES[self.verdict]
-
-    def to_dict(self) -> Dict[str, Any]:
-        return {
-            "model": self.model,
-            "precision": self.precision,
-            "kv_precision": self.kv_precision,
-            "context": self.context,
-            "concurrency": self.concurrency,
-            "runtime": self.runtime,
-            "tensor_parallel": self.tensor_parallel,
-            "gpus_used": list(self.gpus_used),
-            "verdict": self.verdict,
-            "findings": [f.to_dict() for f in self.findings],
-            "estimate": self.estimate.to_dict() if self.estimate is not None else None,
-            **({"launch_command": self.launch} if self.launch is not None else {}),
-        }
+    estimate: Estimate
+    tensor_parallel: int
+    placement: Optional[Placement] = None
+    offload: Optional[OffloadSplit] = None
 
 
-@dataclass
-class CheckResult:
-    """Every profile checked against one snapshot: what ``check`` reports and exits with."""
-
-    snapshot: Snapshot
-    profiles: List[ProfileResult]
-    tool_version: str = __version__
-
-    @property
-    def verdict(self) -> str:
-        return worst_of(p.verdict for p in self.profiles)
-
-    @property
-    def exit_code(self) -> int:
-        return EXIT_CODES[self.verdict]
-
-    def to_dict(self) -> Dict[str, Any]:
-        """The `check --format json` contract of DESIGN.md."""
-        return {
-            "schema_version": 1,
-            "tool_version": self.tool_version,
-            "verdict": self.verdict,
-            "exit_code": self.exit_code,
-            "snapshot": self.snapshot.to_dict(),
-            "profiles": [p.to_dict() for p in self.profiles],
-        }
+def _place(snapshot: Snapshot, spec: "ModelSpec", settings: "Settings", gpus: List["GpuInfo"]):
+    """Placement, its VRAM findings and the runtime's own start verdict. When the split was
+    chosen automatically and the runtime itself would refuse it (vLLM's KV pool below one
+    request), a wider split over more of the visible GPUs is tried, as a user would."""
+    placement, vram = place_and_check_vram(snapshot, spec, settings, gpus)
+    if placement is None:
+        return placement, vram, []
+    started = start_findings(spec, replace(settings, tensor_parallel=placement.tensor_parallel), placement.gpus)
+    refused = any(f.level == "fail" for f in started)
+    if not (refused and placement.fits and settings.tensor_parallel == 1):
+        return placement, vram, started
+    for n in range(placement.tensor_parallel + 1, len(gpus) + 1):
+        wider = replace(settings, tensor_parallel=n)
+        try:
+            p2, vram2 = place_and_check_vram(snapshot, spec, wider, gpus)
+        except InputError:  # heads not divisible by n
+            continue
+        if p2 is None or not p2.fits:
+            continue
+        started2 = start_findings(spec, wider, p2.gpus)
+        if not any(f.level == "fail" for f in started2):
+            p2.auto = True
+            return p2, vram2, started2
+    return placement, vram, started
 
 
-def check(snapshot: Snapshot, requests: Sequence[Tuple[Any, ...]]) -> CheckResult:
-    """Evaluate every (spec, settings[, launch echo[, model resolution note]]) request against one snapshot."""
-    return CheckResult(snapshot, [evaluate(snapshot, *r) for r in requests])
-
-
-def evaluate(snapshot: Snapshot, spec: ModelSpec, settings: Settings,
-             launch: Optional[Dict[str, Any]] = None, resolution: Optional[str] = None) -> ProfileResult:
-    """All checks for one model profile. Raises InputError only for settings that make no sense
-    for the model (the estimator's verdict), never for what the machine lacks."""
+def run_checks(snapshot: Snapshot, question: Question) -> Outcome:
+    """All checks for one question. Raises InputError only for settings that make no sense for
+    the model (the estimator's verdict), never for what the machine lacks."""
     from deepseek_probe import estimate as est_mod
+
+    spec, settings, launch = question.spec, question.settings, question.launch
 
     findings: List[Finding] = []
     runtime = settings.runtime
@@ -125,9 +100,10 @@ def evaluate(snapshot: Snapshot, spec: ModelSpec, settings: Settings,
     base_estimate = est_mod.estimate(spec, settings)  # raises InputError on bad settings
     placement: Optional[Placement] = None
     offload_host_bytes = 0  # host RAM llama.cpp needs for the layers it keeps on the CPU
+    cpu_split: Optional[OffloadSplit] = None  # llama.cpp with no GPU: every layer on the CPU
 
-    if resolution:  # the name typed was an Ollama tag, an HF id or a file: say what it became
-        findings.append(Finding("model.resolved", "pass", resolution))
+    if question.resolution:  # the name typed was an Ollama tag, an HF id or a file: say what it became
+        findings.append(Finding("model.resolved", "pass", question.resolution))
     if launch is not None:
         findings += command_findings(launch)
     findings += refusal_findings(base_estimate)
@@ -142,17 +118,14 @@ def evaluate(snapshot: Snapshot, spec: ModelSpec, settings: Settings,
     if not gpus:
         if not lost:
             findings.append(no_gpu_finding(snapshot, settings))
-        if runtime == "llamacpp":
-            cpu_findings, offload_host_bytes = cpu_only_findings(spec, settings, base_estimate,
-                                                                 snapshot.memory.memory_bandwidth_bytes_per_s)
+        if RUNTIMES[runtime].runs_on_cpu:
+            cpu_findings, cpu_split = cpu_only_findings(spec, settings, base_estimate)
+            offload_host_bytes = cpu_split.host_bytes
             findings += cpu_findings
         findings += platform_cpu.findings(snapshot, spec, settings, weights_bytes=base_estimate.disk_bytes)
     else:
-        placement, vram_findings = place_and_check_vram(snapshot, spec, settings, gpus)
-        findings += vram_findings
-        if placement is not None:
-            findings += start_findings(spec, replace(settings, tensor_parallel=placement.tensor_parallel),
-                                       placement.gpus)
+        placement, vram_findings, started = _place(snapshot, spec, settings, gpus)
+        findings += vram_findings + started
         if placement is not None and placement.offload is not None:
             offload_host_bytes = placement.offload.host_bytes
         used = placement.gpus if placement else gpus
@@ -169,9 +142,5 @@ def evaluate(snapshot: Snapshot, spec: ModelSpec, settings: Settings,
     tp = placement.tensor_parallel if placement else settings.tensor_parallel
     findings += host_findings(snapshot, settings, est, tp, offload_host_bytes)
     findings += disk_findings(snapshot, est)
-    return ProfileResult(
-        model=getattr(spec, "id", str(spec)), precision=settings.precision,
-        kv_precision=settings.kv_precision, context=settings.context,
-        concurrency=settings.concurrency, runtime=runtime, tensor_parallel=tp,
-        verdict=verdict(findings), findings=findings, estimate=est,
-        gpus_used=[g.index for g in placement.gpus] if placement else [], launch=launch)
+    return Outcome(findings, est, tp, placement,
+                   placement.offload if placement is not None else cpu_split)

@@ -2,10 +2,12 @@
 take to run the rest?
 
 One row per architecture in the catalog (models of the same shape, e.g. V3 / R1 / V3.1, share a
-row). Each row tries the ways people run that model, best quality first, through the same checks
-`check --model` uses (rules.evaluate), and keeps the first that fits fully on the GPUs; else a
-llama.cpp partial offload; else llama.cpp on the CPU; else "does not run" with the smallest
-concrete change that would make it run. Pure: snapshot in, rows out.
+row). Each row tries the ways people run that model, best quality first, each an assessment
+(assess.py, what `check --model` answers), and keeps the first that fits fully on the GPUs, at
+the longest context that fits it; else a llama.cpp partial offload; else llama.cpp on the CPU;
+else "does not run" with the smallest concrete change that would make it run (re-assessed). A row
+is an assessment: `check` with the row's settings gives its bytes, speed and verdict. Pure:
+snapshot in, rows out.
 """
 
 from __future__ import annotations
@@ -13,15 +15,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from deepseek_probe import __version__, plan, profiles, runtimes
+from deepseek_probe import __version__, profiles, runtimes
+from deepseek_probe.assess import MACHINE_CHECKS, Assessment, assess
 from deepseek_probe.checks import driver, health
 from deepseek_probe.checks.common import is_lost
 from deepseek_probe.checks.placement import budget_bytes
 from deepseek_probe.errors import InputError
 from deepseek_probe.findings import EXIT_CODES, Finding, worst_of
+from deepseek_probe.fixes import CONTEXT_STEP_TOKENS, max_context_fitting
 from deepseek_probe.profiles import ModelSpec
-from deepseek_probe.rules import ProfileResult, evaluate
-from deepseek_probe.runtimes.base import Settings
+from deepseek_probe.question import Flags, Question, question_for
 from deepseek_probe.snapshot import GpuInfo, Snapshot
 
 SCHEMA = "deepseek-probe/survey"
@@ -29,10 +32,8 @@ SCHEMA_VERSION = 1
 # The context a row must fit to count as running: llama.cpp's and Ollama's small-GPU default
 # (runtimes/llamacpp.py RUNTIME.default_context), capped at the model's own maximum.
 SURVEY_CONTEXT = 4096
-FIT_LEVELS = ("gpu", "partial", "cpu", "none")  # best first
 # Checks that describe the machine, not the model: the survey's health part.
-HEALTH_CHECKS = ("driver.present", "driver.cuda_version", "gpu.lost", "gpu.mig", "gpu.ecc",
-                 "gpu.throttle", "gpu.temperature", "gpu.pcie_link", "gpu.other_processes")
+HEALTH_CHECKS = MACHINE_CHECKS
 
 
 @dataclass
@@ -110,135 +111,119 @@ def architecture_groups(specs: Sequence[ModelSpec]) -> List[List[ModelSpec]]:
     return list(groups.values())
 
 
-def _candidates(spec: ModelSpec, have_gpu: bool) -> List[Settings]:
+def _candidates(spec: ModelSpec, have_gpu: bool) -> List[Question]:
     """The ways people run `spec`, best quality first: vLLM at the checkpoint's own precision,
     then fp8, then GGUF quants through llama.cpp (Q4_K_M is Ollama's default tag), then AWQ int4
-    on vLLM, then the smallest GGUF quants. Without a GPU only llama.cpp runs."""
+    on vLLM, then the smallest GGUF quants. Without a GPU only the runtimes that run on the CPU."""
     ways: List[Tuple[str, str]] = []
-    if have_gpu:
-        ways.append(("vllm", spec.native_precision))
+    gguf = [name for name, rt in runtimes.RUNTIMES.items() if rt.runs_on_cpu]  # llama.cpp
+    served = [name for name, rt in runtimes.RUNTIMES.items() if rt.all_reduce_per_layer][:1]  # vLLM
+    for sv in served if have_gpu else []:
+        ways.append((sv, spec.native_precision))
         if spec.native_precision != "fp8":
-            ways.append(("vllm", "fp8"))
-        ways += [("llamacpp", "q8_0"), ("llamacpp", "q6_k"), ("llamacpp", "q5_k_m"), ("llamacpp", "q4_k_m"),
-                 ("vllm", "int4"), ("llamacpp", "q3_k_m"), ("llamacpp", "q2_k")]
-    else:
-        ways += [("llamacpp", "q4_k_m"), ("llamacpp", "q3_k_m"), ("llamacpp", "q2_k")]
-    out = []
-    for runtime, precision in ways:
-        s = runtimes.default_settings(spec, runtime)
-        out.append(replace(s, precision=precision, context=min(SURVEY_CONTEXT, spec.max_context)))
-    return out
+            ways.append((sv, "fp8"))
+    for g in gguf:
+        quants = (["q8_0", "q6_k", "q5_k_m", "q4_k_m"] if have_gpu else ["q4_k_m"])
+        ways += [(g, q) for q in quants]
+    ways += [(sv, "int4") for sv in served if have_gpu]
+    ways += [(g, q) for g in gguf for q in ("q3_k_m", "q2_k")]
+    context = min(SURVEY_CONTEXT, spec.max_context)
+    return [question_for(spec, rt, Flags(precision=p, context=context)) for rt, p in ways]
 
 
-def _levels(p: ProfileResult) -> Dict[str, str]:
-    return {f.check: f.level for f in p.findings}
-
-
-def _fit_of(p: ProfileResult) -> str:
-    lv = _levels(p)
-    # Any failure that is about this way of running it (memory, capability, a runtime the
-    # platform lacks) rules it out; the machine's own health is reported once, separately.
-    if any(v == "fail" for k, v in lv.items() if k not in HEALTH_CHECKS):
-        return "none"
-    if "llamacpp.offload" in lv:
-        return "partial" if p.gpus_used else "cpu"
-    if lv.get("gpu.vram") in ("pass", "warn") and p.gpus_used:
-        return "gpu"
-    return "none"
-
-
-def _used(snap: Snapshot, p: ProfileResult) -> List[GpuInfo]:
+def _used(snap: Snapshot, a: Assessment) -> List[GpuInfo]:
     by_index = {g.index: g for g in snap.gpus}
-    return [by_index[i] for i in p.gpus_used if i in by_index]
+    return [by_index[i] for i in a.gpus_used if i in by_index]
+
+
+def _longest(snap: Snapshot, a: Assessment) -> Assessment:
+    """The way `a` runs, at the longest context that fits it: what the row reports (so `check`
+    with the row's settings gives the row's bytes, speed and verdict)."""
+    spec, s = a.question.spec, replace(a.settings, tensor_parallel=a.tensor_parallel)
+    budget = min(budget_bytes(g, s) or 0 for g in _used(snap, a))
+    longest = max_context_fitting(spec, s, budget) or s.context
+    while longest > s.context:
+        b = assess(a.question.with_settings(context=longest), snap, verify_fixes=False)
+        if b.fit == "gpu":
+            return b
+        longest = max(s.context, (longest // 2 // CONTEXT_STEP_TOKENS) * CONTEXT_STEP_TOKENS)
+    return a
 
 
 def _row_for(snap: Snapshot, specs: List[ModelSpec]) -> SurveyRow:
     spec = specs[0]
     have_gpu = any(not is_lost(g) for g in snap.visible_gpus)
-    tried: List[Tuple[Settings, ProfileResult, str]] = []
-    for s in _candidates(spec, have_gpu):
+    tried: List[Assessment] = []
+    for q in _candidates(spec, have_gpu):
         try:
-            p = evaluate(snap, spec, s)
+            a = assess(q, snap, verify_fixes=False)
         except InputError:  # a split this model cannot take (heads not divisible...)
             continue
-        fit = _fit_of(p)
-        tried.append((s, p, fit))
-        if fit == "gpu":
+        tried.append(a)
+        if a.fit == "gpu":
             break
     row = SurveyRow(models=[m.id for m in specs], params=spec.params, active_params=spec.active_params, fit="none")
     best = _pick(tried)
     if best is None:
         row.to_run = _to_run(snap, spec, tried)
         return row
-    s, p, fit = best
-    row.fit, row.runtime, row.precision, row.kv_precision = fit, s.runtime, s.precision, s.kv_precision
-    row.tensor_parallel, row.gpus_used = p.tensor_parallel, list(p.gpus_used)
-    est = p.estimate
-    s_tp = replace(s, tensor_parallel=p.tensor_parallel)
-    used = _used(snap, p)
-    if fit == "gpu":
-        budget = min(budget_bytes(g, s_tp) or 0 for g in used)
-        row.max_context = plan.max_context_fitting(spec, s_tp, budget) or s.context
-        row.per_gpu_bytes = int(est.per_device.total_bytes) if est else None
-        row.host_ram_bytes = est.host_ram_bytes if est else None
-        bws = [g.memory_bandwidth_bytes_per_s for g in used]
-        if est and bws and all(bws):
-            row.decode_tokens_per_s = plan.decode_tokens_per_s(est, min(bws))
-    else:
-        budget = min((budget_bytes(g, s_tp) or 0 for g in used), default=0)
-        bw = min((g.memory_bandwidth_bytes_per_s or 0 for g in used), default=0) or None
-        host_bw = snap.memory.memory_bandwidth_bytes_per_s or plan.HOST_RAM_BANDWIDTH_BYTES_PER_S
-        split = plan.offload(spec, s_tp, max(0, budget), gpu_bandwidth_bytes_per_s=bw,
-                             host_bandwidth_bytes_per_s=host_bw)
-        row.max_context = s.context
-        row.gpu_layers, row.total_layers = split.gpu_layers, split.total_layers
-        row.per_gpu_bytes = split.gpu_bytes if split.gpu_layers else 0
-        row.host_ram_bytes = split.host_bytes
-        if split.tokens_per_s:
-            t = split.tokens_per_s
-            row.decode_tokens_per_s = {"low": round(t * 0.7, 2), "mid": round(t, 2), "high": round(t * 1.3, 2)}
-        row.note = ("llama.cpp keeps some layers on the CPU: it runs, slower" if fit == "partial"
+    if best.fit == "gpu":
+        best = _longest(snap, best)
+    s = best.settings
+    row.fit, row.runtime, row.precision, row.kv_precision = best.fit, s.runtime, s.precision, s.kv_precision
+    row.tensor_parallel, row.gpus_used = best.tensor_parallel, list(best.gpus_used)
+    row.max_context = s.context
+    row.per_gpu_bytes = best.per_gpu_bytes
+    row.host_ram_bytes = best.host_ram_bytes
+    row.decode_tokens_per_s = best.decode_tokens_per_s
+    if best.fit in ("partial", "cpu"):
+        layers = spec.layers
+        row.gpu_layers = best.gpu_layers if best.gpu_layers is not None else (0 if best.fit == "cpu" else layers)
+        row.total_layers = layers
+        row.note = ("llama.cpp keeps some layers on the CPU: it runs, slower" if best.fit == "partial"
                     else "llama.cpp on the CPU only")
-        if fit == "cpu":
+        if best.fit == "cpu":
             row.to_run = _to_run(snap, spec, tried, gpu_only=True)
     return row
 
 
-def _pick(tried: List[Tuple[Settings, ProfileResult, str]]) -> Optional[Tuple[Settings, ProfileResult, str]]:
+def _pick(tried: List[Assessment]) -> Optional[Assessment]:
     """The first full-GPU way; else the Q4_K_M offload (Ollama's default), else any offload; else
     CPU-only at Q4_K_M, else any CPU way."""
     for want in ("gpu", "partial", "cpu"):
-        hits = [t for t in tried if t[2] == want]
+        hits = [a for a in tried if a.fit == want]
         if hits:
-            return next((t for t in hits if t[0].precision == "q4_k_m"), hits[0])
+            return next((a for a in hits if a.precision == "q4_k_m"), hits[0])
     return None
 
 
-def _to_run(snap: Snapshot, spec: ModelSpec, tried: List[Tuple[Settings, ProfileResult, str]],
-            gpu_only: bool = False) -> List[str]:
-    """The smallest concrete changes that make the model run: the suggestions of the findings
-    that stopped the cheapest ways (RAM for an offload, VRAM / more GPUs / a lower quant)."""
+def _to_run(snap: Snapshot, spec: ModelSpec, tried: List[Assessment], gpu_only: bool = False) -> List[str]:
+    """The smallest concrete changes that make the model run: the fixes of the findings that
+    stopped the cheapest ways, each re-assessed (assess verifies them), else the fewest catalog
+    GPUs that hold it."""
     out: List[str] = []
-    for s, p, _ in tried:
-        for f in p.findings:
-            if f.level != "fail" or not f.suggestion:
-                continue
-            if f.check in ("host.ram", "host.cgroup_memory") and not gpu_only:
-                out.append(f"{s.runtime} {s.precision}: {f.suggestion}")
-            elif f.check == "gpu.vram":
-                out.append(f"{s.runtime} {s.precision}: {f.suggestion}")
+    for a in tried:
+        stops = {f.check for f in a.findings if f.level == "fail" and f.suggestion
+                 and (f.check == "gpu.vram" or (f.check in ("host.ram", "host.cgroup_memory") and not gpu_only))}
+        if not stops:
+            continue
+        for f in assess(a.question, snap).findings:  # the same question, its fixes re-assessed
+            if f.level == "fail" and f.check in stops and f.suggestion:
+                out.append(f"{a.runtime} {a.precision}: {f.suggestion}")
         if len(out) >= 2:
             break
     if not out:
-        fixes = plan.hardware_plan(spec, replace(runtimes.default_settings(spec, "vllm"),
-                                                 context=min(SURVEY_CONTEXT, spec.max_context)))
+        from deepseek_probe.plan import hardware_plan
+
+        served = next((n for n, rt in runtimes.RUNTIMES.items() if rt.all_reduce_per_layer), "transformers")
+        fixes = hardware_plan(question_for(spec, served, Flags(context=min(SURVEY_CONTEXT, spec.max_context))))
         feasible = [r for r in fixes.rows if r.count]
         if feasible:
             r = min(feasible, key=lambda r: (r.count, r.gpu.memory_bytes))
-            out.append(f"vllm {spec.native_precision}: {r.count}x {r.gpu.name}")
+            out.append(f"{served} {spec.native_precision}: {r.count}x {r.gpu.name}")
         else:
             out.append("a multi-node deployment (see `deepseek-probe plan --model "
-                       f"{spec.id}`)")
+                       f"{spec.id}` and `deepseek-probe fleet`)")
     return out[:2]
 
 
@@ -247,7 +232,8 @@ def health_findings(snap: Snapshot) -> List[Finding]:
     judged for llama.cpp, which also runs without a GPU."""
     gpus = [g for g in snap.visible_gpus if not is_lost(g)]
     lost = [g for g in snap.visible_gpus if is_lost(g)]
-    settings = runtimes.default_settings(profiles.all_models()[0], "llamacpp")
+    cpu_runtime = next(n for n, rt in runtimes.RUNTIMES.items() if rt.runs_on_cpu)
+    settings = runtimes.default_settings(profiles.all_models()[0], cpu_runtime)
     nvidia = [g for g in gpus if (g.vendor or "nvidia") == "nvidia"]
     out = driver.driver_findings(snap, settings) if nvidia or len(nvidia) == len(gpus) else []
     if lost:

@@ -524,7 +524,7 @@ def verify_check_result(result: Any, snapshot: Any, *, bandwidth: bool = True, d
                         used_bytes: Optional[Callable[[str], Optional[int]]] = None) -> None:
     """`check --verify`: reserve each profile's memory on its GPUs for real; add the findings.
 
-    `result` is a rules.CheckResult from `snapshot` (this machine, probed just before). Each
+    `result` is an assess.CheckResult from `snapshot` (this machine, probed just before). Each
     verified profile gets one "verify.reserve" finding per GPU (and "verify.bandwidth" when
     `bandwidth`, measured once per GPU with the decode speed it implies); its verdict is
     recomputed. When the driver cannot be used at all, each such profile gets an "unknown"
@@ -535,6 +535,10 @@ def verify_check_result(result: Any, snapshot: Any, *, bandwidth: bool = True, d
 
     gpus_by_index = {g.index: g for g in snapshot.gpus}
     plans = [(p, req) for p in result.profiles for req in [profile_requests(p, gpus_by_index)] if req]
+    for p in result.profiles:  # --verify asked, no GPU to reserve on: say so instead of staying silent
+        if not p.gpus_used:
+            p.findings.append(Finding("verify.reserve", "pass",
+                                      "--verify skipped: this profile uses no GPU, nothing to reserve"))
     if not plans:
         return
 

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from conftest import FIXTURES_DIR, SNAPSHOT_FIXTURES
-from deepseek_probe import cli, rules
+from deepseek_probe import assess, cli, rules
 from deepseek_probe.findings import EXIT_CODES
 from deepseek_probe.snapshot import SCHEMA_VERSION, Snapshot
 
@@ -288,7 +288,7 @@ def _explode(*args, **kwargs):
 
 
 def test_an_internal_error_is_one_line_asking_to_report_it(capsys, monkeypatch):
-    monkeypatch.setattr(rules, "check", _explode)
+    monkeypatch.setattr(assess, "check", _explode)
     code, out, err = run(capsys, "check", "--snapshot", H100, "--model", "7b")
     assert_one_line_error(code, out, err, expected=70)
     assert "internal error" in err and "report" in err
@@ -297,7 +297,7 @@ def test_an_internal_error_is_one_line_asking_to_report_it(capsys, monkeypatch):
 
 @pytest.mark.parametrize("where", ["before", "after", "env"])
 def test_debug_shows_the_traceback_of_an_internal_error(capsys, monkeypatch, where):
-    monkeypatch.setattr(rules, "check", _explode)
+    monkeypatch.setattr(assess, "check", _explode)
     argv = ["check", "--snapshot", H100, "--model", "7b"]
     if where == "before":
         argv = ["--debug"] + argv

@@ -23,6 +23,7 @@ import pytest
 
 from conftest import FS_FIXTURES, NVML_FIXTURES
 from fake_nvml import FakeNvml
+from deepseek_probe import assess  # noqa: E402
 from deepseek_probe import runtimes
 from deepseek_probe import profiles, report, rules
 from deepseek_probe.estimate import estimate
@@ -74,7 +75,7 @@ def assert_sane(result) -> None:
 def check_path(nvml=None, root=DEV_TREE, environ=None, models=("7b",), runtime="transformers",
                time_limit_s=5.0):
     snap = take_snapshot(nvml=nvml, root=root, environ=environ or {}, time_limit_s=time_limit_s)
-    result = rules.check(snap, requests_for(models, runtime))
+    result = assess.check(snap, requests_for(models, runtime))
     assert_sane(result)
     return result
 

@@ -17,6 +17,7 @@ import pytest
 
 from conftest import FS_FIXTURES, NVML_FIXTURES, SNAPSHOT_FIXTURES
 from fake_nvml import FakeNvml
+from deepseek_probe import assess  # noqa: E402
 from deepseek_probe import runtimes
 from deepseek_probe import cli, profiles, report, rules
 from deepseek_probe.probes import take_snapshot
@@ -291,7 +292,7 @@ def test_reports_of_every_recorded_tree_leak_no_host_name_or_gpu_id(tree_name):
                          environ=env)
     snap.disk.path = f"/home/{USER}/models"
     specs = [profiles.get_model(m) for m in ("7b", "236b")]
-    result = rules.check(snap, [(s, runtimes.default_settings(s)) for s in specs])
+    result = assess.check(snap, [(s, runtimes.default_settings(s)) for s in specs])
     secrets = secrets_in(snap) - {HOSTNAME, HOSTNAME.split(".")[0]}
     for fmt in REPORT_FORMATS:
         out = report.render(result, fmt)

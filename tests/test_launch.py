@@ -58,8 +58,8 @@ def test_gguf_quant_is_read_from_the_file_name(name, quant):
 
 
 def test_check_echoes_the_command_and_lists_ignored_flags(capsys):
-    code, out, err = run(capsys, "check", "--snapshot", H100, "--model", "7b", "--format", "json",
-                         "--", "ollama", "run", "deepseek-r1:7b", "--verbose")
+    code, out, err = run(capsys, "check", "--snapshot", H100, "--model", "deepseek-r1-distill-qwen-7b",
+                         "--format", "json", "--", "ollama", "run", "deepseek-r1:7b", "--verbose")
     assert code in (0, 1, 2), err
     prof = json.loads(out)["profiles"][0]
     assert prof["runtime"] == "llamacpp" and prof["precision"] == "q4_k_m"
@@ -125,3 +125,17 @@ def test_a_hugging_face_id_works_as_model(capsys):
 def test_an_unknown_model_name_suggests_three_names(capsys):
     code, out, err = run(capsys, "estimate", "--model", "deepseek-r9:32b")
     assert code == 64 and out == "" and err.count(",") >= 2
+
+
+def test_model_and_command_naming_different_models_is_an_error(capsys):
+    code, out, err = run(capsys, "check", "--snapshot", H100, "--model", "7b", "--", "ollama", "run",
+                         "deepseek-r1:7b")
+    assert code == 64 and "disagree" in err and err.count("\n") == 1
+
+
+def test_a_gguf_path_not_on_this_machine_falls_back_to_the_model_flag(capsys):
+    code, out, err = run(capsys, "check", "--snapshot", H100, "--model", "deepseek-r1:32b", "--format", "json",
+                         "--", "llama-server", "-m", "/nowhere/x.gguf", "-c", "16384")
+    prof = json.loads(out)["profiles"][0]
+    assert prof["model"] == "deepseek-r1-distill-qwen-32b" and prof["context"] == 16384
+    assert "not on this machine" in prof["model_resolution"]["note"]

@@ -9,9 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from deepseek_probe import assess  # noqa: E402
 from deepseek_probe import runtimes
-from deepseek_probe import gpus, plan, profiles, rules
+from deepseek_probe import fixes as fixes_mod
+from deepseek_probe import gpus, machines, plan, profiles, rules, speed
 from deepseek_probe.estimate import estimate
+from deepseek_probe.question import Question
+from deepseek_probe.runtimes import RUNTIMES, llamacpp
 from deepseek_probe.snapshot import Snapshot
 
 SNAPSHOTS = Path(__file__).resolve().parent.parent / "fixtures" / "snapshots"
@@ -26,6 +30,12 @@ def request(model: str, runtime: str = "transformers", **changes):
 
 def need(spec, settings) -> int:
     return estimate(spec, settings).per_device.total_bytes
+
+
+def tokens_per_s(spec, est, bw, gpu_layers=None, host_bw=speed.HOST_RAM_BANDWIDTH_BYTES_PER_S):
+    """The speed model on est.tensor_parallel GPUs of bandwidth `bw`."""
+    where = speed.Where([bw] * est.tensor_parallel, host_bw, gpu_layers)
+    return speed.decode_tokens_per_s(spec, est, RUNTIMES[est.runtime], where)
 
 
 @pytest.mark.parametrize("model,runtime,budget_gib,changes", [
@@ -80,8 +90,8 @@ def test_the_lower_precision_suggested_is_the_best_one_that_fits():
     assert fixes
     chosen = fixes[0].change["precision"]
     assert need(spec, replace(s, precision=chosen)) <= budget
-    order = plan._LOWER_PRECISIONS["transformers"]
-    better = [p for p in order[:order.index(chosen)] if plan._BITS[p] < plan._BITS["bf16"]]
+    order = fixes_mod._LOWER_PRECISIONS["transformers"]
+    better = [p for p in order[:order.index(chosen)] if fixes_mod._BITS[p] < fixes_mod._BITS["bf16"]]
     for p in better:
         assert need(spec, replace(s, precision=p)) > budget
 
@@ -100,14 +110,14 @@ def test_70b_bf16_on_one_h100_needs_a_second_h100():
     fixes = [f for f in plan.vram_fixes(spec, s, 78 * GIB, gpu_total_bytes=h100.memory_bytes,
                                         gpu_name="NVIDIA H100 80GB HBM3", n_gpus=1) if f.kind == "gpus"]
     assert "needs 2x H100 80GB HBM3" in fixes[0].text and "add 1x" in fixes[0].text
-    usable = plan._usable_bytes(h100.memory_bytes, s)
+    usable = fixes_mod._usable_bytes(h100.memory_bytes, s)
     assert need(spec, replace(s, tensor_parallel=2)) <= usable < need(spec, s)
 
 
 def test_the_vram_finding_says_how_much_more_memory_is_needed():
     s = Snapshot.load(str(SNAPSHOTS / "h100.json"))
     spec, settings = request("70b", precision="bf16", context=4096)
-    vram = [f for f in rules.evaluate(s, spec, settings).findings if f.check == "gpu.vram"][0]
+    vram = [f for f in assess.evaluate(s, spec, settings).findings if f.check == "gpu.vram"][0]
     short = vram.required - vram.measured
     assert f"+{short / GIB:.1f} GiB VRAM" in vram.suggestion
 
@@ -115,14 +125,14 @@ def test_the_vram_finding_says_how_much_more_memory_is_needed():
 def test_llamacpp_offload_split_adds_up_and_is_slower_than_full_gpu():
     spec, s = request("70b", "llamacpp")
     h100 = gpus.get_gpu("h100-sxm")
-    split = plan.offload(spec, s, 22 * GIB, gpu_bandwidth_bytes_per_s=h100.bandwidth_bytes_per_s)
+    split = llamacpp.offload_split(spec, s, 22 * GIB)
     assert split.gpu_layers > 0 and split.cpu_layers > 0
     assert split.gpu_layers + split.cpu_layers == spec.layers
     assert split.gpu_bytes <= 22 * GIB
-    from deepseek_probe.estimate import decode_tokens_per_s
-
-    full = decode_tokens_per_s(estimate(spec, s), h100.bandwidth_bytes_per_s)["mid"]
-    assert 0 < split.tokens_per_s < full
+    est = estimate(spec, s)
+    full = tokens_per_s(spec, est, h100.bandwidth_bytes_per_s)["mid"]
+    part = tokens_per_s(spec, est, h100.bandwidth_bytes_per_s, gpu_layers=split.gpu_layers)["mid"]
+    assert 0 < part < full
 
 
 # --- plan --model M (no probing) --------------------------------------------------------------
@@ -131,39 +141,43 @@ def test_llamacpp_offload_split_adds_up_and_is_slower_than_full_gpu():
 @pytest.mark.parametrize("model,runtime", [("7b", "transformers"), ("70b", "vllm"), ("671b", "vllm"),
                                            ("236b", "llamacpp")])
 def test_plan_gives_the_smallest_gpu_count_that_fits(model, runtime):
+    """A row's count is what `check` on a node of those GPUs answers: it runs on `count` of them,
+    and on no fewer."""
     spec, s = request(model, runtime)
-    result = plan.hardware_plan(spec, s)
+    result = plan.hardware_plan(Question.of(spec, s))
     assert len(result.rows) == len(gpus.CATALOG)
     for row in result.rows:
-        usable = plan._usable_bytes(row.gpu.memory_bytes, s)
-        if row.count is None:
-            for n in range(1, plan.MAX_GPUS_PER_NODE + 1):
-                n_need = plan._need(spec, replace(s, tensor_parallel=n))
-                assert n_need is None or n_need > usable
-            continue
-        assert plan._need(spec, replace(s, tensor_parallel=row.count)) <= usable
-        for n in range(1, row.count):
-            n_need = plan._need(spec, replace(s, tensor_parallel=n))
-            assert n_need is None or n_need > usable, (row.gpu.key, n)
+        fewer = range(1, (row.count or plan.MAX_GPUS_PER_NODE + 1))
+        for n in fewer:
+            try:
+                a = assess.assess(Question.of(spec, replace(s, tensor_parallel=n)), machines.catalog_node(row.gpu, n),
+                                  verify_fixes=False)
+            except Exception:  # a split the model cannot take
+                continue
+            assert a.fit != "gpu", (row.gpu.key, n)
+        if row.count is not None:
+            a = assess.assess(Question.of(spec, replace(s, tensor_parallel=row.count)),
+                              machines.catalog_node(row.gpu, row.count), verify_fixes=False)
+            assert a.fit == "gpu" and a.per_gpu_bytes == row.per_device_bytes
 
 
 def test_7b_bf16_fits_one_h100_and_decodes_faster_on_faster_memory():
     spec, s = request("7b")
-    rows = {r.gpu.key: r for r in plan.hardware_plan(spec, s).rows}
+    rows = {r.gpu.key: r for r in plan.hardware_plan(Question.of(spec, s)).rows}
     assert rows["h100-sxm"].count == 1 and rows["h200"].count == 1
     assert rows["h200"].tokens_per_s["mid"] > rows["h100-sxm"].tokens_per_s["mid"] > rows["l40s"].tokens_per_s["mid"]
 
 
 def test_671b_does_not_fit_on_eight_24gb_cards():
     spec, s = request("671b")
-    rows = {r.gpu.key: r for r in plan.hardware_plan(spec, s).rows}
+    rows = {r.gpu.key: r for r in plan.hardware_plan(Question.of(spec, s)).rows}
     assert rows["rtx-4090"].count is None
     assert rows["h200"].count is not None
 
 
 def test_plan_json_has_one_entry_per_gpu():
     spec, s = request("33b")
-    doc = plan.hardware_plan(spec, s).to_dict()
+    doc = plan.hardware_plan(Question.of(spec, s)).to_dict()
     assert doc["model"] == "deepseek-coder-33b" and len(doc["gpus"]) == len(gpus.CATALOG)
     assert all(g["source"] for g in doc["gpus"])
 
@@ -209,10 +223,11 @@ def test_name_matching_keeps_close_names_apart():
 def test_splitting_by_layers_does_not_make_decode_faster_but_vllm_tensor_parallel_does():
     bw = gpus.get_gpu("h100-sxm").bandwidth_bytes_per_s
     spec, s = request("70b", precision="int4", context=4096)
-    one = plan.decode_tokens_per_s(estimate(spec, s), bw)["mid"]
-    two = plan.decode_tokens_per_s(estimate(spec, replace(s, tensor_parallel=2)), bw)["mid"]
+    one = tokens_per_s(spec, estimate(spec, s), bw)["mid"]
+    two = tokens_per_s(spec, estimate(spec, replace(s, tensor_parallel=2)), bw)["mid"]
     assert two <= one * 1.1  # device_map runs GPU 0's layers, then GPU 1's
-    spec, v = request("70b", "vllm", precision="int4", context=4096)
-    one_v = plan.decode_tokens_per_s(estimate(spec, v), bw)["mid"]
-    two_v = plan.decode_tokens_per_s(estimate(spec, replace(v, tensor_parallel=2)), bw)["mid"]
-    assert two_v > one_v * 1.5  # both GPUs read their half at once
+    for rt in ("vllm", "sglang"):  # both all-reduce each layer: both GPUs read their half at once
+        spec, v = request("70b", rt, precision="int4", context=4096)
+        one_v = tokens_per_s(spec, estimate(spec, v), bw)["mid"]
+        two_v = tokens_per_s(spec, estimate(spec, replace(v, tensor_parallel=2)), bw)["mid"]
+        assert two_v > one_v * 1.5

@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import SNAPSHOT_FIXTURES
+from deepseek_probe import assess  # noqa: E402
 from deepseek_probe import runtimes
 from deepseek_probe import cli, profiles, report, rules
 from deepseek_probe.errors import InputError
@@ -227,7 +228,7 @@ def test_any_well_typed_snapshot_gets_a_verdict_and_renders(snap, request, tp):
     spec, runtime = request
     s = replace(runtimes.default_settings(spec, runtime), tensor_parallel=tp)
     try:
-        result = rules.check(snap, [(spec, s)])
+        result = assess.check(snap, [(spec, s)])
     except InputError:
         return  # the settings themselves are invalid for this model (e.g. tp 8 over 30 layers)
     for profile in result.profiles:

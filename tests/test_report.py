@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from deepseek_probe.question import Question
+from deepseek_probe import assess  # noqa: E402
 from deepseek_probe import runtimes
 from deepseek_probe import plan, profiles, report, rules
 from deepseek_probe.snapshot import Snapshot
@@ -28,7 +30,7 @@ def request(model: str, runtime: str = "transformers", **changes):
 
 
 def headline_check(snapshot: Snapshot, runtime: str = "transformers"):
-    return rules.check(snapshot, [request(m, runtime) for m in profiles.HEADLINE])
+    return assess.check(snapshot, [request(m, runtime) for m in profiles.HEADLINE])
 
 
 def identifying_strings(raw: dict) -> list:
@@ -67,7 +69,7 @@ def test_user_names_in_paths_and_the_hostname_are_redacted_but_root_stays():
     s.system.hostname = "dgx-prod-0042.corp.example.com"
     s.disk.path = "/home/jdoe/.cache/huggingface/hub"
     s.cuda.libcudart_path = "/root/miniconda3/lib/libcudart.so.13"
-    md = report.render(rules.check(s, [request("7b")]), "markdown")
+    md = report.render(assess.check(s, [request("7b")]), "markdown")
     assert "jdoe" not in md and "/home/<user>/" in md
     assert "dgx-prod-0042" not in md
     assert "/root/miniconda3" in md
@@ -75,13 +77,13 @@ def test_user_names_in_paths_and_the_hostname_are_redacted_but_root_stays():
 
 def test_no_redact_keeps_the_identifiers_for_internal_use():
     s = snap("h100")
-    md = report.render(rules.check(s, [request("7b")]), "markdown", redact=False)
+    md = report.render(assess.check(s, [request("7b")]), "markdown", redact=False)
     assert s.gpus[0].serial in md and s.gpus[0].uuid in md
 
 
 def test_rendering_does_not_change_the_result():
     s = snap("h100")
-    result = rules.check(s, [request("7b")])
+    result = assess.check(s, [request("7b")])
     report.render(result, "markdown")
     assert result.snapshot.gpus[0].serial == s.gpus[0].serial
 
@@ -108,7 +110,7 @@ def test_markdown_report_has_machine_gpus_versions_and_every_finding():
 def test_markdown_cells_escape_pipes():
     s = snap("h100")
     s.system.os_release = "Weird | Linux"
-    md = report.render(rules.check(s, [request("7b")]), "markdown")
+    md = report.render(assess.check(s, [request("7b")]), "markdown")
     assert "Weird \\| Linux" in md
 
 
@@ -116,7 +118,7 @@ def test_markdown_cells_escape_pipes():
 
 
 def test_text_has_one_block_per_profile_with_fail_and_suggestion():
-    result = rules.check(snap("h100"), [request("7b"), request("671b")])
+    result = assess.check(snap("h100"), [request("7b"), request("671b")])
     out = report.render(result, "text")
     for p in result.profiles:
         assert p.model in out
@@ -125,7 +127,7 @@ def test_text_has_one_block_per_profile_with_fail_and_suggestion():
 
 
 def test_colour_only_when_asked():
-    result = rules.check(snap("h100"), [request("7b"), request("671b")])
+    result = assess.check(snap("h100"), [request("7b"), request("671b")])
     assert "\033[" not in report.render(result, "text", color=False)
     assert "\033[" not in report.render(result, "text")
     assert "\033[31m" in report.render(result, "text", color=True)
@@ -135,7 +137,7 @@ def test_colour_only_when_asked():
 
 
 def test_json_report_follows_the_check_contract():
-    result = rules.check(snap("h100"), [request("7b"), request("671b")])
+    result = assess.check(snap("h100"), [request("7b"), request("671b")])
     doc = json.loads(report.render(result, "json"))
     assert doc["schema_version"] == 1 and doc["exit_code"] == 2 and doc["verdict"] == "fail"
     assert [p["model"] for p in doc["profiles"]] == ["deepseek-llm-7b", "deepseek-v3"]
@@ -192,7 +194,7 @@ def test_prometheus_output_parses_and_has_a_verdict_per_profile(fixture):
 def test_prometheus_label_values_are_escaped():
     spec, s = request("7b")
     odd = replace(spec, id='my "odd"\\model\nv2')
-    result = rules.check(snap("h100"), [(odd, s)])
+    result = assess.check(snap("h100"), [(odd, s)])
     samples = parse_prometheus(report.render(result, "prometheus", redact=False))
     models = {l.get("model") for n, l, v in samples if n == "deepseek_probe_profile_verdict"}
     assert models == {'my "odd"\\model\nv2'}
@@ -204,7 +206,7 @@ def test_prometheus_label_values_are_escaped():
 @pytest.mark.parametrize("fmt", ["text", "json", "markdown", "csv"])
 def test_plan_renders_every_gpu_row(fmt):
     spec, s = request("70b")
-    result = plan.hardware_plan(spec, s)
+    result = plan.hardware_plan(Question.of(spec, s))
     out = report.render_plans([result], fmt)
     if fmt == "json":
         assert len(json.loads(out)["gpus"]) == len(result.rows)
@@ -219,4 +221,4 @@ def test_unknown_format_is_bad_input():
     from deepseek_probe.errors import InputError
 
     with pytest.raises(InputError):
-        report.render(rules.check(snap("h100"), [request("7b")]), "yaml")
+        report.render(assess.check(snap("h100"), [request("7b")]), "yaml")

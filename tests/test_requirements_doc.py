@@ -25,6 +25,7 @@ from typing import Dict, List, Optional, Tuple
 
 import pytest
 
+from deepseek_probe.question import Question
 from deepseek_probe import runtimes
 from deepseek_probe import gpus, plan, profiles
 from deepseek_probe.errors import InputError
@@ -187,7 +188,7 @@ def test_every_figure_under_the_rules_of_thumb_is_what_the_cited_command_compute
     assert len(lines) >= 20, "the rules-of-thumb section lost its figures"
     for command, parts in lines:
         kind, spec, settings = _cited_settings(command)
-        result = estimate(spec, settings) if kind == "estimate" else plan.hardware_plan(spec, settings)
+        result = estimate(spec, settings) if kind == "estimate" else plan.hardware_plan(Question.of(spec, settings))
         for part in parts.split(" · "):
             if kind == "estimate":
                 _check_estimate_part(part, result, command)
@@ -231,15 +232,29 @@ def _infinite(n: Optional[int]) -> float:
 
 
 def test_class_columns_are_the_fewest_gpus_plan_finds_for_that_gpu(rows):
-    for r in rows:
+    """A column's count is what `check` answers on a node of that many of the class GPU (it runs
+    wholly on the GPUs), and fewer do not (every 7th row: each probe is a full assessment)."""
+    from deepseek_probe import assess, machines
+
+    for r in rows[::7]:
         spec = profiles.get_model(r.model)
         settings = replace(runtimes.default_settings(spec, r.runtime), precision=r.precision,
                            context=r.context)
         for fit, (class_gb, key) in zip(r.fits, GPU_CLASSES):
             g = gpus.get_gpu(key)
             assert g.memory_class_gb == class_gb and fit.gpu_key == key
-            n, _ = plan.smallest_gpu_count(spec, settings, g.memory_bytes)
-            assert fit.count == n, f"{r.model} {r.runtime} {r.precision} {r.context}: {class_gb} GB column"
+
+            def runs(n: int) -> bool:
+                q = Question.of(spec, replace(settings, tensor_parallel=n))
+                try:
+                    return assess.assess(q, machines.catalog_node(g, n), verify_fixes=False).fit == "gpu"
+                except Exception:  # a split the model cannot take
+                    return False
+
+            top = fit.count or plan.MAX_GPUS_PER_NODE + 1
+            assert not any(runs(n) for n in range(1, top)), f"{r.model} {r.runtime} {r.precision} {class_gb} GB"
+            if fit.count:
+                assert runs(fit.count), f"{r.model} {r.runtime} {r.precision} {r.context}: {class_gb} GB column"
 
 
 def test_a_bigger_gpu_class_never_needs_more_gpus(rows):

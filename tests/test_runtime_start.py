@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from deepseek_probe import assess  # noqa: E402
 from deepseek_probe import profiles, rules, runtimes
 from deepseek_probe.checks.common import cuda_total_bytes
 from deepseek_probe.runtimes.vllm import vllm_memory
@@ -18,7 +19,7 @@ def _profile(fixture: str, model: str, runtime: str, **changes):
     spec = profiles.get_model(model)
     settings = replace(runtimes.default_settings(spec, runtime), **changes)
     snap = Snapshot.load(str(SNAPSHOTS / f"{fixture}.json"))
-    return snap, spec, settings, rules.evaluate(snap, spec, settings)
+    return snap, spec, settings, assess.evaluate(snap, spec, settings)
 
 
 def _start(profile, check: str):

@@ -14,11 +14,15 @@ from types import SimpleNamespace
 
 import pytest
 
+from deepseek_probe import assess  # noqa: E402
 from deepseek_probe import runtimes
 from deepseek_probe import verify
 from deepseek_probe.errors import InputError
 from deepseek_probe.findings import Finding, verdict
-from deepseek_probe.rules import DEVICE_MARGIN_BYTES, CheckResult, ProfileResult
+from deepseek_probe import profiles
+from deepseek_probe.assess import Assessment, CheckResult
+from deepseek_probe.question import Flags, question_for
+from deepseek_probe.rules import DEVICE_MARGIN_BYTES
 from deepseek_probe.snapshot import GpuInfo, Snapshot
 from deepseek_probe.verify import (GIB, MIB, CudaError, Reservation, VerifyError, measure_bandwidth,
                                    normalize_pci_bus_id, reserve, verify_findings)
@@ -476,9 +480,8 @@ def _profile(model="deepseek-llm-7b", need=16 * GIB, vram_level="pass", runtime=
     est = SimpleNamespace(per_device=SimpleNamespace(total_bytes=need), bytes_read_per_token=14 * 10**9,
                           notes={})
     vram = Finding("gpu.vram", vram_level, "from the rules", measured=79 * GIB, required=need + DEVICE_MARGIN_BYTES)
-    return ProfileResult(model=model, precision="bf16", kv_precision="bf16", context=4096, concurrency=1,
-                         runtime=runtime, tensor_parallel=1, verdict=vram_level, findings=[vram],
-                         estimate=est, gpus_used=[0])
+    q = question_for(profiles.get_model(model), runtime, Flags(precision="bf16", kv_precision="bf16", context=4096))
+    return Assessment(q, tensor_parallel=1, verdict=vram_level, findings=[vram], estimate=est, gpus_used=[0])
 
 
 class ContextTakingGpu(FakeGpu):
@@ -597,7 +600,7 @@ def test_verify_takes_exactly_what_the_rules_placed_on_each_recorded_machine(sna
     from deepseek_probe import profiles, rules
 
     spec = profiles.get_model(model)
-    result = rules.check(snapshot, [(spec, runtimes.default_settings(spec, runtime))])
+    result = assess.check(snapshot, [(spec, runtimes.default_settings(spec, runtime))])
     [p] = result.profiles
     driver = _driver_like(snapshot)
     verify.verify_check_result(result, snapshot, driver=driver, used_bytes=lambda bus: None)
@@ -622,7 +625,7 @@ def test_verify_reserves_the_vllm_pool_at_the_utilization_the_user_asked_for():
     snapshot = Snapshot.load(str(SNAPSHOT_FIXTURES[0].parent / "h200.json"))
     spec = profiles.get_model("7b")
     settings = replace(runtimes.default_settings(spec, "vllm"), gpu_memory_utilization=0.5)
-    result = rules.check(snapshot, [(spec, settings)])
+    result = assess.check(snapshot, [(spec, settings)])
     [p] = result.profiles
     gpu = snapshot.visible_gpus[0]
     requests = verify.profile_requests(p, {g.index: g for g in snapshot.gpus})

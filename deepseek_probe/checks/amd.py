@@ -64,6 +64,12 @@ def _version(text: Optional[str]) -> Optional[Tuple[int, int]]:
         return None
 
 
+def newest_rocm() -> str:
+    """The newest ROCm release the tables above know, "7.0"."""
+    v = max(since for since, _ in _ROCM_ADDED)
+    return f"{v[0]}.{v[1]}"
+
+
 def official_targets(rocm: Tuple[int, int]) -> FrozenSet[str]:
     out: set = set()
     for since, targets in _ROCM_ADDED:

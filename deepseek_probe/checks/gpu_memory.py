@@ -19,6 +19,7 @@ from deepseek_probe.thresholds import DEVICE_MARGIN_BYTES
 
 if TYPE_CHECKING:  # annotations only (from __future__ import annotations): no import at run time
     from deepseek_probe.profiles import ModelSpec
+    from deepseek_probe.runtimes.llamacpp import OffloadSplit
     from deepseek_probe.runtimes.base import Estimate, Settings
 
 
@@ -77,24 +78,12 @@ def _mig_unknown(f: Finding, g: GpuInfo) -> Finding:
                               f"(sudo nvidia-smi -i {g.index} -mig 0, then reset the GPU)")
 
 
-def _tokens_per_s_text(est: Estimate, gpus: Sequence[GpuInfo]) -> str:
-    bws = [g.memory_bandwidth_bytes_per_s for g in gpus]
-    if not bws or any(b is None for b in bws):
-        return ""
-    from deepseek_probe import plan
-
-    tps = plan.decode_tokens_per_s(est, min(bws))
-    if not tps:
-        return ""
-    return f"; decode ≈ {tps['mid']:.0f} tok/s per sequence ({tps['low']:.0f}–{tps['high']:.0f}, estimate)"
-
-
 def _mig_gpus(gpus: Sequence[GpuInfo]) -> List[GpuInfo]:
     return [g for g in gpus if g.mig_enabled]
 
 
 def _vram_findings(spec: ModelSpec, settings: Settings, p: Placement, n_visible: int) -> List[Finding]:
-    from deepseek_probe import plan
+    from deepseek_probe import fixes as plan
 
     need = need_bytes(p.estimate)
     required = need + DEVICE_MARGIN_BYTES
@@ -104,10 +93,10 @@ def _vram_findings(spec: ModelSpec, settings: Settings, p: Placement, n_visible:
              else f"on each of {len(p.gpus)} GPUs ({', '.join(str(g.index) for g in p.gpus)})")
     need_text = f"needs {gib(need)} + {gib(DEVICE_MARGIN_BYTES)} margin per GPU"
     if p.fits:
-        msg = f"{need_text}; {gib(free)} free {where}" + _tokens_per_s_text(p.estimate, p.gpus)
+        msg = f"{need_text}; {gib(free)} free {where}"
         if n_visible > len(p.gpus):
             msg += f" (use CUDA_VISIBLE_DEVICES={','.join(str(g.index) for g in sorted(p.gpus, key=lambda g: g.index))})"
-        return [Finding("gpu.vram", "pass", msg, measured=free, required=required)]
+        return [Finding("gpu.vram", "pass", msg, measured=free, required=required)] + _fewer_layers(spec, settings, p)
     if settings.runtime == "llamacpp":
         return _offload_findings(spec, settings, p)
     budget = free - DEVICE_MARGIN_BYTES
@@ -119,12 +108,12 @@ def _vram_findings(spec: ModelSpec, settings: Settings, p: Placement, n_visible:
     if p.auto:
         msg += f" (even split over all {len(p.gpus)} GPUs)"
     return [Finding("gpu.vram", "fail", msg, measured=free, required=required,
-                    suggestion=plan.fixes_text(fixes, short, per_gpu=len(p.gpus) > 1))]
+                    suggestion=plan.fixes_text(fixes, short, per_gpu=len(p.gpus) > 1), fixes=fixes)]
 
 
 def _vllm_vram_findings(spec: ModelSpec, settings: Settings, p: Placement, n_visible: int) -> List[Finding]:
     """vLLM: util x total must be free at start; the KV pool must hold one max-length sequence."""
-    from deepseek_probe import plan
+    from deepseek_probe import fixes as plan
 
     util = vllm_utilization(settings)
     need = need_bytes(p.estimate)
@@ -138,7 +127,7 @@ def _vllm_vram_findings(spec: ModelSpec, settings: Settings, p: Placement, n_vis
         return [Finding("gpu.vram", "pass",
                         f"vLLM reserves {util:g} x {gib(total)} = {gib(reserve)} on {where} "
                         f"({gib(free)} free); this profile needs {gib(need)}{pool_text}"
-                        + _tokens_per_s_text(p.estimate, p.gpus),
+                       ,
                         measured=free, required=need)]
     if reserve > free:
         lowered = int(free / total * 100) / 100 if total else 0.0
@@ -163,11 +152,11 @@ def _vllm_vram_findings(spec: ModelSpec, settings: Settings, p: Placement, n_vis
                     f"needs {gib(need)} per GPU; vLLM can use {gib(budget)} on {where}"
                     f" ({gib(free)} free of {gib(total)}): short by {gib(short)}",
                     measured=budget, required=need,
-                    suggestion=plan.fixes_text(fixes, short, per_gpu=len(p.gpus) > 1))]
+                    suggestion=plan.fixes_text(fixes, short, per_gpu=len(p.gpus) > 1), fixes=fixes)]
 
 
 def _vllm_pool_text(spec: ModelSpec, settings: Settings, tp: int, budget: int) -> str:
-    from deepseek_probe import plan
+    from deepseek_probe import fixes as plan
 
     s = replace(settings, tensor_parallel=tp)
     mc = plan.max_context_fitting(spec, s, budget)
@@ -181,47 +170,74 @@ def _vllm_pool_text(spec: ModelSpec, settings: Settings, tp: int, budget: int) -
 
 
 def _offload_findings(spec: ModelSpec, settings: Settings, p: Placement) -> List[Finding]:
-    """llama.cpp: what does not fit on the GPUs runs from host RAM (slower but it runs)."""
-    from deepseek_probe import plan
+    """llama.cpp: what does not fit on the GPUs runs from host RAM (slower but it runs), unless the
+    command fixed the GPU layers itself (-ngl N): --fit then leaves them alone and the load runs out
+    of GPU memory (common/arg.cpp: --fit only adjusts arguments the user did not set)."""
+    from deepseek_probe import fixes as plan
+    from deepseek_probe.runtimes import llamacpp
 
     budget = min(g.memory_free_bytes or 0 for g in p.gpus) - DEVICE_MARGIN_BYTES
-    split = plan.offload(spec, replace(settings, tensor_parallel=p.tensor_parallel), max(budget, 0),
-                         gpu_bandwidth_bytes_per_s=min((g.memory_bandwidth_bytes_per_s or 0) for g in p.gpus) or None)
+    s = replace(settings, tensor_parallel=p.tensor_parallel)
+    split = llamacpp.offload_split(spec, s, max(budget, 0))
     need = need_bytes(p.estimate)
-    short = need + DEVICE_MARGIN_BYTES - (budget + DEVICE_MARGIN_BYTES)
-    tps = f", ≈ {split.tokens_per_s:.1f} tok/s (estimate, ±30%)" if split.tokens_per_s else ""
-    msg = (f"needs {gib(need)} per GPU, {gib(budget + DEVICE_MARGIN_BYTES)} free: llama.cpp offloads "
-           f"{split.cpu_layers} of {split.total_layers} layers to the CPU ({gib(split.host_bytes)} of RAM); "
-           f"runs, slower{tps}")
-    fixes = plan.vram_fixes(spec, replace(settings, tensor_parallel=p.tensor_parallel), budget,
-                            gpu_total_bytes=p.gpus[0].memory_total_bytes, gpu_name=p.gpus[0].name,
-                            n_gpus=len(p.gpus), compute_capability=cc_of(p.gpus[0]))
+    short = need - budget
+    fixes = plan.vram_fixes(spec, s, budget, gpu_total_bytes=p.gpus[0].memory_total_bytes,
+                            gpu_name=p.gpus[0].name, n_gpus=len(p.gpus), compute_capability=cc_of(p.gpus[0]))
     fixes = [f for f in fixes if f.kind != "offload"]
+    layers = llamacpp.user_gpu_layers(settings)
+    if layers is not None:
+        fixes = [plan.Fix("offload", f"-ngl {split.gpu_layers} (keeps {split.cpu_layers} of {spec.layers} "
+                                     f"layers on the CPU, {gib(split.host_bytes)} of RAM)",
+                          {"gpu_layers": split.gpu_layers}, split.gpu_bytes)] + fixes
+        return [Finding("gpu.vram", "fail",
+                        f"-ngl {layers} needs {gib(need)} + {gib(DEVICE_MARGIN_BYTES)} margin per GPU, "
+                        f"{gib(budget + DEVICE_MARGIN_BYTES)} free: llama.cpp runs out of GPU memory "
+                        f"loading it (--fit does not lower an -ngl you set): short by {gib(short)}",
+                        measured=budget + DEVICE_MARGIN_BYTES, required=need + DEVICE_MARGIN_BYTES,
+                        suggestion=plan.fixes_text(fixes, short, per_gpu=len(p.gpus) > 1), fixes=fixes)]
     p.offload = split
+    msg = (f"needs {gib(need)} per GPU, {gib(budget + DEVICE_MARGIN_BYTES)} free: llama.cpp keeps "
+           f"{split.cpu_layers} of {spec.layers} layers on the CPU ({gib(split.host_bytes)} of RAM); "
+           f"runs, slower")
     return [
         Finding("gpu.vram", "warn", f"does not fit in VRAM: short by {gib(short)} per GPU",
                 measured=budget + DEVICE_MARGIN_BYTES, required=need + DEVICE_MARGIN_BYTES,
-                suggestion=plan.fixes_text(fixes, short, per_gpu=len(p.gpus) > 1)),
+                suggestion=plan.fixes_text(fixes, short, per_gpu=len(p.gpus) > 1), fixes=fixes),
         Finding("llamacpp.offload", "warn", msg, measured=split.gpu_bytes, required=need,
                 suggestion=f"-ngl {split.gpu_layers} (llama.cpp --fit picks this itself); "
                            f"full GPU speed needs {gib(short)} more VRAM per GPU"),
     ]
 
 
-def cpu_only_findings(spec: ModelSpec, settings: Settings, est: Estimate,
-                      host_bandwidth_bytes_per_s: Optional[float] = None) -> Tuple[List[Finding], int]:
-    """llama.cpp with no GPU: every layer in RAM, decode paced by the host memory bandwidth
-    (probes/membw.py: DIMM speed x channels where readable; else plan's dual-channel default)."""
-    from deepseek_probe import plan
+def _fewer_layers(spec: ModelSpec, settings: Settings, p: Placement) -> List[Finding]:
+    """A command that keeps layers on the CPU (-ngl N below the layer count) although more fit:
+    it runs, from host RAM in part, slower than it could."""
+    from deepseek_probe.runtimes import llamacpp
 
-    bw = host_bandwidth_bytes_per_s or plan.HOST_RAM_BANDWIDTH_BYTES_PER_S
-    split = plan.offload(spec, settings, 0, gpu_bandwidth_bytes_per_s=None, host_bandwidth_bytes_per_s=bw)
-    tps = f" ≈ {split.tokens_per_s:.1f} tok/s (estimate)" if split.tokens_per_s else ""
+    layers = llamacpp.user_gpu_layers(settings)
+    if layers is None or layers >= spec.layers:
+        return []
+    budget = min(g.memory_free_bytes or 0 for g in p.gpus) - DEVICE_MARGIN_BYTES
+    best = llamacpp.offload_split(spec, replace(settings, tensor_parallel=p.tensor_parallel,
+                                                runtime_options=replace(llamacpp.options_for(settings),
+                                                                        n_gpu_layers=-1)), max(budget, 0))
+    more = (f"; -ngl {best.gpu_layers if best.cpu_layers else spec.layers + 1} fits "
+            f"({spec.layers - best.cpu_layers} layers on the GPU)" if best.gpu_layers > layers else "")
     return [Finding("llamacpp.offload", "warn",
-                    f"all {split.total_layers} layers on the CPU ({gib(split.host_bytes)} of RAM);{tps}",
+                    f"-ngl {layers}: {spec.layers - layers} of {spec.layers} layers run from host RAM, slower",
+                    suggestion=f"raise -ngl{more}" if more else None)]
+
+
+def cpu_only_findings(spec: ModelSpec, settings: Settings, est: Estimate) -> Tuple[List[Finding], "OffloadSplit"]:
+    """llama.cpp with no GPU: every layer in RAM (the speed is assess's, from host bandwidth)."""
+    from deepseek_probe.runtimes import llamacpp
+
+    split = llamacpp.offload_split(spec, settings, 0)
+    return [Finding("llamacpp.offload", "warn",
+                    f"all {spec.layers} layers on the CPU ({gib(split.host_bytes)} of RAM)",
                     measured=0, required=split.host_bytes,
                     suggestion=f"a GPU with >= {gib(need_bytes(est) + DEVICE_MARGIN_BYTES)} free "
-                               f"runs it fully on the GPU")], split.host_bytes
+                               f"runs it fully on the GPU")], split
 
 
 def refusal_findings(est: Estimate) -> List[Finding]:

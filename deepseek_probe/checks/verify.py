@@ -13,7 +13,7 @@ from deepseek_probe.findings import Finding
 from deepseek_probe.thresholds import DEVICE_MARGIN_BYTES, VLLM_GPU_MEMORY_UTILIZATION
 
 if TYPE_CHECKING:  # annotations only: no import at run time
-    from deepseek_probe.rules import ProfileResult
+    from deepseek_probe.assess import Assessment as ProfileResult
     from deepseek_probe.runtimes.base import Estimate
     from deepseek_probe.snapshot import GpuInfo
 

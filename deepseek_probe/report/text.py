@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, List, Sequence
 
+from deepseek_probe.report.bars import memory_bars, speed_line
 from deepseek_probe.units import count, gib
 
 _COLORS = {"pass": "32", "warn": "33", "fail": "31", "unknown": "35"}  # ANSI SGR green/yellow/red/magenta
@@ -96,6 +97,8 @@ def render_check(result: Any, color: bool = False) -> str:
     for p in result.profiles:
         out.append("")
         out.append(_bold(_profile_title(p), color) + " → " + _paint(p.verdict.upper(), p.verdict, color))
+        out.append("  " + speed_line(p))
+        out += ["  " + line for line in memory_bars(p)]
         out += _finding_lines([f for f in p.findings if _key(f) not in {_key(s) for s in shared}], color)
     out.append("")
     out.append("ok/WARN/FAIL/????: pass, warning, not ready, unknown. Exit codes: 0 ready, 1 warnings, "

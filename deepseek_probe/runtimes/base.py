@@ -92,6 +92,17 @@ class Runtime:
     # True when several GPUs each hold whole layers (llama.cpp --split-mode layer) instead of a
     # slice of every matrix (tensor parallelism): the KV cache and weights split by layer.
     splits_layers: bool = False
+    # True when the runtime allocates a context longer than the model was trained for (llama.cpp
+    # only warns: llama-context.cpp "n_ctx_seq > n_ctx_train"); the others cap it or refuse.
+    context_beyond_trained: bool = False
+    # True when every layer all-reduces across the tensor-parallel GPUs (vLLM, SGLang): the GPUs
+    # read their shares at once, and the link between them matters (speed.py, checks/placement.py).
+    all_reduce_per_layer: bool = False
+    # True when it runs a model with no GPU at all (llama.cpp's CPU backend).
+    runs_on_cpu: bool = False
+    # True when it runs FP8 weights on GPUs without FP8 units through Marlin's weight-only kernels
+    # (vLLM: model_executor/layers/quantization/utils/marlin_utils_fp8.py).
+    fp8_marlin: bool = False
 
 
 class RuntimeModel(Protocol):

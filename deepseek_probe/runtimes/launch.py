@@ -78,44 +78,9 @@ def parse_launch(argv: Sequence[str], env: Mapping[str, str]) -> ParsedCommand:
     return parser.parse_command(argv, merged)
 
 
-def command_models(cmd: ParsedCommand, models: Sequence[str],
-                   model_configs: Sequence[str]) -> Tuple[List[ModelSpec], Optional[str]]:
-    """The models to check and the weight format the command implies (a GGUF quant in a file
-    name or an Ollama tag). --model / --model-config win over the command's own model (it may
-    name a file that is not on this machine)."""
-    quant = _command_quant(cmd)
-    specs = [profiles.from_hf_config(p) for p in model_configs]
-    specs += [profiles.get_model(m) for m in models]
-    if specs:
-        return specs, quant
-    if not cmd.model_ref:
-        raise CommandError(f"{cmd.program}: the command names no model; add --model ID")
-    spec, resolved_quant = resolve_model_ref(cmd.model_ref)
-    if resolved_quant and not quant:
-        from deepseek_probe.profiles import PRECISIONS
-
-        gguf_runtime = ESTIMATOR_RUNTIME.get(cmd.runtime) == "llamacpp"
-        if PRECISIONS[resolved_quant].gguf == gguf_runtime:  # an HF checkpoint is not what llama.cpp loads
-            quant = resolved_quant
-    return [spec], quant
-
-
-def resolve_model_ref(ref: str) -> Tuple[ModelSpec, Optional[str]]:
-    """A model named the way a launch command names it: a catalog id, an HF id, an Ollama tag,
-    a GGUF path -> (catalog model, weight format or None)."""
-    try:
-        from deepseek_probe.profiles import names  # the full resolver: tags, HF ids, local files
-    except ImportError:
-        names = None  # type: ignore[assignment]
-    if names is not None:
-        r = names.resolve(ref)
-        if r.spec is None:
-            raise CommandError(f"{ref}: {r.unresolved or 'not a model in the catalog'}; name one with --model")
-        return r.spec, r.precision if r.precision in profiles.PRECISIONS else None
-    return profiles.get_model(ref), gguf_quant_from_name(ref)
-
-
-def _command_quant(cmd: ParsedCommand) -> Optional[str]:
+def command_quant(cmd: ParsedCommand) -> Optional[str]:
+    """The weight format the command names: its own precision flag, the Ollama tag's quant, or the
+    quant in a GGUF file name."""
     if cmd.generic.get("precision"):
         return str(cmd.generic["precision"])
     if cmd.runtime == "ollama" and cmd.model_ref:
@@ -124,6 +89,17 @@ def _command_quant(cmd: ParsedCommand) -> Optional[str]:
         q = ollama.tag_quantization(cmd.model_ref)
         return q.lower() if q else None
     return gguf_quant_from_name(cmd.model_ref)
+
+
+def context_source(cmd: ParsedCommand) -> str:
+    """Where the context the command runs with comes from, in the runtime's words."""
+    if cmd.runtime == "ollama":
+        return "Ollama's context (OLLAMA_CONTEXT_LENGTH, else its tier for this GPU memory)"
+    if cmd.runtime == "lmstudio":
+        return "LM Studio's context (--context-length, else its default)"
+    if cmd.generic.get("context"):
+        return "launch command"
+    return "the model's trained context (the command sets none)"
 
 
 def settings_from_command(base: Settings, cmd: ParsedCommand, spec: ModelSpec,
@@ -145,9 +121,17 @@ def settings_from_command(base: Settings, cmd: ParsedCommand, spec: ModelSpec,
         options = _llamacpp_options(ll)
     elif changes.get("context") == 0:  # llama.cpp -c 0: the model's trained context (--fit may shrink it)
         changes["context"] = spec.max_context
-    if "context" in changes:
+    if "context" in changes and not _beyond_trained_ok(runtime):
         changes["context"] = min(int(changes["context"]), spec.max_context)
     return replace(base, runtime=runtime, runtime_options=options, **changes)
+
+
+def _beyond_trained_ok(runtime: str) -> bool:
+    """llama.cpp allocates -c cells even past the trained context (it only warns); the others cap
+    or refuse (their own verdict says so)."""
+    from deepseek_probe.runtimes import RUNTIMES
+
+    return RUNTIMES[runtime].context_beyond_trained
 
 
 # llama.cpp cache type names -> our KV precision names
@@ -204,7 +188,3 @@ def gguf_quant_from_name(path: Optional[str]) -> Optional[str]:
         return None
     q = m.group(1).lower()
     return {"f16": "fp16", "f32": "fp32"}.get(q, q)
-
-
-def command_words(items: List[str]) -> str:
-    return ", ".join(items) if items else "none"

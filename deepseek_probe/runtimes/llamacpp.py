@@ -23,7 +23,8 @@ RUNTIME = Runtime(
     ("fp16", "bf16", "q8_0", "q4_0"), 4096,
     "llama.cpp / Ollama / LM Studio: GGUF files; -c default 4096 (common.h n_ctx; Ollama "
     "default below 23 GiB VRAM, anchors §1.6); --cache-type-k/v f16|bf16|q8_0|q4_0",
-    default_precision="q4_k_m", default_kv_precision="fp16", splits_layers=True)
+    default_precision="q4_k_m", default_kv_precision="fp16", splits_layers=True,
+    context_beyond_trained=True, runs_on_cpu=True)
 
 LLAMACPP_CUDA_MINIMUM_BYTES = 457 * MiB  # Ollama ml/device.go: CUDA minimum memory (anchors §1.6)
 LLAMACPP_UBATCH = 512  # llama.cpp -ub default (n_ubatch); Ollama GraphSize's `batch`
@@ -94,6 +95,20 @@ def allocation(spec: ModelSpec, s: Settings, gpu_free_bytes: Optional[int] = Non
     free = [gpu_free_bytes] * s.tensor_parallel if gpu_free_bytes else ([] if s.tensor_parallel == 1
                                                                         else [1 << 60] * s.tensor_parallel)
     return llamacpp_alloc.llamacpp_memory(spec, _FTYPE[s.precision], o, free)
+
+
+def user_gpu_layers(s: Settings) -> Optional[int]:
+    """The GPU layers a launch command fixed with -ngl N (N >= 0), which --fit leaves alone; None
+    when llama.cpp chooses (no -ngl, -ngl -1 = auto, or the flags' defaults)."""
+    o = s.runtime_options
+    if isinstance(o, LlamaCppOptions) and o.n_gpu_layers >= 0:
+        return int(o.n_gpu_layers)
+    return None
+
+
+def with_gpu_layers(s: Settings, n: int) -> Settings:
+    """These settings with -ngl N, as a launch command would set it (--fit then leaves it)."""
+    return replace(s, runtime_options=replace(options_for(s), n_gpu_layers=int(n)))
 
 
 def _host_bytes(spec: ModelSpec, m: LlamaCppMemory) -> int:

@@ -35,7 +35,8 @@ SGLANG_VERSION = "0.5.5"
 RUNTIME = Runtime(
     "sglang", ("bf16", "fp16", "fp8", "int8", "int4"), ("bf16", "fp16", "fp8"), 0,
     "SGLang 0.5.5: --context-length defaults to the model's maximum (model_config.py); "
-    "--kv-cache-dtype auto|fp8_e4m3|fp8_e5m2|bf16; static pool = mem_fraction_static x free memory")
+    "--kv-cache-dtype auto|fp8_e4m3|fp8_e5m2|bf16; static pool = mem_fraction_static x free memory",
+    all_reduce_per_layer=True)
 
 # --quantization value -> the precision our weight math uses (profiles.PRECISIONS).
 # awq/gptq (+ marlin repacks, moe_wna16): 4-bit, group 128; fp8 family: 1 byte + scales.

@@ -43,7 +43,8 @@ VLLM_VERSION = "0.33.0"
 RUNTIME = Runtime(
     "vllm", ("fp32", "bf16", "fp16", "fp8", "int8", "int4"), ("bf16", "fp16", "fp8"), 0,
     "vLLM 0.33.0: --max-model-len defaults to the model's maximum (config/model.py "
-    "_get_and_verify_max_len); --kv-cache-dtype auto|fp8; KV pool = ceil(util x total) - the rest")
+    "_get_and_verify_max_len); --kv-cache-dtype auto|fp8; KV pool = ceil(util x total) - the rest",
+    all_reduce_per_layer=True, fp8_marlin=True)
 
 # --kv-cache-dtype -> bytes per element (None = "auto": the model dtype). config/cache.py
 # CacheDType; the fp8 family is stored as uint8 (utils STR_DTYPE_TO_TORCH_DTYPE).

@@ -1,0 +1,201 @@
+"""The question, made once: flags or a launch command -> one typed Question per model.
+
+Every door (check, check -- cmd, estimate, plan, fleet, the survey) asks assess() the same kind of
+question, so the same question gets the same answer through each. A Question holds:
+- the model, resolved through the one name resolver (profiles/names.py): catalog id, alias, Ollama
+  tag (a bare name means `:latest` inside an Ollama command), HF id, GGUF file, checkpoint folder,
+  or the model named inside the launch command; and how the name was resolved;
+- the runtime with its typed settings (runtimes/base.Settings, the runtime's own options);
+- the workload: context (and where it came from), concurrency.
+
+Pure apart from the name resolver reading a local GGUF / checkpoint header when a path is named.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+from deepseek_probe.errors import InputError
+from deepseek_probe.profiles import ModelSpec
+from deepseek_probe.runtimes.base import Settings
+from deepseek_probe.runtimes.command import ParsedCommand
+
+
+@dataclass(frozen=True)
+class Flags:
+    """What the user set with flags; None = not set (the runtime's default applies)."""
+
+    runtime: Optional[str] = None
+    precision: Optional[str] = None
+    kv_precision: Optional[str] = None
+    context: Optional[int] = None
+    concurrency: Optional[int] = None
+    tensor_parallel: Optional[int] = None
+    mla_cache: Optional[str] = None
+    gpu_memory_utilization: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class Question:
+    """One model under one runtime and workload: what assess() answers."""
+
+    spec: ModelSpec
+    settings: Settings
+    model_name: str  # as the user (or the launch command) wrote it
+    resolved_by: str  # catalog | ollama tag | HF id | GGUF header | config.json | ...
+    resolution: Optional[str] = None  # one line saying what the name became, when not plain
+    context_source: str = "runtime default"  # flag | launch command | runtime default | ...
+    launch: Optional[Dict[str, object]] = None  # the launch command after `--`, as understood
+
+    @classmethod
+    def of(cls, spec: ModelSpec, settings: Settings) -> "Question":
+        """A catalog model under settings built in code (tables, tests): no name to resolve."""
+        return cls(spec, settings, spec.id, "catalog")
+
+    def with_settings(self, **changes: object) -> "Question":
+        """The same question with some settings changed (a fix, a survey candidate, a TP)."""
+        src = "flag" if "context" in changes else self.context_source
+        return replace(self, settings=replace(self.settings, **changes), context_source=src)
+
+    def model_dict(self) -> Dict[str, object]:
+        """How the model was resolved, for the JSON reports."""
+        return {"id": self.spec.id, "name": self.model_name, "resolved_by": self.resolved_by,
+                "note": self.resolution}
+
+
+def default_settings(spec: ModelSpec, runtime: str, flags: Flags = Flags()) -> Settings:
+    """The runtime's defaults for the model, then what the flags set."""
+    from deepseek_probe import runtimes
+
+    s = runtimes.default_settings(spec, runtime)
+    given = {"precision": flags.precision, "kv_precision": flags.kv_precision, "context": flags.context,
+             "concurrency": flags.concurrency, "tensor_parallel": flags.tensor_parallel,
+             "mla_cache": flags.mla_cache, "gpu_memory_utilization": flags.gpu_memory_utilization}
+    changes = {name: value for name, value in given.items() if value}  # unset flags keep defaults
+    return replace(s, **changes) if changes else s
+
+
+def question_for(spec: ModelSpec, runtime: str, flags: Flags = Flags(), model_name: Optional[str] = None,
+                 resolved_by: str = "catalog") -> Question:
+    """A question built in code (survey candidates, plan, tests): catalog model + settings."""
+    return Question(spec, default_settings(spec, runtime, flags), model_name or spec.id, resolved_by,
+                    context_source="flag" if flags.context else "runtime default")
+
+
+@dataclass(frozen=True)
+class _Named:
+    spec: ModelSpec
+    name: str
+    precision: Optional[str]  # the weight format the name implies (a GGUF quant, AWQ...)
+    runtime: Optional[str]  # the runtime the name implies (llamacpp for a GGUF / Ollama tag)
+    resolved_by: str
+    note: Optional[str]
+
+
+def _resolve(name: str, runtime: Optional[str] = None) -> _Named:
+    """One name through the one resolver (profiles/names.py)."""
+    from deepseek_probe.profiles import PRECISIONS, names
+
+    r = names.resolve(name, runtime=runtime)
+    if r.spec is None:
+        raise InputError(f"{name}: {r.unresolved or 'not a model in the catalog'}")
+    precision = r.precision if r.precision in PRECISIONS else None
+    note = None
+    if r.source != "catalog" or r.notes:
+        note = (f"{name} -> {r.spec.id}" + (f", {r.quant or precision}" if (r.quant or precision) else "")
+                + f" ({r.source})" + "".join(f"; {n}" for n in r.notes))
+    return _Named(r.spec, name, precision, r.runtime, r.source, note)
+
+
+def _from_config(path: str) -> _Named:
+    from deepseek_probe import profiles
+
+    spec = profiles.from_hf_config(path)
+    return _Named(spec, path, None, None, "config.json", f"{path} -> {spec.id} (config.json)")
+
+
+def from_flags(models: Sequence[str], model_configs: Sequence[str], flags: Flags) -> List[Question]:
+    """One question per model named with --model / --model-config, settings from the flags."""
+    from deepseek_probe.runtimes import RUNTIMES
+
+    out = []
+    for n in [_from_config(p) for p in model_configs] + [_resolve(m, flags.runtime) for m in models]:
+        rt = flags.runtime or n.runtime or "transformers"
+        implied = n.precision if n.precision in RUNTIMES[rt].precisions else None  # a GGUF quant means nothing to vLLM
+        f = replace(flags, precision=flags.precision or implied)
+        out.append(Question(n.spec, default_settings(n.spec, rt, f), n.name, n.resolved_by, n.note,
+                            "flag" if flags.context else "runtime default"))
+    return out
+
+
+def from_command(argv: Sequence[str], env: Mapping[str, str], models: Sequence[str],
+                 model_configs: Sequence[str], flags: Flags,
+                 gpu_totals: Sequence[int] = ()) -> List[Question]:
+    """The question a launch command asks: its runtime, its flags and defaults, its model.
+
+    --model / --model-config name the model when the command's own model is absent or a file not
+    on this machine; when both name a model they must agree (else: one-line error)."""
+    from deepseek_probe.runtimes import launch as launch_mod
+
+    cmd = launch_mod.parse_launch(argv, env)
+    named = _command_models(cmd, models, model_configs)
+    quant = launch_mod.command_quant(cmd)
+    runtime = launch_mod.ESTIMATOR_RUNTIME[cmd.runtime]
+    echo = launch_mod.echo(cmd)
+    out = []
+    for n, how in named:
+        implied = quant or n.precision
+        from deepseek_probe.profiles import PRECISIONS
+
+        if implied and PRECISIONS[implied].gguf != (runtime == launch_mod.ESTIMATOR_RUNTIME["llamacpp"]):
+            implied = None  # an HF checkpoint is not what llama.cpp loads, nor a GGUF what vLLM does
+        base = default_settings(n.spec, runtime, replace(flags, precision=flags.precision or implied))
+        s = launch_mod.settings_from_command(base, cmd, n.spec, gpu_totals)
+        note = "; ".join(x for x in (n.note, how) if x) or None
+        out.append(Question(n.spec, s, n.name, n.resolved_by, note,
+                            launch_mod.context_source(cmd), echo))
+    return out
+
+
+def _command_models(cmd: ParsedCommand, models: Sequence[str],
+                    model_configs: Sequence[str]) -> List[Tuple[_Named, Optional[str]]]:
+    """(model, how --model and the command's model were reconciled) for a launch command."""
+    import os
+
+    given = [_from_config(p) for p in model_configs] + [_resolve(m, cmd.runtime) for m in models]
+    ref = cmd.model_ref
+    if not ref:
+        if not given:
+            raise InputError(f"{cmd.program}: the command names no model; add --model ID")
+        return [(n, None) for n in given]
+    if given and (ref.endswith(".gguf") or os.sep in ref) and not os.path.exists(os.path.expanduser(ref)):
+        # a path on the machine it will run on, not this one: --model says what it is
+        return [(n, f"{ref} is not on this machine: using --model {n.name}") for n in given]
+    own = _resolve(ref, cmd.runtime)
+    if not given:
+        return [(own, None)]
+    for n in given:
+        if n.spec.id != own.spec.id:
+            raise InputError(f"--model {n.name} ({n.spec.id}) and the command's model {ref} "
+                             f"({own.spec.id}) disagree: drop one")
+    return [(n, f"--model {n.name} and the command's {ref} are the same model") for n in given]
+
+
+def build(models: Sequence[str], model_configs: Sequence[str], flags: Flags,
+          launch: Optional[Sequence[str]] = None, env: Optional[Mapping[str, str]] = None,
+          gpu_totals: Sequence[int] = ()) -> List[Question]:
+    """The questions of one invocation: from the launch command after `--` when there is one,
+    else from the flags."""
+    if launch is not None:
+        import os
+
+        return from_command(launch, os.environ if env is None else env, models, model_configs, flags,
+                            gpu_totals)
+    return from_flags(models, model_configs, flags)
+
+
+def model_spec(name: str) -> Tuple[ModelSpec, Optional[str]]:
+    """A model name -> (catalog spec, resolution note); for doors that take one model by name."""
+    n = _resolve(name)
+    return n.spec, n.note

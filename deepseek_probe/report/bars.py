@@ -1,0 +1,57 @@
+"""Each GPU's memory as a bar: weights / KV cache / activations / runtime / free, for the text and
+Markdown reports (people look at a bar before they read numbers)."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+from deepseek_probe.units import gib
+
+WIDTH = 40
+_PARTS = (("W", "weights", "weights_bytes"), ("K", "KV", "kv_cache_bytes"),
+          ("A", "activations", "activation_bytes"), ("R", "runtime", "runtime_overhead_bytes"))
+
+
+def memory_bars(a: object) -> List[str]:
+    """One bar per GPU the assessment uses (`a` is an assess.Assessment); none when it runs on no
+    GPU or not wholly on them."""
+    est = getattr(a, "estimate", None)
+    used = getattr(a, "used_gpus", [])
+    if est is None or getattr(a, "fit", None) != "gpu" or not used:
+        return []
+    d = est.per_device
+    out = []
+    for g in used:
+        total = g.memory_total_bytes
+        if not total:
+            continue
+        other = max(0, total - (g.memory_free_bytes or total))  # held before the runtime starts
+        cells: List[str] = []
+        for mark, _, attr in _PARTS:
+            cells += [mark] * round(WIDTH * getattr(d, attr) / total)
+        cells += ["o"] * round(WIDTH * other / total)
+        cells = (cells + ["."] * WIDTH)[:WIDTH]
+        free = total - other - d.total_bytes
+        out.append(f"GPU {g.index} [{''.join(cells)}] {gib(d.total_bytes)} of {gib(total)}"
+                   + (f", {gib(free)} left" if free >= 0 else f", short by {gib(-free)}"))
+    if out:
+        legend = " · ".join(f"{mark} {name} {gib(getattr(d, attr))}" for mark, name, attr in _PARTS)
+        out.append(f"      {legend} · o other processes · . free")
+    return out
+
+
+def speed_line(a: object) -> Optional[str]:
+    """How it runs and how fast: 'runs on the GPU · 17.3 GiB per GPU · ≈ 42 tok/s (30–54)'."""
+    fit = getattr(a, "fit", None)
+    words = {"gpu": "runs on the GPU", "partial": "runs with layers on the CPU",
+             "cpu": "runs on the CPU only", "none": "does not run this way"}.get(fit or "none")
+    parts = [words]
+    per_gpu = getattr(a, "per_gpu_bytes", None)
+    if fit in ("gpu", "partial") and per_gpu:
+        parts.append(f"{gib(per_gpu)} per GPU")
+    if fit in ("gpu", "partial", "cpu") and getattr(a, "gpu_layers", None) is not None:
+        parts.append(f"{a.gpu_layers} of {a.question.spec.layers} layers on the GPU")
+    t = getattr(a, "decode_tokens_per_s", None)
+    if t and t.get("mid"):
+        parts.append(f"decode ≈ {t['mid']:.0f} tok/s per sequence ({t['low']:.0f}–{t['high']:.0f}, estimate)")
+    return " · ".join(parts)
