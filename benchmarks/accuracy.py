@@ -68,11 +68,14 @@ def hf_config(spec):
                   num_hidden_layers=spec.layers, num_attention_heads=spec.heads,
                   vocab_size=spec.vocab, max_position_embeddings=spec.max_context,
                   tie_word_embeddings=spec.tie_embeddings)
-    if spec.family in ("llama", "qwen2"):
+    if spec.family in ("llama", "qwen2", "qwen3"):
         common.update(num_key_value_heads=spec.kv_heads, head_dim=spec.head_dim)
         if spec.family == "llama":
             common["attention_bias"] = spec.qkv_bias
             return tf.LlamaConfig, tf.LlamaForCausalLM, common
+        if spec.family == "qwen3":
+            common["attention_bias"] = spec.qkv_bias
+            return tf.Qwen3Config, tf.Qwen3ForCausalLM, common
         return tf.Qwen2Config, tf.Qwen2ForCausalLM, common
     common.update(num_key_value_heads=spec.heads, kv_lora_rank=spec.kv_lora_rank,
                   q_lora_rank=spec.q_lora_rank, qk_nope_head_dim=spec.qk_nope_head_dim,

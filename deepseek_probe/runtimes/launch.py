@@ -82,37 +82,35 @@ def command_models(cmd: ParsedCommand, models: Sequence[str],
                    model_configs: Sequence[str]) -> Tuple[List[ModelSpec], Optional[str]]:
     """The models to check and the weight format the command implies (a GGUF quant in a file
     name or an Ollama tag). --model / --model-config win over the command's own model (it may
-    name a file that is not on this machine)."""
+    name a file that is not on this machine). Every name goes through names.resolve, in the
+    command's runtime (under `ollama`, a bare library name is its `:latest` tag)."""
     quant = _command_quant(cmd)
     specs = [profiles.from_hf_config(p) for p in model_configs]
-    specs += [profiles.get_model(m) for m in models]
-    if specs:
-        return specs, quant
-    if not cmd.model_ref:
+    refs = list(models) if specs or models else [cmd.model_ref] if cmd.model_ref else []
+    if not refs and not specs:
         raise CommandError(f"{cmd.program}: the command names no model; add --model ID")
-    spec, resolved_quant = resolve_model_ref(cmd.model_ref)
-    if resolved_quant and not quant:
-        from deepseek_probe.profiles import PRECISIONS
+    for ref in refs:
+        spec, resolved_quant = resolve_model_ref(ref, cmd.runtime)
+        specs.append(spec)
+        if resolved_quant and not quant:
+            from deepseek_probe.profiles import PRECISIONS
 
-        gguf_runtime = ESTIMATOR_RUNTIME.get(cmd.runtime) == "llamacpp"
-        if PRECISIONS[resolved_quant].gguf == gguf_runtime:  # an HF checkpoint is not what llama.cpp loads
-            quant = resolved_quant
-    return [spec], quant
+            gguf_runtime = ESTIMATOR_RUNTIME.get(cmd.runtime) == "llamacpp"
+            if PRECISIONS[resolved_quant].gguf == gguf_runtime:  # an HF checkpoint is not what llama.cpp loads
+                quant = resolved_quant
+    return specs, quant
 
 
-def resolve_model_ref(ref: str) -> Tuple[ModelSpec, Optional[str]]:
+def resolve_model_ref(ref: str, runtime: Optional[str] = None) -> Tuple[ModelSpec, Optional[str]]:
     """A model named the way a launch command names it: a catalog id, an HF id, an Ollama tag,
-    a GGUF path -> (catalog model, weight format or None)."""
-    try:
-        from deepseek_probe.profiles import names  # the full resolver: tags, HF ids, local files
-    except ImportError:
-        names = None  # type: ignore[assignment]
-    if names is not None:
-        r = names.resolve(ref)
-        if r.spec is None:
-            raise CommandError(f"{ref}: {r.unresolved or 'not a model in the catalog'}; name one with --model")
-        return r.spec, r.precision if r.precision in profiles.PRECISIONS else None
-    return profiles.get_model(ref), gguf_quant_from_name(ref)
+    a GGUF path -> (catalog model, weight format or None). `runtime`: the command's runtime
+    name ("ollama" makes a bare library name mean its :latest tag)."""
+    from deepseek_probe.profiles import names  # the full resolver: tags, HF ids, local files
+
+    r = names.resolve(ref, runtime=runtime)
+    if r.spec is None:
+        raise CommandError(f"{ref}: {r.unresolved or 'not a model in the catalog'}; name one with --model")
+    return r.spec, r.precision if r.precision in profiles.PRECISIONS else None
 
 
 def _command_quant(cmd: ParsedCommand) -> Optional[str]:
