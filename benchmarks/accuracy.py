@@ -4,7 +4,7 @@
 For each case (model, context T, batch B): random bf16 weights (built on the meta device, then
 `to_empty` on the GPU), one prefill of B x T tokens with `logits_to_keep=1`, then D decode steps
 (default 32) with the DynamicCache - the protocol of
-/work/shared/reference/mem_groundtruth.py, so the JSON it writes goes straight into
+benchmarks/groundtruth/mem_groundtruth.py, so the JSON it writes goes straight into
 benchmarks/groundtruth/ and the calibration test picks it up.
 
     python3 benchmarks/accuracy.py --cases deepseek-llm-7b:2048x2,4096 qwen-7b:4096,32768 \

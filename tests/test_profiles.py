@@ -16,7 +16,7 @@ from deepseek_probe.estimate import EstimateInputError
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Measured by building each model with random weights in transformers and counting
-# (/work/shared/reference/deepseek-models.md, last column). Not derived from our code.
+# (docs/reference/deepseek-models.md, last column). Not derived from our code.
 MEASURED_PARAMS = {
     "deepseek-llm-7b": 6_910_365_696,
     "deepseek-llm-67b": 67_425_001_472,

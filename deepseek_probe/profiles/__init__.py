@@ -66,7 +66,7 @@ class ModelSpec:
     experts_per_token: int = 0
     mtp_layers: int = 0  # V3 multi-token-prediction module: in the checkpoint, not loaded for inference
     native_precision: str = "bf16"  # bf16 | fp8: the dtype of the published checkpoint
-    source: str = "deepseek-models.md"
+    source: str = "deepseek-models.md"  # docs/reference/deepseek-models.md
     # ((tokens, prefill_extra_bytes, decode_growth_bytes), ...): what transformers reserves above
     # weights and KV cache, from benchmarks/accuracy.py --simulate (see models.json)
     transformers_activation: Tuple[Tuple[int, int, int], ...] = ()
@@ -117,7 +117,7 @@ class ModelSpec:
         """One routed expert: gate, up and down projections."""
         return 3 * self.hidden * self.moe_intermediate
 
-    # -- parameter counts (tested against measured counts in deepseek-models.md) ---------
+    # -- parameter counts (tested against measured counts in docs/reference/deepseek-models.md) ---------
     @property
     def params(self) -> int:
         """Parameters the runtime loads (the MTP module of V3 excluded)."""
@@ -499,8 +499,8 @@ PRECISIONS: Dict[str, Precision] = {p.name: p for p in (
               "LLM.int8 SCB / compressed-tensors channel-wise); embeddings and head kept 16-bit"),
     Precision("int4", "int4", 4, "AWQ/GPTQ 4-bit linear weights, group_size 128: fp16 scale + 4-bit "
               "packed zero point per group (qzeros int32 x8); embeddings and head kept 16-bit "
-              "(anchors-memory-tools.md §3: 'AWQ/GPTQ 4-bit ≈ 4.25, plus 16-bit embeddings')"),
-    # GGUF whole-file averages, anchors-memory-tools.md §1.7 (llama.cpp tools/quantize, Llama-3-8B)
+              "(docs/reference/anchors-memory-tools.md §3: 'AWQ/GPTQ 4-bit ≈ 4.25, plus 16-bit embeddings')"),
+    # GGUF whole-file averages, docs/reference/anchors-memory-tools.md §1.7 (llama.cpp tools/quantize, Llama-3-8B)
     Precision("q8_0", "gguf", 8.52, "GGUF Q8_0 whole-file average 8.52 bpw (anchors §1.7)", True),
     Precision("q6_k", "gguf", 6.57, "GGUF Q6_K whole-file average 6.57 bpw (anchors §1.7)", True),
     Precision("q5_k_m", "gguf", 5.70, "GGUF Q5_K_M whole-file average 5.70 bpw (anchors §1.7)", True),

@@ -6,7 +6,7 @@ Since v0.30.0 (commit 9db4bdbad, PR #16031) every GGUF model runs in an upstream
 child process; Ollama passes no -ngl by default, so llama.cpp's `--fit` places the layers.
 Ollama itself decides: the context (VRAM tier), -c = num_ctx x num_parallel, -np, --flash-attn,
 --cache-type-k/v, -b/-ub (automatic batch), one GPU or all (80 % rule), and one OOM retry with
-a smaller automatic context. /work/notes/ollama.md has the mechanism with citations.
+a smaller automatic context. Each constant below names the Ollama file it comes from.
 
 Older versions decided the layer split themselves: `layout_gpu_layers` (v0.12.11 to v0.29.x,
 llm/server.go assignLayers) and `classic_gpu_layers` (up to v0.12.10, llm/memory.go

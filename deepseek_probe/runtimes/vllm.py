@@ -86,7 +86,7 @@ NON_TORCH_TP_BYTES = int(0.42 * GiB)
 CUDA_GRAPH_BYTES = GiB // 2
 CUDA_GRAPH_TP_BYTES = int(0.15 * GiB)
 # The process's CUDA context sits outside the utilization budget (created before the snapshot):
-# 621 MiB measured on the H100 (reference/groundtruth-h100.json).
+# 621 MiB measured on the H100 (benchmarks/groundtruth/groundtruth-h100.json).
 CUDA_CONTEXT_BYTES = 621 * MiB
 
 
