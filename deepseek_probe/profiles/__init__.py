@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any, ClassVar, Dict, List, Optional, Tuple
 
 from deepseek_probe.errors import InputError
+from deepseek_probe.memo import memo
 from deepseek_probe.profiles import arch2026
 
 FAMILIES = ("llama", "qwen2", "deepseek_v2", "deepseek_v3", "deepseek_v32", "deepseek_v4", "qwen3")
@@ -105,6 +106,11 @@ class ModelSpec:
             object.__setattr__(self, "head_dim", hd)
         # derived counts, computed once (not a field: no effect on ==, hash or repr)
         self.__dict__["_counts"] = _counts(self)
+        # the dataclass hash over every field, computed once: memo.py keys its tables by the spec
+        self.__dict__["_hash"] = hash(tuple(getattr(self, f) for f in self.__dataclass_fields__))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     # -- shape facts (is_mla, is_moe, moe_layers, dense_layers) are set in __post_init__ ----
     is_mla: ClassVar[bool]  # kv_lora_rank set: Multi-head Latent Attention
@@ -518,11 +524,8 @@ KV_PRECISIONS: Dict[str, float] = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "q8_0":
 
 def weight_bytes(spec: ModelSpec, precision: str, include_mtp: bool = False) -> int:
     """Bytes of the weights in `precision` (in memory, and on disk for safetensors/GGUF)."""
-    cache = spec.__dict__.setdefault("_weight_bytes", {})
-    key = (precision, include_mtp)
-    if key not in cache:
-        cache[key] = _weight_bytes(spec, PRECISIONS[precision], include_mtp)
-    return cache[key]
+    return memo("profiles.weight_bytes", (spec, precision, include_mtp),
+                lambda: _weight_bytes(spec, PRECISIONS[precision], include_mtp))
 
 
 def _weight_bytes(spec: ModelSpec, p: "Precision", include_mtp: bool) -> int:
