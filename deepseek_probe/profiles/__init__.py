@@ -118,11 +118,6 @@ class ModelSpec:
     moe_layers: ClassVar[int]  # layers with an MoE MLP
     dense_layers: ClassVar[int]  # layers with a dense MLP
 
-    @property
-    def expert_params(self) -> int:
-        """One routed expert: gate, up and down projections."""
-        return 3 * self.hidden * self.moe_intermediate
-
     # -- parameter counts (tested against measured counts in docs/reference/deepseek-models.md) ---------
     @property
     def params(self) -> int:
