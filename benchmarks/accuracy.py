@@ -4,7 +4,7 @@
 For each case (model, context T, batch B): random bf16 weights (built on the meta device, then
 `to_empty` on the GPU), one prefill of B x T tokens with `logits_to_keep=1`, then D decode steps
 (default 32) with the DynamicCache - the protocol of
-/work/shared/reference/mem_groundtruth.py, so the JSON it writes goes straight into
+benchmarks/groundtruth/mem_groundtruth.py, so the JSON it writes goes straight into
 benchmarks/groundtruth/ and the calibration test picks it up.
 
     python3 benchmarks/accuracy.py --cases deepseek-llm-7b:2048x2,4096 qwen-7b:4096,32768 \
@@ -68,11 +68,14 @@ def hf_config(spec):
                   num_hidden_layers=spec.layers, num_attention_heads=spec.heads,
                   vocab_size=spec.vocab, max_position_embeddings=spec.max_context,
                   tie_word_embeddings=spec.tie_embeddings)
-    if spec.family in ("llama", "qwen2"):
+    if spec.family in ("llama", "qwen2", "qwen3"):
         common.update(num_key_value_heads=spec.kv_heads, head_dim=spec.head_dim)
         if spec.family == "llama":
             common["attention_bias"] = spec.qkv_bias
             return tf.LlamaConfig, tf.LlamaForCausalLM, common
+        if spec.family == "qwen3":
+            common["attention_bias"] = spec.qkv_bias
+            return tf.Qwen3Config, tf.Qwen3ForCausalLM, common
         return tf.Qwen2Config, tf.Qwen2ForCausalLM, common
     common.update(num_key_value_heads=spec.heads, kv_lora_rank=spec.kv_lora_rank,
                   q_lora_rank=spec.q_lora_rank, qk_nope_head_dim=spec.qk_nope_head_dim,

@@ -1,7 +1,7 @@
 """A small catalog of common GPUs for `plan` (no probing): memory, bandwidth, compute capability.
 
 Memory is what a CUDA process can see as total: the NVML total measured on our hosts where we have
-one (/work/shared/reference/census-*.json), otherwise the datasheet capacity in GiB (GDDR/HBM
+one (fixtures/census/census-*.json), otherwise the datasheet capacity in GiB (GDDR/HBM
 capacities are binary; NVML reports a few hundred MiB less on some boards). Bandwidth is the
 datasheet peak. Compute capability from NVIDIA's CUDA GPUs table
 (https://developer.nvidia.com/cuda-gpus). Each row names its datasheet.

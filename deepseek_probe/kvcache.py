@@ -46,6 +46,7 @@ from __future__ import annotations
 from typing import Dict, List, Optional, Tuple
 
 from deepseek_probe.errors import InputError
+from deepseek_probe.memo import memo
 from deepseek_probe.profiles import KV_PRECISIONS, ModelSpec, arch2026
 
 RUNTIMES = ("transformers", "vllm", "sglang", "llamacpp")
@@ -315,15 +316,13 @@ def _v4_vllm_groups(layers: List[_V4Layer], release: Tuple[int, ...]) -> Tuple[L
 def _v4_vllm_layout(spec: ModelSpec, kv_dtype: str, bs: int, release: Tuple[int, ...],
                     mtp_layers: int) -> Tuple[List[List[_V4Layer]], int, int, List[List[Tuple[int, int]]]]:
     """_v4_vllm_groups of _v4_vllm_layers, plus each group's distinct (block size, window) pairs,
-    kept on the spec: none of it depends on the context, and the survey and the planner ask for
+    kept in memo.py: none of it depends on the context, and the survey and the planner ask for
     it hundreds of times."""
-    cache = spec.__dict__.setdefault("_v4_vllm_layout", {})
-    key = (kv_dtype, bs, release, mtp_layers)
-    if key not in cache:
+    def compute() -> Tuple[List[List[_V4Layer]], int, int, List[List[Tuple[int, int]]]]:
         groups, page, block = _v4_vllm_groups(_v4_vllm_layers(spec, kv_dtype, bs, release, mtp_layers), release)
-        shapes = [sorted({(blk, w) for _, blk, _, w in g}) for g in groups]
-        cache[key] = (groups, page, block, shapes)
-    return cache[key]
+        return groups, page, block, [sorted({(blk, w) for _, blk, _, w in g}) for g in groups]
+
+    return memo("kvcache.v4_vllm_layout", (spec, kv_dtype, bs, release, mtp_layers), compute)
 
 
 def _v4_group_pages(shapes: List[Tuple[int, int]], t: int, in_flight: int) -> int:

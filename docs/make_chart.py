@@ -87,7 +87,7 @@ def main() -> int:
     data = {p: series(p) for p in PRECISIONS}
     # Distinct colours for dense models; MoE models (dashed) reuse three of them.
     dense_colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-                    "#7f7f7f", "#bcbd22", "#17becf", "#000000"]
+                    "#7f7f7f", "#bcbd22", "#17becf", "#000000", "#aec7e8"]
     moe_colors = ["#2ca02c", "#d62728", "#1f77b4"]
     fig, axes = plt.subplots(1, 2, figsize=(14, 7.2), sharey=True)
     ticks = [1024 * 2**i for i in range(8)]

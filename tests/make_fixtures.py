@@ -34,7 +34,7 @@ from deepseek_probe.probes.gpu.nvidia import GpuProbe  # noqa: E402
 from deepseek_probe.snapshot import (CpuInfo, CudaInfo, DiskInfo, MemoryInfo, Snapshot,  # noqa: E402
                                      SystemInfo)
 
-REFERENCE = os.environ.get("DEEPSEEK_PROBE_REFERENCE", "/work/shared/reference")
+REFERENCE = os.environ.get("DEEPSEEK_PROBE_REFERENCE", os.path.join(REPO, "fixtures", "census"))
 NVML_DIR = os.path.join(REPO, "fixtures", "nvml")
 SNAP_DIR = os.path.join(REPO, "fixtures", "snapshots")
 CENSUS = {"h100": "census-h100.json", "h200": "census-h200.json", "2xh200": "census-2xh200.json"}

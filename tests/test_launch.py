@@ -139,3 +139,28 @@ def test_a_gguf_path_not_on_this_machine_falls_back_to_the_model_flag(capsys):
     prof = json.loads(out)["profiles"][0]
     assert prof["model"] == "deepseek-r1-distill-qwen-32b" and prof["context"] == 16384
     assert "not on this machine" in prof["model_resolution"]["note"]
+
+
+RTX4090 = os.path.join(SNAPSHOT_FIXTURES, "derived-rtx4090.json")
+
+
+def test_a_bare_name_in_an_ollama_command_is_its_latest_tag(capsys):
+    """`ollama run deepseek-r1` pulls deepseek-r1:latest = the 8b tag (DeepSeek-R1-0528-Qwen3-8B,
+    Q4_K_M), which fits a 24 GB card; the catalog's 671B R1 would not."""
+    code, out, err = run(capsys, "check", "--snapshot", RTX4090, "--format", "json", "--", "ollama", "run",
+                         "deepseek-r1")
+    assert code in (0, 1), err
+    prof = json.loads(out)["profiles"][0]
+    assert (prof["model"], prof["precision"], prof["runtime"]) == ("deepseek-r1-0528-qwen3-8b", "q4_k_m", "llamacpp")
+    from deepseek_probe.question import model_spec
+
+    assert model_spec("deepseek-r1")[0].id == "deepseek-v3"  # outside Ollama: the catalog's R1
+
+
+def test_model_flag_before_a_launch_command_takes_an_ollama_tag(capsys):
+    code, out, err = run(capsys, "estimate", "--model", "deepseek-r1:32b", "--format", "json", "--",
+                         "llama-server", "-c", "32768", "-ngl", "40", "-fa", "on")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert (doc["model"], doc["precision"], doc["runtime"]) == ("deepseek-r1-distill-qwen-32b", "q4_k_m", "llamacpp")
+    assert doc["context"] == 32768

@@ -61,15 +61,24 @@ def test_bare_deepseek_r1_follows_the_catalog_but_says_what_ollama_means():
     assert r.model_id == "deepseek-v3" and any("deepseek-r1:latest" in n for n in r.notes)
     o = resolve("deepseek-r1", runtime="ollama")
     assert o.ollama_tag == "deepseek-r1:latest" and o.quant == "Q4_K_M"
+    assert o.model_id == "deepseek-r1-0528-qwen3-8b" and o.precision == "q4_k_m"
+    assert any("no tag" in n and "deepseek-r1:latest" in n for n in o.notes)
 
 
-def test_tags_of_models_missing_from_the_catalog_stay_mapped_but_unresolved():
-    r = resolve("deepseek-r1:8b")
-    assert r.model_id is None and r.spec is None
-    assert "DeepSeek-R1-0528-Qwen3-8B" in r.unresolved and r.hf_id == "deepseek-ai/DeepSeek-R1-0528-Qwen3-8B"
-    v31 = resolve("deepseek-v3.1")  # in the 2026 catalog now: its own entry, V3's shape
+@pytest.mark.parametrize("name", ["deepseek-r1:8b", "deepseek-r1:latest", "deepseek-r1:8b-0528-qwen3-q4_K_M"])
+def test_the_default_ollama_deepseek_r1_is_the_qwen3_8b_distill(name):
+    r = resolve(name)
+    assert (r.model_id, r.precision, r.runtime) == ("deepseek-r1-0528-qwen3-8b", "q4_k_m", "llamacpp")
+    assert r.hf_id == "deepseek-ai/DeepSeek-R1-0528-Qwen3-8B"
+
+
+def test_every_tag_target_of_the_ollama_table_is_in_the_catalog():
+    v31 = resolve("deepseek-v3.1")  # in the 2026 catalog: its own entry, V3's shape
     assert v31.model_id == "deepseek-v3.1"
     assert v31.spec.architecture_key() == resolve("deepseek-v3").spec.architecture_key()
+    for tag in ollama_tags.all_tags():
+        r = resolve(tag, runtime="ollama")
+        assert r.model_id is not None and r.unresolved is None, tag
 
 
 def test_hf_ids_found_locally_use_their_config_and_headers():
@@ -161,7 +170,7 @@ def test_upstream_repos_known_from_the_tag_table():
     v31 = resolve("deepseek-ai/DeepSeek-V3.1")
     assert v31.model_id == "deepseek-v3.1" and v31.precision == "fp8"
     q3 = resolve("deepseek-ai/DeepSeek-R1-0528-Qwen3-8B")
-    assert q3.model_id is None and "not in the catalog" in q3.unresolved
+    assert (q3.model_id, q3.precision, q3.source) == ("deepseek-r1-0528-qwen3-8b", "bf16", "HF id")
 
 
 def test_first_shard_of_a_split_gguf_path_sums_the_shards(tmp_path):

@@ -132,26 +132,10 @@ def test_overhead_is_taken_per_gpu_for_the_tier_but_not_reserved():
     assert s["legacy_reserved_bytes_per_gpu"] == 2 * GiB + 457 * MiB
 
 
-def test_num_gpu_from_modelfile_forces_layers_and_vision_floor():
-    opts = ol.with_modelfile(ol.OllamaOptions(num_ctx=1024), {"num_gpu": 20})
-    s = ol.to_llamacpp_settings(opts, 8 * GiB, vision=True)
-    assert s["n_gpu_layers"] == 20 and s["n_ctx"] == 2048
-    with pytest.raises(CommandError):
-        ol.with_modelfile(ol.OllamaOptions(), {"num_ctx": "big"})
-
-
 def test_embedding_and_single_sequence_architectures_get_one_slot():
     assert ol.default_num_parallel("qwen3next", requested=4) == 1
     assert ol.default_num_parallel("deepseek2", requested=4) == 4
     assert ol.default_num_parallel("deepseek2", embedding=True, requested=4) == 1
-
-
-@pytest.mark.parametrize("lib,cc,drv,ok", [
-    ("CUDA", (9, 0), 12, True), ("CUDA", (6, 0), 0, True), ("CUDA", (5, 2), 12, False),
-    ("CUDA", (7, 2), 12, False), ("CUDA", (8, 6), 6, False), ("Metal", (0, 0), 0, True),
-])
-def test_flash_attention_support_rule(lib, cc, drv, ok):
-    assert ol.gpu_supports_flash_attention(lib, cc[0], cc[1], drv) is ok
 
 
 def test_flash_attention_mode():
@@ -175,74 +159,3 @@ def test_automatic_batch_without_flash_attention_on_cuda():
     assert ol.automatic_num_batch(40000, GiB, 80 * GiB, "off") == 512
     assert ol.automatic_num_batch(8192, GiB, 8 * GiB, "off", smallest_cuda_gpu_bytes=8 * GiB) == 256
     assert ol.automatic_num_batch(4096, GiB, 8 * GiB, "off", smallest_cuda_gpu_bytes=8 * GiB) == 512
-
-
-def test_predict_server_vram():
-    # 2 x 64 layers x 8 kv heads x (5120/40 = 128) x 4096 tokens x 2 bytes = 1 GiB
-    assert ol.predict_server_vram(10 * GiB, 64, 8, 5120, 40, 4096) == 11 * GiB
-
-
-def test_single_gpu_choice_uses_80_percent_of_free():
-    o = ol.OllamaOptions()
-    assert ol.select_single_gpu(30 * GiB, [80 * GiB, 40 * GiB], o) == 0
-    assert ol.select_single_gpu(30 * GiB, [20 * GiB, 40 * GiB], o) == 1  # 30 <= 32
-    assert ol.select_single_gpu(33 * GiB, [20 * GiB, 40 * GiB], o) is None
-    assert ol.select_single_gpu(30 * GiB, [80 * GiB, 40 * GiB], ol.OllamaOptions(sched_spread=True)) is None
-    assert ol.select_single_gpu(30 * GiB, [80 * GiB], o) is None
-
-
-def test_oom_retry_steps_down_once_per_tier():
-    assert ol.oom_retry_num_ctx(262144) == 32768
-    assert ol.oom_retry_num_ctx(32768) == 4096
-    assert ol.oom_retry_num_ctx(4096) is None
-    assert ol.oom_retry_num_ctx(32768, trained_ctx=8192) == 4096
-
-
-# ---------------------------------------------------------------- older layer placement
-
-def test_layout_prefers_dropping_the_output_layer():
-    layers = [GiB] * 10 + [2 * GiB]  # ten blocks, then the output layer
-    free = 10 * GiB + 457 * MiB + GiB  # room after minimum + graph = 10 GiB
-    # with the output layer: 2 + 8 blocks = 9 of 11; without it all 10 blocks fit
-    assert ol.layout_gpu_layers(layers, GiB, free) == 10
-    assert ol.layout_gpu_layers(layers, GiB, free, overhead_bytes=GiB) == 9
-
-
-def test_layout_forced_num_gpu():
-    layers = [GiB] * 10 + [2 * GiB]
-    assert ol.layout_gpu_layers(layers, 0, 457 * MiB + GiB, num_gpu=5) == 5
-    assert ol.layout_gpu_layers(layers, 0, 457 * MiB, num_gpu=5) == 0  # no room at all
-
-
-def test_classic_estimator_stops_at_first_block_that_does_not_fit():
-    blocks = [GiB] * 10
-    free = 10 * GiB + 457 * MiB
-    # used = 457 MiB + 1 GiB buffer; block n+1 fits while 10 > n + 3 -> 7 blocks, no output
-    assert ol.classic_gpu_layers(blocks, 2 * GiB, GiB, GiB // 2, free) == 7
-    assert ol.classic_gpu_layers(blocks, 2 * GiB, GiB, 0, 30 * GiB) == 11
-    assert ol.classic_gpu_layers(blocks, 2 * GiB, GiB, 0, 3 * GiB) == 0  # below 2 blocks + graph
-
-
-def test_current_version_leaves_layers_to_llamacpp():
-    assert ol.ollama_gpu_layers([GiB] * 4, GiB, 80 * GiB, 0) is None
-
-
-def _uniform_blocks(n_blocks, repeating_bytes, kv_bytes):
-    return [int(repeating_bytes / n_blocks + kv_bytes / n_blocks)] * n_blocks
-
-
-def test_issue_9245_log_full_offload_is_reproduced():
-    # benchmarks/runtime_logs/ollama/issue-9245-cuda-4080-49-of-49.json
-    blocks = _uniform_blocks(48, 7.1 * GiB, 384 * MiB)
-    assert ol.classic_gpu_layers(blocks, int(609.1 * MiB), int(916.1 * MiB), 307 * MiB,
-                                 int(15.4 * GiB)) == 49
-
-
-def test_issue_8509_log_28_of_29_within_display_rounding():
-    # benchmarks/runtime_logs/ollama/issue-8509-cuda-6gib-28-of-29.json: "6.0 GiB" available is
-    # anything in [5.95, 6.05) GiB; the output layer never fits, 28 blocks need >= ~6.03 GiB.
-    blocks = _uniform_blocks(28, 3.9 * GiB, 672 * MiB)
-    args = (int(426.4 * MiB), 878 * MiB, 710 * MiB)
-    assert ol.classic_gpu_layers(blocks, *args, int(6.049 * GiB)) == 28
-    assert ol.classic_gpu_layers(blocks, *args, int(5.95 * GiB)) == 27
-    assert ol.classic_gpu_layers(blocks, *args, int(7.0 * GiB)) == 29

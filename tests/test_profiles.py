@@ -16,7 +16,7 @@ from deepseek_probe.estimate import EstimateInputError
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Measured by building each model with random weights in transformers and counting
-# (/work/shared/reference/deepseek-models.md, last column). Not derived from our code.
+# (docs/reference/deepseek-models.md, last column). Not derived from our code.
 MEASURED_PARAMS = {
     "deepseek-llm-7b": 6_910_365_696,
     "deepseek-llm-67b": 67_425_001_472,
@@ -48,6 +48,20 @@ def _groundtruth_runs():
 def test_parameter_count_matches_every_model_counted_on_the_gpu_host(source, run):
     # each groundtruth run counted sum(p.numel()) of the model it built
     assert profiles.get_model(run["model"]).params == run["params"]
+
+
+def test_r1_0528_qwen3_8b_has_the_published_parameter_count_and_its_config_json():
+    """DeepSeek-R1-0528-Qwen3-8B is Qwen3-8B post-trained: 8,190,735,360 parameters, the
+    published safetensors total of that architecture (all BF16; index total_size 16,381,470,720 B,
+    model card "8.19B"; fixtures/configs/README.md). q/k RMSNorms counted, no q/k/v bias."""
+    spec = profiles.get_model("deepseek-r1-0528-qwen3-8b")
+    assert spec.params == 8_190_735_360
+    assert profiles.weight_bytes(spec, "bf16") == 16_381_470_720
+    user = profiles.from_hf_config(os.path.join(ROOT, "fixtures", "configs", "deepseek-r1-0528-qwen3-8b.json"))
+    assert user.architecture_key() == spec.architecture_key()
+    assert user.max_context == spec.max_context == 32768 * 4  # YaRN factor 4 over 32768
+    assert (spec.family, spec.kv_heads, spec.head_dim, spec.qkv_bias, spec.tie_embeddings) == ("qwen3", 8, 128,
+                                                                                                False, False)
 
 
 @pytest.mark.parametrize("model_id,public_billions,tolerance", [

@@ -207,7 +207,7 @@ def test_estimator_figures_appear_only_on_lines_that_cite_their_command(gen, doc
 def test_every_rule_of_thumb_in_the_guides_has_a_section(gen, doc_text):
     block = _block(doc_text, gen.CLAIMS_BEGIN, gen.CLAIMS_END)
     numbers = [int(n) for n in re.findall(r"^### (\d+)\. ", block, flags=re.M)]
-    # guide-claims.md (shared/reference) lists 17 claims
+    # docs/reference/guide-claims.md lists 17 claims
     assert numbers == list(range(1, 18))
 
 

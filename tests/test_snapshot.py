@@ -15,7 +15,7 @@ from deepseek_probe.snapshot import _OMIT_WHEN_NONE
 from deepseek_probe.snapshot import Snapshot
 
 SNAPSHOT_FILES = sorted(glob.glob(os.path.join(SNAPSHOT_FIXTURES, "*.json")))
-REFERENCE = "/work/shared/reference"
+CENSUS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "census")
 
 
 def test_the_fixture_set_has_real_gpu_captures_and_this_machine():
@@ -57,9 +57,7 @@ def test_snapshot_gpus_are_what_the_probe_reads_from_the_recording(name):
 
 @pytest.mark.parametrize("name", ["h100", "h200", "2xh200"])
 def test_nvml_recordings_are_the_census_converted(name):
-    census_path = os.path.join(REFERENCE, f"census-{name}.json")
-    if not os.path.exists(census_path):
-        pytest.skip("census files not present (/work/shared/reference)")
+    census_path = os.path.join(CENSUS, f"census-{name}.json")
     import fake_nvml
 
     with open(census_path, encoding="utf-8") as f:

@@ -50,10 +50,6 @@ def unavailable_reason(record: Any, name: str) -> str:
     return (getattr(record, "unavailable", {}) or {}).get(name) or "not reported"
 
 
-def is_gguf(precision: str) -> bool:
-    return precision.startswith("q")
-
-
 @dataclass
 class Placement:
     """Where the model goes: which GPUs, which tensor-parallel size, and whether it fits."""

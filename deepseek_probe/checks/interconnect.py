@@ -8,7 +8,7 @@ from __future__ import annotations
 from deepseek_probe.findings import Finding
 from deepseek_probe.snapshot import NetworkInfo
 
-# guide-claims.md #17 (/work/shared/reference): clusters need >= 100 Gb/s InfiniBand/RDMA
+# docs/reference/guide-claims.md #17: clusters need >= 100 Gb/s InfiniBand/RDMA
 # between nodes. NCCL uses an RDMA port only in state ACTIVE, and falls back to TCP sockets
 # when it finds none (NCCL environment docs: NCCL_IB_DISABLE, NCCL_SOCKET_IFNAME).
 MIN_RDMA_GBPS = 100.0

@@ -124,11 +124,6 @@ class GgufSummary:
         return v if isinstance(v, int) and v > 0 else 1
 
     @property
-    def split_no(self) -> int:
-        v = self.metadata.get("split.no")
-        return v if isinstance(v, int) else 0
-
-    @property
     def params(self) -> int:
         return sum(t.params for t in self.tensors)
 
@@ -138,17 +133,6 @@ class GgufSummary:
         for t in self.tensors:
             out[t.ggml_type] = out.get(t.ggml_type, 0) + t.nbytes
         return out
-
-    @property
-    def params_by_type(self) -> Dict[str, int]:
-        out: Dict[str, int] = {}
-        for t in self.tensors:
-            out[t.ggml_type] = out.get(t.ggml_type, 0) + t.params
-        return out
-
-    @property
-    def tensor_bytes(self) -> int:
-        return sum(t.nbytes for t in self.tensors)
 
     @property
     def expected_file_bytes(self) -> int:

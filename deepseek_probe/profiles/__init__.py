@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any, ClassVar, Dict, List, Optional, Tuple
 
 from deepseek_probe.errors import InputError
+from deepseek_probe.memo import memo
 from deepseek_probe.profiles import arch2026
 
 FAMILIES = ("llama", "qwen2", "deepseek_v2", "deepseek_v3", "deepseek_v32", "deepseek_v4", "qwen3")
@@ -66,7 +67,7 @@ class ModelSpec:
     experts_per_token: int = 0
     mtp_layers: int = 0  # V3 multi-token-prediction module: in the checkpoint, not loaded for inference
     native_precision: str = "bf16"  # bf16 | fp8: the dtype of the published checkpoint
-    source: str = "deepseek-models.md"
+    source: str = "deepseek-models.md"  # docs/reference/deepseek-models.md
     # ((tokens, prefill_extra_bytes, decode_growth_bytes), ...): what transformers reserves above
     # weights and KV cache, from benchmarks/accuracy.py --simulate (see models.json)
     transformers_activation: Tuple[Tuple[int, int, int], ...] = ()
@@ -105,6 +106,11 @@ class ModelSpec:
             object.__setattr__(self, "head_dim", hd)
         # derived counts, computed once (not a field: no effect on ==, hash or repr)
         self.__dict__["_counts"] = _counts(self)
+        # the dataclass hash over every field, computed once: memo.py keys its tables by the spec
+        self.__dict__["_hash"] = hash(tuple(getattr(self, f) for f in self.__dataclass_fields__))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     # -- shape facts (is_mla, is_moe, moe_layers, dense_layers) are set in __post_init__ ----
     is_mla: ClassVar[bool]  # kv_lora_rank set: Multi-head Latent Attention
@@ -112,12 +118,7 @@ class ModelSpec:
     moe_layers: ClassVar[int]  # layers with an MoE MLP
     dense_layers: ClassVar[int]  # layers with a dense MLP
 
-    @property
-    def expert_params(self) -> int:
-        """One routed expert: gate, up and down projections."""
-        return 3 * self.hidden * self.moe_intermediate
-
-    # -- parameter counts (tested against measured counts in deepseek-models.md) ---------
+    # -- parameter counts (tested against measured counts in docs/reference/deepseek-models.md) ---------
     @property
     def params(self) -> int:
         """Parameters the runtime loads (the MTP module of V3 excluded)."""
@@ -499,8 +500,8 @@ PRECISIONS: Dict[str, Precision] = {p.name: p for p in (
               "LLM.int8 SCB / compressed-tensors channel-wise); embeddings and head kept 16-bit"),
     Precision("int4", "int4", 4, "AWQ/GPTQ 4-bit linear weights, group_size 128: fp16 scale + 4-bit "
               "packed zero point per group (qzeros int32 x8); embeddings and head kept 16-bit "
-              "(anchors-memory-tools.md §3: 'AWQ/GPTQ 4-bit ≈ 4.25, plus 16-bit embeddings')"),
-    # GGUF whole-file averages, anchors-memory-tools.md §1.7 (llama.cpp tools/quantize, Llama-3-8B)
+              "(docs/reference/anchors-memory-tools.md §3: 'AWQ/GPTQ 4-bit ≈ 4.25, plus 16-bit embeddings')"),
+    # GGUF whole-file averages, docs/reference/anchors-memory-tools.md §1.7 (llama.cpp tools/quantize, Llama-3-8B)
     Precision("q8_0", "gguf", 8.52, "GGUF Q8_0 whole-file average 8.52 bpw (anchors §1.7)", True),
     Precision("q6_k", "gguf", 6.57, "GGUF Q6_K whole-file average 6.57 bpw (anchors §1.7)", True),
     Precision("q5_k_m", "gguf", 5.70, "GGUF Q5_K_M whole-file average 5.70 bpw (anchors §1.7)", True),
@@ -518,11 +519,8 @@ KV_PRECISIONS: Dict[str, float] = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "q8_0":
 
 def weight_bytes(spec: ModelSpec, precision: str, include_mtp: bool = False) -> int:
     """Bytes of the weights in `precision` (in memory, and on disk for safetensors/GGUF)."""
-    cache = spec.__dict__.setdefault("_weight_bytes", {})
-    key = (precision, include_mtp)
-    if key not in cache:
-        cache[key] = _weight_bytes(spec, PRECISIONS[precision], include_mtp)
-    return cache[key]
+    return memo("profiles.weight_bytes", (spec, precision, include_mtp),
+                lambda: _weight_bytes(spec, PRECISIONS[precision], include_mtp))
 
 
 def _weight_bytes(spec: ModelSpec, p: "Precision", include_mtp: bool) -> int:

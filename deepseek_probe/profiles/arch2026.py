@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Tuple
 
+from deepseek_probe.memo import memo
+
 # (out_features, in_features, count) of one linear weight group, as profiles._layer_linears
 Linears = List[Tuple[int, int, int]]
 
@@ -123,14 +125,15 @@ def v4_counts(s, layer_counts) -> Dict[str, int]:
 
 
 def v4_layer_kinds(s) -> Dict[str, int]:
-    """How many main layers of each V4 attention kind (kept on the spec: asked per estimate)."""
-    cached = s.__dict__.get("_v4_layer_kinds")
-    if cached is None:
-        cached = {V4_SLIDING: 0, V4_CSA: 0, V4_HCA: 0}
-        for ratio in s.compress_ratios[:s.layers]:
-            cached[v4_layer_kind(ratio)] += 1
-        s.__dict__["_v4_layer_kinds"] = cached
-    return dict(cached)
+    """How many main layers of each V4 attention kind (memo.py: asked per estimate)."""
+    return dict(memo("arch2026.v4_layer_kinds", s, lambda: _count_layer_kinds(s)))
+
+
+def _count_layer_kinds(s) -> Dict[str, int]:
+    kinds = {V4_SLIDING: 0, V4_CSA: 0, V4_HCA: 0}
+    for ratio in s.compress_ratios[:s.layers]:
+        kinds[v4_layer_kind(ratio)] += 1
+    return kinds
 
 
 # -- vision towers ----------------------------------------------------------------------------

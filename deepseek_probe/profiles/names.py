@@ -78,6 +78,8 @@ def _from_ollama(name: str, m: ollama_tags.TagMatch, local: Optional["Checkpoint
                  hf_id=m.size.hf_id, ollama_tag=f"{m.model.name}:{m.tag}")
     if note:
         r.notes.append(note)
+    if ":" not in name.rpartition("/")[2]:  # no tag: Ollama pulls :latest
+        r.notes.append(f"{name} has no tag: Ollama pulls {m.model.name}:latest, the {m.model.latest} tag")
     if spec is None:
         r.unresolved = f"{m.size.targets[0]} ({m.size.hf_id}) is not in the catalog"
     if m.size.note:
@@ -215,12 +217,12 @@ def _local(checkpoints: Optional[Sequence["Checkpoint"]], source: str, name: str
 
 
 # -- paths -------------------------------------------------------------------------------------
-_GGUF_FAMILY = {"llama": "llama", "qwen2": "qwen2"}
+_GGUF_FAMILY = {"llama": "llama", "qwen2": "qwen2", "qwen3": "qwen3"}
 
 
 def spec_from_gguf(c: "Checkpoint") -> Optional[ModelSpec]:
     """The catalog model with the GGUF's architecture, else a ModelSpec built from its header
-    (llama, qwen2 and deepseek2 architectures; None for others)."""
+    (llama, qwen2, qwen3 and deepseek2 architectures; None for others)."""
     a = c.architecture
     arch = a.get("architecture")
     get = lambda k: a.get(k) if isinstance(a.get(k), int) else 0  # noqa: E731

@@ -32,7 +32,7 @@ class Settings:
     tensor_parallel: int = 1
     # MLA models only: "latent" caches (kv_lora_rank + rope) per token and layer (vLLM, SGLang,
     # transformers 5, llama.cpp >= PR #12801 with a new GGUF); "decompressed" caches full K and V
-    # per head (older runtimes and older GGUF conversions; deepseek-models.md).
+    # per head (older runtimes and older GGUF conversions; docs/reference/deepseek-models.md).
     mla_cache: str = "latent"
     # vLLM --gpu-memory-utilization: the fraction of TOTAL device memory the process takes.
     gpu_memory_utilization: float = 0.9

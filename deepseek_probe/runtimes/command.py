@@ -79,17 +79,6 @@ def to_float(flag: str) -> Callable[[str], float]:
     return conv
 
 
-def to_bool(flag: str) -> Callable[[str], bool]:
-    def conv(v: str) -> bool:
-        t = v.strip().lower()
-        if t in ("1", "true", "on", "yes", "enabled"):
-            return True
-        if t in ("0", "false", "off", "no", "disabled"):
-            return False
-        raise CommandError(f"{flag} needs on/off, got {v!r}")
-    return conv
-
-
 def to_choice(flag: str, choices: Sequence[str]) -> Callable[[str], str]:
     def conv(v: str) -> str:
         if v not in choices:

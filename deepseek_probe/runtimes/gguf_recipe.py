@@ -1,8 +1,10 @@
 """The GGUF a model becomes: tensor names and shapes, and the type llama.cpp quantizes each to.
 
 Pure: built from a `ModelSpec`, no I/O. Sources (llama.cpp 2026-10-01, commit 0c1e570):
-- shapes: src/models/llama.cpp, qwen2.cpp, deepseek2.cpp `load_arch_tensors` (ggml order: ne[0]
-  is the row length, the input dimension); src/llama-model.cpp `create_tensor_qkv`.
+- shapes: src/models/llama.cpp, qwen2.cpp, qwen3.cpp, deepseek2.cpp `load_arch_tensors` (ggml
+  order: ne[0] is the row length, the input dimension); src/llama-model.cpp `create_tensor_qkv`.
+  qwen3 is qwen2 without the q/k/v biases and with `attn_q_norm` / `attn_k_norm` {head_dim} per
+  layer (LLM_ARCH_QWEN3 in src/llama-arch.cpp).
 - converter facts (which tensors exist, which stay F32): conversion/deepseek.py
   `set_gguf_parameters` / `modify_tensors` (kv_b split into attn_k_b / attn_v_b, experts merged
   into 3-D `ffn_*_exps`, MTP layers skipped).
@@ -46,7 +48,8 @@ FTYPE_DEFAULT: Dict[str, str] = {
 }
 FTYPES = tuple(FTYPE_DEFAULT)
 
-GGUF_ARCH = {"llama": "llama", "qwen2": "qwen2", "deepseek_v2": "deepseek2", "deepseek_v3": "deepseek2"}
+GGUF_ARCH = {"llama": "llama", "qwen2": "qwen2", "qwen3": "qwen3", "deepseek_v2": "deepseek2",
+             "deepseek_v3": "deepseek2"}
 
 
 def is_lite(spec) -> bool:
@@ -65,7 +68,7 @@ def _shapes(spec) -> List[Tuple[str, Tuple[int, ...], str, Optional[int]]]:
     for i in range(spec.layers):
         b = f"blk.{i}."
         out.append((b + "attn_norm.weight", (E,), "F32", i))
-        if fam in ("llama", "qwen2"):
+        if fam in ("llama", "qwen2", "qwen3"):
             hd = spec.head_dim
             q, kv = hd * spec.heads, hd * spec.kv_heads
             out += [(b + "attn_q.weight", (E, q), "W", i), (b + "attn_k.weight", (E, kv), "W", i),
@@ -74,6 +77,8 @@ def _shapes(spec) -> List[Tuple[str, Tuple[int, ...], str, Optional[int]]]:
                 out += [(b + "attn_q.bias", (q,), "F32", i), (b + "attn_k.bias", (kv,), "F32", i),
                         (b + "attn_v.bias", (kv,), "F32", i)]
             out.append((b + "attn_output.weight", (q, E), "W", i))
+            if fam == "qwen3":  # qwen3.cpp: per-head RMSNorm weights, 1-D, kept F32
+                out += [(b + "attn_k_norm.weight", (hd,), "F32", i), (b + "attn_q_norm.weight", (hd,), "F32", i)]
             out.append((b + "ffn_norm.weight", (E,), "F32", i))
             F = spec.intermediate
             out += [(b + "ffn_gate.weight", (E, F), "W", i), (b + "ffn_down.weight", (F, E), "W", i),
@@ -260,6 +265,8 @@ def gguf_hparams(spec) -> Dict[str, object]:
     if arch != "deepseek2":
         kv["attention.head_count_kv"] = spec.kv_heads
         kv["rope.dimension_count"] = spec.head_dim
+        if arch == "qwen3":  # conversion/base.py set_gguf_parameters: config head_dim
+            kv["attention.key_length"] = kv["attention.value_length"] = spec.head_dim
         return kv
     R, rope = spec.kv_lora_rank, spec.qk_rope_head_dim
     kv.update({

@@ -1,9 +1,9 @@
 """llama.cpp (also Ollama / LM Studio): GGUF weights split by whole layers, the token embedding
 in host RAM, a KV cache per layer and one compute buffer per device.
 
-For the families whose GGUF layout we reproduce (llama, qwen2, deepseek2: runtimes/gguf_recipe.py)
+For the families whose GGUF layout we reproduce (llama, qwen2, qwen3, deepseek2: runtimes/gguf_recipe.py)
 the memory is llama.cpp's own allocation, term by term (runtimes/llamacpp_alloc.py, measured on
-an H100). Other families (V3.2, V4, Qwen3 for now) keep the older formula below: Ollama's
+an H100). Other families (V3.2, V4) keep the older formula below: Ollama's
 GraphSize compute buffer and average bits per weight, labelled as such in the estimate.
 """
 

@@ -1,7 +1,7 @@
 """What llama.cpp (2026-10, commit 0c1e570) allocates, device by device: the terms of its own log
 lines ("CUDA0 model buffer size", "CUDA0 KV buffer size", "CUDA0 compute buffer size").
 
-Pure. Sources in the llama.cpp tree (/work/shared/llamacpp):
+Pure. Sources in the llama.cpp tree (github.com/ggml-org/llama.cpp, commit 0c1e570, 2026-10-01):
 - weights: runtimes/gguf_recipe.py reproduces llama-quantize's per-tensor types exactly (tested
   on 6 real GGUFs); src/llama-model.cpp keeps token_embd in host memory (its rows are gathered
   on the CPU) and offloads the LAST n_gpu_layers layers, the output layer only when every

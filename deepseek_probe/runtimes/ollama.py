@@ -6,18 +6,15 @@ Since v0.30.0 (commit 9db4bdbad, PR #16031) every GGUF model runs in an upstream
 child process; Ollama passes no -ngl by default, so llama.cpp's `--fit` places the layers.
 Ollama itself decides: the context (VRAM tier), -c = num_ctx x num_parallel, -np, --flash-attn,
 --cache-type-k/v, -b/-ub (automatic batch), one GPU or all (80 % rule), and one OOM retry with
-a smaller automatic context. /work/notes/ollama.md has the mechanism with citations.
+a smaller automatic context. Each constant below names the Ollama file it comes from.
 
-Older versions decided the layer split themselves: `layout_gpu_layers` (v0.12.11 to v0.29.x,
-llm/server.go assignLayers) and `classic_gpu_layers` (up to v0.12.10, llm/memory.go
-EstimateGPULayers) reproduce that for one GPU, so logs from those versions can be checked.
 Pure: no I/O, no printing.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from deepseek_probe.runtimes.base import GiB, MiB
@@ -312,33 +309,12 @@ def effective_num_ctx(opts: OllamaOptions, total_vram_bytes: Optional[int],
     return n
 
 
-def gpu_supports_flash_attention(library: str, compute_major: int = 0, compute_minor: int = 0,
-                                 driver_major: int = 0) -> bool:
-    """ml/device.go FlashAttentionSupported for one device: CPU, Metal, ROCm, Vulkan yes; CUDA
-    needs compute >= 6.0, not 7.2 (Jetson Xavier), and driver major >= 7 (0 = unknown: allowed)."""
-    if library in ("cpu", "Metal", "ROCm", "Vulkan"):
-        return True
-    if library != "CUDA" or compute_major < 6 or (compute_major, compute_minor) == (7, 2):
-        return False
-    return driver_major == 0 or driver_major >= 7
-
-
 def flash_attn_mode(opts: OllamaOptions, gpus_support_fa: bool = True) -> str:
     """llm/llama_server.go LlamaServerFlashAttention: the user's setting wins; otherwise "auto"
     when every selected GPU supports it (llama.cpp then decides per model), else "off"."""
     if opts.flash_attention is not None:
         return "on" if opts.flash_attention else "off"
     return "auto" if gpus_support_fa else "off"
-
-
-def predict_server_vram(file_bytes: int, block_count: int, head_count_kv_min: int,
-                        embedding_length: int, head_count_max: int, n_ctx_total: int) -> int:
-    """llm/llama_server.go PredictServerVRAM: GGUF file size + 2 (K,V) x layers x kv_heads x
-    (embedding / heads) x context x 2 bytes. Used only for eviction, single-GPU choice and the
-    automatic batch, never as the allocation (llama.cpp allocates; MLA is not considered)."""
-    kv_heads = head_count_kv_min or 1
-    head_dim = embedding_length // head_count_max if head_count_max > 0 else 0
-    return file_bytes + 2 * block_count * kv_heads * head_dim * n_ctx_total * 2
 
 
 def automatic_num_batch(n_ctx_total: int, predicted_bytes: int, available_bytes: int,
@@ -366,34 +342,6 @@ def _batch_fits(batch: int, predicted: int, available: int) -> bool:
     if predicted > threshold or predicted > available * _BATCH_HEADROOM_PCT[batch] // 100:
         return False
     return _BATCH_SURCHARGE[batch] <= threshold - predicted
-
-
-def select_single_gpu(predicted_bytes: int, free_bytes_per_gpu: Sequence[int],
-                      opts: OllamaOptions) -> Optional[int]:
-    """sched.go selectLlamaServerPlacement / bestSingleGPUFit: with several GPUs, no
-    OLLAMA_SCHED_SPREAD and num_gpu != 0, the GPU with the most free memory among those where the
-    prediction is <= 80 % of free memory; llama-server then gets only that GPU
-    (--split-mode none --main-gpu 0). None = all GPUs of the best library group."""
-    if len(free_bytes_per_gpu) <= 1 or opts.num_gpu == 0 or opts.sched_spread:
-        return None
-    if predicted_bytes <= 0:
-        return None
-    best: Optional[int] = None
-    for i, free in enumerate(free_bytes_per_gpu):
-        if predicted_bytes > free * _FIT_FRACTION_PCT // 100:
-            continue
-        if best is None or free > free_bytes_per_gpu[best]:
-            best = i
-    return best
-
-
-def oom_retry_num_ctx(num_ctx: int, trained_ctx: Optional[int] = None) -> Optional[int]:
-    """sched.go reduceAutoNumCtxForLoadOOM / nextLowerAutoNumCtx: after llama-server fails with
-    out-of-memory, an automatic context is retried once at 32768 (if above) or 4096 (if above).
-    None: no retry (also whenever num_ctx was set by the user or a Modelfile)."""
-    eff = min(num_ctx, trained_ctx) if trained_ctx else num_ctx
-    new = 32768 if eff > 32768 else 4096 if eff > 4096 else None
-    return new if new is not None and new < num_ctx else None
 
 
 def minimum_memory_bytes(library: str) -> int:
@@ -475,83 +423,3 @@ def to_llamacpp_settings(opts: OllamaOptions, total_vram_bytes: Optional[int], *
         out["sources"]["flash_attn"] += ("; a quantized V cache makes llama.cpp switch auto to on "
                                          "(src/llama-context.cpp)")
     return out
-
-
-# ---------------------------------------------------------------- layer placement, older versions
-
-def layout_gpu_layers(layer_bytes: Sequence[int], graph_bytes: int, free_bytes: int,
-                      overhead_bytes: int = 0, minimum_bytes: int = MINIMUM_MEMORY_BYTES,
-                      num_gpu: int = -1) -> int:
-    """Layers on one GPU in v0.12.11 to v0.29.x (llm/server.go buildLayout + assignLayers +
-    greedyFit at v0.24.0). `layer_bytes`: each block's weights + cache, the output layer last.
-    Room = free - (minimum + OLLAMA_GPU_OVERHEAD + graph); layers are packed from the output
-    layer down while they fit; if not all fit, it tries again without the output layer."""
-    room = free_bytes - (minimum_bytes + overhead_bytes + graph_bytes)
-    room = max(room, 0)
-    layers = list(layer_bytes)
-    count = 0
-    # findBestFit: a requested count is forced by pretending the GPU has 1000x its room
-    space0 = room * 1000 if num_gpu >= 0 else room
-    for _ in range(2):
-        want = len(layers) if num_gpu < 0 else min(len(layers), num_gpu)
-        count, space = 0, space0
-        for size in reversed(layers):
-            if count >= want or size > space:
-                break
-            space -= size
-            count += 1
-        if count == len(layers) or not layers:
-            return count
-        layers = layers[:-1]
-    return count
-
-
-def classic_gpu_layers(block_bytes: Sequence[int], output_bytes: int, graph_partial_bytes: int,
-                       graph_full_bytes: int, free_bytes: int, overhead_bytes: int = 0,
-                       minimum_bytes: int = MINIMUM_MEMORY_BYTES, num_gpu: int = -1) -> int:
-    """Layers on one GPU up to v0.12.10 (llm/memory.go EstimateGPULayers before f560bd077).
-    `block_bytes`: each block's weights + its KV. The GPU is used only if free >= overhead +
-    graph + minimum + 2 x block 0; block 0 is budgeted once more as a buffer; blocks go on from
-    the last while free > overhead + used + graph + block; then the output layer if it fits.
-    "layers.offload" in those logs counts blocks + output (layers.model = blocks + 1)."""
-    graph = max(graph_partial_bytes, graph_full_bytes)
-    buffer = block_bytes[0] if block_bytes else 0
-    if free_bytes < overhead_bytes + graph + minimum_bytes + 2 * buffer:
-        return 0
-    used = minimum_bytes + buffer
-    count = 0
-    for size in reversed(block_bytes):
-        if num_gpu >= 0 and count >= num_gpu:
-            break
-        if free_bytes > overhead_bytes + used + graph + size:
-            used += size
-            count += 1
-        else:
-            break  # the GPU drops out of gpusWithSpace; later blocks overflow to the CPU
-    else:
-        if output_bytes and (num_gpu < 0 or count < num_gpu):
-            if free_bytes > overhead_bytes + used + graph + output_bytes:
-                count += 1
-    return count
-
-
-def ollama_gpu_layers(layer_bytes: Sequence[int], fixed_gpu_bytes: int, free_bytes: int,
-                      overhead_bytes: int) -> Optional[int]:
-    """Current version (>= v0.30.0): None — Ollama does not choose layers; llama.cpp's --fit
-    does (see llamacpp_alloc). Kept for the brief's signature; use layout_gpu_layers or
-    classic_gpu_layers to reproduce logs of older versions."""
-    del layer_bytes, fixed_gpu_bytes, free_bytes, overhead_bytes
-    return None
-
-
-def with_modelfile(opts: OllamaOptions, params: Mapping[str, Any]) -> OllamaOptions:
-    """Apply a model's params blob / Modelfile PARAMETERs (num_ctx, num_gpu, num_batch) over the
-    server defaults, as routes.go modelOptions does (request options would go on top)."""
-    kw: Dict[str, Any] = {}
-    for key in ("num_ctx", "num_gpu", "num_batch"):
-        if key in params:
-            try:
-                kw[key] = int(params[key])
-            except (TypeError, ValueError):
-                raise CommandError(f"Modelfile {key} needs a whole number, got {params[key]!r}") from None
-    return replace(opts, **kw)

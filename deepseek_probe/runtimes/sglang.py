@@ -72,7 +72,7 @@ REQ_EXTRA_CONTEXT = 4
 REQ_POOL_MIN, REQ_POOL_MAX = 2048, 4096
 
 # Free memory before the weights when only the device size is known: the CUDA context
-# (621 MiB, measured on H100, reference/groundtruth-h100.json) plus NCCL/custom all-reduce
+# (621 MiB, measured on H100, benchmarks/groundtruth/groundtruth-h100.json) plus NCCL/custom all-reduce
 # buffers with TP > 1: "Init torch distributed ends. mem usage=2.01 GB" at TP8 on H200
 # (sgl-project/sglang PR #11716 log). With a probe, pass the measured free memory instead.
 CUDA_CONTEXT_BYTES = 621 * MiB

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Optional, Tuple
 
 from deepseek_probe import memory
+from deepseek_probe.memo import memo
 from deepseek_probe.profiles import PRECISIONS, ModelSpec, weight_bytes
 from deepseek_probe.runtimes.base import Estimate, MiB, Runtime, Settings
 
@@ -96,10 +97,11 @@ def _weights_reserved_bytes(spec: ModelSpec, bytes_per_param: float) -> int:
     """Bytes the caching allocator reserves for the parameters, allocated one by one and kept:
     large ones in their own 2 MiB-rounded segment, 1-10 MiB ones best-fit into shared 20 MiB
     segments, small ones packed into 2 MiB segments."""
-    cache = spec.__dict__.setdefault("_weights_reserved", {})  # per spec; not a dataclass field
-    if bytes_per_param in cache:
-        return cache[bytes_per_param]
+    return memo("transformers.weights_reserved", (spec, bytes_per_param),
+                lambda: _reserve_weights(spec, bytes_per_param))
 
+
+def _reserve_weights(spec: ModelSpec, bytes_per_param: float) -> int:
     def sizes(params):
         return [-(-int(n * bytes_per_param) // 512) * 512 for n in params]
 
@@ -143,7 +145,6 @@ def _weights_reserved_bytes(spec: ModelSpec, bytes_per_param: float) -> int:
         if rest > _SMALL_REQUEST:
             free_tails.append(rest)
     total = big + mid_segments * _MID_SEGMENT + -(-small // _SMALL_SEGMENT) * _SMALL_SEGMENT
-    cache[bytes_per_param] = total
     return total
 
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 from deepseek_probe import kvcache, memory
+from deepseek_probe.memo import memo
 from deepseek_probe.profiles import PRECISIONS, ModelSpec
 from deepseek_probe.runtimes.base import Estimate, EstimateInputError, GiB, MiB, Runtime, Settings
 from deepseek_probe.runtimes.sharded import device_weight_bytes
@@ -87,7 +88,7 @@ NON_TORCH_TP_BYTES = int(0.42 * GiB)
 CUDA_GRAPH_BYTES = GiB // 2
 CUDA_GRAPH_TP_BYTES = int(0.15 * GiB)
 # The process's CUDA context sits outside the utilization budget (created before the snapshot):
-# 621 MiB measured on the H100 (reference/groundtruth-h100.json).
+# 621 MiB measured on the H100 (benchmarks/groundtruth/groundtruth-h100.json).
 CUDA_CONTEXT_BYTES = 621 * MiB
 
 
@@ -225,16 +226,12 @@ def kv_bytes_per_token(spec: ModelSpec, kv_dtype: str, tp: int, pp: int, context
     2 x max(1, kv_heads/TP) x head_dim x dtype per layer; MLA one 576-wide latent row, not split
     by TP; V3.2 fp8_ds_mla 656 B + 132 B indexer keys (kvcache.py). Layers / PP on the heaviest
     stage. V4's windowed layers make the per-token cost depend on the context: averaged here."""
-    linear = spec.family not in memory.SPARSE_CACHE_FAMILIES  # the same bytes for every token
-    cache = spec.__dict__.setdefault("_vllm_kv_per_token", {})
-    key = (kv_dtype, tp, pp)
-    if linear and key in cache:
-        return cache[key]
-    t = 1024 if linear else max(1, context)
-    per = kvcache.kv_cache_bytes(spec, t, 1, kv_dtype, "vllm", tp) / t * math.ceil(spec.layers / pp) / spec.layers
-    if linear:
-        cache[key] = per
-    return per
+    def per_token(t: int) -> float:
+        return kvcache.kv_cache_bytes(spec, t, 1, kv_dtype, "vllm", tp) / t * math.ceil(spec.layers / pp) / spec.layers
+
+    if spec.family in memory.SPARSE_CACHE_FAMILIES:  # windowed / compressed layers: depends on t
+        return per_token(max(1, context))
+    return memo("vllm.kv_bytes_per_token", (spec, kv_dtype, tp, pp), lambda: per_token(1024))
 
 
 # -- the profile run -----------------------------------------------------------------------
