@@ -170,8 +170,8 @@ def vram_fixes(spec: ModelSpec, settings: Settings, budget_bytes: int, gpu_total
         split = llamacpp.offload_split(spec, settings, budget_bytes)
         if split.gpu_layers > 0:
             fixes.append(Fix("offload", f"offload {split.cpu_layers} of {spec.layers} layers to "
-                                        f"the CPU (-ngl {split.gpu_layers}, needs {gib(split.host_bytes)} RAM)",
-                             {"gpu_layers": split.gpu_layers}, split.gpu_bytes))
+                                        f"the CPU (-ngl {split.ngl}, needs {gib(split.host_bytes)} RAM)",
+                             {"gpu_layers": split.ngl}, split.gpu_bytes))
     # 5. More GPUs of the same kind (tensor parallel), or one bigger GPU.
     fixes += _more_gpus(spec, settings, gpu_total_bytes, gpu_name, n_gpus)
     return fixes

@@ -1,6 +1,6 @@
-"""llama.cpp's allocation (runtimes/llamacpp_alloc.py) against llama-server runs on an H100
-(benchmarks/llamacpp/results/results.jsonl: NVML used after one /completion, the process's
-peak), and the launch-command form of the issue: `estimate --model ID --precision q4_k_m
+"""llama.cpp's allocation (runtimes/llamacpp_alloc.py, llamacpp_graph.py) against llama-server
+runs on an H100 (benchmarks/llamacpp/results/results.jsonl: every "CUDA0 ... buffer size" line the
+server printed, and NVML used after one /completion, the process's peak), and the launch-command form of the issue: `estimate --model ID --precision q4_k_m
 --format json -- llama-server -c N [flags]`."""
 
 from __future__ import annotations
@@ -42,23 +42,80 @@ def _estimate_json(capsys, model, ftype, args):
     return json.loads(out)
 
 
-# Known misses, kept visible: -ub 2048 grows the compute buffer less than the logits of 2048 rows
-# would (+6.8 %: the logits' rows at reserve time are not modelled); --cpu-moe borrows fewer
-# expert bytes at once than a whole layer's gate+up+down (+3.7 %, on the safe side).
-KNOWN_MISSES = {"q7-c32k-ub2048", "v2-c16k-cpumoe"}
+# Every buffer line the server printed (-v): the last of each kind (the first ones come from
+# --fit's dry run). CUDA_Host compute is the pinned host share of the graph.
+LOGGED_TERMS = {("CUDA0", "model"): "gpu_model", ("CUDA0", "KV"): "gpu_kv",
+                ("CUDA0", "compute"): "gpu_compute", ("CUDA_Host", "compute"): "host_compute"}
+
+# Named misses, kept visible (strict: they fail the day they pass). Partial offload: the host
+# layer's K/V view copies and the borrowed weight land among the allocator's holes
+# (ggml-alloc.c best fit), which the closed form does not replay; V2-Lite's MLA attention
+# with a quantized cache: the same holes around the f16 K copy.
+PARTIAL_OFFLOAD = "partial offload: op_offload copies among ggml-alloc's holes are not replayed"
+TERM_MISSES = {
+    ("q7-c32k-ngl14", "gpu_compute"): PARTIAL_OFFLOAD, ("q7-c16k-ngl14", "gpu_compute"): PARTIAL_OFFLOAD,
+    ("q7-c65k-ngl20-ho", "gpu_compute"): PARTIAL_OFFLOAD, ("l8-c16k-ngl20-ho", "gpu_compute"): PARTIAL_OFFLOAD,
+    ("d7q8-c4k-ngl16-ho", "gpu_compute"): PARTIAL_OFFLOAD, ("v2-c16k-ngl10", "gpu_compute"): PARTIAL_OFFLOAD,
+    ("v2-c32k-kvq8", "gpu_compute"): "MLA with a q8_0 cache: the f16 K copy among ggml-alloc's holes",
+}
+TOTAL_MISSES = {"q7-c32k-ngl14": PARTIAL_OFFLOAD, "q7-c65k-ngl20-ho": PARTIAL_OFFLOAD}
+
+
+def _logged(row):
+    out = {}
+    for b in row["buffers"]:
+        key = LOGGED_TERMS.get((b["buffer"], b["kind"]))
+        if key:
+            out[key] = b["mib"]
+    return out
+
+
+def _ours(row):
+    spec = get_model(row["model"])
+    m = la.llamacpp_memory(spec, row["ftype"], parse_command(["llama-server", *row["args"]], {}).options)
+    return {"gpu_model": m.gpu_model_bytes[0] / MiB, "gpu_kv": m.gpu_kv_bytes[0] / MiB,
+            "gpu_compute": m.gpu_compute_bytes[0] / MiB, "host_compute": m.host_compute_bytes / MiB}
+
+
+def _term_cases():
+    for row in measured_cases():
+        for term in _logged(row):
+            reason = TERM_MISSES.get((row["id"], term))
+            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+            yield pytest.param(row, term, id=f"{row['id']}-{term}", marks=marks)
+
+
+@pytest.mark.parametrize("row,term", list(_term_cases()))
+def test_every_logged_buffer_is_within_half_a_percent(row, term):
+    logged, ours = _logged(row)[term], _ours(row)[term]
+    # the log prints MiB with two decimals: allow its rounding on the small buffers
+    assert abs(ours - logged) <= max(0.005 * logged, 0.01), f"{row['id']} {term}: ours {ours:.2f}, log {logged:.2f} MiB"
 
 
 def _case(row):
-    marks = [pytest.mark.xfail(strict=True, reason="known miss, see KNOWN_MISSES")] if row["id"] in KNOWN_MISSES else []
+    reason = TOTAL_MISSES.get(row["id"])
+    marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
     return pytest.param(row, id=row["id"], marks=marks)
 
 
 @pytest.mark.parametrize("row", [_case(r) for r in measured_cases()])
-def test_every_measured_case_is_within_3_percent_of_nvml_used(capsys, row):
+def test_every_measured_case_is_within_half_a_percent_of_nvml_used(capsys, row):
     doc = _estimate_json(capsys, row["model"], row["ftype"], row["args"])
     ours = doc["per_device"]["total_bytes"] / MiB
     used = _used_mib(row)
-    assert abs(ours - used) <= 0.03 * used, f"{row['id']}: ours {ours:.0f} MiB, NVML {used} MiB"
+    assert abs(ours - used) <= 0.005 * used, f"{row['id']}: ours {ours:.0f} MiB, NVML {used} MiB"
+
+
+def test_ngl_counts_the_output_layer_as_the_last_of_n_layer_plus_one():
+    # llama-model.cpp i_gpu_start = n_layer + 1 - ngl; the q7-c32k-ngl14 log: "offloading output
+    # layer to GPU", "offloading 13 repeating layers to GPU"
+    q7 = get_model("deepseek-r1-distill-qwen-7b")
+    m = la.llamacpp_memory(q7, "Q4_K_M", la.LlamaCppOptions(n_ctx=4096, n_gpu_layers=14))
+    assert (m.gpu_layers, m.output_on_gpu) == (13, True)
+    m = la.llamacpp_memory(q7, "Q4_K_M", la.LlamaCppOptions(n_ctx=4096, n_gpu_layers=q7.layers + 1))
+    assert (m.gpu_layers, m.output_on_gpu) == (q7.layers, True)
+    m = la.llamacpp_memory(q7, "Q4_K_M", la.LlamaCppOptions(n_ctx=4096, n_gpu_layers=0))
+    assert (m.gpu_layers, m.output_on_gpu, m.gpu_kv_bytes[0]) == (0, False, 0)
 
 
 def test_the_issue_examples_7b_at_128k():
@@ -71,7 +128,7 @@ def test_the_issue_example_32b_with_40_of_64_layers_on_the_gpu():
     # issue 14: R1-Distill-Qwen-32B Q4_K_M -c 16384 -ngl 40: the GPU held 14.6 GiB (team measurement)
     m = la.llamacpp_memory(get_model("deepseek-r1-distill-qwen-32b"), "Q4_K_M",
                            la.LlamaCppOptions(n_ctx=16384, n_gpu_layers=40))
-    assert m.gpu_layers == 40 and not m.output_on_gpu
+    assert m.gpu_layers == 39 and m.output_on_gpu  # 39 repeating layers + the output layer
     assert abs(m.gpu_total_bytes[0] / 2**30 - 14.6) <= 0.03 * 14.6
 
 

@@ -186,9 +186,9 @@ def _offload_findings(spec: ModelSpec, settings: Settings, p: Placement) -> List
     fixes = [f for f in fixes if f.kind != "offload"]
     layers = llamacpp.user_gpu_layers(settings)
     if layers is not None:
-        fixes = [plan.Fix("offload", f"-ngl {split.gpu_layers} (keeps {split.cpu_layers} of {spec.layers} "
+        fixes = [plan.Fix("offload", f"-ngl {split.ngl} (keeps {split.cpu_layers} of {spec.layers} "
                                      f"layers on the CPU, {gib(split.host_bytes)} of RAM)",
-                          {"gpu_layers": split.gpu_layers}, split.gpu_bytes)] + fixes
+                          {"gpu_layers": split.ngl}, split.gpu_bytes)] + fixes
         return [Finding("gpu.vram", "fail",
                         f"-ngl {layers} needs {gib(need)} + {gib(DEVICE_MARGIN_BYTES)} margin per GPU, "
                         f"{gib(budget + DEVICE_MARGIN_BYTES)} free: llama.cpp runs out of GPU memory "
@@ -204,28 +204,31 @@ def _offload_findings(spec: ModelSpec, settings: Settings, p: Placement) -> List
                 measured=budget + DEVICE_MARGIN_BYTES, required=need + DEVICE_MARGIN_BYTES,
                 suggestion=plan.fixes_text(fixes, short, per_gpu=len(p.gpus) > 1), fixes=fixes),
         Finding("llamacpp.offload", "warn", msg, measured=split.gpu_bytes, required=need,
-                suggestion=f"-ngl {split.gpu_layers} (llama.cpp --fit picks this itself); "
+                suggestion=f"-ngl {split.ngl} (llama.cpp --fit picks this itself); "
                            f"full GPU speed needs {gib(short)} more VRAM per GPU"),
     ]
 
 
 def _fewer_layers(spec: ModelSpec, settings: Settings, p: Placement) -> List[Finding]:
-    """A command that keeps layers on the CPU (-ngl N below the layer count) although more fit:
+    """A command that keeps layers on the CPU (-ngl N below the layer count + 1) although more fit:
     it runs, from host RAM in part, slower than it could."""
     from deepseek_probe.runtimes import llamacpp
 
-    layers = llamacpp.user_gpu_layers(settings)
-    if layers is None or layers >= spec.layers:
+    ngl = llamacpp.user_gpu_layers(settings)
+    on_gpu = (p.estimate.notes.get("llamacpp") or {}).get("gpu_layers") if p.estimate else None
+    if ngl is None or on_gpu is None or on_gpu >= spec.layers:
         return []
     budget = min(g.memory_free_bytes or 0 for g in p.gpus) - DEVICE_MARGIN_BYTES
     best = llamacpp.offload_split(spec, replace(settings, tensor_parallel=p.tensor_parallel,
                                                 runtime_options=replace(llamacpp.options_for(settings),
                                                                         n_gpu_layers=-1)), max(budget, 0))
-    more = (f"; -ngl {best.gpu_layers if best.cpu_layers else spec.layers + 1} fits "
-            f"({spec.layers - best.cpu_layers} layers on the GPU)" if best.gpu_layers > layers else "")
+    more = (f"-ngl {best.ngl} fits ({best.gpu_layers} layers"
+            f"{' and the output layer' if best.output_on_gpu else ''} on the GPU)" if best.ngl > ngl else None)
     return [Finding("llamacpp.offload", "warn",
-                    f"-ngl {layers}: {spec.layers - layers} of {spec.layers} layers run from host RAM, slower",
-                    suggestion=f"raise -ngl{more}" if more else None)]
+                    f"-ngl {ngl}: {spec.layers - on_gpu} of {spec.layers} layers run from host RAM, slower "
+                    "(llama.cpp counts the output layer as one more: all on the GPU is "
+                    f"-ngl {spec.layers + 1})",
+                    suggestion=more)]
 
 
 def cpu_only_findings(spec: ModelSpec, settings: Settings, est: Estimate) -> Tuple[List[Finding], "OffloadSplit"]:

@@ -51,6 +51,12 @@ class OffloadSplit:
     context: Optional[int] = None  # cells llama.cpp allocates once --fit has run (None: as asked)
     note: str = ""
 
+    @property
+    def ngl(self) -> int:
+        """The -ngl that gives this split: llama-model.cpp counts the output layer as layer n_layer
+        of n_layer + 1 (i_gpu_start = n_layer + 1 - n_gpu_layers)."""
+        return self.gpu_layers + (1 if self.output_on_gpu else 0)
+
 
 def _llamacpp_parts(spec: ModelSpec, s: Settings) -> Dict[str, float]:
     file_bytes = weight_bytes(spec, s.precision)
@@ -185,10 +191,12 @@ def _account_allocation(spec: ModelSpec, s: Settings, est: Estimate, device_tota
                          "llama-quantize on 6 GGUFs); token embedding in host memory",
         "kv_cache_bytes": "llama-kv-cache.cpp: n_ctx cells (padded to 256) x layers x (K + V) rows in the "
                           "cache types; MLA: the 576-wide latent as K, no V",
-        "activation_bytes": "llama.cpp compute buffer: f32 logits of one micro-batch + f16 KQ mask "
-                            "(flash attention) or the per-head f32 scores (without); H100 measurements",
-        "runtime_overhead_bytes": "CUDA context, cuBLAS and pool of a llama-server process: 434 MiB "
-                                  "measured on an H100 (benchmarks/llamacpp/)",
+        "activation_bytes": "llama.cpp compute buffer (runtimes/llamacpp_graph.py): the FFN peak "
+                            "ub x 4 x (3 hidden + 3 ffn) + the KQ mask, the per-head f32 scores without "
+                            "flash attention, op_offload copies with host layers; equal to the logged "
+                            "buffer on every full-offload H100 run",
+        "runtime_overhead_bytes": "CUDA context and pool 599 MiB (+100 MiB when cuBLAS runs) plus each "
+                                  "buffer rounded up to 2 MiB, measured on an H100 (benchmarks/llamacpp/)",
         "margin": "llama.cpp --fit-target 1024 MiB per device (common/common.h), applied by the rules",
     })
 

@@ -3,9 +3,13 @@ lines ("CUDA0 model buffer size", "CUDA0 KV buffer size", "CUDA0 compute buffer 
 
 Pure. Sources in the llama.cpp tree (github.com/ggml-org/llama.cpp, commit 0c1e570, 2026-10-01):
 - weights: runtimes/gguf_recipe.py reproduces llama-quantize's per-tensor types exactly (tested
-  on 6 real GGUFs); src/llama-model.cpp keeps token_embd in host memory (its rows are gathered
-  on the CPU) and offloads the LAST n_gpu_layers layers, the output layer only when every
-  repeating layer is on the GPU (n_gpu_layers > n_layer).
+  on 6 real GGUFs); src/llama-model.cpp load_tensors keeps token_embd in host memory (its rows
+  are gathered on the CPU) and counts the output layer as layer n_layer of n_layer + 1:
+  i_gpu_start = n_layer + 1 - n_gpu_layers, so -ngl 14 of 28 is 13 repeating layers plus the
+  output (the log: "offloading output layer to GPU", "offloading 13 repeating layers").
+- the CUDA buffer of a tensor (ggml-cuda.cu ggml_backend_cuda_buffer_type_get_alloc_size /
+  get_alignment): a quantized tensor whose rows are not a multiple of MATRIX_ROW_PADDING (512)
+  gets one padded row more; every tensor starts 128-byte aligned. Weights and the KV cache.
 - context: common/common.h n_ctx 0 = the trained context; src/llama-context.cpp pads n_ctx to
   256 (GGML_PAD) and, without a unified cache, gives each of the n_seq_max streams
   n_ctx / n_seq_max cells (padded to 256); tools/server/server.cpp: -np auto = 4 slots with
@@ -18,35 +22,23 @@ Pure. Sources in the llama.cpp tree (github.com/ggml-org/llama.cpp, commit 0c1e5
   context and --fit-ctx (rounded down to 256) until the projection fits free - --fit-target
   (1024 MiB per device); then layers move to the CPU.
 
-Measured (benchmarks/llamacpp/results/, H100, llama-server defaults): the compute buffer with
-flash attention is the f32 logits of one micro-batch plus an f16 KQ mask of n_ctx x n_ubatch
-(+28 MiB from 4K to 32K, +96 MiB from 32K to 128K, both as predicted); without flash attention
-the f32 scores of every head (n_head x n_ctx x n_ubatch) come on top of the logits (+224 MiB
-at 4K, as predicted). With layers or experts on the CPU, the weights the GPU borrows (op_offload). What is left over is the
-process's CUDA context, cuBLAS and the VMM pool: LLAMACPP_CUDA_OVERHEAD_BYTES.
+- compute buffers and what NVML shows beyond the buffers: runtimes/llamacpp_graph.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from deepseek_probe.formats.ggml_types import GGML_TYPES_BY_NAME
 from deepseek_probe.profiles import ModelSpec
-from deepseek_probe.runtimes import gguf_recipe
+from deepseek_probe.runtimes import gguf_recipe, llamacpp_graph
 
 MiB = 1 << 20
-# H100, llama-server 2026-10 (benchmarks/llamacpp/results, q7-c4k): NVML used 5127 MiB = weights
-# on the GPU 4168 + KV 224 + logits 297 + mask 4 -> 434 MiB for the CUDA context, cuBLAS handles
-# and the CUDA backend's memory pool. A measurement of one build on one GPU: the one constant.
-LLAMACPP_CUDA_OVERHEAD_BYTES = 434 * MiB
 CTX_PAD = 256  # llama-context.cpp GGML_PAD(n_ctx, 256)
-# ggml-backend.cpp / ggml-cuda offload_op: ops on host-resident weights run on the GPU when the
-# batch has at least 32 rows (GGML_OP_OFFLOAD_MIN_BATCH default 32), copying the weight over.
-# Checked on the team's held-out measurement: R1-Distill-Qwen-32B Q4_K_M -c 16384 -ngl 40 held
-# 14.6 GiB on an H100 (issue 14).
-OP_OFFLOAD_MIN_BATCH = 32
+MATRIX_ROW_PADDING = 512  # ggml-cuda/common.cuh
+CUDA_ALIGNMENT = 128  # ggml-cuda.cu ggml_backend_cuda_buffer_type_get_alignment
 SERVER_AUTO_SLOTS = 4  # tools/server/server.cpp: -np auto -> n_parallel = 4, kv_unified = true
 _CACHE_TYPES = {"f32": "F32", "f16": "F16", "bf16": "BF16", "q8_0": "Q8_0", "q4_0": "Q4_0",
                 "q4_1": "Q4_1", "q5_0": "Q5_0", "q5_1": "Q5_1", "iq4_nl": "IQ4_NL"}
@@ -148,14 +140,62 @@ def _cells(n_ctx: int, n_seq: int, unified: bool) -> Tuple[int, int]:
     return per * n_seq, per
 
 
-def compute_bytes(spec: ModelSpec, n_ctx: int, o: LlamaCppOptions, flash_attn: bool, output_on_gpu: bool) -> int:
-    """The CUDA compute buffer: the graph's peak for one micro-batch of n_ubatch tokens."""
-    ub = max(1, min(o.n_ubatch, o.n_batch))
-    logits = spec.vocab * ub * 4 if output_on_gpu else 0  # f32 logits of every token of the ubatch
-    if flash_attn:
-        attention = n_ctx * ub * 2  # the KQ mask in f16
-        return int(logits + attention)
-    return int(logits + spec.heads * n_ctx * ub * 4)  # f32 scores of every head, live with the logits
+def _cuda_bytes(type_name: str, ne0: int, nbytes: int) -> int:
+    """A tensor's size in a CUDA buffer: one padded row more for a quantized tensor whose rows are
+    not a multiple of 512, then 128-byte alignment (ggml-cuda.cu get_alloc_size, get_alignment)."""
+    t = GGML_TYPES_BY_NAME[type_name]
+    if t.block_weights > 1 and ne0 % MATRIX_ROW_PADDING:
+        nbytes += t.nbytes(MATRIX_ROW_PADDING - ne0 % MATRIX_ROW_PADDING)
+    return -(-nbytes // CUDA_ALIGNMENT) * CUDA_ALIGNMENT
+
+
+def _kv_layer_bytes(spec: ModelSpec, tk: str, tv: str, cells: int) -> Tuple[int, int]:
+    """(CUDA bytes, host bytes) of one layer's K and V cache tensors of `cells` rows."""
+    if spec.is_mla:
+        widths = [(tk, spec.kv_lora_rank + spec.qk_rope_head_dim)]
+    else:
+        widths = [(tk, spec.kv_heads * spec.head_dim), (tv, spec.kv_heads * spec.head_dim)]
+    host = sum(GGML_TYPES_BY_NAME[t].nbytes(n * cells) for t, n in widths)
+    return sum(_cuda_bytes(t, n, GGML_TYPES_BY_NAME[t].nbytes(n * cells)) for t, n in widths), host
+
+
+def _f16_copy_bytes(spec: ModelSpec, tk: str, tv: str, cells: int) -> int:
+    """f16 copies of one layer's quantized K / V views that flash attention converts
+    (ggml-cuda/fattn-common.cuh ggml_cuda_flash_attn_ext_get_f16_extra_data, 128-aligned)."""
+    if spec.is_mla:
+        widths = [(tk, spec.kv_lora_rank + spec.qk_rope_head_dim)]  # V is a view of K: shared
+    else:
+        widths = [(tk, spec.kv_heads * spec.head_dim), (tv, spec.kv_heads * spec.head_dim)]
+    return sum(-(-n * cells * 2 // CUDA_ALIGNMENT) * CUDA_ALIGNMENT
+               for t, n in widths if t not in ("F16",))
+
+
+@lru_cache(maxsize=1024)
+def _layer_ranges(n_layer: int, ngl: int, shares: Tuple[float, ...]) -> Tuple[int, Tuple[Tuple[int, int], ...], Optional[int]]:
+    """(first GPU layer, each device's [lo, hi) of repeating layers, the output layer's device or
+    None) as llama-model.cpp load_tensors get_layer_buft_list places layers 0..n_layer (n_layer =
+    the output layer): i_gpu_start = n_layer + 1 - ngl, then the upper_bound of
+    (il - i_gpu_start) / act_gpu_layers over the cumulative split. Cached: --fit and the checks
+    place one model many times."""
+    i_gpu_start = max(n_layer + 1 - ngl, 0)
+    act = min(ngl, n_layer + 1)
+    total = sum(shares) or 1.0
+    cum, acc = [], 0.0
+    for s in shares:
+        acc += s
+        cum.append(acc / total)
+    dev: List[Optional[int]] = []
+    for il in range(n_layer + 1):
+        if il < i_gpu_start or act <= 0:
+            dev.append(None)
+            continue
+        x = (il - i_gpu_start) / act
+        dev.append(next((d for d, c in enumerate(cum) if c > x), len(cum) - 1))
+    ranges = []
+    for d in range(len(shares)):
+        mine = [i for i in range(n_layer) if dev[i] == d]
+        ranges.append((mine[0], mine[-1] + 1) if mine else (0, 0))
+    return min(i_gpu_start, n_layer), tuple(ranges), dev[n_layer]
 
 
 def llamacpp_memory(spec: ModelSpec, ftype: str, o: LlamaCppOptions,
@@ -164,57 +204,62 @@ def llamacpp_memory(spec: ModelSpec, ftype: str, o: LlamaCppOptions,
     `gpu_free_bytes`: free memory per GPU, for --fit and the layer split; empty = assume it all
     fits on one GPU."""
     n_layer = spec.layers
-    layer_bytes, expert_bytes, largest, output_bytes, other_bytes, embd_bytes = _tensor_sums(spec, ftype)
+    sums = _tensor_sums(spec, ftype)
     fa = o.flash_attn != "off"  # auto resolves to on with CUDA (llama-context.cpp auto_fa)
     tk, tv = _cache_type(o.cache_type_k), _cache_type(o.cache_type_v)
     if GGML_TYPES_BY_NAME[tv].block_weights > 1 and o.flash_attn == "auto":
         fa = True  # "enabling flash_attn since it is required for quantized V cache"
-    k_row, v_row = kv_row_bytes(spec, tk, tv)
     n_seq, unified = _slots(o)
     n_dev = max(1, len(gpu_free_bytes))
     margin = o.fit_target_mib * MiB
+    shares = list(o.tensor_split) if o.tensor_split and len(o.tensor_split) == n_dev else [1.0] * n_dev
+    ub = max(1, min(o.n_ubatch, o.n_batch))
+    cublas = llamacpp_graph.uses_cublas(spec, fa, ftype)
 
     def plan(n_ctx: int, ngl: int) -> LlamaCppMemory:
         cells, per_seq = _cells(n_ctx, n_seq, unified)
-        ngl_layers = min(ngl, n_layer)
-        out_gpu = ngl > n_layer
-        first_gpu = n_layer - ngl_layers  # llama.cpp offloads the last layers
-        m = LlamaCppMemory(n_ctx=cells, n_ctx_seq=per_seq, n_seq=n_seq, gpu_layers=ngl_layers,
-                           output_on_gpu=out_gpu, flash_attn=fa)
-        # split the GPU layers over the devices (-sm layer): contiguous, by -ts or evenly
-        shares = list(o.tensor_split) if o.tensor_split and len(o.tensor_split) == n_dev else [1.0] * n_dev
-        bounds = _split_bounds(ngl_layers, shares)
-        for d in range(n_dev):
-            lo, hi = first_gpu + bounds[d], first_gpu + bounds[d + 1]
-            layers = range(lo, hi)
-            model = sum(layer_bytes[i] for i in layers)
-            if o.cpu_moe or o.n_cpu_moe:  # --cpu-moe / -ncmoe: those experts stay in host memory
-                model -= sum(expert_bytes[i] for i in layers if o.cpu_moe or i < o.n_cpu_moe)
-            last = d == n_dev - 1
-            if out_gpu and last:
-                model += output_bytes + other_bytes
+        first_gpu, ranges, out_dev = _layer_ranges(n_layer, ngl, tuple(shares))
+        m = LlamaCppMemory(n_ctx=cells, n_ctx_seq=per_seq, n_seq=n_seq, gpu_layers=n_layer - first_gpu,
+                           output_on_gpu=out_dev is not None, flash_attn=fa)
+        kv_cuda, kv_host = _kv_layer_bytes(spec, tk, tv, cells)
+        # experts in host memory: --cpu-moe all, -ncmoe N the first N layers, and host layers'
+        n_moe_host = n_layer if o.cpu_moe else max(min(o.n_cpu_moe, n_layer), first_gpu)
+        # op_offload: the GPU borrows host weights one at a time, and a host layer's K/V views
+        host_weight = sums.dense_max_prefix[first_gpu]
+        if out_dev is None:
+            host_weight = max(host_weight, sums.output_cuda)
+        g = llamacpp_graph.GraphShape(
+            n_ubatch=ub, n_kv=per_seq, n_streams=1 if unified else n_seq, flash_attn=fa,
+            host_layer_kv_bytes=kv_cuda if first_gpu else 0, host_weight_bytes=host_weight,
+            host_expert_bytes=sums.expert_max_prefix[n_moe_host],
+            kv_f16_copy_bytes=_f16_copy_bytes(spec, tk, tv, per_seq))
+        last_dev = max([d for d, (lo, hi) in enumerate(ranges) if hi > lo]
+                       + ([out_dev] if out_dev is not None else []), default=None)
+        lc, ex = sums.layer_cuda_prefix, sums.expert_prefix
+        for d, (lo, hi) in enumerate(ranges):
+            model = lc[hi] - lc[lo]
+            cut = min(hi, n_moe_host) if (o.cpu_moe or o.n_cpu_moe) else lo
+            if cut > lo:  # --cpu-moe / -ncmoe: those experts stay in host memory
+                model -= ex[cut] - ex[lo]
+            if out_dev == d:
+                model += sums.output_cuda
             m.gpu_model_bytes.append(int(model))
-            m.gpu_kv_bytes.append(int((hi - lo) * cells * (k_row + v_row)))
-            compute = compute_bytes(spec, cells, o, fa, out_gpu and last) if hi > lo or last else 0
-            if last and ngl_layers and o.n_ubatch >= OP_OFFLOAD_MIN_BATCH:
-                # ggml-backend's scheduler runs big-batch matmuls on host-resident weights on the
-                # GPU (op_offload), copying the weight into the compute buffer: output.weight when
-                # the output layer stayed on the CPU, else the largest CPU-resident tensor (one at
-                # a time); a CPU layer's expert tensors go together (gate, up, down of MUL_MAT_ID).
-                cpu_layers = [i for i in range(n_layer) if i < first_gpu]
-                moe_cpu = [i for i in range(n_layer) if o.cpu_moe or i < o.n_cpu_moe]
-                copies = max([largest[i] for i in cpu_layers] + [expert_bytes[i] for i in moe_cpu] + [0])
-                compute += copies + (0 if out_gpu else output_bytes)
-            m.gpu_compute_bytes.append(int(compute))
-            m.gpu_overhead_bytes.append(LLAMACPP_CUDA_OVERHEAD_BYTES)
-        m.host_model_bytes = int(embd_bytes + sum(layer_bytes[:first_gpu])
-                                 + (0 if out_gpu else output_bytes + other_bytes))
-        m.host_kv_bytes = int(first_gpu * cells * (k_row + v_row))
-        m.host_compute_bytes = int(spec.vocab * max(1, o.n_ubatch) * 4 if not out_gpu else 0)
+            m.gpu_kv_bytes.append((hi - lo) * kv_cuda)
+            # the graph runs on the device of the last layer; others hold only their layers'
+            # activations, not modelled (no multi-GPU run is committed)
+            m.gpu_compute_bytes.append(llamacpp_graph.gpu_compute_bytes(spec, g) if d == last_dev else 0)
+            m.gpu_overhead_bytes.append(llamacpp_graph.cuda_overhead_bytes(
+                [m.gpu_model_bytes[-1], m.gpu_kv_bytes[-1], m.gpu_compute_bytes[-1]], cublas))
+        m.host_model_bytes = int(sums.embd + sums.layer_host_prefix[first_gpu]
+                                 + (0 if out_dev is not None else sums.output_host))
+        m.host_kv_bytes = first_gpu * kv_host
+        m.host_compute_bytes = llamacpp_graph.host_compute_bytes(spec, g, first_gpu > 0)
+        if first_gpu or g.host_expert_bytes:
+            m.notes.append(llamacpp_graph.PARTIAL_OFFLOAD_NOTE)
         return m
 
     ngl_all = n_layer + 1
-    ngl = ngl_all if o.n_gpu_layers < 0 else o.n_gpu_layers
+    ngl = ngl_all if o.n_gpu_layers < 0 else min(o.n_gpu_layers, ngl_all)
     n_ctx = o.n_ctx or spec.max_context
     m = plan(n_ctx, ngl)
     m.error = refusal(spec, o)
@@ -244,43 +289,61 @@ def llamacpp_memory(spec: ModelSpec, ftype: str, o: LlamaCppOptions,
         for k in range(ngl_all, -1, -1):
             m2 = plan(n_ctx, k)
             if fits(m2) or k == 0:  # nothing fits: everything on the CPU
-                m2.notes = m.notes + [f"--fit: {min(k, n_layer)} of {n_layer} layers on the GPU (-ngl {k})"]
+                m2.notes = m.notes + [f"--fit: {m2.gpu_layers} of {n_layer} layers and "
+                                      f"{'the' if m2.output_on_gpu else 'no'} output layer on the GPU (-ngl {k})"]
                 m2.error = m.error
                 return m2
     return m
 
 
-def _split_bounds(n: int, shares: Sequence[float]) -> List[int]:
-    total = sum(shares) or 1.0
-    out, acc = [0], 0.0
-    for s in shares:
-        acc += s
-        out.append(round(n * acc / total))
-    out[-1] = n
-    return out
+@dataclass(frozen=True)
+class _Sums:
+    """Prefix sums / maxima over layers [0, i), so that placing a model costs O(devices)."""
+
+    layer_cuda_prefix: Tuple[int, ...]  # CUDA-padded bytes of layers [0, i)
+    layer_host_prefix: Tuple[int, ...]
+    expert_prefix: Tuple[int, ...]  # ffn_*_exps bytes (CUDA-padded) of layers [0, i)
+    dense_max_prefix: Tuple[int, ...]  # the largest non-expert tensor of layers [0, i)
+    expert_max_prefix: Tuple[int, ...]  # the largest expert tensor of layers [0, i)
+    output_cuda: int  # output.weight + output_norm (the output layer)
+    output_host: int
+    embd: int  # token_embd, always in host memory
 
 
 @lru_cache(maxsize=256)
-def _tensor_sums(spec: ModelSpec, ftype: str) -> Tuple[Tuple[int, ...], Tuple[int, ...], Tuple[int, ...],
-                                                       int, int, int]:
-    """(bytes per layer, expert bytes per layer, largest tensor per layer, output, other
-    non-layer tensors, token_embd) of the GGUF; cached: the checks place one model many times."""
-    layer_bytes, expert_bytes, largest = [0] * spec.layers, [0] * spec.layers, [0] * spec.layers
-    output_bytes = other_bytes = embd_bytes = 0
+def _tensor_sums(spec: ModelSpec, ftype: str) -> _Sums:
+    """Per-layer byte sums of the GGUF, on the GPU and on the host; cached: the checks place one
+    model many times."""
+    n = spec.layers
+    layer_cuda, layer_host, expert, dense, largest_exp = [0] * n, [0] * n, [0] * n, [0] * n, [0] * n
+    out_cuda = out_host = embd = 0
     for t in gguf_recipe.gguf_tensors(spec, ftype):
+        cuda = _cuda_bytes(t.type, t.shape[0], t.nbytes)
         if t.layer is not None:
-            layer_bytes[t.layer] += t.nbytes
-            largest[t.layer] = max(largest[t.layer], t.nbytes)
+            i = t.layer
+            layer_cuda[i] += cuda
+            layer_host[i] += t.nbytes
             if "_exps" in t.name:
-                expert_bytes[t.layer] += t.nbytes
+                expert[i] += cuda
+                largest_exp[i] = max(largest_exp[i], cuda)
+            else:
+                dense[i] = max(dense[i], cuda)
         elif t.name == "token_embd.weight":
-            embd_bytes += t.nbytes
-        elif t.name.startswith("output."):
-            output_bytes += t.nbytes
-        else:
-            other_bytes += t.nbytes
-    return tuple(layer_bytes), tuple(expert_bytes), tuple(largest), output_bytes, other_bytes, embd_bytes
+            embd += t.nbytes
+        else:  # output.weight, output_norm.weight
+            out_cuda += cuda
+            out_host += t.nbytes
+    return _Sums(_prefix(layer_cuda, sum), _prefix(layer_host, sum), _prefix(expert, sum),
+                 _prefix(dense, max), _prefix(largest_exp, max), out_cuda, out_host, embd)
 
+
+def _prefix(values: Sequence[int], op: Callable[[Tuple[int, int]], int]) -> Tuple[int, ...]:
+    """op (sum or max) over [0, i) for every i."""
+    out, acc = [0], 0
+    for v in values:
+        acc = op((acc, v))
+        out.append(acc)
+    return tuple(out)
 
 def terms(m: LlamaCppMemory) -> Dict[str, int]:
     """The largest device's terms (what one GPU must hold)."""
