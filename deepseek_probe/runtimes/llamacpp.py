@@ -76,11 +76,14 @@ def modelled(spec: ModelSpec, s: Settings) -> bool:
 
 def options_for(s: Settings) -> LlamaCppOptions:
     """llama-server's options for these settings: the launch command's own, or (from flags) a
-    context of context x concurrency cells in the server's default slots, in the KV type asked."""
+    context of context x concurrency cells, in the KV type asked: one sequence in the server's
+    default slots (-np auto), N sequences in N slots of `context` each (`-np N`, what the
+    emitted command asks; -np auto would serve only 4 at a time)."""
     o = s.runtime_options
     if isinstance(o, LlamaCppOptions):
         return o
     return replace(LlamaCppOptions(), n_ctx=s.context * s.concurrency,
+                   n_parallel=s.concurrency if s.concurrency > 1 else LlamaCppOptions.n_parallel,
                    cache_type_k=_CACHE[s.kv_precision], cache_type_v=_CACHE[s.kv_precision])
 
 
