@@ -125,3 +125,20 @@ def test_a_hugging_face_id_works_as_model(capsys):
 def test_an_unknown_model_name_suggests_three_names(capsys):
     code, out, err = run(capsys, "estimate", "--model", "deepseek-r9:32b")
     assert code == 64 and out == "" and err.count(",") >= 2
+
+
+def test_llama_server_hf_repo_is_the_model_and_its_quant_the_precision():
+    # arg.cpp: -hf <user>/<model>[:quant]; it names the model (it was read as an ignored flag)
+    cmd = launch.parse_launch(["llama-server", "-hf", "unsloth/DeepSeek-R1-Distill-Qwen-32B-GGUF:Q8_0",
+                               "-c", "8192"], {})
+    assert cmd.model_ref == "unsloth/DeepSeek-R1-Distill-Qwen-32B-GGUF:Q8_0"
+    specs, quant = launch.command_models(cmd, [], [])
+    assert specs[0].id == "deepseek-r1-distill-qwen-32b" and quant == "q8_0"
+    assert launch.parse_launch(["llama-server", "-hfr", "a/b-GGUF"], {}).model_ref == "a/b-GGUF"
+
+
+def test_llama_server_device_list_is_the_gpu_count():
+    # arg.cpp -dev <dev1,dev2,..>: -sm layer splits the layers over these devices
+    cmd = launch.parse_launch(["llama-server", "-m", "m-Q4_K_M.gguf", "-dev", "CUDA0,CUDA1,CUDA2"], {})
+    assert cmd.generic["tensor_parallel"] == 3
+    assert "tensor_parallel" not in launch.parse_launch(["llama-server", "-m", "m.gguf", "-dev", "none"], {}).generic

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from typing import Any, Dict, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence
 
 from deepseek_probe.runtimes.command import (IGNORED, NOT_MODELLED, CommandError, Flag, ParsedCommand,
                                              parse_flags, to_int)
 from deepseek_probe.runtimes.llamacpp_alloc import LlamaCppOptions
+
+if TYPE_CHECKING:
+    from deepseek_probe.profiles import ModelSpec
+    from deepseek_probe.runtimes.base import Settings
 
 
 def _onoff(flag: str) -> Any:
@@ -68,6 +72,9 @@ def _fit_target(flag: str) -> Any:
 
 _TABLE = [
     Flag(("-m", "--model"), "model"),
+    # arg.cpp: "<user>/<model>[:quant]", the quant defaulting to Q4_K_M; downloads the GGUF
+    Flag(("-hf", "-hfr", "--hf-repo"), "hf_repo"),
+    Flag(("-dev", "--device"), "devices"),
     Flag(("-c", "--ctx-size"), "n_ctx", convert=to_int("-c")),
     Flag(("-ngl", "--gpu-layers", "--n-gpu-layers"), "n_gpu_layers", convert=_ngl("-ngl")),
     Flag(("-fa", "--flash-attn"), "flash_attn", convert=_onoff("-fa")),
@@ -102,7 +109,7 @@ _TABLE = [
         "--chat-template", "--jinja", "--repeat-penalty", "--prio", "--timeout", "-p", "--prompt",
         "--metrics", "--slots", "--props", "--no-webui", "-v", "--verbose", "--log-verbosity", "-lv",
         "--reasoning-format", "--reasoning-budget", "-cnv", "--conversation", "-st", "--single-turn",
-        "--numa", "--system-prompt-file", "-sys", "--hf-repo", "-hf", "--hf-file", "-hff")],
+        "--numa", "--system-prompt-file", "-sys", "--hf-file", "-hff")],
 ]
 _SWITCHES_IGNORED = {"--jinja", "--metrics", "--slots", "--props", "--no-webui", "-v", "--verbose", "-cnv",
                      "--conversation", "-st", "--single-turn"}
@@ -120,7 +127,9 @@ def parse_command(argv: Sequence[str], env: Mapping[str, str]) -> ParsedCommand:
     if flags.positional:
         raise CommandError(f"{program}: unexpected argument {flags.positional[0]!r}")
     values: Dict[str, Any] = dict(flags.values)
-    model = values.pop("model", None) or env.get("LLAMA_ARG_MODEL")
+    hf_repo = values.pop("hf_repo", None) or env.get("LLAMA_ARG_HF_REPO")
+    model = values.pop("model", None) or env.get("LLAMA_ARG_MODEL") or hf_repo
+    devices = values.pop("devices", None) or env.get("LLAMA_ARG_DEVICE")
     for key, var in (("n_ctx", "LLAMA_ARG_CTX_SIZE"), ("n_gpu_layers", "LLAMA_ARG_N_GPU_LAYERS"),
                      ("n_parallel", "LLAMA_ARG_N_PARALLEL")):
         if key not in values and env.get(var):  # arg.cpp set_env: the flag wins over its variable
@@ -139,6 +148,8 @@ def parse_command(argv: Sequence[str], env: Mapping[str, str]) -> ParsedCommand:
     else:
         generic["context"] = 0  # the model's trained context; --fit may shrink it
     generic["concurrency"] = 1 if unified else n_seq
+    if devices and devices.strip().lower() != "none":  # -dev A,B: -sm layer over these devices
+        generic["tensor_parallel"] = len([d for d in devices.split(",") if d.strip()])
     kv = {"f16": "fp16", "bf16": "bf16", "q8_0": "q8_0", "q4_0": "q4_0"}.get(opts.cache_type_k)
     if kv:
         generic["kv_precision"] = kv
@@ -151,3 +162,4 @@ def parse_command(argv: Sequence[str], env: Mapping[str, str]) -> ParsedCommand:
     return ParsedCommand(runtime="llamacpp", program=program, model_ref=model, options=opts, generic=generic,
                          understood=tuple(flags.understood), not_modelled=tuple(flags.not_modelled),
                          ignored=tuple(flags.ignored), notes=tuple(notes))
+
