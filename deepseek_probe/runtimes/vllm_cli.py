@@ -11,11 +11,15 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import replace
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from deepseek_probe.runtimes.command import (
     IGNORED, NOT_MODELLED, CommandError, Flag, ParsedCommand, parse_flags, to_choice, to_float, to_fraction)
 from deepseek_probe.runtimes.vllm import KV_DTYPE_BYTES, QUANT_TO_PRECISION, VllmOptions
+
+if TYPE_CHECKING:
+    from deepseek_probe.profiles import ModelSpec
+    from deepseek_probe.runtimes.base import Settings
 
 _HUMAN = re.compile(r"(\d+(?:\.\d+)?)([kmgtKMGT]?)")
 _DECIMAL = {"k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
@@ -60,6 +64,8 @@ def _non_negative(flag: str) -> Any:
 
 
 _DTYPES = ("auto", "half", "float16", "bfloat16", "float", "float32")
+# --dtype / --kv-cache-dtype words -> our precision names (config/model.py _STR_DTYPE_TO_TORCH_DTYPE)
+_DTYPE_PRECISION = {"half": "fp16", "float16": "fp16", "bfloat16": "bf16", "float": "fp32", "float32": "fp32"}
 # arg_utils.py --block-size choices (CacheConfig.block_size: BlockSize literal)
 _BLOCK_SIZES = ("1", "8", "16", "32", "64", "128", "256")
 
@@ -181,11 +187,13 @@ def parse_command(argv: Sequence[str], env: Optional[Mapping[str, str]] = None) 
         generic["context"] = opts.max_model_len
     if opts.kv_cache_dtype.startswith("fp8"):
         generic["kv_precision"] = "fp8"
+    elif opts.kv_cache_dtype in _DTYPE_PRECISION:
+        generic["kv_precision"] = _DTYPE_PRECISION[opts.kv_cache_dtype]
     q = QUANT_TO_PRECISION.get(opts.quantization or "")
     if q:
         generic["precision"] = q
-    elif opts.dtype in ("float", "float32"):
-        generic["precision"] = "fp32"
+    elif opts.dtype in _DTYPE_PRECISION:
+        generic["precision"] = _DTYPE_PRECISION[opts.dtype]
     notes = []
     env = env or {}
     flags = {}
@@ -210,3 +218,4 @@ def parse_command(argv: Sequence[str], env: Optional[Mapping[str, str]] = None) 
                          generic=generic, understood=tuple(parsed.understood),
                          not_modelled=tuple(parsed.not_modelled), ignored=tuple(parsed.ignored),
                          notes=tuple(notes))
+
