@@ -10,11 +10,15 @@ declared there; argparse accepts them as unambiguous prefixes of `--tp-size` / `
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from deepseek_probe.runtimes.command import (
     IGNORED, NOT_MODELLED, CommandError, Flag, ParsedCommand, parse_flags, to_choice, to_fraction, to_int)
 from deepseek_probe.runtimes.sglang import KV_DTYPE_BYTES, SglangOptions
+
+if TYPE_CHECKING:
+    from deepseek_probe.profiles import ModelSpec
+    from deepseek_probe.runtimes.base import Settings
 
 
 def _positive(flag: str) -> Any:
@@ -42,6 +46,7 @@ _QUANT = ("awq", "fp8", "gptq", "marlin", "gptq_marlin", "awq_marlin", "bitsandb
           "modelopt_fp8", "modelopt_fp4", "petit_nvfp4", "w8a8_int8", "w8a8_fp8", "moe_wna16", "qoq",
           "w4afp8", "mxfp4", "auto-round", "compressed-tensors")
 _DTYPES = ("auto", "half", "float16", "bfloat16", "float", "float32")
+_DTYPE_PRECISION = {"half": "fp16", "float16": "fp16", "bfloat16": "bf16", "float": "fp32", "float32": "fp32"}
 
 FLAGS: Tuple[Flag, ...] = (
     Flag(("--model-path", "--model"), "model_path"),
@@ -151,10 +156,14 @@ def parse_command(argv: Sequence[str], env: Optional[Mapping[str, str]] = None) 
         generic["kv_precision"] = "fp8"
     elif opts.kv_cache_dtype in ("bf16", "bfloat16"):
         generic["kv_precision"] = "bf16"
+    elif opts.kv_cache_dtype == "auto" and opts.dtype in ("half", "float16"):
+        generic["kv_precision"] = "fp16"  # model_runner.py: auto = the model dtype
     q = {"fp8": "fp8", "w8a8_fp8": "fp8", "modelopt_fp8": "fp8", "awq": "int4", "awq_marlin": "int4",
          "gptq": "int4", "gptq_marlin": "int4", "moe_wna16": "int4", "w8a8_int8": "int8"}.get(opts.quantization or "")
     if q:
         generic["precision"] = q
+    elif opts.dtype in _DTYPE_PRECISION:  # a 16/32-bit checkpoint loaded in this dtype
+        generic["precision"] = _DTYPE_PRECISION[opts.dtype]
     notes = []
     if env and env.get("SGLANG_ALLOW_OVERWRITE_LONGER_CONTEXT_LEN", "").lower() in ("1", "true"):
         opts = SglangOptions(**{**v, "allow_longer_context": True})
@@ -165,3 +174,4 @@ def parse_command(argv: Sequence[str], env: Optional[Mapping[str, str]] = None) 
                          generic=generic, understood=tuple(parsed.understood),
                          not_modelled=tuple(parsed.not_modelled), ignored=tuple(parsed.ignored),
                          notes=tuple(notes))
+
