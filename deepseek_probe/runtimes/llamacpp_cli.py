@@ -163,3 +163,62 @@ def parse_command(argv: Sequence[str], env: Mapping[str, str]) -> ParsedCommand:
                          understood=tuple(flags.understood), not_modelled=tuple(flags.not_modelled),
                          ignored=tuple(flags.ignored), notes=tuple(notes))
 
+
+# ---------------------------------------------------------------- the inverse: Settings -> argv
+
+def launch_command(spec: "ModelSpec", settings: "Settings", model_ref: Optional[str] = None) -> List[str]:
+    """The `llama-server` command whose options are the ones assessed (llamacpp.options_for):
+    the model (`-m PATH` for a GGUF file, else `-hf REPO:QUANT`), then every option that
+    differs from llama.cpp's default, always `-c`. Flags as common/arg.cpp spells them
+    (2026-10, 0c1e570). Raises EmitError when no public GGUF repo is known and no file is named."""
+    from deepseek_probe.runtimes import llamacpp
+    from deepseek_probe.runtimes.model_refs import GGUF_LADDER, GGUF_REPOS, EmitError
+
+    if settings.mla_cache != "latent" and spec.is_mla:
+        raise EmitError("llama.cpp: a decompressed MLA cache is an old GGUF or build; current "
+                        "llama-server caches the latent")
+    o = llamacpp.options_for(settings)
+    quant = llamacpp._FTYPE.get(settings.precision)
+    argv = ["llama-server"]
+    if model_ref and (model_ref.lower().endswith(".gguf") or model_ref.startswith(("/", ".", "~"))):
+        argv += ["-m", model_ref]
+    elif model_ref and "/" in model_ref:  # an HF GGUF repo, with or without :QUANT
+        argv += ["-hf", model_ref if ":" in model_ref or not quant else f"{model_ref}:{quant}"]
+    elif spec.id in GGUF_REPOS and settings.precision in GGUF_LADDER:
+        argv += ["-hf", f"{GGUF_REPOS[spec.id]}:{quant}"]
+    else:
+        raise EmitError(f"llama.cpp: no public {settings.precision} GGUF of {spec.id} is known; "
+                        "name the .gguf file")
+    d = LlamaCppOptions()
+    argv += ["-c", str(o.n_ctx)]
+    if settings.tensor_parallel > 1:  # -sm layer over these devices (CUDA backend names)
+        argv += ["-dev", ",".join(f"CUDA{i}" for i in range(settings.tensor_parallel))]
+    if o.n_gpu_layers != d.n_gpu_layers:
+        argv += ["-ngl", "all" if o.n_gpu_layers <= -2 else str(o.n_gpu_layers)]
+    if o.cpu_moe:
+        argv.append("--cpu-moe")
+    if o.n_cpu_moe:
+        argv += ["-ncmoe", str(o.n_cpu_moe)]
+    if o.flash_attn != d.flash_attn:
+        argv += ["-fa", o.flash_attn]
+    if o.cache_type_k != d.cache_type_k:
+        argv += ["-ctk", o.cache_type_k]
+    if o.cache_type_v != d.cache_type_v:
+        argv += ["-ctv", o.cache_type_v]
+    if o.n_parallel != d.n_parallel:
+        argv += ["-np", str(o.n_parallel)]
+    if o.kv_unified and o.n_parallel not in (-1, 0):  # -np auto turns it on by itself
+        argv.append("-kvu")
+    for flag, key in (("-b", "n_batch"), ("-ub", "n_ubatch"), ("-sm", "split_mode"),
+                      ("-fitt", "fit_target_mib"), ("-fitc", "fit_ctx")):
+        if getattr(o, key) != getattr(d, key):
+            argv += [flag, str(getattr(o, key))]
+    if o.tensor_split:
+        argv += ["-ts", ",".join(f"{x:g}" for x in o.tensor_split)]
+    if o.fit != d.fit:
+        argv += ["--fit", "on" if o.fit else "off"]
+    if o.no_mmap:
+        argv.append("--no-mmap")
+    if o.mlock:
+        argv.append("--mlock")
+    return argv

@@ -175,3 +175,54 @@ def parse_command(argv: Sequence[str], env: Optional[Mapping[str, str]] = None) 
                          not_modelled=tuple(parsed.not_modelled), ignored=tuple(parsed.ignored),
                          notes=tuple(notes))
 
+
+# ---------------------------------------------------------------- the inverse: Settings -> argv
+
+def launch_command(spec: "ModelSpec", settings: "Settings", model_ref: Optional[str] = None) -> List[str]:
+    """`python -m sglang.launch_server --model-path M --context-length N ...` for the assessed
+    options (sglang.options_for): server_args.py flags (0.5.5), each only where SGLang's default
+    would not give the setup, but always --context-length. Raises EmitError for weights only a
+    pre-quantized checkpoint has, or a KV precision SGLang has no word for."""
+    from deepseek_probe.runtimes import sglang
+    from deepseek_probe.runtimes.model_refs import EmitError, hf_repo
+
+    given = settings.runtime_options if isinstance(settings.runtime_options, SglangOptions) else None
+    o = sglang.options_for(settings, given)
+    d = SglangOptions()
+    argv = ["python", "-m", _MODULE, "--model-path", hf_repo(spec, model_ref, "sglang"),
+            "--context-length", str(o.context_length or settings.context)]
+    for flag, key in (("--tp", "tp"), ("--dp", "dp"), ("--pp-size", "pp"),
+                      ("--mem-fraction-static", "mem_fraction_static"),
+                      ("--max-running-requests", "max_running_requests"), ("--max-total-tokens", "max_total_tokens"),
+                      ("--chunked-prefill-size", "chunked_prefill_size"),
+                      ("--max-prefill-tokens", "max_prefill_tokens"), ("--cuda-graph-max-bs", "cuda_graph_max_bs"),
+                      ("--page-size", "page_size"), ("--speculative-algorithm", "speculative_algorithm")):
+        v = getattr(o, key)
+        if v != getattr(d, key):
+            argv += [flag, f"{v:g}" if isinstance(v, float) else str(v)]
+    for flag, key in (("--disable-cuda-graph", "disable_cuda_graph"), ("--enable-dp-attention", "enable_dp_attention")):
+        if getattr(o, key):
+            argv.append(flag)
+    p, dtype = settings.precision, o.dtype
+    if o.quantization:
+        argv += ["--quantization", o.quantization]
+    elif dtype == "auto" and p != spec.native_precision and not (model_ref and "/" in model_ref):
+        if p == "fp8" and spec.native_precision in ("bf16", "fp16"):
+            argv += ["--quantization", "fp8"]  # online fp8 of a 16-bit checkpoint
+        elif p in ("bf16", "fp16") and spec.native_precision in ("bf16", "fp16"):
+            dtype = {"bf16": "bfloat16", "fp16": "float16"}[p]
+        else:
+            raise EmitError(f"sglang: {p} weights of {spec.id} need a {p} checkpoint; name it "
+                            "(e.g. an AWQ / GPTQ repo for int4)")
+    if dtype != "auto":
+        argv += ["--dtype", dtype]
+    kv = o.kv_cache_dtype
+    auto_kv = "fp16" if _DTYPE_PRECISION.get(dtype) == "fp16" else "bf16"
+    if kv == "auto" and settings.kv_precision != auto_kv:  # from flags: the KV precision asked
+        if settings.kv_precision == "fp16":
+            raise EmitError("sglang: the KV cache takes the model dtype; an fp16 cache needs "
+                            "--dtype float16 (fp16 weights)")
+        kv = {"fp8": "fp8_e4m3", "bf16": "bf16"}[settings.kv_precision]
+    if kv != "auto":
+        argv += ["--kv-cache-dtype", kv]
+    return argv

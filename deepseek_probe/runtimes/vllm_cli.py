@@ -219,3 +219,60 @@ def parse_command(argv: Sequence[str], env: Optional[Mapping[str, str]] = None) 
                          not_modelled=tuple(parsed.not_modelled), ignored=tuple(parsed.ignored),
                          notes=tuple(notes))
 
+
+# ---------------------------------------------------------------- the inverse: Settings -> argv
+
+def launch_command(spec: "ModelSpec", settings: "Settings", model_ref: Optional[str] = None) -> List[str]:
+    """`vllm serve MODEL --max-model-len N ...` for the assessed options (vllm.options_for):
+    flags of vLLM 0.33.0 (arg_utils.py), each only where vLLM's default would not give the
+    setup, but always --max-model-len. Environment words (VLLM_*) come first. Raises EmitError
+    for weights only a pre-quantized checkpoint has (int4 / int8) when no checkpoint is named."""
+    from deepseek_probe.runtimes import vllm
+    from deepseek_probe.runtimes.model_refs import EmitError, hf_repo
+
+    o = vllm.options_for(settings, settings.runtime_options if isinstance(settings.runtime_options,
+                                                                          vllm.VllmOptions) else None)
+    d = vllm.VllmOptions()
+    env: List[str] = []
+    if not o.flashinfer_sampler:
+        env.append("VLLM_USE_FLASHINFER_SAMPLER=0")
+    if not o.cudagraph_in_budget:
+        env.append("VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=0")
+    if o.allow_long_max_model_len:
+        env.append("VLLM_ALLOW_LONG_MAX_MODEL_LEN=1")
+    argv = env + ["vllm", "serve", hf_repo(spec, model_ref, "vllm")]
+    argv += ["--max-model-len", "auto" if o.max_model_len_auto else str(o.max_model_len or settings.context)]
+    for flag, key in (("-tp", "tp"), ("-pp", "pp"), ("-dp", "dp"), ("--max-num-seqs", "max_num_seqs"),
+                      ("--max-num-batched-tokens", "max_num_batched_tokens"), ("--block-size", "block_size"),
+                      ("--kv-cache-memory-bytes", "kv_cache_memory_bytes")):
+        if getattr(o, key) != getattr(d, key):
+            argv += [flag, str(getattr(o, key))]
+    if o.gpu_memory_utilization != d.gpu_memory_utilization:
+        argv += ["--gpu-memory-utilization", f"{o.gpu_memory_utilization:g}"]
+    if o.cpu_offload_gb:
+        argv += ["--cpu-offload-gb", f"{o.cpu_offload_gb:g}"]
+    if o.enable_expert_parallel:
+        argv.append("--enable-expert-parallel")
+    if o.enforce_eager:
+        argv.append("--enforce-eager")
+    p, dtype = settings.precision, o.dtype
+    if o.quantization:
+        argv += ["--quantization", o.quantization]
+    elif dtype == "auto" and p != spec.native_precision and not (model_ref and "/" in model_ref):
+        if p == "fp8" and spec.native_precision in ("bf16", "fp16"):
+            argv += ["--quantization", "fp8"]  # online fp8 of a 16-bit checkpoint (fp8.py)
+        elif p in ("bf16", "fp16", "fp32") and spec.native_precision in ("bf16", "fp16"):
+            dtype = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}[p]
+        else:
+            raise EmitError(f"vllm: {p} weights of {spec.id} need a {p} checkpoint; name it "
+                            "(e.g. an AWQ / GPTQ repo for int4)")
+    if dtype != "auto":
+        argv += ["--dtype", dtype]
+    kv = o.kv_cache_dtype
+    # from flags: the KV precision asked, where the parse of the command would not give it
+    # (bf16 is the default a parsed command starts from; --dtype float32 makes "auto" fp32)
+    if kv == "auto" and (settings.kv_precision != "bf16" or _DTYPE_PRECISION.get(dtype) == "fp32"):
+        kv = {"fp8": "fp8", "bf16": "bfloat16", "fp16": "float16"}[settings.kv_precision]
+    if kv != "auto":
+        argv += ["--kv-cache-dtype", kv]
+    return argv
