@@ -144,13 +144,14 @@ def from_command(argv: Sequence[str], env: Mapping[str, str], models: Sequence[s
     runtime = launch_mod.ESTIMATOR_RUNTIME[cmd.runtime]
     echo = launch_mod.echo(cmd)
     out = []
-    for n, how in named:
-        implied = quant or n.precision
-        from deepseek_probe.profiles import PRECISIONS
+    from deepseek_probe.profiles import PRECISIONS
+    from deepseek_probe.runtimes import RUNTIMES
 
-        if implied and PRECISIONS[implied].gguf != (runtime == launch_mod.ESTIMATOR_RUNTIME["llamacpp"]):
+    for n, how in named:
+        implied = n.precision
+        if implied and PRECISIONS[implied].gguf != RUNTIMES[runtime].loads_gguf:
             implied = None  # an HF checkpoint is not what llama.cpp loads, nor a GGUF what vLLM does
-        base = default_settings(n.spec, runtime, replace(flags, precision=flags.precision or implied))
+        base = default_settings(n.spec, runtime, replace(flags, precision=flags.precision or quant or implied))
         s = launch_mod.settings_from_command(base, cmd, n.spec, gpu_totals)
         note = "; ".join(x for x in (n.note, how) if x) or None
         out.append(Question(n.spec, s, n.name, n.resolved_by, note,

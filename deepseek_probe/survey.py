@@ -116,7 +116,7 @@ def _candidates(spec: ModelSpec, have_gpu: bool) -> List[Question]:
     then fp8, then GGUF quants through llama.cpp (Q4_K_M is Ollama's default tag), then AWQ int4
     on vLLM, then the smallest GGUF quants. Without a GPU only the runtimes that run on the CPU."""
     ways: List[Tuple[str, str]] = []
-    gguf = [name for name, rt in runtimes.RUNTIMES.items() if rt.runs_on_cpu]  # llama.cpp
+    gguf = [name for name, rt in runtimes.RUNTIMES.items() if rt.loads_gguf]  # llama.cpp
     served = [name for name, rt in runtimes.RUNTIMES.items() if rt.all_reduce_per_layer][:1]  # vLLM
     for sv in served if have_gpu else []:
         ways.append((sv, spec.native_precision))

@@ -164,3 +164,21 @@ def test_model_flag_before_a_launch_command_takes_an_ollama_tag(capsys):
     doc = json.loads(out)
     assert (doc["model"], doc["precision"], doc["runtime"]) == ("deepseek-r1-distill-qwen-32b", "q4_k_m", "llamacpp")
     assert doc["context"] == 32768
+def test_llama_server_hf_repo_is_the_model_and_its_quant_the_precision():
+    # arg.cpp: -hf <user>/<model>[:quant]; it names the model (it was read as an ignored flag)
+    cmd = launch.parse_launch(["llama-server", "-hf", "unsloth/DeepSeek-R1-Distill-Qwen-32B-GGUF:Q8_0",
+                               "-c", "8192"], {})
+    assert cmd.model_ref == "unsloth/DeepSeek-R1-Distill-Qwen-32B-GGUF:Q8_0"
+    from deepseek_probe.question import Flags, from_command
+
+    (q,) = from_command(["llama-server", "-hf", "unsloth/DeepSeek-R1-Distill-Qwen-32B-GGUF:Q8_0"], {}, [], [],
+                        Flags())
+    assert q.spec.id == "deepseek-r1-distill-qwen-32b" and q.settings.precision == "q8_0"
+    assert launch.parse_launch(["llama-server", "-hfr", "a/b-GGUF"], {}).model_ref == "a/b-GGUF"
+
+
+def test_llama_server_device_list_is_the_gpu_count():
+    # arg.cpp -dev <dev1,dev2,..>: -sm layer splits the layers over these devices
+    cmd = launch.parse_launch(["llama-server", "-m", "m-Q4_K_M.gguf", "-dev", "CUDA0,CUDA1,CUDA2"], {})
+    assert cmd.generic["tensor_parallel"] == 3
+    assert "tensor_parallel" not in launch.parse_launch(["llama-server", "-m", "m.gguf", "-dev", "none"], {}).generic

@@ -55,3 +55,10 @@ def test_malformed_commands_give_one_line_command_errors(argv):
     with pytest.raises(CommandError) as e:
         parse_command(argv, {})
     assert "\n" not in str(e.value) and str(e.value)
+
+
+def test_dtype_float16_gives_fp16_weights_and_an_fp16_cache():
+    p = parse_command("python -m sglang.launch_server --model-path m --dtype float16".split(), {})
+    assert (p.generic["precision"], p.generic["kv_precision"]) == ("fp16", "fp16")
+    p = parse_command("python -m sglang.launch_server --model-path m --dtype float16 --kv-cache-dtype bf16".split(), {})
+    assert p.generic["kv_precision"] == "bf16"

@@ -64,3 +64,10 @@ def test_malformed_commands_give_one_line_command_errors(argv):
     with pytest.raises(CommandError) as e:
         parse_command(argv, {})
     assert "\n" not in str(e.value) and str(e.value)
+
+
+def test_dtype_and_16_bit_kv_words_name_the_precision():
+    p = parse_command("vllm serve m --dtype half --kv-cache-dtype float16".split(), {})
+    assert (p.generic["precision"], p.generic["kv_precision"]) == ("fp16", "fp16")
+    p = parse_command("vllm serve m --dtype bfloat16 --kv-cache-dtype bfloat16".split(), {})
+    assert (p.generic["precision"], p.generic["kv_precision"]) == ("bf16", "bf16")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import os
 import re
+import shlex
 from dataclasses import replace
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -188,3 +189,34 @@ def gguf_quant_from_name(path: Optional[str]) -> Optional[str]:
         return None
     q = m.group(1).lower()
     return {"f16": "fp16", "f32": "fp32"}.get(q, q)
+
+
+# -- the inverse (issue 25): Settings -> the command that makes them happen ------------------
+# launch runtime -> the module whose launch_command(spec, settings, model_ref) writes its argv
+_EMITTERS: Dict[str, str] = {
+    "llamacpp": "deepseek_probe.runtimes.llamacpp_cli",
+    "ollama": "deepseek_probe.runtimes.ollama_emit",
+    "vllm": "deepseek_probe.runtimes.vllm_cli",
+    "sglang": "deepseek_probe.runtimes.sglang_cli",
+    "transformers": "deepseek_probe.runtimes.transformers_cli",
+}
+
+
+def launch_command(spec: ModelSpec, settings: Settings, model_ref: Optional[str] = None,
+                   runtime: Optional[str] = None) -> List[str]:
+    """The argv of the command that runs `spec` with `settings` (the assessed setup), for
+    `runtime` (llamacpp | ollama | vllm | sglang | transformers; default settings.runtime; Ollama
+    runs llama.cpp's settings). `model_ref`: the name the user gave (a tag, an HF id, a .gguf
+    path), used where it is a real name for that runtime; else the catalog's known repo / tag.
+    Raises model_refs.EmitError (an InputError) when no such command exists."""
+    from deepseek_probe.runtimes.model_refs import EmitError
+
+    name = runtime or settings.runtime
+    if name not in _EMITTERS or ESTIMATOR_RUNTIME.get(name, name) != settings.runtime:
+        raise EmitError(f"no {name} launch command for {settings.runtime} settings")
+    return importlib.import_module(_EMITTERS[name]).launch_command(spec, settings, model_ref)
+
+
+def shell_line(argv: Sequence[str]) -> str:
+    """One line to paste into a POSIX shell (text and Markdown output)."""
+    return shlex.join(argv)

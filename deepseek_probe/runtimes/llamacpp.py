@@ -24,7 +24,7 @@ RUNTIME = Runtime(
     "llama.cpp / Ollama / LM Studio: GGUF files; -c default 4096 (common.h n_ctx; Ollama "
     "default below 23 GiB VRAM, anchors §1.6); --cache-type-k/v f16|bf16|q8_0|q4_0",
     default_precision="q4_k_m", default_kv_precision="fp16", splits_layers=True,
-    context_beyond_trained=True, runs_on_cpu=True)
+    context_beyond_trained=True, runs_on_cpu=True, loads_gguf=True)
 
 LLAMACPP_CUDA_MINIMUM_BYTES = 457 * MiB  # Ollama ml/device.go: CUDA minimum memory (anchors §1.6)
 LLAMACPP_UBATCH = 512  # llama.cpp -ub default (n_ubatch); Ollama GraphSize's `batch`
@@ -83,11 +83,14 @@ def modelled(spec: ModelSpec, s: Settings) -> bool:
 
 def options_for(s: Settings) -> LlamaCppOptions:
     """llama-server's options for these settings: the launch command's own, or (from flags) a
-    context of context x concurrency cells in the server's default slots, in the KV type asked."""
+    context of context x concurrency cells, in the KV type asked: one sequence in the server's
+    default slots (-np auto), N sequences in N slots of `context` each (`-np N`, what the
+    emitted command asks; -np auto would serve only 4 at a time)."""
     o = s.runtime_options
     if isinstance(o, LlamaCppOptions):
         return o
     return replace(LlamaCppOptions(), n_ctx=s.context * s.concurrency,
+                   n_parallel=s.concurrency if s.concurrency > 1 else LlamaCppOptions.n_parallel,
                    cache_type_k=_CACHE[s.kv_precision], cache_type_v=_CACHE[s.kv_precision])
 
 

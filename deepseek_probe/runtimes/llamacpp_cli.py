@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from typing import Any, Dict, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence
 
 from deepseek_probe.runtimes.command import (IGNORED, NOT_MODELLED, CommandError, Flag, ParsedCommand,
                                              parse_flags, to_int)
 from deepseek_probe.runtimes.llamacpp_alloc import LlamaCppOptions
+
+if TYPE_CHECKING:
+    from deepseek_probe.profiles import ModelSpec
+    from deepseek_probe.runtimes.base import Settings
 
 
 def _onoff(flag: str) -> Any:
@@ -68,6 +72,9 @@ def _fit_target(flag: str) -> Any:
 
 _TABLE = [
     Flag(("-m", "--model"), "model"),
+    # arg.cpp: "<user>/<model>[:quant]", the quant defaulting to Q4_K_M; downloads the GGUF
+    Flag(("-hf", "-hfr", "--hf-repo"), "hf_repo"),
+    Flag(("-dev", "--device"), "devices"),
     Flag(("-c", "--ctx-size"), "n_ctx", convert=to_int("-c")),
     Flag(("-ngl", "--gpu-layers", "--n-gpu-layers"), "n_gpu_layers", convert=_ngl("-ngl")),
     Flag(("-fa", "--flash-attn"), "flash_attn", convert=_onoff("-fa")),
@@ -102,7 +109,7 @@ _TABLE = [
         "--chat-template", "--jinja", "--repeat-penalty", "--prio", "--timeout", "-p", "--prompt",
         "--metrics", "--slots", "--props", "--no-webui", "-v", "--verbose", "--log-verbosity", "-lv",
         "--reasoning-format", "--reasoning-budget", "-cnv", "--conversation", "-st", "--single-turn",
-        "--numa", "--system-prompt-file", "-sys", "--hf-repo", "-hf", "--hf-file", "-hff")],
+        "--numa", "--system-prompt-file", "-sys", "--hf-file", "-hff")],
 ]
 _SWITCHES_IGNORED = {"--jinja", "--metrics", "--slots", "--props", "--no-webui", "-v", "--verbose", "-cnv",
                      "--conversation", "-st", "--single-turn"}
@@ -120,7 +127,9 @@ def parse_command(argv: Sequence[str], env: Mapping[str, str]) -> ParsedCommand:
     if flags.positional:
         raise CommandError(f"{program}: unexpected argument {flags.positional[0]!r}")
     values: Dict[str, Any] = dict(flags.values)
-    model = values.pop("model", None) or env.get("LLAMA_ARG_MODEL")
+    hf_repo = values.pop("hf_repo", None) or env.get("LLAMA_ARG_HF_REPO")
+    model = values.pop("model", None) or env.get("LLAMA_ARG_MODEL") or hf_repo
+    devices = values.pop("devices", None) or env.get("LLAMA_ARG_DEVICE")
     for key, var in (("n_ctx", "LLAMA_ARG_CTX_SIZE"), ("n_gpu_layers", "LLAMA_ARG_N_GPU_LAYERS"),
                      ("n_parallel", "LLAMA_ARG_N_PARALLEL")):
         if key not in values and env.get(var):  # arg.cpp set_env: the flag wins over its variable
@@ -139,6 +148,8 @@ def parse_command(argv: Sequence[str], env: Mapping[str, str]) -> ParsedCommand:
     else:
         generic["context"] = 0  # the model's trained context; --fit may shrink it
     generic["concurrency"] = 1 if unified else n_seq
+    if devices and devices.strip().lower() != "none":  # -dev A,B: -sm layer over these devices
+        generic["tensor_parallel"] = len([d for d in devices.split(",") if d.strip()])
     kv = {"f16": "fp16", "bf16": "bf16", "q8_0": "q8_0", "q4_0": "q4_0"}.get(opts.cache_type_k)
     if kv:
         generic["kv_precision"] = kv
@@ -151,3 +162,63 @@ def parse_command(argv: Sequence[str], env: Mapping[str, str]) -> ParsedCommand:
     return ParsedCommand(runtime="llamacpp", program=program, model_ref=model, options=opts, generic=generic,
                          understood=tuple(flags.understood), not_modelled=tuple(flags.not_modelled),
                          ignored=tuple(flags.ignored), notes=tuple(notes))
+
+
+# ---------------------------------------------------------------- the inverse: Settings -> argv
+
+def launch_command(spec: "ModelSpec", settings: "Settings", model_ref: Optional[str] = None) -> List[str]:
+    """The `llama-server` command whose options are the ones assessed (llamacpp.options_for):
+    the model (`-m PATH` for a GGUF file, else `-hf REPO:QUANT`), then every option that
+    differs from llama.cpp's default, always `-c`. Flags as common/arg.cpp spells them
+    (2026-10, 0c1e570). Raises EmitError when no public GGUF repo is known and no file is named."""
+    from deepseek_probe.runtimes import llamacpp
+    from deepseek_probe.runtimes.model_refs import GGUF_LADDER, GGUF_REPOS, EmitError
+
+    if settings.mla_cache != "latent" and spec.is_mla:
+        raise EmitError("llama.cpp: a decompressed MLA cache is an old GGUF or build; current "
+                        "llama-server caches the latent")
+    o = llamacpp.options_for(settings)
+    quant = llamacpp._FTYPE.get(settings.precision)
+    argv = ["llama-server"]
+    if model_ref and (model_ref.lower().endswith(".gguf") or model_ref.startswith(("/", ".", "~"))):
+        argv += ["-m", model_ref]
+    elif model_ref and "/" in model_ref:  # an HF GGUF repo, with or without :QUANT
+        argv += ["-hf", model_ref if ":" in model_ref or not quant else f"{model_ref}:{quant}"]
+    elif spec.id in GGUF_REPOS and settings.precision in GGUF_LADDER:
+        argv += ["-hf", f"{GGUF_REPOS[spec.id]}:{quant}"]
+    else:
+        raise EmitError(f"llama.cpp: no public {settings.precision} GGUF of {spec.id} is known; "
+                        "name the .gguf file")
+    d = LlamaCppOptions()
+    argv += ["-c", str(o.n_ctx)]
+    if settings.tensor_parallel > 1:  # -sm layer over these devices (CUDA backend names)
+        argv += ["-dev", ",".join(f"CUDA{i}" for i in range(settings.tensor_parallel))]
+    if o.n_gpu_layers != d.n_gpu_layers:
+        argv += ["-ngl", "all" if o.n_gpu_layers <= -2 else str(o.n_gpu_layers)]
+    if o.cpu_moe:
+        argv.append("--cpu-moe")
+    if o.n_cpu_moe:
+        argv += ["-ncmoe", str(o.n_cpu_moe)]
+    if o.flash_attn != d.flash_attn:
+        argv += ["-fa", o.flash_attn]
+    if o.cache_type_k != d.cache_type_k:
+        argv += ["-ctk", o.cache_type_k]
+    if o.cache_type_v != d.cache_type_v:
+        argv += ["-ctv", o.cache_type_v]
+    if o.n_parallel != d.n_parallel:
+        argv += ["-np", str(o.n_parallel)]
+    if o.kv_unified and o.n_parallel not in (-1, 0):  # -np auto turns it on by itself
+        argv.append("-kvu")
+    for flag, key in (("-b", "n_batch"), ("-ub", "n_ubatch"), ("-sm", "split_mode"),
+                      ("-fitt", "fit_target_mib"), ("-fitc", "fit_ctx")):
+        if getattr(o, key) != getattr(d, key):
+            argv += [flag, str(getattr(o, key))]
+    if o.tensor_split:
+        argv += ["-ts", ",".join(f"{x:g}" for x in o.tensor_split)]
+    if o.fit != d.fit:
+        argv += ["--fit", "on" if o.fit else "off"]
+    if o.no_mmap:
+        argv.append("--no-mmap")
+    if o.mlock:
+        argv.append("--mlock")
+    return argv

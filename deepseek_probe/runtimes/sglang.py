@@ -293,9 +293,10 @@ def free_at_start_bytes(gpu_total_bytes: int, tp: int) -> int:
 
 
 def options_for(s: Settings, opts: Optional[SglangOptions]) -> SglangOptions:
-    """The options to use: the parsed command's, else defaults with the Settings' TP."""
+    """The options to use: the parsed command's, else defaults with the Settings' TP and
+    --context-length (as vllm.options_for sets --max-model-len: the command the row prints)."""
     if opts is None:
-        return SglangOptions(tp=s.tensor_parallel)
+        return SglangOptions(tp=s.tensor_parallel, context_length=s.context)
     return opts
 
 

@@ -10,11 +10,15 @@ declared there; argparse accepts them as unambiguous prefixes of `--tp-size` / `
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from deepseek_probe.runtimes.command import (
     IGNORED, NOT_MODELLED, CommandError, Flag, ParsedCommand, parse_flags, to_choice, to_fraction, to_int)
 from deepseek_probe.runtimes.sglang import KV_DTYPE_BYTES, SglangOptions
+
+if TYPE_CHECKING:
+    from deepseek_probe.profiles import ModelSpec
+    from deepseek_probe.runtimes.base import Settings
 
 
 def _positive(flag: str) -> Any:
@@ -42,6 +46,7 @@ _QUANT = ("awq", "fp8", "gptq", "marlin", "gptq_marlin", "awq_marlin", "bitsandb
           "modelopt_fp8", "modelopt_fp4", "petit_nvfp4", "w8a8_int8", "w8a8_fp8", "moe_wna16", "qoq",
           "w4afp8", "mxfp4", "auto-round", "compressed-tensors")
 _DTYPES = ("auto", "half", "float16", "bfloat16", "float", "float32")
+_DTYPE_PRECISION = {"half": "fp16", "float16": "fp16", "bfloat16": "bf16", "float": "fp32", "float32": "fp32"}
 
 FLAGS: Tuple[Flag, ...] = (
     Flag(("--model-path", "--model"), "model_path"),
@@ -151,10 +156,14 @@ def parse_command(argv: Sequence[str], env: Optional[Mapping[str, str]] = None) 
         generic["kv_precision"] = "fp8"
     elif opts.kv_cache_dtype in ("bf16", "bfloat16"):
         generic["kv_precision"] = "bf16"
+    elif opts.kv_cache_dtype == "auto" and opts.dtype in ("half", "float16"):
+        generic["kv_precision"] = "fp16"  # model_runner.py: auto = the model dtype
     q = {"fp8": "fp8", "w8a8_fp8": "fp8", "modelopt_fp8": "fp8", "awq": "int4", "awq_marlin": "int4",
          "gptq": "int4", "gptq_marlin": "int4", "moe_wna16": "int4", "w8a8_int8": "int8"}.get(opts.quantization or "")
     if q:
         generic["precision"] = q
+    elif opts.dtype in _DTYPE_PRECISION:  # a 16/32-bit checkpoint loaded in this dtype
+        generic["precision"] = _DTYPE_PRECISION[opts.dtype]
     notes = []
     if env and env.get("SGLANG_ALLOW_OVERWRITE_LONGER_CONTEXT_LEN", "").lower() in ("1", "true"):
         opts = SglangOptions(**{**v, "allow_longer_context": True})
@@ -165,3 +174,55 @@ def parse_command(argv: Sequence[str], env: Optional[Mapping[str, str]] = None) 
                          generic=generic, understood=tuple(parsed.understood),
                          not_modelled=tuple(parsed.not_modelled), ignored=tuple(parsed.ignored),
                          notes=tuple(notes))
+
+
+# ---------------------------------------------------------------- the inverse: Settings -> argv
+
+def launch_command(spec: "ModelSpec", settings: "Settings", model_ref: Optional[str] = None) -> List[str]:
+    """`python -m sglang.launch_server --model-path M --context-length N ...` for the assessed
+    options (sglang.options_for): server_args.py flags (0.5.5), each only where SGLang's default
+    would not give the setup, but always --context-length. Raises EmitError for weights only a
+    pre-quantized checkpoint has, or a KV precision SGLang has no word for."""
+    from deepseek_probe.runtimes import sglang
+    from deepseek_probe.runtimes.model_refs import EmitError, hf_repo
+
+    given = settings.runtime_options if isinstance(settings.runtime_options, SglangOptions) else None
+    o = sglang.options_for(settings, given)
+    d = SglangOptions()
+    argv = ["python", "-m", _MODULE, "--model-path", hf_repo(spec, model_ref, "sglang"),
+            "--context-length", str(o.context_length or settings.context)]
+    for flag, key in (("--tp", "tp"), ("--dp", "dp"), ("--pp-size", "pp"),
+                      ("--mem-fraction-static", "mem_fraction_static"),
+                      ("--max-running-requests", "max_running_requests"), ("--max-total-tokens", "max_total_tokens"),
+                      ("--chunked-prefill-size", "chunked_prefill_size"),
+                      ("--max-prefill-tokens", "max_prefill_tokens"), ("--cuda-graph-max-bs", "cuda_graph_max_bs"),
+                      ("--page-size", "page_size"), ("--speculative-algorithm", "speculative_algorithm")):
+        v = getattr(o, key)
+        if v != getattr(d, key):
+            argv += [flag, f"{v:g}" if isinstance(v, float) else str(v)]
+    for flag, key in (("--disable-cuda-graph", "disable_cuda_graph"), ("--enable-dp-attention", "enable_dp_attention")):
+        if getattr(o, key):
+            argv.append(flag)
+    p, dtype = settings.precision, o.dtype
+    if o.quantization:
+        argv += ["--quantization", o.quantization]
+    elif dtype == "auto" and p != spec.native_precision and not (model_ref and "/" in model_ref):
+        if p == "fp8" and spec.native_precision in ("bf16", "fp16"):
+            argv += ["--quantization", "fp8"]  # online fp8 of a 16-bit checkpoint
+        elif p in ("bf16", "fp16") and spec.native_precision in ("bf16", "fp16"):
+            dtype = {"bf16": "bfloat16", "fp16": "float16"}[p]
+        else:
+            raise EmitError(f"sglang: {p} weights of {spec.id} need a {p} checkpoint; name it "
+                            "(e.g. an AWQ / GPTQ repo for int4)")
+    if dtype != "auto":
+        argv += ["--dtype", dtype]
+    kv = o.kv_cache_dtype
+    auto_kv = "fp16" if _DTYPE_PRECISION.get(dtype) == "fp16" else "bf16"
+    if kv == "auto" and settings.kv_precision != auto_kv:  # from flags: the KV precision asked
+        if settings.kv_precision == "fp16":
+            raise EmitError("sglang: the KV cache takes the model dtype; an fp16 cache needs "
+                            "--dtype float16 (fp16 weights)")
+        kv = {"fp8": "fp8_e4m3", "bf16": "bf16"}[settings.kv_precision]
+    if kv != "auto":
+        argv += ["--kv-cache-dtype", kv]
+    return argv

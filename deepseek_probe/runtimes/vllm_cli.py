@@ -11,11 +11,15 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import replace
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from deepseek_probe.runtimes.command import (
     IGNORED, NOT_MODELLED, CommandError, Flag, ParsedCommand, parse_flags, to_choice, to_float, to_fraction)
 from deepseek_probe.runtimes.vllm import KV_DTYPE_BYTES, QUANT_TO_PRECISION, VllmOptions
+
+if TYPE_CHECKING:
+    from deepseek_probe.profiles import ModelSpec
+    from deepseek_probe.runtimes.base import Settings
 
 _HUMAN = re.compile(r"(\d+(?:\.\d+)?)([kmgtKMGT]?)")
 _DECIMAL = {"k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
@@ -60,6 +64,8 @@ def _non_negative(flag: str) -> Any:
 
 
 _DTYPES = ("auto", "half", "float16", "bfloat16", "float", "float32")
+# --dtype / --kv-cache-dtype words -> our precision names (config/model.py _STR_DTYPE_TO_TORCH_DTYPE)
+_DTYPE_PRECISION = {"half": "fp16", "float16": "fp16", "bfloat16": "bf16", "float": "fp32", "float32": "fp32"}
 # arg_utils.py --block-size choices (CacheConfig.block_size: BlockSize literal)
 _BLOCK_SIZES = ("1", "8", "16", "32", "64", "128", "256")
 
@@ -181,11 +187,13 @@ def parse_command(argv: Sequence[str], env: Optional[Mapping[str, str]] = None) 
         generic["context"] = opts.max_model_len
     if opts.kv_cache_dtype.startswith("fp8"):
         generic["kv_precision"] = "fp8"
+    elif opts.kv_cache_dtype in _DTYPE_PRECISION:
+        generic["kv_precision"] = _DTYPE_PRECISION[opts.kv_cache_dtype]
     q = QUANT_TO_PRECISION.get(opts.quantization or "")
     if q:
         generic["precision"] = q
-    elif opts.dtype in ("float", "float32"):
-        generic["precision"] = "fp32"
+    elif opts.dtype in _DTYPE_PRECISION:
+        generic["precision"] = _DTYPE_PRECISION[opts.dtype]
     notes = []
     env = env or {}
     flags = {}
@@ -210,3 +218,61 @@ def parse_command(argv: Sequence[str], env: Optional[Mapping[str, str]] = None) 
                          generic=generic, understood=tuple(parsed.understood),
                          not_modelled=tuple(parsed.not_modelled), ignored=tuple(parsed.ignored),
                          notes=tuple(notes))
+
+
+# ---------------------------------------------------------------- the inverse: Settings -> argv
+
+def launch_command(spec: "ModelSpec", settings: "Settings", model_ref: Optional[str] = None) -> List[str]:
+    """`vllm serve MODEL --max-model-len N ...` for the assessed options (vllm.options_for):
+    flags of vLLM 0.33.0 (arg_utils.py), each only where vLLM's default would not give the
+    setup, but always --max-model-len. Environment words (VLLM_*) come first. Raises EmitError
+    for weights only a pre-quantized checkpoint has (int4 / int8) when no checkpoint is named."""
+    from deepseek_probe.runtimes import vllm
+    from deepseek_probe.runtimes.model_refs import EmitError, hf_repo
+
+    o = vllm.options_for(settings, settings.runtime_options if isinstance(settings.runtime_options,
+                                                                          vllm.VllmOptions) else None)
+    d = vllm.VllmOptions()
+    env: List[str] = []
+    if not o.flashinfer_sampler:
+        env.append("VLLM_USE_FLASHINFER_SAMPLER=0")
+    if not o.cudagraph_in_budget:
+        env.append("VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=0")
+    if o.allow_long_max_model_len:
+        env.append("VLLM_ALLOW_LONG_MAX_MODEL_LEN=1")
+    argv = env + ["vllm", "serve", hf_repo(spec, model_ref, "vllm")]
+    argv += ["--max-model-len", "auto" if o.max_model_len_auto else str(o.max_model_len or settings.context)]
+    for flag, key in (("-tp", "tp"), ("-pp", "pp"), ("-dp", "dp"), ("--max-num-seqs", "max_num_seqs"),
+                      ("--max-num-batched-tokens", "max_num_batched_tokens"), ("--block-size", "block_size"),
+                      ("--kv-cache-memory-bytes", "kv_cache_memory_bytes")):
+        if getattr(o, key) != getattr(d, key):
+            argv += [flag, str(getattr(o, key))]
+    if o.gpu_memory_utilization != d.gpu_memory_utilization:
+        argv += ["--gpu-memory-utilization", f"{o.gpu_memory_utilization:g}"]
+    if o.cpu_offload_gb:
+        argv += ["--cpu-offload-gb", f"{o.cpu_offload_gb:g}"]
+    if o.enable_expert_parallel:
+        argv.append("--enable-expert-parallel")
+    if o.enforce_eager:
+        argv.append("--enforce-eager")
+    p, dtype = settings.precision, o.dtype
+    if o.quantization:
+        argv += ["--quantization", o.quantization]
+    elif dtype == "auto" and p != spec.native_precision and not (model_ref and "/" in model_ref):
+        if p == "fp8" and spec.native_precision in ("bf16", "fp16"):
+            argv += ["--quantization", "fp8"]  # online fp8 of a 16-bit checkpoint (fp8.py)
+        elif p in ("bf16", "fp16", "fp32") and spec.native_precision in ("bf16", "fp16"):
+            dtype = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}[p]
+        else:
+            raise EmitError(f"vllm: {p} weights of {spec.id} need a {p} checkpoint; name it "
+                            "(e.g. an AWQ / GPTQ repo for int4)")
+    if dtype != "auto":
+        argv += ["--dtype", dtype]
+    kv = o.kv_cache_dtype
+    # from flags: the KV precision asked, where the parse of the command would not give it
+    # (bf16 is the default a parsed command starts from; --dtype float32 makes "auto" fp32)
+    if kv == "auto" and (settings.kv_precision != "bf16" or _DTYPE_PRECISION.get(dtype) == "fp32"):
+        kv = {"fp8": "fp8", "bf16": "bfloat16", "fp16": "float16"}[settings.kv_precision]
+    if kv != "auto":
+        argv += ["--kv-cache-dtype", kv]
+    return argv
