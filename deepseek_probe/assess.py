@@ -23,6 +23,7 @@ from deepseek_probe.snapshot import GpuInfo, Snapshot
 
 if TYPE_CHECKING:  # annotations only
     from deepseek_probe.fixes import Fix
+    from deepseek_probe.runtimes.llamacpp import OffloadSplit
 
 FIT_LEVELS = ("gpu", "partial", "cpu", "none")  # best first
 # Checks that describe the machine, not the model: they do not rule a way of running out.
@@ -46,6 +47,10 @@ class Assessment:
     host_ram_bytes: Optional[int] = None
     decode_tokens_per_s: Optional[Dict[str, float]] = None  # low / mid / high, per sequence
     used_gpus: List[GpuInfo] = field(default_factory=list, repr=False)  # the GpuInfo of gpus_used
+    # The command that makes this setup happen (argv), for the runtime asked; None when it does
+    # not run here (then the fixes carry theirs) or no such command exists (command_note says why).
+    launch_command: Optional[List[str]] = None
+    command_note: Optional[str] = None
 
     # -- the question's facts, as the reports name them ------------------------------------
     @property
@@ -115,7 +120,9 @@ class Assessment:
             "verdict": self.verdict,
             "findings": [f.to_dict() for f in self.findings],
             "estimate": self.estimate.to_dict() if self.estimate is not None else None,
-            **({"launch_command": self.launch} if self.launch is not None else {}),
+            "launch_command": self.launch_command,
+            **({"launch_command_note": self.command_note} if self.command_note else {}),
+            **({"command_understood": self.launch} if self.launch is not None else {}),
         }
 
 
@@ -201,8 +208,9 @@ def assess(question: Question, snapshot: Snapshot, verify_fixes: bool = True) ->
     findings = o.findings
     if verify_fixes:
         findings = _verified(question, snapshot, findings)
+    argv, note = (None, None) if fit == "none" else command_for(question, o.tensor_parallel, o.offload)
     return Assessment(question, o.tensor_parallel, verdict(findings), findings, est, gpus_used,
-                      fit, gpu_layers if partial else None, host, tps, used)
+                      fit, gpu_layers if partial else None, host, tps, used, argv, note)
 
 
 Asked = Union[Question, Tuple[ModelSpec, Settings]]
@@ -222,6 +230,33 @@ def check(snapshot: Snapshot, questions: Sequence[Asked]) -> CheckResult:
 def evaluate(snapshot: Snapshot, spec: ModelSpec, settings: Settings) -> Assessment:
     """assess() for a catalog model under given settings."""
     return assess(Question.of(spec, settings), snapshot)
+
+
+# -- the command that runs --------------------------------------------------------------------
+def _model_ref(q: Question) -> Optional[str]:
+    """The name the user gave, where it is a real name a runtime takes (a .gguf path, a folder, an
+    HF id, an Ollama tag); None for a catalog id (the emitter uses the catalog's known repo)."""
+    name = q.model_name
+    if q.resolved_by == "catalog" or name.endswith(".json"):
+        return None
+    return name
+
+
+def command_for(question: Question, tensor_parallel: int,
+                offload: Optional["OffloadSplit"] = None) -> Tuple[Optional[List[str]], Optional[str]]:
+    """(argv, None) of the command for the runtime asked (an `ollama run` stays an Ollama command)
+    with the split assessed (TP, -ngl for the layers llama.cpp keeps on the GPU), or (None, why)."""
+    from deepseek_probe.errors import InputError
+    from deepseek_probe.runtimes import launch, runtime_model
+
+    s = replace(question.settings, tensor_parallel=tensor_parallel)
+    if offload is not None and offload.gpu_layers:
+        s = runtime_model(s.runtime).with_gpu_layers(question.spec, s, offload.ngl)
+    program = (question.launch or {}).get("runtime") or s.runtime
+    try:
+        return launch.launch_command(question.spec, s, _model_ref(question), runtime=str(program)), None
+    except InputError as e:
+        return None, str(e)
 
 
 # -- fixes that hold -------------------------------------------------------------------------
@@ -254,7 +289,8 @@ def _apply(question: Question, snapshot: Snapshot, fix: "Fix") -> Tuple[Question
                     concurrency=question.settings.concurrency)
         question = replace(question, settings=replace(s, **change), launch=None)
     elif "gpu_layers" in change:
-        s = runtime_model(question.settings.runtime).with_gpu_layers(question.settings, change.pop("gpu_layers"))
+        s = runtime_model(question.settings.runtime).with_gpu_layers(question.spec, question.settings,
+                                                                      change.pop("gpu_layers"))
         question = replace(question, settings=s)
     if change:
         question = question.with_settings(**change) if "context" in change else replace(
@@ -302,7 +338,7 @@ def _verified(question: Question, snapshot: Snapshot, findings: List[Finding]) -
                 text = text.replace(gib(fix.need_bytes), gib(a2.per_gpu_bytes))
             if a2.decode_tokens_per_s and fix.kind in ("gpus", "runtime", "offload"):
                 text += f", ≈ {a2.decode_tokens_per_s['mid']:.1f} tok/s"
-            held.append(replace(fix, text=text, need_bytes=a2.per_gpu_bytes))
+            held.append(replace(fix, text=text, need_bytes=a2.per_gpu_bytes, command=a2.launch_command))
         kept = held or fallback
         short = None
         if isinstance(f.required, int) and isinstance(f.measured, int) and f.check == "gpu.vram":
@@ -311,5 +347,6 @@ def _verified(question: Question, snapshot: Snapshot, findings: List[Finding]) -
         per_gpu = "per GPU" in (f.suggestion or "").split(";")[0]
         text = fixes_text(kept, short, per_gpu=per_gpu) if kept or short else None
         suggestion = "; or ".join(prefix + ([text] if text else [])) or f.suggestion
-        out.append(replace(f, suggestion=suggestion, fixes=kept))
+        command = next((x.command for x in kept if x.command), None)
+        out.append(replace(f, suggestion=suggestion, fixes=kept, fix_command=command))
     return out

@@ -149,9 +149,12 @@ def cli(debug: bool) -> None:
 @click.option("--no-redact", is_flag=True, help="Keep serials, UUIDs, hostnames and user names.")
 @click.option("--verify", is_flag=True,
               help="Also reserve the estimated memory on each GPU through CUDA, then free it.")
+@click.option("--print-command", is_flag=True,
+              help="Print only the launch command of each answer that runs here (one line each), "
+                   "with the same exit code; why not, on stderr, for one that does not.")
 def check(models, precision, kv_precision, context, concurrency, runtime, tensor_parallel,
           model_configs, snapshot_path, model_dir, fmt, output, no_redact, verify, mla_cache,
-          gpu_memory_utilization):
+          gpu_memory_utilization, print_command):
     """Check this machine (or a snapshot) against DeepSeek model requirements.
 
     \b
@@ -185,6 +188,10 @@ def check(models, precision, kv_precision, context, concurrency, runtime, tensor
         from deepseek_probe import survey
 
         result = survey.survey(snap)
+        if print_command:
+            _print_commands([(r.models[0], r.launch_command, r.launch_command_note) for r in result.rows
+                             if r.fit != "none"], output)
+            sys.exit(result.exit_code)
         _write(report.render(result, fmt, redact=not no_redact, color=_color(fmt, output)), output)
         sys.exit(result.exit_code)
     gpu_totals = [g.memory_total_bytes for g in snap.visible_gpus if g.memory_total_bytes]
@@ -195,8 +202,35 @@ def check(models, precision, kv_precision, context, concurrency, runtime, tensor
         from deepseek_probe import verify as verify_mod
 
         verify_mod.verify_check_result(result, snap)
+    if print_command:
+        _print_commands([(p.model, p.launch_command, p.command_note or _why_not(p)) for p in result.profiles],
+                        output)
+        sys.exit(result.exit_code)
     _write(report.render(result, fmt, redact=not no_redact, color=_color(fmt, output)), output)
     sys.exit(result.exit_code)
+
+
+def _why_not(profile) -> Optional[str]:
+    """The first failing finding and its fix, for a profile that does not run here."""
+    bad = next((f for f in profile.findings if f.level == "fail"), None)
+    if bad is None:
+        return None
+    return f"{bad.message}" + (f"; {bad.suggestion}" if bad.suggestion else "")
+
+
+def _print_commands(answers, output: Optional[str]) -> None:
+    """--print-command: one shell line per answer that has a command; the others on stderr."""
+    from deepseek_probe.runtimes.launch import shell_line
+
+    lines = []
+    for model, argv, why in answers:
+        if argv:
+            lines.append(shell_line(argv))
+        else:
+            click.echo(f"deepseek-probe: {model}: no launch command ({_one_line(why or 'it does not run here')})",
+                       err=True)
+    if lines:
+        _write("\n".join(lines), output)
 
 
 @cli.command(epilog=EXIT_HELP)
@@ -276,7 +310,7 @@ def estimate(models, precision, kv_precision, context, concurrency, runtime, ten
     for q in questions:
         est = est_mod.estimate(q.spec, q.settings, device_total)
         if q.launch is not None:
-            est.notes["launch_command"] = q.launch
+            est.notes["command_understood"] = q.launch
         est.notes["model_resolution"] = q.model_dict()
         est.notes["context_source"] = q.context_source
         results.append(est)

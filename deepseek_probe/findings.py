@@ -27,10 +27,12 @@ class Finding:
     # The fixes the suggestion names (fixes.Fix), each re-assessed before it is printed; not in JSON
     # until verified (assess.verify_fixes writes them into the suggestion).
     fixes: List[Any] = field(default_factory=list, repr=False, compare=False)
+    fix_command: Optional[List[str]] = None  # argv of the first fix that holds (issue 25)
 
     def to_dict(self) -> Dict[str, Any]:
-        d = asdict(self)
-        d.pop("fixes")
+        d = {k: v for k, v in asdict(self).items() if k != "fixes"}
+        if d["fix_command"] is None:
+            del d["fix_command"]
         return d
 
 

@@ -119,6 +119,7 @@ class Fix:
     text: str
     change: Dict[str, Any] = field(default_factory=dict)  # settings that make it fit
     need_bytes: Optional[int] = None  # per-device need after the change
+    command: Optional[List[str]] = None  # the launch command that applies it (set once re-assessed)
 
     def to_dict(self) -> Dict[str, Any]:
         return {"kind": self.kind, "text": self.text, "change": dict(self.change),

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from deepseek_probe import __version__, profiles, runtimes
-from deepseek_probe.assess import MACHINE_CHECKS, Assessment, assess
+from deepseek_probe.assess import MACHINE_CHECKS, Assessment, assess, command_for
 from deepseek_probe.checks import driver, health
 from deepseek_probe.checks.common import is_lost
 from deepseek_probe.checks.placement import budget_bytes
@@ -54,6 +54,9 @@ class SurveyRow:
     gpu_layers: Optional[int] = None  # llama.cpp partial offload: layers on the GPU(s)
     total_layers: Optional[int] = None
     to_run: List[str] = field(default_factory=list)  # fit "none" (or "cpu"): concrete changes
+    launch_command: Optional[List[str]] = None  # the command that runs it this way (argv)
+    launch_command_note: Optional[str] = None  # why a row that runs has no command (no public name)
+    to_run_commands: List[List[str]] = field(default_factory=list)  # the command of each change that has one
     note: Optional[str] = None
 
     def to_dict(self) -> Dict[str, Any]:
@@ -165,7 +168,7 @@ def _row_for(snap: Snapshot, specs: List[ModelSpec]) -> SurveyRow:
     row = SurveyRow(models=[m.id for m in specs], params=spec.params, active_params=spec.active_params, fit="none")
     best = _pick(tried)
     if best is None:
-        row.to_run = _to_run(snap, spec, tried)
+        row.to_run, row.to_run_commands = _to_run(snap, spec, tried)
         return row
     if best.fit == "gpu":
         best = _longest(snap, best)
@@ -183,7 +186,8 @@ def _row_for(snap: Snapshot, specs: List[ModelSpec]) -> SurveyRow:
         row.note = ("llama.cpp keeps some layers on the CPU: it runs, slower" if best.fit == "partial"
                     else "llama.cpp on the CPU only")
         if best.fit == "cpu":
-            row.to_run = _to_run(snap, spec, tried, gpu_only=True)
+            row.to_run, row.to_run_commands = _to_run(snap, spec, tried, gpu_only=True)
+    row.launch_command, row.launch_command_note = best.launch_command, best.command_note
     return row
 
 
@@ -197,11 +201,13 @@ def _pick(tried: List[Assessment]) -> Optional[Assessment]:
     return None
 
 
-def _to_run(snap: Snapshot, spec: ModelSpec, tried: List[Assessment], gpu_only: bool = False) -> List[str]:
-    """The smallest concrete changes that make the model run: the fixes of the findings that
-    stopped the cheapest ways, each re-assessed (assess verifies them), else the fewest catalog
-    GPUs that hold it."""
+def _to_run(snap: Snapshot, spec: ModelSpec, tried: List[Assessment],
+            gpu_only: bool = False) -> Tuple[List[str], List[List[str]]]:
+    """The smallest concrete changes that make the model run, and the commands of those that have
+    one: the fixes of the findings that stopped the cheapest ways, each re-assessed (assess
+    verifies them), else the fewest catalog GPUs that hold it."""
     out: List[str] = []
+    commands: List[List[str]] = []
     for a in tried:
         stops = {f.check for f in a.findings if f.level == "fail" and f.suggestion
                  and (f.check == "gpu.vram" or (f.check in ("host.ram", "host.cgroup_memory") and not gpu_only))}
@@ -210,21 +216,25 @@ def _to_run(snap: Snapshot, spec: ModelSpec, tried: List[Assessment], gpu_only: 
         for f in assess(a.question, snap).findings:  # the same question, its fixes re-assessed
             if f.level == "fail" and f.check in stops and f.suggestion:
                 out.append(f"{a.runtime} {a.precision}: {f.suggestion}")
+                if f.fix_command:
+                    commands.append(f.fix_command)
         if len(out) >= 2:
             break
     if not out:
         from deepseek_probe.plan import hardware_plan
 
         served = next((n for n, rt in runtimes.RUNTIMES.items() if rt.all_reduce_per_layer), "transformers")
-        fixes = hardware_plan(question_for(spec, served, Flags(context=min(SURVEY_CONTEXT, spec.max_context))))
-        feasible = [r for r in fixes.rows if r.count]
+        q = question_for(spec, served, Flags(context=min(SURVEY_CONTEXT, spec.max_context)))
+        feasible = [r for r in hardware_plan(q).rows if r.count]
         if feasible:
             r = min(feasible, key=lambda r: (r.count, r.gpu.memory_bytes))
             out.append(f"{served} {spec.native_precision}: {r.count}x {r.gpu.name}")
+            argv, _ = command_for(q, r.count)
+            commands += [argv] if argv else []
         else:
             out.append("a multi-node deployment (see `deepseek-probe plan --model "
                        f"{spec.id}` and `deepseek-probe fleet`)")
-    return out[:2]
+    return out[:2], commands[:2]
 
 
 def health_findings(snap: Snapshot) -> List[Finding]:

@@ -167,3 +167,68 @@ def test_check_and_estimate_json_follow_their_schemas(capsys):
         jsonschema.validate(doc, schema)
         if name == "estimate":
             assert doc["context"] == 32768  # what llama.cpp allocates, past the trained 4096
+
+
+ALL_FIXTURES = sorted(f[:-5] for f in os.listdir(SNAPS) if f.endswith(".json"))
+
+
+@pytest.mark.parametrize("fixture", ALL_FIXTURES)
+def test_every_survey_rows_command_checks_back_to_the_row(fixture):
+    """Issue 25: `check --snapshot S -- <row.launch_command>` gives the row's per-GPU bytes, speed
+    and fit; a row that does not run has no command, and each command of its fixes is no longer a
+    fail when checked."""
+    s = snap(fixture)
+    totals = [g.memory_total_bytes for g in s.visible_gpus if g.memory_total_bytes]
+    for row in survey.survey(s).rows:
+        if row.fit == "none":
+            assert row.launch_command is None
+            for argv in row.to_run_commands:
+                (q,) = from_command(argv, {}, [row.models[0]], [], Flags(), totals)
+                assert q.spec.id == row.models[0]
+            continue
+        if row.launch_command is None:  # no public checkpoint name we can vouch for: it says so
+            assert row.launch_command_note, row.models
+            continue
+        (q,) = from_command(row.launch_command, {}, [], [], Flags(), totals)
+        a = assess.assess(q, s)
+        assert q.spec.id == row.models[0]
+        got = (a.fit, a.per_gpu_bytes, a.decode_tokens_per_s, a.tensor_parallel)
+        assert got == (row.fit, row.per_gpu_bytes, row.decode_tokens_per_s, row.tensor_parallel), (
+            row.models[0], row.launch_command)
+
+
+@pytest.mark.parametrize("fixture", GPU_FIXTURES)
+def test_a_profiles_command_and_its_fix_commands_check_back(fixture):
+    s = snap(fixture)
+    totals = [g.memory_total_bytes for g in s.visible_gpus if g.memory_total_bytes]
+    for model in ("deepseek-r1-distill-qwen-32b", "deepseek-r1-distill-llama-70b"):
+        for runtime in ("vllm", "llamacpp", "sglang"):
+            q = question_for(profiles.get_model(model), runtime, Flags(context=32768))
+            a = _assess(q, s)
+            if a is None:
+                continue
+            if a.launch_command:
+                (qc,) = from_command(a.launch_command, {}, [], [], Flags(), totals)
+                b = assess.assess(qc, s)
+                assert (b.fit, b.per_gpu_bytes, b.decode_tokens_per_s, b.verdict == "fail") == (
+                    a.fit, a.per_gpu_bytes, a.decode_tokens_per_s, a.verdict == "fail"), a.launch_command
+            for f in a.findings:
+                if f.fix_command:
+                    (qf,) = from_command(f.fix_command, {}, [], [], Flags(), totals)
+                    b = assess.assess(qf, _fixed_machine(s, f), verify_fixes=False)
+                    assert b.fit != "none", f.fix_command
+
+
+def _fixed_machine(s: Snapshot, f) -> Snapshot:
+    """The machine the first held fix proposes (more GPUs, another GPU): the command runs there."""
+    from deepseek_probe import gpus as gpu_catalog
+
+    change = next(x.change for x in f.fixes if x.command == f.fix_command)
+    n = int(change.get("tensor_parallel") or 1)
+    if change.get("gpu"):
+        return machines.catalog_node(gpu_catalog.get_gpu(change["gpu"]), n)
+    if change.get("machine") == "more":
+        return machines.like(s, n)
+    if change.get("machine") == "freed":
+        return machines.freed(s)
+    return s

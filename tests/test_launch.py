@@ -63,8 +63,9 @@ def test_check_echoes_the_command_and_lists_ignored_flags(capsys):
     assert code in (0, 1, 2), err
     prof = json.loads(out)["profiles"][0]
     assert prof["runtime"] == "llamacpp" and prof["precision"] == "q4_k_m"
-    assert prof["launch_command"]["program"] == "ollama"
-    assert prof["launch_command"]["ignored"] == ["--verbose"]
+    assert prof["command_understood"]["program"] == "ollama"
+    assert prof["command_understood"]["ignored"] == ["--verbose"]
+    assert prof["launch_command"][-3:] == ["ollama", "run", "deepseek-r1:7b"]  # the command to paste
     checks = {f["check"]: f for f in prof["findings"]}
     assert checks["command.parsed"]["level"] == "pass"
     assert "--verbose" in checks["command.ignored"]["message"]
@@ -86,7 +87,7 @@ def test_estimate_takes_the_context_from_an_lms_command(capsys):
     assert code == 0, err
     doc = json.loads(out)
     assert doc["context"] == 2048 and doc["runtime"] == "llamacpp"
-    assert doc["notes"]["launch_command"]["program"] == "lms"
+    assert doc["notes"]["command_understood"]["program"] == "lms"
 
 
 @pytest.mark.parametrize("argv", [

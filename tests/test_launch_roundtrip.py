@@ -181,7 +181,7 @@ def test_transformers_is_one_python_line():
 
 
 @pytest.mark.parametrize("model,runtime,kw,ref,words", [
-    ("v3.2", "llamacpp", {}, None, "no public q4_k_m GGUF of deepseek-v3.2"),
+    ("v4-flash", "llamacpp", {}, None, "no public q4_k_m GGUF of deepseek-v4-flash"),
     ("32b", "llamacpp", {"precision": "fp16"}, None, "no public fp16 GGUF"),
     ("32b", "vllm", {"precision": "int4"}, None, "int4 weights of deepseek-r1-distill-qwen-32b need"),
     ("671b", "sglang", {"precision": "bf16"}, None, "bf16 weights of deepseek-v3 need"),

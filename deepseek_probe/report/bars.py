@@ -55,3 +55,14 @@ def speed_line(a: object) -> Optional[str]:
     if t and t.get("mid"):
         parts.append(f"decode ≈ {t['mid']:.0f} tok/s per sequence ({t['low']:.0f}–{t['high']:.0f}, estimate)")
     return " · ".join(parts)
+
+
+def command_line(a: object) -> Optional[str]:
+    """The command that runs it this way, one line to paste, or why there is none."""
+    from deepseek_probe.runtimes.launch import shell_line
+
+    argv = getattr(a, "launch_command", None)
+    if argv:
+        return "$ " + shell_line(argv)
+    note = getattr(a, "command_note", None)
+    return f"(no launch command: {note})" if note else None

@@ -30,7 +30,7 @@ def _estimate_text(e) -> str:
         f"  disk              {gib(e.disk_bytes)}",
     ]
     for key, value in (e.notes or {}).items():
-        if key == "launch_command" and isinstance(value, dict):
+        if key == "command_understood" and isinstance(value, dict):
             lines += _launch_lines(value)
             continue
         if isinstance(value, int) and key.endswith("_bytes"):

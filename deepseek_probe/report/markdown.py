@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, List, Optional, Sequence
 
 from deepseek_probe.report.text import fmt_value
+from deepseek_probe.report.bars import command_line, memory_bars, speed_line
 from deepseek_probe.units import count, gib
 
 
@@ -113,6 +114,13 @@ def render_check(result: Any) -> str:
     out += ["", "## GPUs", ""] + _gpus(snap)
     for p in result.profiles:
         out += ["", f"## {_title(p)}: {p.verdict.upper()}", ""]
+        out += [speed_line(p) + ".", ""]
+        cmd = command_line(p)
+        if cmd:
+            out += ["```sh", cmd.removeprefix("$ "), "```", ""] if cmd.startswith("$") else [cmd, ""]
+        bars = memory_bars(p)
+        if bars:
+            out += ["```text"] + bars + ["```", ""]
         if p.estimate is not None:
             d = p.estimate.per_device
             out.append(f"Estimate per GPU: {gib(d.total_bytes)} (weights {gib(d.weights_bytes)}, KV "
@@ -122,10 +130,18 @@ def render_check(result: Any) -> str:
             out.append("")
         out += _table(("check", "level", "measured", "required", "message", "suggestion"),
                       [(f"`{f.check}`", f.level, fmt_value(f.check, f.measured),
-                        fmt_value(f.check, f.required), f.message, f.suggestion) for f in p.findings])
+                        fmt_value(f.check, f.required), f.message, _with_command(f)) for f in p.findings])
     out += ["", "---", "Serials, UUIDs, hostnames and user names are redacted unless `--no-redact` was "
             "given. Exit codes: 0 ready, 1 warnings, 2 not ready, 3 unknown."]
     return "\n".join(out) + "\n"
+
+
+def _with_command(f: Any) -> Optional[str]:
+    if not f.fix_command or f.level == "pass":
+        return f.suggestion
+    from deepseek_probe.runtimes.launch import shell_line
+
+    return f"{f.suggestion} (`{shell_line(f.fix_command)}`)"
 
 
 def _title(p: Any) -> str:

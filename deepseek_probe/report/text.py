@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, List, Sequence
 
-from deepseek_probe.report.bars import memory_bars, speed_line
+from deepseek_probe.report.bars import command_line, memory_bars, speed_line
 from deepseek_probe.units import count, gib
 
 _COLORS = {"pass": "32", "warn": "33", "fail": "31", "unknown": "35"}  # ANSI SGR green/yellow/red/magenta
@@ -98,6 +98,7 @@ def render_check(result: Any, color: bool = False) -> str:
         out.append("")
         out.append(_bold(_profile_title(p), color) + " → " + _paint(p.verdict.upper(), p.verdict, color))
         out.append("  " + speed_line(p))
+        out += ["  " + line for line in [command_line(p)] if line]
         out += ["  " + line for line in memory_bars(p)]
         out += _finding_lines([f for f in p.findings if _key(f) not in {_key(s) for s in shared}], color)
     out.append("")
@@ -126,6 +127,10 @@ def _finding_lines(findings: Sequence[Any], color: bool) -> List[str]:
         lines.append(f"  {mark}  {f.check:<{width}}  {f.message}{values}")
         if f.suggestion and f.level != "pass":
             lines.append(f"  {'':4}  {'':<{width}}  → {f.suggestion}")
+        if getattr(f, "fix_command", None) and f.level != "pass":
+            from deepseek_probe.runtimes.launch import shell_line
+
+            lines.append(f"  {'':4}  {'':<{width}}    $ {shell_line(f.fix_command)}")
     return lines
 
 

@@ -115,8 +115,12 @@ def user_gpu_layers(s: Settings) -> Optional[int]:
     return None
 
 
-def with_gpu_layers(s: Settings, n: int) -> Settings:
-    """These settings with -ngl N, as a launch command would set it (--fit then leaves it)."""
+def with_gpu_layers(spec: ModelSpec, s: Settings, n: int) -> Settings:
+    """These settings with -ngl N, as a launch command would set it (--fit then leaves it). For a
+    family whose allocation we do not reproduce (modelled() false) the formula cannot place an
+    explicit -ngl: the settings stay as they are, and --fit picks the layers."""
+    if not modelled(spec, s):
+        return s
     return replace(s, runtime_options=replace(options_for(s), n_gpu_layers=int(n)))
 
 

@@ -35,6 +35,7 @@ HF_REPOS: Dict[str, str] = {
     "deepseek-r1-distill-qwen-14b": "deepseek-ai/DeepSeek-R1-Distill-Qwen-14B",
     "deepseek-r1-distill-qwen-32b": "deepseek-ai/DeepSeek-R1-Distill-Qwen-32B",
     "deepseek-r1-distill-llama-70b": "deepseek-ai/DeepSeek-R1-Distill-Llama-70B",
+    "deepseek-r1-0528-qwen3-8b": "deepseek-ai/DeepSeek-R1-0528-Qwen3-8B",
     "deepseek-v2-lite": "deepseek-ai/DeepSeek-V2-Lite-Chat",
     "deepseek-v2": "deepseek-ai/DeepSeek-V2-Chat",
     "deepseek-v3": "deepseek-ai/DeepSeek-V3",
@@ -48,10 +49,12 @@ HF_REPOS: Dict[str, str] = {
 
 # catalog id -> a public GGUF repo holding llama-quantize's usual ladder (Q2_K ... Q8_0), named
 # by the uploaders' own scheme (`<Upstream>-GGUF`). Seen in public code that downloads from them
-# (code search, 2026-11): unsloth's R1 distills and V3/V3.1, TheBloke's deepseek-llm / -coder,
-# mradermacher's V2-Lite-Chat. F16/BF16 files are not in all of them: for those, name the file.
+# (code search, 2026-11/12): unsloth's R1 distills, R1-0528-Qwen3-8B and V3/V3.1/V3.2, TheBloke's
+# deepseek-llm / -coder, bartowski's V2-Chat, mradermacher's V2-Lite-Chat. F16/BF16 files are not in all of them: for those, name the file.
 GGUF_REPOS: Dict[str, str] = {
     "deepseek-llm-7b": "TheBloke/deepseek-llm-7B-chat-GGUF",
+    "deepseek-llm-67b": "TheBloke/deepseek-llm-67b-chat-GGUF",
+    "deepseek-coder-1.3b": "TheBloke/deepseek-coder-1.3b-instruct-GGUF",
     "deepseek-coder-6.7b": "TheBloke/deepseek-coder-6.7B-instruct-GGUF",
     "deepseek-coder-33b": "TheBloke/deepseek-coder-33B-instruct-GGUF",
     "deepseek-r1-distill-qwen-1.5b": "unsloth/DeepSeek-R1-Distill-Qwen-1.5B-GGUF",
@@ -60,8 +63,12 @@ GGUF_REPOS: Dict[str, str] = {
     "deepseek-r1-distill-qwen-14b": "unsloth/DeepSeek-R1-Distill-Qwen-14B-GGUF",
     "deepseek-r1-distill-qwen-32b": "unsloth/DeepSeek-R1-Distill-Qwen-32B-GGUF",
     "deepseek-r1-distill-llama-70b": "unsloth/DeepSeek-R1-Distill-Llama-70B-GGUF",
+    # public download scripts fetch DeepSeek-R1-0528-Qwen3-8B-Q4_K_M/Q5_K_M/Q6_K...gguf from it
+    "deepseek-r1-0528-qwen3-8b": "unsloth/DeepSeek-R1-0528-Qwen3-8B-GGUF",
     "deepseek-v2-lite": "mradermacher/DeepSeek-V2-Lite-Chat-GGUF",
+    "deepseek-v2": "bartowski/DeepSeek-V2-Chat-GGUF",
     "deepseek-v3": "unsloth/DeepSeek-V3-GGUF",
+    "deepseek-v3.2": "unsloth/DeepSeek-V3.2-GGUF",
     "deepseek-v3.1": "unsloth/DeepSeek-V3.1-GGUF",
 }
 # quants those repos publish (llama.cpp -hf REPO:QUANT picks the file by this tag)
