@@ -33,7 +33,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-from deepseek_probe import kvcache, memory
+from deepseek_probe import memory
+from deepseek_probe.runtimes import kvcache
 from deepseek_probe.memo import memo
 from deepseek_probe.profiles import PRECISIONS, ModelSpec
 from deepseek_probe.runtimes.base import Estimate, EstimateInputError, GiB, MiB, Runtime, Settings
