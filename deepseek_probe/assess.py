@@ -174,7 +174,7 @@ def assess(question: Question, snapshot: Snapshot, verify_fixes: bool = True) ->
 
     With `verify_fixes`, every fix a finding proposes is re-assessed on the machine or settings it
     proposes; only those that hold are printed, with that re-assessment's figures."""
-    from deepseek_probe import rules, speed
+    from deepseek_probe import rules, runtimes, speed
     from deepseek_probe.runtimes import RUNTIMES
 
     o = rules.run_checks(snapshot, question)
@@ -188,8 +188,8 @@ def assess(question: Question, snapshot: Snapshot, verify_fixes: bool = True) ->
     if o.offload is not None:  # llama.cpp placed what fits, the rest on the CPU
         gpu_layers = o.offload.gpu_layers if gpus_used else 0
         est.notes["offload_gpu_bytes"] = o.offload.gpu_bytes if gpu_layers else 0
-    elif est is not None and "llamacpp" in est.notes:  # the layers the command put on the GPU
-        gpu_layers = int(est.notes["llamacpp"]["gpu_layers"])
+    elif est is not None:  # the layers the runtime's own allocation put on the GPU (-ngl)
+        gpu_layers = runtimes.gpu_layers(est)
     if est is not None and getattr(s.runtime_options, "cpu_moe", False):
         cpu_moe = spec.moe_layers
     elif est is not None:

@@ -87,7 +87,8 @@ def _estimate(spec: ModelSpec, s: Settings, device_total_bytes: Optional[int]) -
         est.notes["kv_cache_by_layer_type"] = memory.kv_breakdown(spec, s)
         est.sources["kv_cache_bytes"] = ("kvcache.py: per runtime and layer type, from each runtime's "
                                          "cache allocation (docs/models2026.md)")
-    if spec.verified == "derived" or (spec.family in memory.SPARSE_CACHE_FAMILIES and s.runtime != "transformers"):
+    if spec.verified == "derived" or (spec.family in memory.SPARSE_CACHE_FAMILIES
+                                      and not model.RUNTIME.sparse_kv_measured):
         est.notes["verification"] = "derived from source, not measured"
     if spec.is_moe:
         est.notes["decode_efficiency"] = dict(DECODE_EFFICIENCY_MOE)

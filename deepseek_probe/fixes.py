@@ -10,7 +10,7 @@ the figures of that re-assessment.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from deepseek_probe import gpus as gpu_catalog
 from deepseek_probe.checks.placement import vllm_utilization
@@ -29,23 +29,16 @@ CONTEXT_STEP_TOKENS = 256  # suggested contexts are multiples of this (readable,
 MAX_GPUS_PER_NODE = 8  # HGX/DGX nodes hold 8 GPUs; beyond that it is a multi-node plan
 MAX_CONCURRENCY_SEARCH = 4096
 
-# Lower weight precisions to try, best quality first, per runtime.
-_LOWER_PRECISIONS = {
-    "transformers": ["fp16", "fp8", "int8", "int4"],
-    "vllm": ["fp8", "int8", "int4"],
-    "llamacpp": ["q8_0", "q6_k", "q5_k_m", "q4_k_m", "q4_0", "q3_k_m", "q2_k"],
-}
+# The lower weight precisions to try and the quantised KV cache are each runtime's own
+# (Runtime.lower_precisions, Runtime.kv_fix).
 # Bits per weight, only to order precisions (the estimator owns the real sizes): llama.cpp
 # whole-file averages (anchors-memory-tools.md §1.7).
 _BITS = {"fp32": 32, "bf16": 16, "fp16": 16, "fp8": 8, "int8": 8, "int4": 4.25, "q8_0": 8.52,
          "q6_k": 6.57, "q5_k_m": 5.70, "q4_k_m": 4.90, "q4_0": 4.64, "q3_k_m": 4.00, "q2_k": 3.17}
 _KV_BITS = {"fp32": 32, "bf16": 16, "fp16": 16, "fp8": 8, "q8_0": 8.5, "q4_0": 4.5}
-# A quantised KV cache per runtime: vLLM --kv-cache-dtype fp8; llama.cpp --cache-type-k/v q8_0.
-_KV_ALTERNATIVE = {"vllm": ("fp8", "--kv-cache-dtype fp8"),
-                   "llamacpp": ("q8_0", "--cache-type-k q8_0 --cache-type-v q8_0")}
 
 
-def _estimate(spec: ModelSpec, settings: Settings, device_total: Optional[int] = None):
+def _estimate(spec: ModelSpec, settings: Settings, device_total: Optional[int] = None) -> Optional[Estimate]:
     from deepseek_probe import estimate as est_mod
 
     try:
@@ -117,11 +110,11 @@ class Fix:
 
     kind: str  # kv_precision | context | concurrency | precision | offload | gpus | runtime | multinode
     text: str
-    change: Dict[str, Any] = field(default_factory=dict)  # settings that make it fit
+    change: Dict[str, Union[int, str]] = field(default_factory=dict)  # settings that make it fit
     need_bytes: Optional[int] = None  # per-device need after the change
     command: Optional[List[str]] = None  # the launch command that applies it (set once re-assessed)
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> Dict[str, Any]:  # JSON
         return {"kind": self.kind, "text": self.text, "change": dict(self.change),
                 "need_bytes": self.need_bytes}
 
@@ -131,9 +124,9 @@ def vram_fixes(spec: ModelSpec, settings: Settings, budget_bytes: int, gpu_total
                compute_capability: Optional[Tuple[int, int]] = None) -> List[Fix]:
     """Fixes that make the profile fit `budget_bytes` per GPU, cheapest first, each verified."""
     fixes: List[Fix] = []
-    runtime = settings.runtime
+    runtime = RUNTIMES[settings.runtime]
     # 1. A quantised KV cache: halves the cache, little quality cost.
-    alt = _KV_ALTERNATIVE.get(runtime)
+    alt = runtime.kv_fix
     if alt and _KV_BITS.get(settings.kv_precision, 0) > _KV_BITS[alt[0]]:
         s = replace(settings, kv_precision=alt[0])
         need = _need(spec, s)
@@ -152,12 +145,12 @@ def vram_fixes(spec: ModelSpec, settings: Settings, budget_bytes: int, gpu_total
                              {"concurrency": mconc}, _need(spec, replace(settings, concurrency=mconc))))
     # 3. A lower weight precision: the best one that fits.
     current_bits = _BITS.get(settings.precision, 99)
-    for p in _LOWER_PRECISIONS.get(runtime, []):
+    for p in runtime.lower_precisions:
         if _BITS[p] >= current_bits:
             continue
-        if (p == "fp8" and compute_capability is not None and runtime != "vllm"
+        if (p == "fp8" and compute_capability is not None and not runtime.fp8_marlin
                 and tuple(compute_capability) < (8, 9)):
-            continue  # no FP8 kernels for transformers below Ada
+            continue  # no FP8 kernels below Ada, unless the runtime has FP8 Marlin
         s = replace(settings, precision=p)
         need = _need(spec, s)
         if need is not None and need <= budget_bytes:
@@ -165,7 +158,7 @@ def vram_fixes(spec: ModelSpec, settings: Settings, budget_bytes: int, gpu_total
                              {"precision": p}, need))
             break
     # 4. CPU offload (llama.cpp only): runs, slower.
-    if RUNTIMES[runtime].splits_layers and budget_bytes > 0:
+    if runtime.splits_layers and budget_bytes > 0:
         from deepseek_probe.runtimes import llamacpp
 
         split = llamacpp.offload_split(spec, settings, budget_bytes)
@@ -180,21 +173,24 @@ def vram_fixes(spec: ModelSpec, settings: Settings, budget_bytes: int, gpu_total
 
 def _usable_bytes(total_bytes: int, settings: Settings) -> int:
     """What a runtime may hold on an otherwise idle GPU of `total_bytes`."""
-    if settings.runtime == "vllm":
+    if RUNTIMES[settings.runtime].reserves_fraction_of_total:
         return int(vllm_utilization(settings) * total_bytes)
     return total_bytes - IDLE_USED_BYTES - DEVICE_MARGIN_BYTES
 
 
 def smallest_gpu_count(spec: ModelSpec, settings: Settings, gpu_total_bytes: int,
-                       limit: int = MAX_GPUS_PER_NODE) -> Tuple[Optional[int], Any]:
+                       limit: int = MAX_GPUS_PER_NODE) -> Tuple[Optional[int], Optional[Estimate]]:
     """Fewest idle GPUs of `gpu_total_bytes` that hold the profile (tensor parallel n), with the
     estimate at that n; (None, None) if more than `limit` would be needed."""
     budget = _usable_bytes(gpu_total_bytes, settings)
+    # A runtime that reserves a share of the device: its estimate with the device is that share,
+    # its need the estimate without one.
+    sized_by_device = RUNTIMES[settings.runtime].reserves_fraction_of_total
     for n in range(1, limit + 1):
         est = _estimate(spec, replace(settings, tensor_parallel=n), gpu_total_bytes)
         if est is None:
             continue
-        need = _need(spec, replace(settings, tensor_parallel=n)) if settings.runtime == "vllm" \
+        need = _need(spec, replace(settings, tensor_parallel=n)) if sized_by_device \
             else int(est.per_device.total_bytes)
         if need is not None and need <= budget:
             return n, est

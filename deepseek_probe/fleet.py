@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 from deepseek_probe import __version__
 from deepseek_probe.errors import InputError
 from deepseek_probe.findings import EXIT_CODES, LEVELS, Finding, verdict, worst_of
+from deepseek_probe.runtimes import RUNTIMES
 from deepseek_probe.snapshot import GpuInfo, Snapshot
 from deepseek_probe.units import gib
 from deepseek_probe.checks.interconnect import MIN_NIC_MBPS, MIN_RDMA_GBPS, interconnect_finding  # noqa: F401  (re-exported)
@@ -34,7 +35,8 @@ from deepseek_probe.fleet_nodes import (  # noqa: F401  (re-exported: the fleet 
 
 if TYPE_CHECKING:  # annotations only (from __future__ import annotations): no import at run time
     from deepseek_probe.profiles import ModelSpec
-    from deepseek_probe.runtimes.base import Estimate, Settings
+    from deepseek_probe.assess import Assessment
+    from deepseek_probe.runtimes.base import Estimate, Runtime, Settings
 
 SCHEMA_VERSION = 1
 
@@ -154,7 +156,7 @@ class FleetResult:
 # --- evaluation -------------------------------------------------------------------------------------
 
 
-def evaluate_fleet(paths: Sequence[str], specs_settings: Sequence[Tuple[Any, Any]]) -> FleetResult:
+def evaluate_fleet(paths: Sequence[str], specs_settings: Sequence[Tuple[ModelSpec, Settings]]) -> FleetResult:
     """Read every snapshot, run the rules on each readable one, plan the multi-node deployment.
 
     Raises FleetInputError (exit 64) when no path is given or not one snapshot could be read,
@@ -189,7 +191,7 @@ class _NodeState:
     """Working state of one readable node under one profile."""
 
     node: FleetNode
-    profile: Any  # assess.Assessment
+    profile: Assessment
     local_level: str  # worst of the node's own findings (superseded ones excluded when multi-node)
     local_findings: List[Finding]
     budget_bytes: Optional[int]  # per GPU, tightest of the GPUs a stage uses
@@ -227,7 +229,7 @@ def _evaluate_profile(nodes: List[FleetNode], index: int, spec: ModelSpec, setti
 # --- one kind of node --------------------------------------------------------------------------
 
 
-def _in_node_tensor_parallel(spec: ModelSpec, settings: Settings, n_gpus: int) -> Tuple[int, Any]:
+def _in_node_tensor_parallel(spec: ModelSpec, settings: Settings, n_gpus: int) -> Tuple[int, Estimate]:
     """The requested TP, or the largest the model allows on this many GPUs, with its estimate."""
     from deepseek_probe import estimate as est_mod
 
@@ -470,12 +472,10 @@ def _why(nv: NodeVerdict) -> str:
     return f"{nv.node} ({bad[0].check}: {bad[0].message})" if bad else nv.node
 
 
-def _launch_hint(settings: Settings, tp: int, pp: int) -> str:
-    if settings.runtime == "vllm":
-        return f"vLLM: --tensor-parallel-size {tp} --pipeline-parallel-size {pp}"
-    if settings.runtime == "llamacpp":
-        return f"llama.cpp: one rpc-server per extra node, --rpc host:port,... ({pp} nodes)"
-    return (f"transformers runs in one process on one node: serve across {pp} nodes with vLLM "
+def _launch_hint(runtime: Runtime, tp: int, pp: int) -> str:
+    if runtime.multinode_hint is not None:
+        return runtime.multinode_hint.format(tp=tp, pp=pp)
+    return (f"{runtime.label} runs in one process on one node: serve across {pp} nodes with vLLM "
             f"(--tensor-parallel-size {tp} --pipeline-parallel-size {pp}) or SGLang")
 
 
@@ -502,8 +502,9 @@ def _cluster_findings(nodes: List[FleetNode], states: Dict[str, _NodeState], kin
             spare = len(chosen.fit_nodes) - pp
             if spare > 0:
                 msg += f"; {spare} more fit node(s) spare"
-            level = "warn" if settings.runtime == "transformers" else "pass"
-            sug = _launch_hint(settings, tp, pp)
+            runtime = RUNTIMES[settings.runtime]
+            level = "pass" if runtime.multinode_hint is not None else "warn"
+            sug = _launch_hint(runtime, tp, pp)
         out.append(Finding("fleet.plan", level, msg, measured=len(chosen.fit_nodes), required=pp,
                            suggestion=sug))
     else:

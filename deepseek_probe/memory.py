@@ -42,15 +42,15 @@ def kv_bytes_per_token(spec: ModelSpec, s: Settings, devices: Optional[int] = No
     return 2 * layers * kv_heads * spec.head_dim * b
 
 
-# Families whose cache is not one MLA/GQA row per token and layer: kvcache.py models them per
+# Families whose cache is not one MLA/GQA row per token and layer: runtimes/kvcache.py models them per
 # runtime and layer type (V3.2: latent + lightning-indexer keys; V4: sliding window, compressed
 # sparse and heavily compressed layers).
 SPARSE_CACHE_FAMILIES = ("deepseek_v32", "deepseek_v4")
 
 
 def kv_breakdown(spec: ModelSpec, s: Settings, devices: Optional[int] = None) -> Dict[str, int]:
-    """KV bytes on one device by layer type, for s.context x s.concurrency tokens (kvcache.py)."""
-    from deepseek_probe import kvcache
+    """KV bytes on one device by layer type, for s.context x s.concurrency tokens (runtimes/kvcache.py)."""
+    from deepseek_probe.runtimes import kvcache
 
     tp = s.tensor_parallel if devices is None else devices
     return kvcache.kv_cache_breakdown(spec, s.context, s.concurrency, s.kv_precision, s.runtime, tp)

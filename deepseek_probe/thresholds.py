@@ -82,4 +82,3 @@ CC_FLASH_ATTENTION_2 = (8, 0)
 CC_VLLM_MIN = (7, 5)
 
 
-GPU_RUNTIMES = ("transformers", "vllm", "sglang")  # llama.cpp can also run on the CPU alone

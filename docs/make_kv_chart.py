@@ -1,7 +1,7 @@
 """Draw docs/kv-vs-context.png: what the 2026 attention buys. KV cache of one sequence against
 context for DeepSeek-V3 (MLA latent), V3.2 (MLA + lightning-indexer keys) and V4-Flash / V4-Pro
 (sliding window + compressed sparse + heavily compressed layers), in vLLM with an fp8 cache and
-with a bf16 cache, from deepseek_probe/kvcache.py (derived from vLLM's source, not measured).
+with a bf16 cache, from deepseek_probe/runtimes/kvcache.py (derived from vLLM's source, not measured).
 
     .venv/bin/pip install matplotlib && .venv/bin/python docs/make_kv_chart.py
 """
@@ -30,7 +30,8 @@ def contexts(max_context: int) -> List[int]:
 
 
 def points(kv_dtype: str) -> List[Tuple[str, List[int], List[int]]]:
-    from deepseek_probe import kvcache, profiles
+    from deepseek_probe import profiles
+    from deepseek_probe.runtimes import kvcache
 
     out = []
     for mid in MODELS:

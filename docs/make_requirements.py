@@ -159,13 +159,13 @@ def _ceil(x: float) -> int:
 
 def claims() -> List[Claim]:
     from deepseek_probe import gpus, thresholds
-    from deepseek_probe.checks import driver
+    from deepseek_probe.runtimes import RUNTIMES
 
     E = lambda cmd, *show: Figure("estimate " + cmd, show)  # noqa: E731
     P = lambda cmd, *show: Figure("plan " + cmd, show)  # noqa: E731
     from deepseek_probe import profiles
 
-    rc = driver.RUNTIME_CUDA
+    rc = {name: rt.cuda for name, rt in RUNTIMES.items()}  # each runtime's CUDA builds
     h100, mi300x, l40s = gpus.get_gpu("h100-sxm"), gpus.get_gpu("mi300x"), gpus.get_gpu("l40s")
     m7b, m67b = profiles.get_model("7b"), profiles.get_model("67b")
 

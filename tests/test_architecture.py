@@ -114,3 +114,41 @@ def test_pure_layers_never_import_the_probes():
     bad = {m: sorted(t for t in ts if t.startswith("deepseek_probe.probes"))
            for m, ts in graph.items() if m.startswith(pure)}
     assert not any(bad.values()), bad
+
+
+# -- runtime names (issue 21 item 3): ask the runtime object, never compare its name ----------------
+RUNTIME_NAMES = {"transformers", "vllm", "sglang", "llamacpp", "ollama", "lmstudio", "llama.cpp", "hf"}
+# Where a runtime's name may be compared: its own modules, and the catalog, probes and file formats.
+NAMES_ALLOWED_UNDER = ("runtimes", "profiles", "probes", "formats")
+
+
+def _is_runtime_name(node: ast.AST) -> bool:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value in RUNTIME_NAMES
+    return (isinstance(node, (ast.Tuple, ast.List, ast.Set)) and bool(node.elts)
+            and all(_is_runtime_name(e) for e in node.elts))
+
+
+def _runtime_name_comparisons(source: str) -> List[int]:
+    """Line numbers of every comparison with a runtime's name (or a tuple of them) in `source`."""
+    return [n.lineno for n in ast.walk(ast.parse(source))
+            if isinstance(n, ast.Compare) and any(_is_runtime_name(x) for x in [n.left] + n.comparators)]
+
+
+def test_the_runtime_name_finder_finds_planted_comparisons():
+    planted = ('if s.runtime == "vllm":\n    pass\n'
+               'ok = runtime in ("vllm", "sglang")\n'
+               'fine = s.precision == "fp8" or s.runtime in RUNTIMES\n'
+               'key = "llamacpp" in est.notes\n')
+    assert sorted(_runtime_name_comparisons(planted)) == [1, 3, 5]
+
+
+def test_no_runtime_name_is_compared_outside_runtimes():
+    hits: Dict[str, List[int]] = {}
+    for name, path in _modules().items():
+        if name.split(".")[1:2] and name.split(".")[1] in NAMES_ALLOWED_UNDER:
+            continue
+        lines = _runtime_name_comparisons(open(path, encoding="utf-8").read())
+        if lines:
+            hits[os.path.relpath(path, os.path.dirname(ROOT))] = lines
+    assert not hits, f"ask the runtime (runtimes.RUNTIMES[name].<capability>) instead: {hits}"

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from deepseek_probe import kvcache
+from deepseek_probe.runtimes import kvcache
 from deepseek_probe.profiles import ModelConfigError, all_models, from_hf_config, get_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -90,7 +90,7 @@ def test_the_lower_precision_suggested_is_the_best_one_that_fits():
     assert fixes
     chosen = fixes[0].change["precision"]
     assert need(spec, replace(s, precision=chosen)) <= budget
-    order = fixes_mod._LOWER_PRECISIONS["transformers"]
+    order = RUNTIMES["transformers"].lower_precisions
     better = [p for p in order[:order.index(chosen)] if fixes_mod._BITS[p] < fixes_mod._BITS["bf16"]]
     for p in better:
         assert need(spec, replace(s, precision=p)) > budget

@@ -8,7 +8,7 @@ block 256, fp8): pool 7.71 GiB, "GPU KV cache size: 150,992 tokens", 1.24x at 12
 """
 import pytest
 
-from deepseek_probe import kvcache
+from deepseek_probe.runtimes import kvcache
 from deepseek_probe.profiles import get_model
 
 GiB = 1 << 30

@@ -5,17 +5,23 @@ Tables (each entry's source in its comment; a gfx target not listed is "not in t
 which is reported, never guessed):
 - ROCM_OFFICIAL: targets AMD lists as supported per ROCm release ("System requirements (Linux)"
   page of rocm.docs.amd.com for that release, GPU table "LLVM target" column).
-- RUNTIME_TARGETS: what each runtime builds for (its own build files, versions named).
+- What each runtime builds for (its own build files, versions named): its Runtime record's
+  rocm_builds (runtimes/<name>.py RUNTIME).
 - FP8 / BF16 hardware: which targets have the matrix instructions (LLVM AMDGPUUsage processor
   table; llama.cpp ggml/src/ggml-cuda/common.cuh GGML_CUDA_CC_* comments, 2026-10).
 """
 
 from __future__ import annotations
 
-from typing import Dict, FrozenSet, List, Optional, Tuple
+from typing import TYPE_CHECKING, FrozenSet, List, Optional, Tuple
 
 from deepseek_probe.findings import Finding
+from deepseek_probe.runtimes import RUNTIMES
 from deepseek_probe.snapshot import Snapshot
+
+if TYPE_CHECKING:  # annotations only
+    from deepseek_probe.profiles import ModelSpec
+    from deepseek_probe.runtimes.base import RocmBuild, Settings
 
 # (first ROCm release, targets added there). Sources: rocm.docs.amd.com install-on-linux
 # reference/system-requirements for docs-6.0.0 (gfx942 MI300X/A, gfx90a MI200, gfx908 MI100,
@@ -29,20 +35,6 @@ _ROCM_ADDED: Tuple[Tuple[Tuple[int, int], FrozenSet[str]], ...] = (
     ((7, 0), frozenset({"gfx950"})),
 )
 INSTINCT = frozenset({"gfx908", "gfx90a", "gfx942", "gfx950"})  # CDNA (datacenter)
-
-# Runtime -> targets its build lists.
-RUNTIME_TARGETS: Dict[str, Tuple[FrozenSet[str], str]] = {
-    "vllm": (frozenset("gfx906 gfx908 gfx90a gfx942 gfx950 gfx1030 gfx1100 gfx1101 gfx1102 gfx1103 "
-                       "gfx1150 gfx1151 gfx1152 gfx1153 gfx1200 gfx1201".split()),
-             "vllm-project/vllm CMakeLists.txt HIP_SUPPORTED_ARCHS (commit 000a1ee9)"),
-    "llamacpp": (frozenset("gfx908 gfx90a gfx942 gfx1030 gfx1100 gfx1101 gfx1102 gfx1151 gfx1150 "
-                           "gfx1200 gfx1201".split()),
-                 "llama.cpp .devops/rocm.Dockerfile ROCM_DOCKER_ARCH (2026-10); a source build "
-                 "can target any gfx with -DAMDGPU_TARGETS"),
-    "ollama": (frozenset("gfx900 gfx940 gfx941 gfx942 gfx1010 gfx1012 gfx1030 gfx1100 gfx1101 gfx1102 "
-                         "gfx1151 gfx1200 gfx1201 gfx906 gfx908 gfx90a".split()),
-               "ollama/ollama CMakePresets.json preset 'ROCm 6' AMDGPU_TARGETS (commit 062aadfd)"),
-}
 
 # fp8 matrix hardware: CDNA3 (gfx942, FNUZ fp8), CDNA4 (gfx950, OCP fp8), RDNA4 (gfx12 WMMA
 # fp8). RDNA3 (gfx11) has none. llama.cpp's CDNA3 fp8 path needs HIP >= 6.2
@@ -78,12 +70,7 @@ def official_targets(rocm: Tuple[int, int]) -> FrozenSet[str]:
     return frozenset(out)
 
 
-def _runtime_key(settings: object) -> str:
-    name = str(getattr(settings, "runtime", "") or "").lower()
-    return "llamacpp" if name in ("llamacpp", "llama.cpp", "lmstudio") else name
-
-
-def findings(snapshot: Snapshot, spec: object, settings: object) -> List[Finding]:
+def findings(snapshot: Snapshot, spec: Optional[ModelSpec], settings: Settings) -> List[Finding]:
     """Findings for the AMD GPUs of ``snapshot`` (none: []). ``spec`` is unused today (the
     model does not change what the target supports) but kept for the checks/ signature."""
     gpus = [g for g in snapshot.gpus if g.vendor == "amd"]
@@ -106,14 +93,14 @@ def findings(snapshot: Snapshot, spec: object, settings: object) -> List[Finding
         out.append(Finding("amd.gfx_target", "unknown", "the GPU's gfx target could not be read (KFD topology)",
                            suggestion="run `rocminfo | grep gfx` (or `amd-smi static --asic`) and attach it"))
         return out
-    runtime = _runtime_key(settings)
-    precision = str(getattr(settings, "precision", "") or "")
+    builds = RUNTIMES[settings.runtime].rocm_builds
     for target in targets:
-        out += _target_findings(target, rocm, runtime, precision)
+        out += _target_findings(target, rocm, builds, settings.precision)
     return out
 
 
-def _target_findings(target: str, rocm: Optional[Tuple[int, int]], runtime: str, precision: str) -> List[Finding]:
+def _target_findings(target: str, rocm: Optional[Tuple[int, int]], builds: Tuple[RocmBuild, ...],
+                     precision: str) -> List[Finding]:
     out: List[Finding] = []
     kind = "Instinct" if target in INSTINCT else "Radeon"
     if rocm is not None:
@@ -129,17 +116,13 @@ def _target_findings(target: str, rocm: Optional[Tuple[int, int]], runtime: str,
                    "HSA_OVERRIDE_GFX_VERSION set to the nearest supported target")
             out.append(Finding("amd.rocm_support", "warn", f"{target} ({kind}) is not on ROCm {rocm_text}'s support list",
                                measured=rocm_text, required=later[0] if later else None, suggestion=fix))
-    keys = ["llamacpp", "ollama"] if runtime == "llamacpp" else [runtime]
-    for key in keys:
-        if key not in RUNTIME_TARGETS:
-            continue
-        targets, source = RUNTIME_TARGETS[key]
-        if target in targets:
-            out.append(Finding(f"amd.runtime.{key}", "pass", f"{key} builds for {target} ({source})"))
+    for b in builds:
+        if target in b.targets:
+            out.append(Finding(f"amd.runtime.{b.name}", "pass", f"{b.name} builds for {target} ({b.source})"))
         else:
-            level = "warn" if key == "llamacpp" else "fail"
-            out.append(Finding(f"amd.runtime.{key}", level, f"{key} does not build for {target} ({source})",
-                               suggestion="build from source for this target" if key == "llamacpp"
+            level = "warn" if b.builds_from_source else "fail"
+            out.append(Finding(f"amd.runtime.{b.name}", level, f"{b.name} does not build for {target} ({b.source})",
+                               suggestion="build from source for this target" if b.builds_from_source
                                else "use llama.cpp built with -DAMDGPU_TARGETS=" + target))
     if precision == "fp8":
         if target not in FP8_TARGETS:

@@ -8,16 +8,20 @@ runs on PyTorch's MPS device, which this tool does not model.
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 from deepseek_probe.findings import Finding
+from deepseek_probe.runtimes import RUNTIMES
 from deepseek_probe.snapshot import Snapshot
 
+if TYPE_CHECKING:  # annotations only
+    from deepseek_probe.profiles import ModelSpec
+    from deepseek_probe.runtimes.base import Settings
+
 GIB = 1024 ** 3
-_NO_METAL = ("vllm", "sglang")
 
 
-def findings(snapshot: Snapshot, spec: object, settings: object,
+def findings(snapshot: Snapshot, spec: Optional[ModelSpec], settings: Settings,
              required_bytes: Optional[int] = None) -> List[Finding]:
     """``required_bytes``: the runtime estimate's total for one device, when the caller has
     one; without it only the weights are budgeted (and the finding says so)."""
@@ -26,14 +30,15 @@ def findings(snapshot: Snapshot, spec: object, settings: object,
         return []
     g = gpus[0]
     out: List[Finding] = []
-    runtime = str(getattr(settings, "runtime", "") or "").lower()
-    if runtime in _NO_METAL:
+    runtime = settings.runtime
+    backend = RUNTIMES[runtime].apple_backend  # Runtime.apple_backend: metal | mps | None
+    if backend is None:
         out.append(Finding("apple.runtime", "fail", f"{runtime} has no Apple Silicon (Metal) backend",
                            measured=runtime, required="llamacpp or mlx",
                            suggestion="use llama.cpp / Ollama / LM Studio (Metal) or MLX"))
         return out
-    if runtime == "transformers":
-        out.append(Finding("apple.runtime", "warn", "transformers runs on PyTorch MPS here: not modelled, "
+    if backend == "mps":
+        out.append(Finding("apple.runtime", "warn", f"{runtime} runs on PyTorch MPS here: not modelled, "
                            "and much slower than llama.cpp or MLX", suggestion="use llama.cpp or MLX"))
     limit = g.memory_total_bytes
     if limit is None:
@@ -44,9 +49,8 @@ def findings(snapshot: Snapshot, spec: object, settings: object,
     if required_bytes is None:
         from deepseek_probe.profiles import weight_bytes
 
-        precision = str(getattr(settings, "precision", "") or "")
         try:
-            required_bytes = weight_bytes(spec, precision)  # type: ignore[arg-type]
+            required_bytes = weight_bytes(spec, settings.precision)  # type: ignore[arg-type]
         except (KeyError, AttributeError, TypeError):
             return out
         what = "weights only (KV cache and compute buffers come on top)"

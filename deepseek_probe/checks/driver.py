@@ -1,60 +1,22 @@
 """Driver and toolkit checks: is there an NVIDIA driver, does its CUDA suit the runtime's build,
-does the GPU's compute capability suit the precision and kernels.
+does the GPU's compute capability suit the precision and kernels. The CUDA builds each runtime
+ships and the kernels it needs are its Runtime record's (runtimes/<name>.py RUNTIME).
 
 Pure: snapshot + estimate -> findings.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
 from deepseek_probe.findings import Finding
 from deepseek_probe.snapshot import GpuInfo, Snapshot
 from deepseek_probe.checks.common import cc_of, cc_str, gpu_label, parse_version, unavailable_reason, vstr
-from deepseek_probe.thresholds import CC_BF16, CC_FLASH_ATTENTION_2, CC_FP8, CC_MARLIN, CC_VLLM_MIN, GPU_RUNTIMES, MIN_DRIVER_FOR_CUDA_MAJOR
+from deepseek_probe.runtimes import RUNTIMES
+from deepseek_probe.thresholds import CC_BF16, CC_FLASH_ATTENTION_2, CC_FP8, CC_MARLIN, MIN_DRIVER_FOR_CUDA_MAJOR
 
 if TYPE_CHECKING:  # annotations only (from __future__ import annotations): no import at run time
-    from deepseek_probe.runtimes.base import Settings
-
-
-@dataclass(frozen=True)
-class RuntimeCuda:
-    """Which CUDA a runtime's current binaries are built with."""
-
-    default: str  # what `pip install` / the default download gives
-    alternatives: Tuple[str, ...]  # other official builds, newest first
-    auto_select: bool  # picks the build the driver supports by itself
-    how_to_switch: str
-    source: str
-
-
-RUNTIME_CUDA: Dict[str, RuntimeCuda] = {
-    # PyTorch 2.11's default PyPI wheel is cu130: "torch": "2.11.0+cu130" in groundtruth-h100.json
-    # (pip install on the H100 host). cu126 / cu128 builds stay on download.pytorch.org.
-    "transformers": RuntimeCuda(
-        "13.0", ("12.8", "12.6"), False,
-        "pip install torch --index-url https://download.pytorch.org/whl/cu{v}",
-        "PyTorch 2.11 default wheel cu130 (groundtruth-h100.json); cu126/cu128 on download.pytorch.org"),
-    # vLLM docs, installation/gpu.cuda.inc.md: "vLLM contains pre-compiled C++ and CUDA (12.9)
-    # binaries"; release wheels also for CUDA 12.8 and 13.0 (vLLM 0.18 install docs).
-    "vllm": RuntimeCuda(
-        "12.9", ("13.0", "12.8"), False,
-        "install the vllm-<version>+cu{v} wheel from the vLLM GitHub release",
-        "vLLM installation docs: default wheels CUDA 12.9, also 12.8 and 13.0"),
-    # sglang 0.5.5's wheel METADATA pins torch==2.8.0, whose default PyPI wheel is built with
-    # CUDA 12.8 (PyTorch 2.8 install matrix; cu126 and cu129 on download.pytorch.org).
-    "sglang": RuntimeCuda(
-        "12.8", ("12.9", "12.6"), False,
-        "pip install torch==2.8.0 --index-url https://download.pytorch.org/whl/cu{v}",
-        "sglang 0.5.5 wheel: torch==2.8.0 (default wheel cu128; cu126/cu129 on download.pytorch.org)"),
-    # llama.cpp release binaries ship CUDA 12.4 and 13.1 builds; Ollama bundles cuda_v12 and
-    # cuda_v13 runners and loads the newest one the driver supports.
-    "llamacpp": RuntimeCuda(
-        "13.1", ("12.4",), True,
-        "use the cuda-{v} release build",
-        "llama.cpp release assets (CUDA 12.4 and 13.1 builds); Ollama cuda_v12/cuda_v13 runners"),
-}
+    from deepseek_probe.runtimes.base import CudaBuilds, Settings
 
 
 _NO_DRIVER_STATUSES = ("library_not_found", "driver_not_loaded")
@@ -63,7 +25,7 @@ _NO_DRIVER_STATUSES = ("library_not_found", "driver_not_loaded")
 def driver_findings(snapshot: Snapshot, settings: Settings) -> List[Finding]:
     cu = snapshot.cuda
     runtime = settings.runtime
-    needs_gpu = runtime in GPU_RUNTIMES
+    needs_gpu = not RUNTIMES[runtime].runs_on_cpu
     status = cu.nvml_status or "ok"
     if status in _NO_DRIVER_STATUSES:
         what = "libnvidia-ml not found" if status == "library_not_found" else "the NVIDIA kernel driver is not loaded"
@@ -87,8 +49,15 @@ def driver_findings(snapshot: Snapshot, settings: Settings) -> List[Finding]:
     return out
 
 
+def _cuda(runtime: str) -> CudaBuilds:
+    rc = RUNTIMES[runtime].cuda
+    if rc is None:
+        raise KeyError(f"no CUDA build modelled for {runtime}")
+    return rc
+
+
 def _install_driver_hint(runtime: str) -> str:
-    rc = RUNTIME_CUDA[runtime]
+    rc = _cuda(runtime)
     major = int(rc.default.split(".")[0])
     return (f"install the NVIDIA driver (>= {vstr(MIN_DRIVER_FOR_CUDA_MAJOR[major])} for the CUDA "
             f"{major}.x builds {runtime} uses) and check with nvidia-smi; in a container, run it "
@@ -105,7 +74,7 @@ def _nvml_status_hint(status: str) -> str:
 
 def _cuda_version_finding(driver_text: str, driver: Tuple[int, ...], max_cuda_text: Optional[str],
                           runtime: str) -> Finding:
-    rc = RUNTIME_CUDA[runtime]
+    rc = _cuda(runtime)
     max_cuda = parse_version(max_cuda_text)
     builds = (rc.default,) + rc.alternatives
 
@@ -180,8 +149,8 @@ def no_gpu_finding(snapshot: Snapshot, settings: Settings) -> Finding:
     else:
         msg = "no NVIDIA GPU found"
         sug = "run on a host with an NVIDIA GPU (see `deepseek-probe plan --model ...` for which)"
-    if runtime == "llamacpp":
-        return Finding("gpu.present", "warn", msg + "; llama.cpp runs on the CPU only (slow)",
+    if RUNTIMES[runtime].runs_on_cpu:
+        return Finding("gpu.present", "warn", msg + f"; {RUNTIMES[runtime].label} runs on the CPU only (slow)",
                        measured=0, required=1, suggestion=sug)
     return Finding("gpu.present", "fail", msg + f"; {runtime} needs a CUDA GPU", measured=0,
                    required=1, suggestion=sug)
@@ -196,27 +165,28 @@ def compute_capability_findings(gpus: Sequence[GpuInfo], settings: Settings) -> 
                         f"({unavailable_reason(unknown[0], 'compute_capability')})",
                         suggestion="run nvidia-smi --query-gpu=compute_cap --format=csv and attach it")]
     g, cc = min(ccs, key=lambda t: t[1])
-    runtime, precision = settings.runtime, settings.precision
+    rt, precision = RUNTIMES[settings.runtime], settings.precision
     problems: List[Tuple[str, str, str, str]] = []  # (level, message, required, suggestion)
-    if runtime == "vllm" and cc < CC_VLLM_MIN:
-        problems.append(("fail", f"vLLM needs compute capability >= {cc_str(CC_VLLM_MIN)}",
-                         f">= {cc_str(CC_VLLM_MIN)}", "use llama.cpp (--runtime llamacpp) on this GPU"))
-    if precision == "bf16" and runtime in GPU_RUNTIMES and cc < CC_BF16:
+    if rt.min_compute_capability is not None and cc < rt.min_compute_capability:
+        least = cc_str(rt.min_compute_capability)
+        problems.append(("fail", f"{rt.label} needs compute capability >= {least}",
+                         f">= {least}", "use llama.cpp (--runtime llamacpp) on this GPU"))
+    if precision == "bf16" and not rt.runs_on_cpu and cc < CC_BF16:
         problems.append(("fail", "bf16 needs compute capability >= 8.0", ">= 8.0 (bf16)",
                          "use --precision fp16"))
     if precision == "fp8" and cc < CC_FP8:
-        if runtime == "vllm" and cc >= CC_MARLIN:
-            problems.append(("warn", "no FP8 tensor cores (need 8.9): vLLM runs FP8 weight-only "
+        if rt.fp8_marlin and cc >= CC_MARLIN:
+            problems.append(("warn", f"no FP8 tensor cores (need 8.9): {rt.label} runs FP8 weight-only "
                                      "through FP8 Marlin, slower", ">= 8.9 (fp8)",
                              "use --precision int8 or int4 for speed, or an Ada/Hopper GPU"))
         else:
             problems.append(("fail", "fp8 needs compute capability >= 8.9 (Ada/Hopper)",
                              ">= 8.9 (fp8)", "use --precision int8 or int4"))
-    if precision == "int4" and runtime == "vllm" and cc < CC_MARLIN:
-        problems.append(("warn", "Marlin int4 kernels need 8.0: vLLM falls back to slower AWQ/GPTQ kernels",
+    if precision == "int4" and rt.int4_marlin and cc < CC_MARLIN:
+        problems.append(("warn", f"Marlin int4 kernels need 8.0: {rt.label} falls back to slower AWQ/GPTQ kernels",
                          ">= 8.0 (Marlin)", "expect lower throughput, or use an Ampere or newer GPU"))
-    if runtime == "vllm" and cc < CC_FLASH_ATTENTION_2:
-        problems.append(("warn", "FlashAttention-2 needs 8.0: vLLM uses a slower attention backend",
+    if rt.flash_attention_2 and cc < CC_FLASH_ATTENTION_2:
+        problems.append(("warn", f"FlashAttention-2 needs 8.0: {rt.label} uses a slower attention backend",
                          ">= 8.0 (FlashAttention-2)", "expect lower throughput on this GPU"))
     if not problems:
         need = {"bf16": "8.0 (bf16)", "fp8": "8.9 (fp8)"}.get(precision)

@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
 from deepseek_probe.findings import Finding
+from deepseek_probe.runtimes import RUNTIMES, gpu_layers
 from deepseek_probe.snapshot import GpuInfo, Snapshot
 from deepseek_probe.units import count, gib
 from deepseek_probe.checks.common import Placement, cc_of, cuda_total_bytes, gpu_label, need_bytes, unavailable_reason
@@ -25,7 +26,7 @@ if TYPE_CHECKING:  # annotations only (from __future__ import annotations): no i
 
 def place_and_check_vram(snapshot: Snapshot, spec: ModelSpec, settings: Settings,
                           gpus: List[GpuInfo]) -> Tuple[Optional[Placement], List[Finding]]:
-    runtime = settings.runtime
+    runtime = RUNTIMES[settings.runtime]
     unreadable = [g for g in gpus if g.memory_free_bytes is None]
     if unreadable:
         g = unreadable[0]
@@ -33,13 +34,13 @@ def place_and_check_vram(snapshot: Snapshot, spec: ModelSpec, settings: Settings
                               f"free memory of {gpu_label(g)} unreadable ({unavailable_reason(g, 'memory_free_bytes')})",
                               suggestion="run nvidia-smi --query-gpu=memory.free --format=csv and "
                                          "attach it; check NVML permissions")]
-    if runtime == "vllm":
+    if runtime.reserves_fraction_of_total:
         no_total = [g for g in gpus if g.memory_total_bytes is None]
         if no_total:
             g = no_total[0]
             return None, [Finding("gpu.vram", "unknown",
                                   f"total memory of {gpu_label(g)} unreadable "
-                                  f"({unavailable_reason(g, 'memory_total_bytes')}); vLLM sizes itself from it",
+                                  f"({unavailable_reason(g, 'memory_total_bytes')}); {runtime.label} sizes itself from it",
                                   suggestion="run nvidia-smi --query-gpu=memory.total --format=csv and attach it")]
     if settings.tensor_parallel > len(gpus):
         est = estimate_at(spec, settings, settings.tensor_parallel)
@@ -57,8 +58,8 @@ def place_and_check_vram(snapshot: Snapshot, spec: ModelSpec, settings: Settings
         return None, [Finding("gpu.vram", "unknown", "no placement could be estimated",
                               suggestion="report this with the snapshot attached")]
     out: List[Finding] = []
-    if runtime == "vllm":
-        out += _vllm_vram_findings(spec, settings, placement, len(gpus))
+    if runtime.reserves_fraction_of_total:
+        out += _reserved_vram_findings(spec, settings, placement, len(gpus))
     else:
         out += _vram_findings(spec, settings, placement, len(gpus))
     mig = _mig_gpus(placement.gpus)
@@ -97,7 +98,7 @@ def _vram_findings(spec: ModelSpec, settings: Settings, p: Placement, n_visible:
         if n_visible > len(p.gpus):
             msg += f" (use CUDA_VISIBLE_DEVICES={','.join(str(g.index) for g in sorted(p.gpus, key=lambda g: g.index))})"
         return [Finding("gpu.vram", "pass", msg, measured=free, required=required)] + _fewer_layers(spec, settings, p)
-    if settings.runtime == "llamacpp":
+    if RUNTIMES[settings.runtime].splits_layers:  # what does not fit runs from host RAM
         return _offload_findings(spec, settings, p)
     budget = free - DEVICE_MARGIN_BYTES
     fixes = plan.vram_fixes(spec, replace(settings, tensor_parallel=p.tensor_parallel), budget,
@@ -111,10 +112,12 @@ def _vram_findings(spec: ModelSpec, settings: Settings, p: Placement, n_visible:
                     suggestion=plan.fixes_text(fixes, short, per_gpu=len(p.gpus) > 1), fixes=fixes)]
 
 
-def _vllm_vram_findings(spec: ModelSpec, settings: Settings, p: Placement, n_visible: int) -> List[Finding]:
-    """vLLM: util x total must be free at start; the KV pool must hold one max-length sequence."""
+def _reserved_vram_findings(spec: ModelSpec, settings: Settings, p: Placement, n_visible: int) -> List[Finding]:
+    """A runtime that reserves a share of the device (vLLM): util x total must be free at start;
+    the KV pool must hold one max-length sequence."""
     from deepseek_probe import fixes as plan
 
+    label = RUNTIMES[settings.runtime].label
     util = vllm_utilization(settings)
     need = need_bytes(p.estimate)
     tightest = min(p.gpus, key=lambda g: (g.memory_free_bytes or 0, -(g.memory_total_bytes or 0)))
@@ -122,10 +125,10 @@ def _vllm_vram_findings(spec: ModelSpec, settings: Settings, p: Placement, n_vis
     free = min(g.memory_free_bytes or 0 for g in p.gpus)
     reserve = math.ceil(util * total)
     where = f"{gpu_label(tightest)}" if len(p.gpus) == 1 else f"each of {len(p.gpus)} GPUs"
-    pool_text = _vllm_pool_text(spec, settings, p.tensor_parallel, reserve)
+    pool_text = _pool_text(spec, settings, p.tensor_parallel, reserve)
     if reserve <= free and need <= reserve:
         return [Finding("gpu.vram", "pass",
-                        f"vLLM reserves {util:g} x {gib(total)} = {gib(reserve)} on {where} "
+                        f"{label} reserves {util:g} x {gib(total)} = {gib(reserve)} on {where} "
                         f"({gib(free)} free); this profile needs {gib(need)}{pool_text}"
                        ,
                         measured=free, required=need)]
@@ -135,12 +138,12 @@ def _vllm_vram_findings(spec: ModelSpec, settings: Settings, p: Placement, n_vis
         if need <= lowered_reserve and lowered > 0:
             return [Finding(
                 "gpu.vram", "warn",
-                f"vLLM would refuse to start: it reserves {util:g} x {gib(total)} = {gib(reserve)} "
+                f"{label} would refuse to start: it reserves {util:g} x {gib(total)} = {gib(reserve)} "
                 f"but only {gib(free)} is free on {where} (other processes hold memory); this "
                 f"profile needs {gib(need)}",
                 measured=free, required=reserve,
-                suggestion=f"start vLLM with --gpu-memory-utilization {lowered:.2f} "
-                           f"({gib(lowered_reserve)}){_vllm_pool_text(spec, settings, p.tensor_parallel, lowered_reserve)}")]
+                suggestion=f"start {label} with --gpu-memory-utilization {lowered:.2f} "
+                           f"({gib(lowered_reserve)}){_pool_text(spec, settings, p.tensor_parallel, lowered_reserve)}")]
         budget = lowered_reserve
     else:
         budget = reserve
@@ -149,13 +152,13 @@ def _vllm_vram_findings(spec: ModelSpec, settings: Settings, p: Placement, n_vis
                             n_gpus=n_visible, compute_capability=cc_of(tightest))
     short = need - budget
     return [Finding("gpu.vram", "fail",
-                    f"needs {gib(need)} per GPU; vLLM can use {gib(budget)} on {where}"
+                    f"needs {gib(need)} per GPU; {label} can use {gib(budget)} on {where}"
                     f" ({gib(free)} free of {gib(total)}): short by {gib(short)}",
                     measured=budget, required=need,
                     suggestion=plan.fixes_text(fixes, short, per_gpu=len(p.gpus) > 1), fixes=fixes)]
 
 
-def _vllm_pool_text(spec: ModelSpec, settings: Settings, tp: int, budget: int) -> str:
+def _pool_text(spec: ModelSpec, settings: Settings, tp: int, budget: int) -> str:
     from deepseek_probe import fixes as plan
 
     s = replace(settings, tensor_parallel=tp)
@@ -215,7 +218,7 @@ def _fewer_layers(spec: ModelSpec, settings: Settings, p: Placement) -> List[Fin
     from deepseek_probe.runtimes import llamacpp
 
     ngl = llamacpp.user_gpu_layers(settings)
-    on_gpu = (p.estimate.notes.get("llamacpp") or {}).get("gpu_layers") if p.estimate else None
+    on_gpu = gpu_layers(p.estimate) if p.estimate else None
     if ngl is None or on_gpu is None or on_gpu >= spec.layers:
         return []
     budget = min(g.memory_free_bytes or 0 for g in p.gpus) - DEVICE_MARGIN_BYTES

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, List
 
 from deepseek_probe.findings import Finding
+from deepseek_probe.runtimes import RUNTIMES
 from deepseek_probe.snapshot import Snapshot
 from deepseek_probe.units import gib
 from deepseek_probe.checks.common import unavailable_reason
@@ -21,7 +22,7 @@ def host_findings(snapshot: Snapshot, settings: Settings, est: Estimate, tp: int
                    offload_host_bytes: int) -> List[Finding]:
     m = snapshot.memory
     out: List[Finding] = []
-    need = int(getattr(est, "host_ram_bytes", 0) or 0)
+    need = int(est.host_ram_bytes or 0)
     why = "to load the model"
     if offload_host_bytes:
         need = max(need, offload_host_bytes + HOST_OS_RESERVE_BYTES)
@@ -58,8 +59,9 @@ def host_findings(snapshot: Snapshot, settings: Settings, est: Estimate, tp: int
         out.append(Finding("host.cgroup_memory", "pass", f"cgroup memory limit {gib(m.cgroup_limit_bytes)}",
                            measured=m.cgroup_limit_bytes, required=need))
     # /dev/shm for multi-process runtimes.
-    multi = tp > 1 and settings.runtime in ("vllm",)
-    if settings.runtime == "vllm":
+    workers = RUNTIMES[settings.runtime].nccl_workers
+    multi = tp > 1 and workers
+    if workers:
         if m.shm_total_bytes is None:
             out.append(Finding("host.shm", "unknown" if multi else "pass",
                                f"/dev/shm size unreadable ({unavailable_reason(m, 'shm_total_bytes')})",

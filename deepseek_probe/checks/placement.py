@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, List, Optional, Sequence
 
 from deepseek_probe.errors import InputError
 from deepseek_probe.findings import Finding
-from deepseek_probe.snapshot import GpuInfo, Snapshot
+from deepseek_probe.runtimes import RUNTIMES
+from deepseek_probe.snapshot import GpuInfo, GpuLink, Snapshot
 from deepseek_probe.checks.common import Placement, cuda_total_bytes, need_bytes
 from deepseek_probe.thresholds import DEVICE_MARGIN_BYTES, VLLM_GPU_MEMORY_UTILIZATION
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:  # annotations only (from __future__ import annotations): no i
     from deepseek_probe.runtimes.base import Estimate, Settings
 
 
-def estimate_at(spec: ModelSpec, settings: Settings, tp: int, device_total: Optional[int] = None):
+def estimate_at(spec: ModelSpec, settings: Settings, tp: int, device_total: Optional[int] = None) -> Optional[Estimate]:
     """The estimate at tensor-parallel `tp`, or None when the model cannot be split that way."""
     from deepseek_probe import estimate as est_mod
 
@@ -32,6 +33,7 @@ def estimate_at(spec: ModelSpec, settings: Settings, tp: int, device_total: Opti
 
 
 def vllm_utilization(settings: Settings) -> float:
+    """The share of total memory a runtime that reserves one takes (--gpu-memory-utilization)."""
     return float(getattr(settings, "gpu_memory_utilization", None) or VLLM_GPU_MEMORY_UTILIZATION)
 
 
@@ -39,7 +41,7 @@ def budget_bytes(g: GpuInfo, settings: Settings) -> Optional[int]:
     """Bytes the runtime may hold on this GPU before it fails to start or runs out of memory."""
     if g.memory_free_bytes is None:
         return None
-    if settings.runtime == "vllm":
+    if RUNTIMES[settings.runtime].reserves_fraction_of_total:
         if g.memory_total_bytes is None:
             return None
         # vLLM reserves utilization x total (as CUDA reports it); it starts only when that much is free.
@@ -88,9 +90,7 @@ def tensor_parallel_findings(snapshot: Snapshot, settings: Settings, p: Placemen
     out: List[Finding] = []
     if p.tensor_parallel > 1:
         how = "chosen automatically: one GPU is not enough" if p.auto else "as requested"
-        flag = {"vllm": f"--tensor-parallel-size {p.tensor_parallel}",
-                "llamacpp": "--split-mode layer (default)",
-                "transformers": 'device_map="auto"'}.get(settings.runtime, "")
+        flag = RUNTIMES[settings.runtime].tp_flag.format(n=p.tensor_parallel)
         out.append(Finding("gpu.tensor_parallel", "pass",
                            f"split over {p.tensor_parallel} GPUs ({how}; {flag})",
                            measured=n_visible, required=p.tensor_parallel))
@@ -98,7 +98,7 @@ def tensor_parallel_findings(snapshot: Snapshot, settings: Settings, p: Placemen
     return out
 
 
-def _link_between(snapshot: Snapshot, a: int, b: int):
+def _link_between(snapshot: Snapshot, a: int, b: int) -> Optional[GpuLink]:
     for link in snapshot.links:
         if {link.gpu_a, link.gpu_b} == {a, b}:
             return link
@@ -117,9 +117,9 @@ def _interconnect_finding(snapshot: Snapshot, settings: Settings, p: Placement) 
             kinds.append((a, b, "NVLink"))
         else:
             kinds.append((a, b, f"PCIe ({link.common_ancestor or 'path unknown'})"))
-    # Only true tensor parallelism (vLLM) all-reduces every layer; llama.cpp and transformers'
-    # device_map split by layers and pass one activation per boundary, so PCIe is fine there.
-    true_tp = settings.runtime == "vllm"
+    # Only true tensor parallelism (vLLM's workers) all-reduces every layer; llama.cpp and
+    # transformers' device_map split by layers and pass one activation per boundary, so PCIe is fine there.
+    true_tp = RUNTIMES[settings.runtime].nccl_workers
     text = ", ".join(f"GPU {a}<->{b}: {k or 'unknown'}" for a, b, k in kinds)
     if any(k is None for _, _, k in kinds):
         return Finding("gpu.interconnect", "unknown" if true_tp else "pass",

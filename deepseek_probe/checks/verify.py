@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from deepseek_probe.findings import Finding
+from deepseek_probe.runtimes import RUNTIMES
 from deepseek_probe.thresholds import DEVICE_MARGIN_BYTES, VLLM_GPU_MEMORY_UTILIZATION
 
 if TYPE_CHECKING:  # annotations only: no import at run time
@@ -137,12 +138,13 @@ def profile_requests(profile: ProfileResult, gpus_by_index: Dict[int, GpuInfo]) 
     if any(g is None or not g.pci_bus_id for g in gpus):
         return None
     need = int(profile.estimate.per_device.total_bytes)
-    # vLLM grabs the share of total memory it was configured with (--gpu-memory-utilization).
+    # A runtime that reserves a share of total memory (vLLM --gpu-memory-utilization) grabs it.
     utilization = (getattr(profile.estimate, "notes", None) or {}).get(
         "gpu_memory_utilization", VLLM_GPU_MEMORY_UTILIZATION)
+    reserves = RUNTIMES[profile.runtime].reserves_fraction_of_total
     requests: Dict[str, int] = {}
     for g in gpus:
-        if profile.runtime == "vllm" and g.memory_total_bytes:
+        if reserves and g.memory_total_bytes:
             pool = int(utilization * g.memory_total_bytes)
             requests[g.pci_bus_id] = max(need, min(pool, g.memory_free_bytes or pool))
         else:

@@ -12,19 +12,25 @@
 
 from __future__ import annotations
 
-from typing import List
+from typing import TYPE_CHECKING, List, Optional
 
 from deepseek_probe.findings import Finding
+from deepseek_probe.runtimes import RUNTIMES
 from deepseek_probe.snapshot import Snapshot
+
+if TYPE_CHECKING:  # annotations only
+    from deepseek_probe.profiles import ModelSpec
+    from deepseek_probe.runtimes.base import Settings
 
 GIB = 1024 ** 3
 
 
-def findings(snapshot: Snapshot, spec: object, settings: object) -> List[Finding]:
+def findings(snapshot: Snapshot, spec: Optional[ModelSpec], settings: Settings) -> List[Finding]:
+    """``spec`` is unused (a build exists or not, whatever the model); kept for the checks/ signature."""
     out: List[Finding] = []
-    runtime = str(getattr(settings, "runtime", "") or "").lower()
+    runtime = settings.runtime
     native = (snapshot.system.os_name or "").lower() == "windows"
-    if native and runtime in ("vllm", "sglang"):
+    if native and not RUNTIMES[runtime].native_windows:
         out.append(Finding("windows.runtime", "fail", f"{runtime} has no native Windows build",
                            measured="windows", required="linux or WSL2",
                            suggestion="run it inside WSL2, or use llama.cpp / Ollama / LM Studio natively"))

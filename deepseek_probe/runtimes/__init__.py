@@ -8,10 +8,10 @@ thin layers over runtimes/llamacpp.py.
 from __future__ import annotations
 
 import importlib
-from typing import Iterator, Mapping
+from typing import Iterator, Mapping, Optional
 
 from deepseek_probe.profiles import ModelSpec
-from deepseek_probe.runtimes.base import EstimateInputError, Runtime, RuntimeModel, Settings
+from deepseek_probe.runtimes.base import Estimate, EstimateInputError, Runtime, RuntimeModel, Settings
 
 # name -> module; the order is the order every listing shows
 _MODULES = {
@@ -70,3 +70,10 @@ def default_settings(spec: ModelSpec, runtime: str = "transformers") -> Settings
         raise EstimateInputError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
     return Settings(precision=default_precision(spec, runtime), kv_precision=default_kv_precision(runtime),
                     context=default_context(spec, runtime), concurrency=1, runtime=runtime, tensor_parallel=1)
+
+
+def gpu_layers(est: Estimate) -> Optional[int]:
+    """The layers the runtime's own allocation put on the GPU, for a runtime that places layers
+    (llama.cpp -ngl); None for the others."""
+    placed = getattr(runtime_model(est.runtime), "gpu_layers", None)
+    return None if placed is None else placed(est)

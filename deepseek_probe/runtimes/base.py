@@ -7,7 +7,7 @@ to name them (issue 13: no import circles, real types in signatures).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, Optional, Protocol, Tuple
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Optional, Protocol, Tuple
 
 from deepseek_probe.errors import InputError
 
@@ -78,6 +78,39 @@ class Estimate:
 
 
 @dataclass(frozen=True)
+class CudaBuilds:
+    """Which CUDA a runtime's current binaries are built with (checks/driver.py)."""
+
+    default: str  # what `pip install` / the default download gives
+    alternatives: Tuple[str, ...]  # other official builds, newest first
+    auto_select: bool  # picks the build the driver supports by itself
+    how_to_switch: str  # {v}: the build's version without the dot ("128")
+    source: str
+
+
+@dataclass(frozen=True)
+class RocmBuild:
+    """The AMD gfx targets one build of a runtime lists (checks/amd.py: finding amd.runtime.<name>)."""
+
+    name: str
+    targets: FrozenSet[str]
+    source: str
+    # True when a source build can target any gfx (a missing target is a warning, not a failure).
+    builds_from_source: bool = False
+
+
+@dataclass(frozen=True)
+class StartDevice:
+    """The GPU a runtime's start verdict is judged on: the tightest of the placement (every rank
+    must start). cuda_total_bytes: what torch sees (NVML total - the driver's reserved memory)."""
+
+    cuda_total_bytes: int
+    nvml_total_bytes: int
+    free_bytes: int
+    name: str
+
+
+@dataclass(frozen=True)
 class Runtime:
     """What a runtime accepts and what a user gets without flags."""
 
@@ -105,6 +138,41 @@ class Runtime:
     # True when it runs FP8 weights on GPUs without FP8 units through Marlin's weight-only kernels
     # (vLLM: model_executor/layers/quantization/utils/marlin_utils_fp8.py).
     fp8_marlin: bool = False
+    # The name a user reads ("vLLM", "llama.cpp").
+    label: str = ""
+    # Lower weight precisions a fix may propose, best quality first (fixes.py).
+    lower_precisions: Tuple[str, ...] = ()
+    # A quantised KV cache a fix may propose: (KV precision, the flags that ask for it).
+    kv_fix: Optional[Tuple[str, str]] = None
+    # True when it reserves a fraction of the device's total memory at start and refuses to start
+    # unless that much is free (vLLM --gpu-memory-utilization): its budget on a GPU is that share,
+    # and its estimate with a device is the reservation, not the need.
+    reserves_fraction_of_total: bool = False
+    # The flags that split a model over {n} GPUs ("" = not said).
+    tp_flag: str = ""
+    # True when the tensor-parallel link and /dev/shm are checked for it (checks/placement.py,
+    # checks/host.py): one worker process per GPU sharing tensors over NCCL and /dev/shm (vLLM).
+    # SGLang all-reduces too (all_reduce_per_layer), but those two findings do not cover it yet.
+    nccl_workers: bool = False
+    # How to serve over {pp} nodes of {tp} GPUs (fleet.py); None = one process on one node.
+    multinode_hint: Optional[str] = None
+    # True when its cache for the sparse-attention families (V3.2, V4) was measured, not derived.
+    sparse_kv_measured: bool = False
+    # CUDA builds it ships (None = no CUDA build modelled).
+    cuda: Optional[CudaBuilds] = None
+    # Oldest compute capability it runs on at all (None = any the precision allows).
+    min_compute_capability: Optional[Tuple[int, int]] = None
+    # True when its int4 kernels are Marlin's (need 8.0; older GPUs get slower AWQ/GPTQ kernels).
+    int4_marlin: bool = False
+    # True when its attention backend is FlashAttention-2 (needs 8.0; a slower one below).
+    flash_attention_2: bool = False
+    # Its AMD builds and the gfx targets each lists.
+    rocm_builds: Tuple[RocmBuild, ...] = ()
+    # False when it has no native Windows build (only inside WSL2).
+    native_windows: bool = True
+    # On Apple Silicon: "metal" (runs on the GPU), "mps" (PyTorch MPS, not modelled), None (no
+    # Apple GPU backend).
+    apple_backend: Optional[str] = None
 
 
 class RuntimeModel(Protocol):
@@ -119,3 +187,8 @@ class RuntimeModel(Protocol):
 
     def host_ram_bytes(self, spec: "ModelSpec", s: Settings, est: Estimate) -> int:
         """Host RAM the runtime holds once loaded (per node)."""
+
+    # Optional, looked up with getattr (a module may leave them out):
+    # start_finding(spec, settings, device: StartDevice) -> Finding: whether the server starts on
+    #     that GPU, in its own words (checks/runtime_start.py).
+    # gpu_layers(est) -> Optional[int]: the layers its allocation put on the GPU.

@@ -15,7 +15,7 @@ from typing import Dict, Optional
 from deepseek_probe import memory
 from deepseek_probe.profiles import PRECISIONS, ModelSpec, weight_bytes
 from deepseek_probe.runtimes import gguf_recipe, llamacpp_alloc
-from deepseek_probe.runtimes.base import Estimate, GiB, MiB, Runtime, Settings
+from deepseek_probe.runtimes.base import CudaBuilds, Estimate, GiB, MiB, RocmBuild, Runtime, Settings
 from deepseek_probe.runtimes.llamacpp_alloc import LlamaCppMemory, LlamaCppOptions
 
 RUNTIME = Runtime(
@@ -24,7 +24,28 @@ RUNTIME = Runtime(
     "llama.cpp / Ollama / LM Studio: GGUF files; -c default 4096 (common.h n_ctx; Ollama "
     "default below 23 GiB VRAM, anchors §1.6); --cache-type-k/v f16|bf16|q8_0|q4_0",
     default_precision="q4_k_m", default_kv_precision="fp16", splits_layers=True,
-    context_beyond_trained=True, runs_on_cpu=True, loads_gguf=True)
+    context_beyond_trained=True, runs_on_cpu=True, loads_gguf=True,
+    label="llama.cpp", lower_precisions=("q8_0", "q6_k", "q5_k_m", "q4_k_m", "q4_0", "q3_k_m", "q2_k"),
+    kv_fix=("q8_0", "--cache-type-k q8_0 --cache-type-v q8_0"),
+    tp_flag="--split-mode layer (default)",
+    multinode_hint="llama.cpp: one rpc-server per extra node, --rpc host:port,... ({pp} nodes)",
+    # llama.cpp release binaries ship CUDA 12.4 and 13.1 builds; Ollama bundles cuda_v12 and
+    # cuda_v13 runners and loads the newest one the driver supports.
+    cuda=CudaBuilds(
+        "13.1", ("12.4",), True,
+        "use the cuda-{v} release build",
+        "llama.cpp release assets (CUDA 12.4 and 13.1 builds); Ollama cuda_v12/cuda_v13 runners"),
+    rocm_builds=(
+        RocmBuild("llamacpp", frozenset("gfx908 gfx90a gfx942 gfx1030 gfx1100 gfx1101 gfx1102 gfx1151 gfx1150 "
+                                        "gfx1200 gfx1201".split()),
+                  "llama.cpp .devops/rocm.Dockerfile ROCM_DOCKER_ARCH (2026-10); a source build "
+                  "can target any gfx with -DAMDGPU_TARGETS", builds_from_source=True),
+        RocmBuild("ollama", frozenset("gfx900 gfx940 gfx941 gfx942 gfx1010 gfx1012 gfx1030 gfx1100 gfx1101 gfx1102 "
+                                      "gfx1151 gfx1200 gfx1201 gfx906 gfx908 gfx90a".split()),
+                  "ollama/ollama CMakePresets.json preset 'ROCm 6' AMDGPU_TARGETS (commit 062aadfd)"),
+    ),
+    # ggml/src/ggml-metal: llama.cpp / Ollama / LM Studio run on Apple GPUs
+    apple_backend="metal")
 
 LLAMACPP_CUDA_MINIMUM_BYTES = 457 * MiB  # Ollama ml/device.go: CUDA minimum memory (anchors §1.6)
 LLAMACPP_UBATCH = 512  # llama.cpp -ub default (n_ubatch); Ollama GraphSize's `batch`
@@ -113,6 +134,13 @@ def user_gpu_layers(s: Settings) -> Optional[int]:
     if isinstance(o, LlamaCppOptions) and o.n_gpu_layers >= 0:
         return int(o.n_gpu_layers)
     return None
+
+
+def gpu_layers(est: Estimate) -> Optional[int]:
+    """The layers llama.cpp's allocation put on the GPU (-ngl as it resolved it); None when the
+    estimate came from the formula, which does not place layers."""
+    placed = est.notes.get("llamacpp")
+    return None if placed is None else int(placed["gpu_layers"])
 
 
 def with_gpu_layers(spec: ModelSpec, s: Settings, n: int) -> Settings:

@@ -27,7 +27,10 @@ from typing import Dict, List, Optional, Tuple
 
 from deepseek_probe import memory
 from deepseek_probe.profiles import PRECISIONS, ModelSpec
-from deepseek_probe.runtimes.base import Estimate, EstimateInputError, GiB, MiB, Runtime, Settings
+from deepseek_probe.findings import Finding
+from deepseek_probe.runtimes.base import (CudaBuilds, Estimate, EstimateInputError, GiB, MiB, Runtime, Settings,
+                                          StartDevice)
+from deepseek_probe.units import count
 from deepseek_probe.runtimes.sharded import device_weight_bytes
 
 SGLANG_VERSION = "0.5.5"
@@ -36,7 +39,18 @@ RUNTIME = Runtime(
     "sglang", ("bf16", "fp16", "fp8", "int8", "int4"), ("bf16", "fp16", "fp8"), 0,
     "SGLang 0.5.5: --context-length defaults to the model's maximum (model_config.py); "
     "--kv-cache-dtype auto|fp8_e4m3|fp8_e5m2|bf16; static pool = mem_fraction_static x free memory",
-    all_reduce_per_layer=True)
+    all_reduce_per_layer=True, label="SGLang",
+    # docs.sglang.io references/multi_node_deployment: --nnodes / --node-rank / --dist-init-addr;
+    # server_args.py --pp-size
+    multinode_hint="SGLang: --tp {tp} --pp-size {pp} --nnodes {pp} --node-rank <i> --dist-init-addr host:port",
+    # sglang 0.5.5's wheel METADATA pins torch==2.8.0, whose default PyPI wheel is built with
+    # CUDA 12.8 (PyTorch 2.8 install matrix; cu126 and cu129 on download.pytorch.org).
+    cuda=CudaBuilds(
+        "12.8", ("12.9", "12.6"), False,
+        "pip install torch==2.8.0 --index-url https://download.pytorch.org/whl/cu{v}",
+        "sglang 0.5.5 wheel: torch==2.8.0 (default wheel cu128; cu126/cu129 on download.pytorch.org)"),
+    # like vLLM: Linux only (Windows through WSL2), CUDA and ROCm kernels, no Metal backend
+    native_windows=False)
 
 # --quantization value -> the precision our weight math uses (profiles.PRECISIONS).
 # awq/gptq (+ marlin repacks, moe_wna16): 4-bit, group 128; fp8 family: 1 byte + scales.
@@ -485,3 +499,22 @@ def host_ram_bytes(spec: ModelSpec, s: Settings, est: Estimate) -> int:
     """One scheduler process per GPU, each streaming safetensors shards (as vLLM)."""
     tp = s.runtime_options.tp if isinstance(s.runtime_options, SglangOptions) else s.tensor_parallel
     return memory.python_runtime_host_bytes(spec, s, workers=tp)
+
+
+def start_finding(spec: ModelSpec, settings: Settings, device: StartDevice) -> Finding:
+    """sglang.start: whether SGLang starts on this GPU. Its GPU tiers read nvidia-smi's
+    memory.total; its free memory before the weights is the probe's free less its own CUDA
+    context and NCCL (free_at_start_bytes)."""
+    opts = settings.runtime_options if isinstance(settings.runtime_options, SglangOptions) else None
+    tp = opts.tp if opts else settings.tensor_parallel
+    m = sglang_memory(spec, settings, opts, device.nvml_total_bytes,
+                      max(0, free_at_start_bytes(device.free_bytes, tp)))
+    if m.error:
+        return Finding("sglang.start", "fail", f"SGLang {m.version} would refuse to start: {m.error}",
+                       suggestion="raise --mem-fraction-static, add GPUs (--tp) or lower --context-length")
+    text = (f"SGLang {m.version} starts: mem_fraction_static {m.mem_fraction_static:g}; KV pool "
+            f"{count(m.max_total_num_tokens or 0)} tokens; context {count(m.context_len)}; "
+            f"max_running_requests {count(m.max_running_requests or 0)}")
+    status = "warn" if m.warnings else "pass"
+    return Finding("sglang.start", status, text + ("; " + "; ".join(m.warnings) if m.warnings else ""),
+                   measured=m.max_total_num_tokens, required=settings.context * settings.concurrency)

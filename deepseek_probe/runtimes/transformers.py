@@ -20,12 +20,22 @@ from typing import Optional, Tuple
 from deepseek_probe import memory
 from deepseek_probe.memo import memo
 from deepseek_probe.profiles import PRECISIONS, ModelSpec, weight_bytes
-from deepseek_probe.runtimes.base import Estimate, MiB, Runtime, Settings
+from deepseek_probe.runtimes.base import CudaBuilds, Estimate, MiB, Runtime, Settings
 
 RUNTIME = Runtime(
     "transformers", ("fp32", "bf16", "fp16", "fp8", "int8", "int4"), ("bf16", "fp16"), 4096,
     "Hugging Face transformers generate(): DynamicCache in the model dtype; fp8 = fine-grained "
-    "FP8 (V3 checkpoints), int8/int4 = bitsandbytes/AWQ/GPTQ")
+    "FP8 (V3 checkpoints), int8/int4 = bitsandbytes/AWQ/GPTQ",
+    label="transformers", lower_precisions=("fp16", "fp8", "int8", "int4"), tp_flag='device_map="auto"',
+    # its V3.2 / V4 caches were measured (benchmarks/models2026/measure_transformers.json)
+    sparse_kv_measured=True,
+    # PyTorch 2.11's default PyPI wheel is cu130: "torch": "2.11.0+cu130" in groundtruth-h100.json
+    # (pip install on the H100 host). cu126 / cu128 builds stay on download.pytorch.org.
+    cuda=CudaBuilds(
+        "13.0", ("12.8", "12.6"), False,
+        "pip install torch --index-url https://download.pytorch.org/whl/cu{v}",
+        "PyTorch 2.11 default wheel cu130 (groundtruth-h100.json); cu126/cu128 on download.pytorch.org"),
+    apple_backend="mps")
 
 # ----------------------------------------------------------------------------------------
 # What NVML shows for the process = non-torch memory + what PyTorch's CUDA caching allocator

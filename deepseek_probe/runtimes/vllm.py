@@ -33,10 +33,15 @@ import math
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-from deepseek_probe import kvcache, memory
+from deepseek_probe import memory
+from deepseek_probe.runtimes import kvcache
 from deepseek_probe.memo import memo
 from deepseek_probe.profiles import PRECISIONS, ModelSpec
-from deepseek_probe.runtimes.base import Estimate, EstimateInputError, GiB, MiB, Runtime, Settings
+from deepseek_probe.findings import Finding
+from deepseek_probe.runtimes.base import (CudaBuilds, Estimate, EstimateInputError, GiB, MiB, RocmBuild, Runtime,
+                                          Settings, StartDevice)
+from deepseek_probe.thresholds import CC_VLLM_MIN
+from deepseek_probe.units import count, gib
 from deepseek_probe.runtimes.sharded import device_weight_bytes
 
 VLLM_VERSION = "0.33.0"
@@ -45,7 +50,26 @@ RUNTIME = Runtime(
     "vllm", ("fp32", "bf16", "fp16", "fp8", "int8", "int4"), ("bf16", "fp16", "fp8"), 0,
     "vLLM 0.33.0: --max-model-len defaults to the model's maximum (config/model.py "
     "_get_and_verify_max_len); --kv-cache-dtype auto|fp8; KV pool = ceil(util x total) - the rest",
-    all_reduce_per_layer=True, fp8_marlin=True)
+    all_reduce_per_layer=True, fp8_marlin=True,
+    label="vLLM", lower_precisions=("fp8", "int8", "int4"), kv_fix=("fp8", "--kv-cache-dtype fp8"),
+    # v1/worker/utils.py request_memory: ceil(total x --gpu-memory-utilization) must be free
+    reserves_fraction_of_total=True,
+    tp_flag="--tensor-parallel-size {n}", nccl_workers=True,
+    multinode_hint="vLLM: --tensor-parallel-size {tp} --pipeline-parallel-size {pp}",
+    # vLLM docs, installation/gpu.cuda.inc.md: "vLLM contains pre-compiled C++ and CUDA (12.9)
+    # binaries"; release wheels also for CUDA 12.8 and 13.0 (vLLM 0.18 install docs).
+    cuda=CudaBuilds(
+        "12.9", ("13.0", "12.8"), False,
+        "install the vllm-<version>+cu{v} wheel from the vLLM GitHub release",
+        "vLLM installation docs: default wheels CUDA 12.9, also 12.8 and 13.0"),
+    # vLLM docs (GPU: compute capability 7.5 or higher; Marlin int4 needs 8.0; thresholds.py)
+    min_compute_capability=CC_VLLM_MIN, int4_marlin=True, flash_attention_2=True,
+    rocm_builds=(RocmBuild(
+        "vllm", frozenset("gfx906 gfx908 gfx90a gfx942 gfx950 gfx1030 gfx1100 gfx1101 gfx1102 gfx1103 "
+                          "gfx1150 gfx1151 gfx1152 gfx1153 gfx1200 gfx1201".split()),
+        "vllm-project/vllm CMakeLists.txt HIP_SUPPORTED_ARCHS (commit 000a1ee9)"),),
+    # vLLM docs, "Installation > GPU": Linux only, Windows through WSL; no Metal backend
+    native_windows=False)
 
 # --kv-cache-dtype -> bytes per element (None = "auto": the model dtype). config/cache.py
 # CacheDType; the fp8 family is stored as uint8 (utils STR_DTYPE_TO_TORCH_DTYPE).
@@ -494,3 +518,25 @@ def host_ram_bytes(spec: ModelSpec, s: Settings, est: Estimate) -> int:
     opts = s.runtime_options if isinstance(s.runtime_options, VllmOptions) else None
     offload = int((opts.cpu_offload_gb if opts else 0) * GiB)
     return memory.python_runtime_host_bytes(spec, s, workers=s.tensor_parallel) + offload * s.tensor_parallel
+
+
+def start_finding(spec: ModelSpec, settings: Settings, device: StartDevice) -> Finding:
+    """vllm.start: whether `vllm serve` starts on this GPU, in vLLM's words (vllm_memory)."""
+    opts = settings.runtime_options if isinstance(settings.runtime_options, VllmOptions) else None
+    total, free = device.cuda_total_bytes, device.free_bytes
+    m = vllm_memory(spec, settings, opts, total, free, gpu_name=device.name)
+    if m.error:
+        fix = "lower --max-model-len" if "max seq len" in m.error or "max_model_len" in m.error else \
+            "raise --gpu-memory-utilization, add GPUs (--tensor-parallel-size) or use a smaller precision"
+        if m.estimated_max_model_len:
+            fix = (f"--max-model-len {m.estimated_max_model_len} (the longest that fits), or raise "
+                   "--gpu-memory-utilization")
+        if "Free memory on device" in m.error:
+            fix = f"--gpu-memory-utilization {int(free / total * 100) / 100:.2f} or free the GPU"
+        return Finding("vllm.start", "fail", f"vLLM {m.version} would refuse to start: {m.error}",
+                       measured=m.kv_tokens or 0, required=m.max_model_len, suggestion=fix)
+    return Finding("vllm.start", "pass",
+                   f"vLLM {m.version} starts: --max-model-len {count(m.max_model_len)}; KV cache "
+                   f"{gib(m.kv_available_bytes or 0)} = {count(m.kv_tokens or 0)} tokens; maximum concurrency "
+                   f"{m.max_concurrency:.2f}x for {count(m.max_model_len)} tokens per request",
+                   measured=m.kv_tokens, required=m.max_model_len)
