@@ -62,7 +62,8 @@ def _gib(b: int) -> str:
 
 def fixes(spec: ModelSpec, w: TrainingWorkload, budget: int, max_gpus: int = 8) -> List[Fix]:
     """Changes that bring the peak under `budget`, each with its re-assessed per-GPU peak.
-    Only changes that fit are returned, cheapest-to-apply first."""
+    Only changes that fit are returned, cheapest-to-apply first; a change that does not fit alone
+    is tried once more with gradient checkpointing added."""
     cands: List[Tuple[str, TrainingWorkload]] = []
     if not w.checkpointing:
         cands.append(("gradient checkpointing", w.with_(gradient_checkpointing=True)))
@@ -90,4 +91,9 @@ def fixes(spec: ModelSpec, w: TrainingWorkload, budget: int, max_gpus: int = 8) 
         peak = training_memory(spec, cw).peak_bytes
         if peak <= budget:
             out.append(Fix(f"{label} -> {_gib(peak)}", cw, peak, True))
+        elif not cw.checkpointing:  # the same change with checkpointing on top
+            cg = cw.with_(gradient_checkpointing=True)
+            peak = training_memory(spec, cg).peak_bytes
+            if peak <= budget:
+                out.append(Fix(f"{label} + gradient checkpointing -> {_gib(peak)}", cg, peak, True))
     return out
