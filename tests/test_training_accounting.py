@@ -9,7 +9,7 @@ import pytest
 from deepseek_probe.errors import InputError
 from deepseek_probe.profiles import get_model
 from deepseek_probe.training.accounting import training_memory
-from deepseek_probe.training.modules import lora_params, lora_targets, tensors, unmatched_targets
+from deepseek_probe.training.modules import expert_lora_params, lora_params, lora_targets, tensors, unmatched_targets
 from deepseek_probe.training.search import fits, fixes, max_micro_batch, max_seq_len
 from deepseek_probe.training.workload import make_workload
 
@@ -25,13 +25,22 @@ def test_tensor_groups_add_up_to_the_catalog_count(model):
     assert t.other >= 0 and t.other < 0.01 * spec.params  # norms, biases, routers are small
 
 
-def test_all_linear_on_moe_leaves_fused_experts_alone():
+def test_all_linear_on_moe_moves_mlp_names_to_the_fused_experts():
+    # peft _convert_peft_config_moe (deepseek_v2 -> "qwen2_moe" pattern): all-linear keeps the
+    # attention Linears, sends gate/gate_proj/up_proj/down_proj to the router and the fused
+    # experts (ParamWrapper), so the dense MLP and the shared experts get no LoRA
     spec = get_model("v2-lite")
     names = {m.name for m in lora_targets(spec, ("all-linear",))}
-    assert {"q_proj", "kv_a_proj_with_mqa", "kv_b_proj", "o_proj", "gate_proj"} <= names
-    assert tensors(spec).fused_experts > 0.9 * spec.params  # the experts are most of the model
-    # all-linear on V2-Lite trains about as much as on a dense 1.5B: the experts are not Linear
-    assert lora_params(spec, ("all-linear",), 16) < lora_params(get_model("1.5b"), ("all-linear",), 16)
+    assert names == {"q_proj", "kv_a_proj_with_mqa", "kv_b_proj", "o_proj"}
+    assert expert_lora_params(spec, ("all-linear",), 16) > 20 * lora_params(spec, ("q_proj",), 16)
+    # gate_up_proj is fused: its rank doubles, and it cannot be targeted half
+    only_down = expert_lora_params(spec, ("down_proj",), 8)
+    both = expert_lora_params(spec, ("gate_proj", "up_proj", "down_proj"), 8)
+    assert both > 2 * only_down
+    with pytest.raises(InputError, match="gate_up_proj"):
+        lora_params(spec, ("gate_proj",), 8)
+    # dense models are untouched by the conversion
+    assert expert_lora_params(get_model("8b"), ("all-linear",), 16) == 0
 
 
 def test_q_proj_v_proj_on_mla():

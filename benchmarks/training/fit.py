@@ -5,7 +5,8 @@ Usage: python3 benchmarks/training/fit.py [results.jsonl] [--markdown]
 
 Fitted on "cal" cases only (run_cases.py fixed the split before any fit):
 - NON_TORCH_BYTES: median over successful cal cases of NVML peak - torch max_memory_reserved;
-- ALLOCATOR_FRAGMENTATION: median over successful cal cases of max_reserved / max_allocated - 1.
+- ALLOCATOR_FRAGMENTATION: median over successful cal cases of (max_reserved - max_allocated) /
+  (max_allocated - allocated at a step end), the bytes that come and go each step.
 The "val" rows are the validation: the accounting never saw them.
 """
 
@@ -23,17 +24,22 @@ from deepseek_probe.profiles import get_model  # noqa: E402
 from deepseek_probe.training.accounting import training_memory  # noqa: E402
 from deepseek_probe.training.workload import make_workload  # noqa: E402
 
+# the case's `optim` ("" = Trainer default), or what the run recorded (str(TrainingArguments.optim))
 OPTIM = {"": "adamw", "adafactor": "adafactor", "adamw_bnb_8bit": "adamw_8bit", "sgd": "sgd",
-         "paged_adamw_8bit": "paged_adamw_8bit"}
+         "paged_adamw_8bit": "paged_adamw_8bit", "OptimizerNames.ADAMW_TORCH_FUSED": "adamw",
+         "OptimizerNames.ADAFACTOR": "adafactor", "OptimizerNames.ADAMW_BNB": "adamw_8bit",
+         "OptimizerNames.SGD": "sgd", "OptimizerNames.PAGED_ADAMW_8BIT": "paged_adamw_8bit"}
 GiB = 1 << 30
 
 
 def workload(r: dict):
-    targets = ("all-linear",) if r["targets"] == "all-linear" else tuple(r["targets"].split(",")) if r["targets"] \
-        else ("q_proj", "v_proj")
+    kw = {}
+    if r["method"] != "full":
+        kw = dict(lora_rank=r["rank"], lora_targets=("all-linear",) if r["targets"] == "all-linear"
+                  else tuple(r["targets"].split(",")))
     return make_workload(method=r["method"], micro_batch=r["batch"], seq_len=r["seq"],
-                         gradient_checkpointing=bool(r["gc"]), lora_rank=r["rank"] or 8, lora_targets=targets,
-                         load_precision=r["load"], optimizer=OPTIM[r.get("optim", "")], attention=r["attn"])
+                         gradient_checkpointing=bool(r["gc"]), load_precision=r["load"],
+                         optimizer=OPTIM[r.get("optim", "")], attention=r["attn"], **kw)
 
 
 def load(path: str) -> list:
@@ -43,7 +49,8 @@ def load(path: str) -> list:
 def fit(rows: list) -> dict:
     cal = [r for r in rows if r["split"] == "cal" and r["outcome"] == "ok"]
     non_torch = statistics.median(r["nvml_peak_used"] - r["max_reserved"] for r in cal)
-    frag = statistics.median(r["max_reserved"] / r["max_allocated"] - 1 for r in cal)
+    frag = statistics.median((r["max_reserved"] - r["max_allocated"]) / (r["max_allocated"] - r["steps"][-1]["alloc"])
+                             for r in cal)
     return {"non_torch_bytes": int(non_torch), "fragmentation": round(frag, 4), "n_cal": len(cal)}
 
 

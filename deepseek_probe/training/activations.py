@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import FrozenSet, Tuple
 
 from deepseek_probe.profiles import ModelSpec
-from deepseek_probe.training.modules import lora_targets
+from deepseek_probe.training.modules import expert_lora_params, lora_targets
 from deepseek_probe.training.workload import TrainingWorkload
 
 
@@ -48,6 +48,8 @@ class Regime:
     full: bool  # every weight trainable
     lora: FrozenSet[str]  # LoRA-wrapped module names
     attention: str
+    experts_lora: bool = False  # MoE: fused experts wrapped by peft lora.ParamWrapper
+    expert_bytes: int = 2  # dtype of the fused expert stack (fp32 after prepare_model_for_kbit_training)
 
     def trains(self, name: str) -> bool:
         return self.full or name in self.lora
@@ -55,10 +57,13 @@ class Regime:
 
 def regime(spec: ModelSpec, w: TrainingWorkload) -> Regime:
     lora: FrozenSet[str] = frozenset()
+    experts = False
     if w.method != "full":
         lora = frozenset(m.name for m in lora_targets(spec, w.lora_targets))
+        experts = spec.is_moe and expert_lora_params(spec, w.lora_targets, 1) > 0
     res = 4 if (w.load_precision == "fp32" or w.method == "qlora") else 2
-    return Regime(res, w.method == "qlora", w.method == "full", lora, w.attention)
+    eb = 4 if (w.load_precision == "fp32" or w.method == "qlora") else 2
+    return Regime(res, w.method == "qlora", w.method == "full", lora, w.attention, experts, eb)
 
 
 def _linear_inputs(r: Regime, names: Tuple[str, ...], in_width: int) -> int:
@@ -126,7 +131,8 @@ def _moe(spec: ModelSpec, r: Regime) -> int:
     h, mi, k = spec.hidden, spec.moe_intermediate, spec.experts_per_token
     saved = 4 * h if r.full else 0  # router: fp32 copy of the input, saved for the router weight's grad
     saved += 4 * spec.routed_experts  # router softmax output
-    per_copy = 2 * h * (1 if r.full else 0) + 3 * 2 * mi + (2 * mi if r.full else 0) + 2 * h
+    trains = r.full or r.experts_lora  # grouped_mm saves its inputs for the expert weights' grad
+    per_copy = 2 * h * trains + 3 * 2 * mi + 2 * mi * trains + 2 * h
     saved += k * per_copy
     if spec.shared_experts:
         saved += _mlp(r, h, mi * spec.shared_experts)
@@ -152,8 +158,14 @@ def saved_bytes(spec: ModelSpec, w: TrainingWorkload) -> Tuple[int, int]:
     per_moe = layer_saved_per_token(spec, r, w.seq_len, True) if spec.is_moe else 0
     layers = spec.dense_layers * per_dense + spec.moe_layers * per_moe
     one = max(per_dense if spec.dense_layers else 0, per_moe)
+    # peft lora.ParamWrapper on the fused experts (modules.py): _LoraFactorsProxy.forward builds
+    # W + scaling * lhs @ rhs (torch.baddbmm) in the experts' dtype for every MoE layer; grouped_mm
+    # keeps that merged stack for the input's gradient, and backward makes its gradient, as large
+    merged = 0
+    if r.experts_lora:
+        merged = spec.routed_experts * 3 * spec.hidden * spec.moe_intermediate * r.expert_bytes
     if w.checkpointing:
         # transformers GradientCheckpointingLayer: each layer keeps only its input hidden state;
         # backward recomputes one layer at a time
-        return spec.layers * r.res * spec.hidden * t, one * t
-    return layers * t, 0
+        return spec.layers * r.res * spec.hidden * t, one * t + 2 * merged
+    return layers * t + spec.moe_layers * merged, merged

@@ -11,8 +11,14 @@ Module names and shapes follow transformers 5.17 modeling files:
   `mlp.gate.weight` an nn.Parameter.
 What follows from that:
 - peft "all-linear" (peft/tuners/tuners_utils.py `_maybe_include_all_linear_layers`) targets every
-  nn.Linear / bnb Linear4bit except the output layer: on MoE models the fused experts are NOT
-  targeted (they are parameters, not Linear modules);
+  nn.Linear / bnb Linear4bit except the output layer;
+- on deepseek_v2 / deepseek_v3 (transformers conversion_mapping.py: both "qwen2_moe"-style) peft
+  rewrites the targets for the fused experts (peft utils/transformers_weight_conversion.py
+  `_convert_peft_config_moe`, mapping gate -> gate.weight, gate_proj/up_proj -> gate_up_proj,
+  down_proj -> down_proj; "all-linear" adds all four): the routed experts and the router get
+  LoRA through lora.ParamWrapper (A: in x r*E, B: r*E x out; gate_up_proj at rank 2r), and the
+  names gate_proj/up_proj/down_proj leave target_modules, so the dense MLP and the shared
+  experts get none. Measured: trainable counts of c33 / c35 / c37 (benchmarks/training/);
 - bitsandbytes 4-bit (transformers integrations/bitsandbytes.py `replace_with_bnb_linear`)
   replaces only nn.Linear, lm_head kept: the fused experts, embeddings, norms and router stay in
   the load dtype, and peft `prepare_model_for_kbit_training` (peft/utils/other.py) then casts
@@ -112,14 +118,43 @@ def tensors(spec: ModelSpec) -> ModelTensors:
                         1 if spec.tie_embeddings else 2, fused_vec)
 
 
+MOE_REMAPPED = ("gate", "gate_proj", "up_proj", "down_proj")  # peft _MOE_TARGET_MODULE_MAPPING["qwen2_moe"]
+
+
+def _wanted(spec: ModelSpec, targets: Tuple[str, ...]) -> Tuple[set, set]:
+    """(Linear module names peft wraps, MoE names it moves to the fused experts / router)."""
+    mods = tensors(spec).linears
+    names = {m.name for m in mods} if targets == ("all-linear",) else set(targets)
+    moved = set()
+    if spec.is_moe:
+        moved = names & set(MOE_REMAPPED) if targets != ("all-linear",) else set(MOE_REMAPPED)
+        if ("gate_proj" in moved) != ("up_proj" in moved):
+            raise InputError("LoRA on an MoE model: gate_proj and up_proj are fused into gate_up_proj; "
+                             "target both or neither (peft _convert_peft_config_moe)")
+        names -= set(MOE_REMAPPED)
+    return names, moved
+
+
+def expert_lora_params(spec: ModelSpec, targets: Tuple[str, ...], rank: int) -> int:
+    """LoRA parameters on the fused experts and the router (lora.ParamWrapper, peft >= 0.18)."""
+    _, moved = _wanted(spec, targets)
+    h, mi, e, ml = spec.hidden, spec.moe_intermediate, spec.routed_experts, spec.moe_layers
+    n = 0
+    if "gate_proj" in moved:  # gate_up_proj [E, 2I, h] at rank 2r (rank_pattern r x 2)
+        n += 2 * rank * e * (h + 2 * mi)
+    if "down_proj" in moved:  # down_proj [E, h, I]
+        n += rank * e * (mi + h)
+    if "gate" in moved:  # router weight [E, h], one "expert"
+        n += rank * (h + e)
+    return n * ml
+
+
 def lora_targets(spec: ModelSpec, targets: Tuple[str, ...]) -> Tuple[Linear, ...]:
     """The Linear kinds peft wraps for `target_modules` (suffix match, peft check_target_module_exists)."""
     mods = tensors(spec).linears
-    if targets == ("all-linear",):
-        return mods
-    wanted = set(targets)
-    hit = tuple(m for m in mods if m.name in wanted)
-    if not hit:
+    names, moved = _wanted(spec, targets)
+    hit = tuple(m for m in mods if m.name in names)
+    if not hit and not moved:
         names = sorted({m.name for m in mods})
         raise InputError(f"LoRA targets {','.join(targets)} match no module of {spec.id} "
                          f"(its linear modules: {','.join(names)})")
@@ -128,13 +163,14 @@ def lora_targets(spec: ModelSpec, targets: Tuple[str, ...]) -> Tuple[Linear, ...
 
 def lora_params(spec: ModelSpec, targets: Tuple[str, ...], rank: int) -> int:
     """Trainable LoRA parameters: A (r x in) + B (out x r) per targeted module (peft lora/layer.py
-    LoraLayer.update_layer)."""
-    return sum(rank * (m.in_features + m.out_features) * m.count for m in lora_targets(spec, targets))
+    LoraLayer.update_layer), plus the fused-expert / router adapters on MoE models."""
+    linear = sum(rank * (m.in_features + m.out_features) * m.count for m in lora_targets(spec, targets))
+    return linear + expert_lora_params(spec, targets, rank)
 
 
 def unmatched_targets(spec: ModelSpec, targets: Tuple[str, ...]) -> Tuple[str, ...]:
     """Target names that match nothing (peft ignores them while at least one matches)."""
     if targets == ("all-linear",):
         return ()
-    names = {m.name for m in tensors(spec).linears}
+    names = {m.name for m in tensors(spec).linears} | (set(MOE_REMAPPED) if spec.is_moe else set())
     return tuple(t for t in targets if t not in names)

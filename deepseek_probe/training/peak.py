@@ -88,7 +88,7 @@ def assemble(spec: ModelSpec, w: TrainingWorkload, ms: ModelStates, terms: List[
     phases = {"forward": fwd, "backward": bwd, "optimizer step": step}
     phase = max(phases, key=lambda k: phases[k])
     allocated = phases[phase]
-    frag = int(allocated * calibration.ALLOCATOR_FRAGMENTATION)
+    frag = int(max(0, allocated - resident) * calibration.ALLOCATOR_FRAGMENTATION)
     terms.append(Term("allocator", frag, calibration.ALLOCATOR_SOURCE))
     terms.append(Term("cuda_context", calibration.NON_TORCH_BYTES, calibration.NON_TORCH_SOURCE))
     peak = allocated + frag + calibration.NON_TORCH_BYTES
