@@ -15,7 +15,7 @@ Rules used (each from the code that decides it):
   lora_B(lora_A(dropout(x))) * scaling, dropout 0 = nn.Identity, so lora_A saves x (cast to bf16
   under autocast: peft keeps adapters fp32, `autocast_adapter_dtype=True`).
 - bitsandbytes Linear4bit.forward (bitsandbytes/nn/modules.py): `x.to(compute_dtype)`, then
-  MatMul4Bit (autograd/_functions.py) saves that bf16 input when the input needs a gradient and
+  MatMul4Bit (autograd/_functions.py) keeps only the weight (`ctx.tensors = (None, B)`) and
   returns the output in the input's dtype, so QLoRA's residual stream stays fp32 (peft
   prepare_model_for_kbit_training casted embeddings and norms to fp32).
 - sdpa (torch flash / memory-efficient backends, transformers integrations/sdpa_attention.py):
@@ -69,8 +69,9 @@ def regime(spec: ModelSpec, w: TrainingWorkload) -> Regime:
 def _linear_inputs(r: Regime, names: Tuple[str, ...], in_width: int) -> int:
     """Bytes saved per token for the input of the linears `names` that share one input tensor."""
     if r.quant:
-        # each Linear4bit makes and saves its own bf16 copy; each LoRA A saves an autocast copy
-        return sum(2 * in_width + (2 * in_width if n in r.lora else 0) for n in names)
+        # Linear4bit's bf16 copy of its input is not kept (bitsandbytes 0.50 MatMul4Bit.forward
+        # saves only the weight); each LoRA A saves its own autocast bf16 copy
+        return sum(2 * in_width for n in names if n in r.lora)
     trained = [n for n in names if r.trains(n)]
     if not trained:
         return 0
