@@ -65,7 +65,7 @@ def table(rows: list, gpu_total: int) -> list:
         err = (pred - meas) / meas if (meas and r["outcome"] == "ok") else None
         out.append(dict(id=r["id"], split=r["split"], model=r["model"], method=r["method"], load=r["load"],
                         batch=r["batch"], seq=r["seq"], gc=r["gc"], rank=r["rank"], targets=r["targets"],
-                        optim=r.get("optim") or "adamw_torch_fused", attn=r["attn"], outcome=r["outcome"],
+                        optim=OPTIM[r.get("optim", "")], attn=r["attn"], outcome=r["outcome"],
                         measured=meas, predicted=pred, err=err, pred_oom=pred_oom,
                         trainable_meas=r.get("trainable"), trainable_pred=m.trainable_params,
                         max_alloc=r.get("max_allocated"), max_res=r.get("max_reserved")))
