@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 import time
 import traceback
 
@@ -189,7 +190,7 @@ def run(case: dict, res: dict, events: str) -> None:
             steps.append({"alloc": torch.cuda.memory_allocated(), "max_alloc": torch.cuda.max_memory_allocated(),
                           "reserved": torch.cuda.memory_reserved()})
 
-    kw = dict(output_dir="/tmp/trainer_out", per_device_train_batch_size=b, max_steps=case.get("steps", 4),
+    kw = dict(output_dir=tempfile.mkdtemp(prefix="trainer_out"), per_device_train_batch_size=b, max_steps=case.get("steps", 4),
               gradient_accumulation_steps=case.get("accum", 1), bf16=True, gradient_checkpointing=gc,
               save_strategy="no", report_to="none", logging_steps=1000, disable_tqdm=True,
               dataloader_num_workers=0)

@@ -5,8 +5,9 @@
 set -o pipefail
 here=$(dirname "$0")
 if ls .whl/*.whl >/dev/null 2>&1; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl || exit 1
-  export PYTHONPATH=/tmp/site
+  site=$(mktemp -d)
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$site" .whl/*.whl || exit 1
+  export PYTHONPATH=$site
 fi
 python3 - <<'PY'
 import torch, transformers, peft, bitsandbytes

@@ -36,9 +36,7 @@ from deepseek_probe.training.modules import tensors
 from deepseek_probe.training.peak import ModelStates, Term, TrainingMemory, assemble
 from deepseek_probe.training.workload import TrainingWorkload
 
-# ZeRO paper's K for mixed-precision Adam (fp32 master + momentum + variance) and DeepSpeed's
-# fp32 gradient partition on top
-K_ADAM = 12  # the paper's figure; DeepSpeed's own sum is in sharded_memory
+# DeepSpeed's fp32 gradient partition, beside the ZeRO paper's K = 12 (fp32 master + 2 Adam states)
 FP32_GRAD = 4
 DERIVED = "derived from DeepSpeed / torch FSDP source, not measured"
 
@@ -50,7 +48,6 @@ def _largest_layer(spec: ModelSpec) -> int:
 
 
 def sharded_memory(spec: ModelSpec, w: TrainingWorkload, ms: ModelStates, terms: List[Term]) -> TrainingMemory:
-
     n, s = w.gpus, w.strategy
     full = w.method == "full"
     out: List = [t for t in terms if t.name not in ("weights", "gradients", "optimizer_states", "lora_adapters")]
@@ -63,7 +60,7 @@ def sharded_memory(spec: ModelSpec, w: TrainingWorkload, ms: ModelStates, terms:
                 Term("ddp_buckets", ms.grads, "DDP Reducer gradient buckets: a second copy of the gradients"),
                 Term("optimizer_states", ms.optimizer, "replicated (DDP)")]
         out = [t for t in out if t is not None]
-        resident = ms.weights + ms.adapters + ms.optimizer + ms.grads
+        resident = ms.weights + ms.adapters + ms.optimizer + ms.grads  # the last: the bucket copy
         return assemble(spec, w, ms, out, resident, 0, derived=True, notes=tuple(notes))
     # DeepSpeed / FSDP run the model in bf16 with fp32 master weights in the optimizer partition
     # frozen base (LoRA): replicated by ZeRO-1/2, sharded by ZeRO-3 / FSDP
