@@ -22,7 +22,9 @@ from deepseek_probe.runtimes.base import Estimate, Settings
 from deepseek_probe.snapshot import GpuInfo, Snapshot
 
 if TYPE_CHECKING:  # annotations only
+    from deepseek_probe.checks.training import TrainingOutcome
     from deepseek_probe.fixes import Fix
+    from deepseek_probe.training.workload import TrainingWorkload
     from deepseek_probe.runtimes.llamacpp import OffloadSplit
 
 FIT_LEVELS = ("gpu", "partial", "cpu", "none")  # best first
@@ -47,6 +49,7 @@ class Assessment:
     host_ram_bytes: Optional[int] = None
     decode_tokens_per_s: Optional[Dict[str, float]] = None  # low / mid / high, per sequence
     used_gpus: List[GpuInfo] = field(default_factory=list, repr=False)  # the GpuInfo of gpus_used
+    training: Optional["TrainingOutcome"] = None  # a fine-tuning question: its memory and searches
     # The command that makes this setup happen (argv), for the runtime asked; None when it does
     # not run here (then the fixes carry theirs) or no such command exists (command_note says why).
     launch_command: Optional[List[str]] = None
@@ -92,6 +95,8 @@ class Assessment:
     @property
     def per_gpu_bytes(self) -> Optional[int]:
         """What the runtime holds on each GPU used (0 when none is)."""
+        if self.training is not None:
+            return self.training.memory.peak_bytes
         if self.estimate is None:
             return None
         if not self.gpus_used:
@@ -123,6 +128,7 @@ class Assessment:
             "launch_command": self.launch_command,
             **({"launch_command_note": self.command_note} if self.command_note else {}),
             **({"command_understood": self.launch} if self.launch is not None else {}),
+            **({"training": _training_dict(self)} if self.training is not None else {}),
         }
 
 
@@ -177,7 +183,9 @@ def assess(question: Question, snapshot: Snapshot, verify_fixes: bool = True) ->
     from deepseek_probe import rules, runtimes, speed
     from deepseek_probe.runtimes import RUNTIMES
 
-    o = rules.run_checks(snapshot, question)
+    if question.training is not None:
+        return _assess_training(question, snapshot)
+    o = rules.run_checks(snapshot, question, detail=verify_fixes)
     gpus_used = [g.index for g in o.placement.gpus] if o.placement else []
     fit = fit_of(o.findings, gpus_used)
     est = o.estimate
@@ -209,8 +217,9 @@ def assess(question: Question, snapshot: Snapshot, verify_fixes: bool = True) ->
     if verify_fixes:
         findings = _verified(question, snapshot, findings)
     argv, note = (None, None) if fit == "none" else command_for(question, o.tensor_parallel, o.offload)
-    return Assessment(question, o.tensor_parallel, verdict(findings), findings, est, gpus_used,
-                      fit, gpu_layers if partial else None, host, tps, used, argv, note)
+    return Assessment(question, o.tensor_parallel, verdict(findings), findings, est, gpus_used, fit=fit,
+                      gpu_layers=gpu_layers if partial else None, host_ram_bytes=host,
+                      decode_tokens_per_s=tps, used_gpus=used, launch_command=argv, command_note=note)
 
 
 Asked = Union[Question, Tuple[ModelSpec, Settings]]
@@ -230,6 +239,53 @@ def check(snapshot: Snapshot, questions: Sequence[Asked]) -> CheckResult:
 def evaluate(snapshot: Snapshot, spec: ModelSpec, settings: Settings) -> Assessment:
     """assess() for a catalog model under given settings."""
     return assess(Question.of(spec, settings), snapshot)
+
+
+# -- fine-tuning (issue 22): the same question -> assessment path ------------------------------
+def _assess_training(question: Question, snapshot: Snapshot) -> Assessment:
+    """A fine-tuning run on this machine: per-GPU peak (training/accounting.py), fits or not,
+    the largest micro-batch and sequence, fixes (each re-computed), host RAM and disk."""
+    from deepseek_probe.checks.common import is_lost
+    from deepseek_probe.checks.driver import driver_findings
+    from deepseek_probe.checks.training import training_findings
+
+    w = question.training
+    gpus = [g for g in snapshot.visible_gpus if not is_lost(g)]
+    findings: List[Finding] = []
+    if question.resolution:
+        findings.append(Finding("model.resolved", "pass", question.resolution))
+    findings += driver_findings(snapshot, question.settings)
+    t = training_findings(snapshot, question.spec, w, gpus)
+    findings += t.findings
+    fix_argv = next((a for a in (_training_command(question, f.workload) for f in t.fixes) if a), None)
+    if fix_argv:
+        findings = [replace(f, fix_command=fix_argv) if f.check == "train.vram" and f.level == "fail" else f
+                    for f in findings]
+    fit = "gpu" if t.gpus else "none"
+    argv = _training_command(question, w) if fit == "gpu" else None
+    note = None if argv or fit == "none" else "a sharded run needs an accelerate / DeepSpeed config file"
+    return Assessment(question, w.gpus, verdict(findings), findings, None, [g.index for g in t.gpus], fit=fit,
+                      host_ram_bytes=t.memory.host_ram_bytes, used_gpus=list(t.gpus), training=t,
+                      launch_command=argv, command_note=note)
+
+
+def _training_command(question: Question, w: "TrainingWorkload") -> Optional[List[str]]:
+    from deepseek_probe.errors import InputError
+    from deepseek_probe.runtimes.model_refs import hf_repo
+    from deepseek_probe.training.launch import trl_command
+
+    try:
+        return trl_command(hf_repo(question.spec, _model_ref(question), "trl"), w)
+    except InputError:
+        return None
+
+
+def _training_dict(a: Assessment) -> Dict[str, object]:
+    t = a.training
+    w = a.question.training
+    return {"workload": {k: getattr(w, k) for k in w.__dataclass_fields__ if k != "explicit"},
+            "memory": t.memory.as_dict(), "max_micro_batch": t.max_micro_batch, "max_seq_len": t.max_seq_len,
+            "fixes": [{"label": f.label, "peak_bytes": f.peak_bytes} for f in t.fixes]}
 
 
 # -- the command that runs --------------------------------------------------------------------

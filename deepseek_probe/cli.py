@@ -74,6 +74,69 @@ def _settings_options(f):
     return f
 
 
+def _training_options(f):
+    """Fine-tuning flags shared by check / estimate (issue 22); their defaults are Trainer's."""
+    opts = [
+        click.option("--train", type=_Choice(["full", "lora", "qlora"]), default=None,
+                     help="Ask about a fine-tuning run instead of serving (Hugging Face Trainer / TRL defaults)."),
+        click.option("--batch", "micro_batch", type=int, default=None, help="Micro-batch per GPU (default 8)."),
+        click.option("--seq-len", type=int, default=None, help="Tokens per training sequence (default 2048)."),
+        click.option("--gradient-checkpointing/--no-gradient-checkpointing", default=None,
+                     help="Recompute activations in backward (default off; on for QLoRA)."),
+        click.option("--lora-rank", type=int, default=None, help="LoRA rank r (default 8)."),
+        click.option("--lora-alpha", type=int, default=None, help="LoRA alpha (default 2 x rank)."),
+        click.option("--lora-targets", default=None,
+                     help="all-linear, or module names: q_proj,v_proj (default q_proj,v_proj)."),
+        click.option("--optimizer", default=None,
+                     help="adamw (Trainer's adamw_torch_fused) | adamw_8bit | paged_adamw_8bit | adafactor | sgd."),
+        click.option("--gradient-accumulation", type=int, default=None, help="Gradient accumulation steps (default 1)."),
+        click.option("--gpus", type=int, default=None, help="GPUs the run uses (default 1)."),
+        click.option("--strategy", default=None, help="ddp | zero1 | zero2 | zero3 | fsdp (default ddp)."),
+        click.option("--offload", default=None, help="none | optimizer | params (ZeRO / FSDP CPU offload)."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+_TRAIN_FIELDS = {"micro_batch": "--batch", "seq_len": "--seq-len", "gradient_checkpointing": "--gradient-checkpointing",
+                 "lora_rank": "--lora-rank", "lora_alpha": "--lora-alpha", "lora_targets": "--lora-targets",
+                 "optimizer": "--optimizer", "gradient_accumulation": "--gradient-accumulation", "gpus": "--gpus",
+                 "strategy": "--strategy", "offload": "--offload"}
+
+
+def _workload(train, precision, given):
+    """The --train workload from the flags the user set (None without --train); a training flag
+    without --train is bad input."""
+    from deepseek_probe.errors import InputError
+
+    set_ = {k: v for k, v in given.items() if v is not None}
+    if train is None:
+        if set_:
+            raise InputError(f"{_TRAIN_FIELDS[next(iter(set_))]} needs --train full|lora|qlora")
+        return None
+    from deepseek_probe.training.workload import make_workload
+
+    if "lora_targets" in set_:
+        set_["lora_targets"] = tuple(t.strip() for t in str(set_["lora_targets"]).split(",") if t.strip())
+    if precision is not None:
+        set_["load_precision"] = precision
+    return make_workload(method=train, **set_)
+
+
+def _read_config(path: str) -> str:
+    """A config file a training command names (YAML, DeepSpeed JSON): regular files only."""
+    from deepseek_probe.errors import InputError
+
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: not a readable file")
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
+
+
 def _flags(runtime, precision, kv_precision, context, concurrency, tensor_parallel, mla_cache,
            gpu_memory_utilization):
     from deepseek_probe.question import Flags
@@ -87,11 +150,12 @@ def _launch_command() -> Optional[List[str]]:
     return (click.get_current_context().obj or {}).get("launch")
 
 
-def _questions(models, model_configs, flags, gpu_totals=()):
+def _questions(models, model_configs, flags, gpu_totals=(), training=None):
     """The questions of this invocation: from the launch command after `--`, else the flags."""
     from deepseek_probe import question
 
-    return question.build(models, model_configs, flags, _launch_command(), os.environ, gpu_totals)
+    return question.build(models, model_configs, flags, _launch_command(), os.environ, gpu_totals, training,
+                          _read_config)
 
 
 def _write(text: str, output: Optional[str]) -> None:
@@ -152,20 +216,32 @@ def cli(debug: bool) -> None:
 @click.option("--print-command", is_flag=True,
               help="Print only the launch command of each answer that runs here (one line each), "
                    "with the same exit code; why not, on stderr, for one that does not.")
+@_training_options
 def check(models, precision, kv_precision, context, concurrency, runtime, tensor_parallel,
           model_configs, snapshot_path, model_dir, fmt, output, no_redact, verify, mla_cache,
-          gpu_memory_utilization, print_command):
+          gpu_memory_utilization, print_command, train, **training_flags):
     """Check this machine (or a snapshot) against DeepSeek model requirements.
 
     \b
     With `-- LAUNCH COMMAND` at the end, check the exact command you will run:
       deepseek-probe check -- llama-server -m model.gguf -c 32768 -ngl 40
       deepseek-probe check -- vllm serve deepseek-ai/DeepSeek-R1-Distill-Qwen-32B --max-model-len 32768
-      deepseek-probe check -- ollama run deepseek-r1:32b"""
+      deepseek-probe check -- ollama run deepseek-r1:32b
+      deepseek-probe check --train lora --model deepseek-r1:7b --batch 4 --seq-len 4096
+      deepseek-probe check -- trl sft --model_name_or_path deepseek-ai/DeepSeek-R1-Distill-Qwen-7B --use_peft"""
     from deepseek_probe import assess, report
 
     from deepseek_probe.errors import InputError
 
+    training = _workload(train, precision, training_flags)
+    if training is not None and not models and not model_configs and _launch_command() is None:
+        # No model named: what can be fine-tuned here, and how (issue 22).
+        from deepseek_probe import survey
+
+        snap = _load_or_probe(snapshot_path, model_dir)
+        result = survey.training_survey(snap, training)
+        _write(report.render(result, fmt, redact=not no_redact, color=_color(fmt, output)), output)
+        sys.exit(result.exit_code)
     if not models and not model_configs and _launch_command() is None:
         given = [flag for flag, v in (("--precision", precision), ("--kv-precision", kv_precision),
                                       ("--context", context), ("--concurrency", concurrency),
@@ -178,10 +254,10 @@ def check(models, precision, kv_precision, context, concurrency, runtime, tensor
                              "with the settings that suit each")
     if verify and snapshot_path:
         raise InputError("--verify reserves memory on this machine's GPUs; it cannot be used with --snapshot")
-    if _launch_command() is not None:
-        from deepseek_probe.runtimes import launch as launch_mod
-
-        launch_mod.parse_launch(_launch_command(), os.environ)  # a bad command fails before probing
+    if _launch_command() is not None:  # a bad command fails before probing
+        _questions(models, model_configs, _flags(runtime, precision, kv_precision, context, concurrency,
+                                                 tensor_parallel, mla_cache, gpu_memory_utilization),
+                   training=training)
     snap = _load_or_probe(snapshot_path, model_dir)
     if not models and not model_configs and _launch_command() is None:
         # No model named: the capability survey (what runs here, how well, what the rest needs).
@@ -197,7 +273,7 @@ def check(models, precision, kv_precision, context, concurrency, runtime, tensor
     gpu_totals = [g.memory_total_bytes for g in snap.visible_gpus if g.memory_total_bytes]
     flags = _flags(runtime, precision, kv_precision, context, concurrency, tensor_parallel, mla_cache,
                    gpu_memory_utilization)
-    result = assess.check(snap, _questions(models, model_configs, flags, gpu_totals))
+    result = assess.check(snap, _questions(models, model_configs, flags, gpu_totals, training))
     if verify:
         from deepseek_probe import verify as verify_mod
 
@@ -287,8 +363,10 @@ def probe(fmt, output, model_dir, redact):
               help="Total memory of one GPU in GiB (vLLM sizes its KV pool from it).")
 @click.option("--format", "fmt", type=_Choice(["json", "text"]), default="text", show_default=True)
 @click.option("--output", type=click.Path(dir_okay=False), help="Write to FILE.")
+@_training_options
 def estimate(models, precision, kv_precision, context, concurrency, runtime, tensor_parallel,
-             model_configs, gpu_memory_gib, fmt, output, mla_cache, gpu_memory_utilization):
+             model_configs, gpu_memory_gib, fmt, output, mla_cache, gpu_memory_utilization, train,
+             **training_flags):
     """Memory a model needs per GPU, host RAM and disk (no probing).
 
     \b
@@ -303,9 +381,15 @@ def estimate(models, precision, kv_precision, context, concurrency, runtime, ten
     device_total = int(gpu_memory_gib * 2**30) if gpu_memory_gib else None
     flags = _flags(runtime, precision, kv_precision, context, concurrency, tensor_parallel, mla_cache,
                    gpu_memory_utilization)
-    questions = _questions(models, model_configs, flags, [device_total] if device_total else ())
+    questions = _questions(models, model_configs, flags, [device_total] if device_total else (),
+                           _workload(train, precision, training_flags))
     if not questions:
         raise InputError("estimate needs --model ID (or --model-config PATH); see `deepseek-probe models`")
+    if any(q.training is not None for q in questions):  # a fine-tuning run: its per-GPU peak
+        from deepseek_probe.report.estimate import render_training
+
+        _write(render_training(questions, fmt), output)
+        return
     results = []
     for q in questions:
         est = est_mod.estimate(q.spec, q.settings, device_total)

@@ -52,6 +52,8 @@ def worst_of(verdicts: Iterable[str]) -> str:
 # Unit of `measured` / `required` when they are numbers (renderers format by this).
 CHECK_UNITS: Dict[str, str] = {
     "gpu.vram": "bytes",
+    "train.vram": "bytes",
+    "train.gpus": "gpus",
     "llamacpp.offload": "bytes",
     "host.ram": "bytes",
     "host.cgroup_memory": "bytes",

@@ -14,12 +14,19 @@ Pure apart from the name resolver reading a local GGUF / checkpoint header when 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from deepseek_probe.errors import InputError
 from deepseek_probe.profiles import ModelSpec
 from deepseek_probe.runtimes.base import Settings
 from deepseek_probe.runtimes.command import ParsedCommand
+
+if TYPE_CHECKING:  # annotations only: training is imported only for a training question
+    from deepseek_probe.training.workload import TrainingWorkload
+
+# Reads a file a training launch command names (a YAML config, a DeepSpeed JSON); the CLI passes
+# one that opens regular files only.
+Reader = Callable[[str], str]
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,7 @@ class Question:
     resolution: Optional[str] = None  # one line saying what the name became, when not plain
     context_source: str = "runtime default"  # flag | launch command | runtime default | ...
     launch: Optional[Dict[str, object]] = None  # the launch command after `--`, as understood
+    training: Optional["TrainingWorkload"] = None  # a fine-tuning run instead of serving (issue 22)
 
     @classmethod
     def of(cls, spec: ModelSpec, settings: Settings) -> "Question":
@@ -115,11 +123,17 @@ def _from_config(path: str) -> _Named:
     return _Named(spec, path, None, None, "config.json", f"{path} -> {spec.id} (config.json)")
 
 
-def from_flags(models: Sequence[str], model_configs: Sequence[str], flags: Flags) -> List[Question]:
-    """One question per model named with --model / --model-config, settings from the flags."""
+def from_flags(models: Sequence[str], model_configs: Sequence[str], flags: Flags,
+               training: Optional["TrainingWorkload"] = None) -> List[Question]:
+    """One question per model named with --model / --model-config, settings from the flags (a
+    fine-tuning run when `training` is given: Trainer runs the model in transformers)."""
     from deepseek_probe.runtimes import RUNTIMES
 
     out = []
+    if training is not None:
+        for n in [_from_config(p) for p in model_configs] + [_resolve(m) for m in models]:
+            out.append(_training_question(n, training, flags))
+        return out
     for n in [_from_config(p) for p in model_configs] + [_resolve(m, flags.runtime) for m in models]:
         rt = flags.runtime or n.runtime or "transformers"
         implied = n.precision if n.precision in RUNTIMES[rt].precisions else None  # a GGUF quant means nothing to vLLM
@@ -129,15 +143,50 @@ def from_flags(models: Sequence[str], model_configs: Sequence[str], flags: Flags
     return out
 
 
+def _training_question(n: "_Named", w: "TrainingWorkload", flags: Flags,
+                       launch: Optional[Dict[str, object]] = None, note: Optional[str] = None) -> Question:
+    from deepseek_probe.runtimes import RUNTIMES
+
+    trainer = next(name for name, rt in RUNTIMES.items() if rt.trains)  # HF Trainer runs transformers
+    s = default_settings(n.spec, trainer, replace(flags, precision=w.load_precision, context=min(w.seq_len, n.spec.max_context)))
+    return Question(n.spec, replace(s, concurrency=w.micro_batch), n.name, n.resolved_by,
+                    "; ".join(x for x in (n.note, note) if x) or None, "training --seq-len", launch, w)
+
+
+def from_training_command(argv: Sequence[str], models: Sequence[str], model_configs: Sequence[str],
+                          flags: Flags, read: Reader) -> Optional[List[Question]]:
+    """`trl sft ...`, `llamafactory-cli train cfg.yaml`, `axolotl train cfg.yml`, `deepspeed ...`:
+    the fine-tuning run it starts; None when argv is not a training command."""
+    from deepseek_probe.training.launch import parse_training_command
+
+    t = parse_training_command(argv, read)
+    if t is None:
+        return None
+    echo: Dict[str, object] = {"program": t.program, "runtime": "training", "model": t.model_ref,
+                               "understood": [], "not_modelled": [], "ignored": list(t.ignored), "notes": []}
+    given = [_from_config(p) for p in model_configs] + [_resolve(m) for m in models]
+    if not given and not t.model_ref:
+        raise InputError(f"{t.program}: the command names no model; add --model ID")
+    named = given or [_resolve(str(t.model_ref))]
+    if given and t.model_ref:
+        own = _resolve(str(t.model_ref))
+        if any(n.spec.id != own.spec.id for n in given):
+            raise InputError(f"--model and the command's model {t.model_ref} ({own.spec.id}) disagree: drop one")
+    return [_training_question(n, t.workload, flags, echo) for n in named]
+
+
 def from_command(argv: Sequence[str], env: Mapping[str, str], models: Sequence[str],
                  model_configs: Sequence[str], flags: Flags,
-                 gpu_totals: Sequence[int] = ()) -> List[Question]:
+                 gpu_totals: Sequence[int] = (), read: Optional[Reader] = None) -> List[Question]:
     """The question a launch command asks: its runtime, its flags and defaults, its model.
 
     --model / --model-config name the model when the command's own model is absent or a file not
     on this machine; when both name a model they must agree (else: one-line error)."""
     from deepseek_probe.runtimes import launch as launch_mod
 
+    training = from_training_command(argv, models, model_configs, flags, read or _no_reader)
+    if training is not None:
+        return training
     cmd = launch_mod.parse_launch(argv, env)
     named = _command_models(cmd, models, model_configs)
     quant = launch_mod.command_quant(cmd)
@@ -183,17 +232,24 @@ def _command_models(cmd: ParsedCommand, models: Sequence[str],
     return [(n, f"--model {n.name} and the command's {ref} are the same model") for n in given]
 
 
+def _no_reader(path: str) -> str:
+    raise InputError(f"{path}: this command reads no files")
+
+
 def build(models: Sequence[str], model_configs: Sequence[str], flags: Flags,
           launch: Optional[Sequence[str]] = None, env: Optional[Mapping[str, str]] = None,
-          gpu_totals: Sequence[int] = ()) -> List[Question]:
+          gpu_totals: Sequence[int] = (), training: Optional["TrainingWorkload"] = None,
+          read: Optional[Reader] = None) -> List[Question]:
     """The questions of one invocation: from the launch command after `--` when there is one,
-    else from the flags."""
+    else from the flags (`training`: the --train workload)."""
     if launch is not None:
         import os
 
+        if training is not None and training.explicit:
+            raise InputError("--train flags and a launch command both describe the run: use one")
         return from_command(launch, os.environ if env is None else env, models, model_configs, flags,
-                            gpu_totals)
-    return from_flags(models, model_configs, flags)
+                            gpu_totals, read)
+    return from_flags(models, model_configs, flags, training)
 
 
 def model_spec(name: str) -> Tuple[ModelSpec, Optional[str]]:

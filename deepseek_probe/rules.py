@@ -58,11 +58,11 @@ class Outcome:
     offload: Optional[OffloadSplit] = None
 
 
-def _place(snapshot: Snapshot, spec: "ModelSpec", settings: "Settings", gpus: List["GpuInfo"]):
+def _place(snapshot: Snapshot, spec: "ModelSpec", settings: "Settings", gpus: List["GpuInfo"], detail: bool):
     """Placement, its VRAM findings and the runtime's own start verdict. When the split was
     chosen automatically and the runtime itself would refuse it (vLLM's KV pool below one
     request), a wider split over more of the visible GPUs is tried, as a user would."""
-    placement, vram = place_and_check_vram(snapshot, spec, settings, gpus)
+    placement, vram = place_and_check_vram(snapshot, spec, settings, gpus, detail)
     if placement is None:
         return placement, vram, []
     started = start_findings(spec, replace(settings, tensor_parallel=placement.tensor_parallel), placement.gpus)
@@ -72,7 +72,7 @@ def _place(snapshot: Snapshot, spec: "ModelSpec", settings: "Settings", gpus: Li
     for n in range(placement.tensor_parallel + 1, len(gpus) + 1):
         wider = replace(settings, tensor_parallel=n)
         try:
-            p2, vram2 = place_and_check_vram(snapshot, spec, wider, gpus)
+            p2, vram2 = place_and_check_vram(snapshot, spec, wider, gpus, detail)
         except InputError:  # heads not divisible by n
             continue
         if p2 is None or not p2.fits:
@@ -84,9 +84,11 @@ def _place(snapshot: Snapshot, spec: "ModelSpec", settings: "Settings", gpus: Li
     return placement, vram, started
 
 
-def run_checks(snapshot: Snapshot, question: Question) -> Outcome:
+def run_checks(snapshot: Snapshot, question: Question, detail: bool = True) -> Outcome:
     """All checks for one question. Raises InputError only for settings that make no sense for
-    the model (the estimator's verdict), never for what the machine lacks."""
+    the model (the estimator's verdict), never for what the machine lacks. `detail` False leaves
+    out the fix proposals and the pool's room (a survey candidate, a plan node: the verdict is
+    the same)."""
     from deepseek_probe import estimate as est_mod
 
     spec, settings, launch = question.spec, question.settings, question.launch
@@ -124,7 +126,7 @@ def run_checks(snapshot: Snapshot, question: Question) -> Outcome:
             findings += cpu_findings
         findings += platform_cpu.findings(snapshot, spec, settings, weights_bytes=base_estimate.disk_bytes)
     else:
-        placement, vram_findings, started = _place(snapshot, spec, settings, gpus)
+        placement, vram_findings, started = _place(snapshot, spec, settings, gpus, detail)
         findings += vram_findings + started
         if placement is not None and placement.offload is not None:
             offload_host_bytes = placement.offload.host_bytes

@@ -13,7 +13,7 @@ snapshot in, rows out.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from deepseek_probe import __version__, profiles, runtimes
 from deepseek_probe.assess import MACHINE_CHECKS, Assessment, assess, command_for
@@ -26,6 +26,10 @@ from deepseek_probe.fixes import CONTEXT_STEP_TOKENS, max_context_fitting
 from deepseek_probe.profiles import ModelSpec
 from deepseek_probe.question import Flags, Question, question_for
 from deepseek_probe.snapshot import GpuInfo, Snapshot
+
+if TYPE_CHECKING:  # annotations only
+    from deepseek_probe.assess import CheckResult
+    from deepseek_probe.training.workload import TrainingWorkload
 
 SCHEMA = "deepseek-probe/survey"
 SCHEMA_VERSION = 1
@@ -287,3 +291,32 @@ def survey(snap: Snapshot, specs: Optional[Sequence[ModelSpec]] = None) -> Surve
     groups = architecture_groups(specs if specs is not None else profiles.all_models())
     rows = [_row_for(snap, g) for g in groups]
     return SurveyResult(snap, rows, health_findings(snap), local_checkpoints(snap))
+
+
+def training_survey(snap: Snapshot, workload: "TrainingWorkload",
+                    specs: Optional[Sequence[ModelSpec]] = None) -> "CheckResult":
+    """`check --train METHOD` with no model: the fine-tuning run asked, on every architecture of
+    the catalog (one assessment each): which fit here, the largest micro-batch and the longest
+    sequence, and the fixes for the rest."""
+    from deepseek_probe.assess import CheckResult
+    from deepseek_probe.question import Question
+    from deepseek_probe.training.modules import check_family
+
+    out = []
+    for group in architecture_groups(specs if specs is not None else profiles.all_models()):
+        spec = group[0]
+        try:
+            check_family(spec)  # architectures the accounting models (Llama, Qwen2/3, DeepSeek-V2/V3)
+        except InputError:
+            continue
+        trainer = next(n for n, rt in runtimes.RUNTIMES.items() if rt.trains)
+        s = replace(runtimes.default_settings(spec, trainer), precision=workload.load_precision,
+                    context=min(workload.seq_len, spec.max_context), concurrency=workload.micro_batch)
+        try:
+            out.append(assess(Question(spec, s, spec.id, "catalog", context_source="training --seq-len",
+                                       training=workload), snap))
+        except InputError:  # LoRA targets this architecture does not have (peft would refuse too)
+            continue
+    if not out:
+        raise InputError("no catalog model has the asked LoRA targets; name them with --lora-targets")
+    return CheckResult(snap, out)

@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # annotations only (from __future__ import annotations): no i
 
 
 def place_and_check_vram(snapshot: Snapshot, spec: ModelSpec, settings: Settings,
-                          gpus: List[GpuInfo]) -> Tuple[Optional[Placement], List[Finding]]:
+                          gpus: List[GpuInfo], detail: bool = True) -> Tuple[Optional[Placement], List[Finding]]:
     runtime = RUNTIMES[settings.runtime]
     unreadable = [g for g in gpus if g.memory_free_bytes is None]
     if unreadable:
@@ -59,9 +59,9 @@ def place_and_check_vram(snapshot: Snapshot, spec: ModelSpec, settings: Settings
                               suggestion="report this with the snapshot attached")]
     out: List[Finding] = []
     if runtime.reserves_fraction_of_total:
-        out += _reserved_vram_findings(spec, settings, placement, len(gpus))
+        out += _reserved_vram_findings(spec, settings, placement, len(gpus), detail)
     else:
-        out += _vram_findings(spec, settings, placement, len(gpus))
+        out += _vram_findings(spec, settings, placement, len(gpus), detail)
     mig = _mig_gpus(placement.gpus)
     if mig and placement.fits:
         out = [_mig_unknown(f, mig[0]) if f.check == "gpu.vram" else f for f in out]
@@ -83,7 +83,8 @@ def _mig_gpus(gpus: Sequence[GpuInfo]) -> List[GpuInfo]:
     return [g for g in gpus if g.mig_enabled]
 
 
-def _vram_findings(spec: ModelSpec, settings: Settings, p: Placement, n_visible: int) -> List[Finding]:
+def _vram_findings(spec: ModelSpec, settings: Settings, p: Placement, n_visible: int,
+                   detail: bool = True) -> List[Finding]:
     from deepseek_probe import fixes as plan
 
     need = need_bytes(p.estimate)
@@ -99,9 +100,9 @@ def _vram_findings(spec: ModelSpec, settings: Settings, p: Placement, n_visible:
             msg += f" (use CUDA_VISIBLE_DEVICES={','.join(str(g.index) for g in sorted(p.gpus, key=lambda g: g.index))})"
         return [Finding("gpu.vram", "pass", msg, measured=free, required=required)] + _fewer_layers(spec, settings, p)
     if RUNTIMES[settings.runtime].splits_layers:  # what does not fit runs from host RAM
-        return _offload_findings(spec, settings, p)
+        return _offload_findings(spec, settings, p, detail)
     budget = free - DEVICE_MARGIN_BYTES
-    fixes = plan.vram_fixes(spec, replace(settings, tensor_parallel=p.tensor_parallel), budget,
+    fixes = _proposed(detail, spec, replace(settings, tensor_parallel=p.tensor_parallel), budget,
                             gpu_total_bytes=tightest.memory_total_bytes, gpu_name=tightest.name,
                             n_gpus=n_visible, compute_capability=cc_of(tightest))
     short = required - free
@@ -112,7 +113,8 @@ def _vram_findings(spec: ModelSpec, settings: Settings, p: Placement, n_visible:
                     suggestion=plan.fixes_text(fixes, short, per_gpu=len(p.gpus) > 1), fixes=fixes)]
 
 
-def _reserved_vram_findings(spec: ModelSpec, settings: Settings, p: Placement, n_visible: int) -> List[Finding]:
+def _reserved_vram_findings(spec: ModelSpec, settings: Settings, p: Placement, n_visible: int,
+                            detail: bool = True) -> List[Finding]:
     """A runtime that reserves a share of the device (vLLM): util x total must be free at start;
     the KV pool must hold one max-length sequence."""
     from deepseek_probe import fixes as plan
@@ -125,7 +127,7 @@ def _reserved_vram_findings(spec: ModelSpec, settings: Settings, p: Placement, n
     free = min(g.memory_free_bytes or 0 for g in p.gpus)
     reserve = math.ceil(util * total)
     where = f"{gpu_label(tightest)}" if len(p.gpus) == 1 else f"each of {len(p.gpus)} GPUs"
-    pool_text = _pool_text(spec, settings, p.tensor_parallel, reserve)
+    pool_text = _pool_text(spec, settings, p.tensor_parallel, reserve) if detail else ""
     if reserve <= free and need <= reserve:
         return [Finding("gpu.vram", "pass",
                         f"{label} reserves {util:g} x {gib(total)} = {gib(reserve)} on {where} "
@@ -147,7 +149,7 @@ def _reserved_vram_findings(spec: ModelSpec, settings: Settings, p: Placement, n
         budget = lowered_reserve
     else:
         budget = reserve
-    fixes = plan.vram_fixes(spec, replace(settings, tensor_parallel=p.tensor_parallel), budget,
+    fixes = _proposed(detail, spec, replace(settings, tensor_parallel=p.tensor_parallel), budget,
                             gpu_total_bytes=tightest.memory_total_bytes, gpu_name=tightest.name,
                             n_gpus=n_visible, compute_capability=cc_of(tightest))
     short = need - budget
@@ -172,7 +174,7 @@ def _pool_text(spec: ModelSpec, settings: Settings, tp: int, budget: int) -> str
     return ("; the KV pool allows " + ", or ".join(parts)) if parts else ""
 
 
-def _offload_findings(spec: ModelSpec, settings: Settings, p: Placement) -> List[Finding]:
+def _offload_findings(spec: ModelSpec, settings: Settings, p: Placement, detail: bool = True) -> List[Finding]:
     """llama.cpp: what does not fit on the GPUs runs from host RAM (slower but it runs), unless the
     command fixed the GPU layers itself (-ngl N): --fit then leaves them alone and the load runs out
     of GPU memory (common/arg.cpp: --fit only adjusts arguments the user did not set)."""
@@ -184,7 +186,7 @@ def _offload_findings(spec: ModelSpec, settings: Settings, p: Placement) -> List
     split = llamacpp.offload_split(spec, s, max(budget, 0))
     need = need_bytes(p.estimate)
     short = need - budget
-    fixes = plan.vram_fixes(spec, s, budget, gpu_total_bytes=p.gpus[0].memory_total_bytes,
+    fixes = _proposed(detail, spec, s, budget, gpu_total_bytes=p.gpus[0].memory_total_bytes,
                             gpu_name=p.gpus[0].name, n_gpus=len(p.gpus), compute_capability=cc_of(p.gpus[0]))
     fixes = [f for f in fixes if f.kind != "offload"]
     layers = llamacpp.user_gpu_layers(settings)
@@ -210,6 +212,15 @@ def _offload_findings(spec: ModelSpec, settings: Settings, p: Placement) -> List
                 suggestion=f"-ngl {split.ngl} (llama.cpp --fit picks this itself); "
                            f"full GPU speed needs {gib(short)} more VRAM per GPU"),
     ]
+
+
+def _proposed(detail: bool, *args: object, **kw: object) -> "List[plan.Fix]":
+    """The fixes a failing profile can take (fixes.vram_fixes), only when they will be shown: a
+    survey candidate or a plan node needs the verdict, not the suggestions (they are the costly
+    part: each is pre-checked against the estimator)."""
+    from deepseek_probe import fixes
+
+    return fixes.vram_fixes(*args, **kw) if detail else []  # type: ignore[arg-type]
 
 
 def _fewer_layers(spec: ModelSpec, settings: Settings, p: Placement) -> List[Finding]:

@@ -23,14 +23,14 @@ def memory_bars(a: object) -> List[str]:
     out = []
     for g in used:
         total = g.memory_total_bytes
-        if not total:
+        if not total or total <= 0:
             continue
         other = max(0, total - (g.memory_free_bytes or total))  # held before the runtime starts
         cells: List[str] = []
-        for mark, _, attr in _PARTS:
-            cells += [mark] * round(WIDTH * getattr(d, attr) / total)
-        cells += ["o"] * round(WIDTH * other / total)
-        cells = (cells + ["."] * WIDTH)[:WIDTH]
+        for mark, n in [(m, getattr(d, attr)) for m, _, attr in _PARTS] + [("o", other)]:
+            # clamped: a snapshot can hold any numbers, the bar stays WIDTH wide
+            cells += [mark] * max(0, min(WIDTH - len(cells), round(WIDTH * n / total)))
+        cells += ["."] * (WIDTH - len(cells))
         free = total - other - d.total_bytes
         out.append(f"GPU {g.index} [{''.join(cells)}] {gib(d.total_bytes)} of {gib(total)}"
                    + (f", {gib(free)} left" if free >= 0 else f", short by {gib(-free)}"))
@@ -40,8 +40,33 @@ def memory_bars(a: object) -> List[str]:
     return out
 
 
+def training_title(a: object) -> Optional[str]:
+    """'deepseek-r1-distill-qwen-7b · qlora fine-tune · micro-batch 2 × 2 048 tokens · ...' or None."""
+    w = getattr(getattr(a, "question", None), "training", None)
+    if w is None:
+        return None
+    from deepseek_probe.units import count
+
+    ckpt = "checkpointing" if w.checkpointing else "no checkpointing"
+    shard = f" · {w.gpus} GPUs {w.strategy}" + (f" + {w.offload} offload" if w.offload != "none" else "") \
+        if w.gpus > 1 else ""
+    return (f"{a.model} · {w.method} fine-tune ({w.load_precision}) · micro-batch {w.micro_batch} × "
+            f"{count(w.seq_len)} tokens · {w.optimizer} · {ckpt}{shard}")
+
+
 def speed_line(a: object) -> Optional[str]:
     """How it runs and how fast: 'runs on the GPU · 17.3 GiB per GPU · ≈ 42 tok/s (30–54)'."""
+    t = getattr(a, "training", None)
+    if t is not None:  # a fine-tuning run: its peak and the room left
+        from deepseek_probe.units import count
+
+        parts = [("fits" if a.fit == "gpu" else "does not fit") + f": peak {gib(t.memory.peak_bytes)} per GPU "
+                 f"({t.memory.peak_phase})"]
+        if t.max_micro_batch:
+            parts.append(f"largest micro-batch {count(t.max_micro_batch)}")
+        if t.max_seq_len:
+            parts.append(f"longest sequence {count(t.max_seq_len)}")
+        return " · ".join(parts)
     fit = getattr(a, "fit", None)
     words = {"gpu": "runs on the GPU", "partial": "runs with layers on the CPU",
              "cpu": "runs on the CPU only", "none": "does not run this way"}.get(fit or "none")

@@ -95,3 +95,35 @@ def _model_doc(spec) -> dict:
     return {"id": spec.id, "aliases": list(spec.aliases), "params": spec.params,
             "active_params": spec.active_params, "attention": _attention(spec),
             "layers": spec.layers, "max_context": spec.max_context, "memory_model": _verification(spec)}
+
+
+def render_training(questions: List, fmt: str) -> str:
+    """`estimate --train ...` (or `estimate -- trl sft ...`): each run's per-GPU peak and its terms."""
+    from deepseek_probe.training.accounting import training_memory
+
+    docs = []
+    for q in questions:
+        w = q.training
+        m = training_memory(q.spec, w)
+        docs.append({"schema_version": 1, "model": q.spec.id, "model_resolution": q.model_dict(),
+                     "training": {"workload": {k: getattr(w, k) for k in w.__dataclass_fields__ if k != "explicit"},
+                                  "memory": m.as_dict()}})
+    if fmt == "json":
+        return json.dumps(docs[0] if len(docs) == 1 else docs, indent=1)
+    out = []
+    for d in docs:
+        w, m = d["training"]["workload"], d["training"]["memory"]
+        out.append(f"{d['model']} · {w['method']} fine-tune · {w['load_precision']} weights · micro-batch "
+                   f"{w['micro_batch']} x {count(w['seq_len'])} tokens · {w['optimizer']} · "
+                   f"{w['gpus']} GPU(s) {w['strategy']}")
+        out.append(f"  peak per GPU      {gib(m['peak_bytes'])}  ({m['peak_phase']}; what NVML shows, margin not included)")
+        for t in m["terms"]:
+            out.append(f"    {t['name']:<15} {gib(t['bytes'])}")
+        out.append(f"  trainable params  {count(m['trainable_params'])}")
+        out.append(f"  host RAM          {gib(m['host_ram_bytes'])}")
+        out.append(f"  checkpoint disk   {gib(m['checkpoint_disk_bytes'])}")
+        if m["derived_only"]:
+            out.append("  multi-GPU figures derived from DeepSpeed / FSDP source, not measured")
+        out += [f"  note              {n}" for n in m["notes"]]
+        out.append("")
+    return "\n".join(out)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, List, Optional, Sequence
 
 from deepseek_probe.report.text import fmt_value
-from deepseek_probe.report.bars import command_line, memory_bars, speed_line
+from deepseek_probe.report.bars import command_line, memory_bars, speed_line, training_title
 from deepseek_probe.units import count, gib
 
 
@@ -145,6 +145,9 @@ def _with_command(f: Any) -> Optional[str]:
 
 
 def _title(p: Any) -> str:
+    trained = training_title(p)
+    if trained:
+        return trained
     tp = f", TP {p.tensor_parallel}" if p.tensor_parallel > 1 else ""
     return (f"{p.model} ({p.precision}, KV {p.kv_precision}, {count(p.context)} tokens × "
             f"{p.concurrency}, {p.runtime}{tp})")

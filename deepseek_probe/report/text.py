@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, List, Sequence
 
-from deepseek_probe.report.bars import command_line, memory_bars, speed_line
+from deepseek_probe.report.bars import command_line, memory_bars, speed_line, training_title
 from deepseek_probe.units import count, gib
 
 _COLORS = {"pass": "32", "warn": "33", "fail": "31", "unknown": "35"}  # ANSI SGR green/yellow/red/magenta
@@ -75,6 +75,9 @@ def machine_summary(snap: Any) -> List[str]:
 
 
 def _profile_title(p: Any) -> str:
+    trained = training_title(p)
+    if trained:
+        return trained
     tp = f" · TP {p.tensor_parallel}" if p.tensor_parallel > 1 else ""
     return (f"{p.model} · {p.precision} (KV {p.kv_precision}) · {count(p.context)} tokens"
             f" × {p.concurrency} · {p.runtime}{tp}")
@@ -82,6 +85,9 @@ def _profile_title(p: Any) -> str:
 
 def render_check(result: Any, color: bool = False) -> str:
     from deepseek_probe.findings import EXIT_CODES
+
+    if len(result.profiles) > 3 and all(training_title(p) for p in result.profiles):
+        return _training_table(result, color)
 
     v = result.verdict
     out = [_bold(f"deepseek-probe {result.tool_version} · verdict ", color)
@@ -132,6 +138,32 @@ def _finding_lines(findings: Sequence[Any], color: bool) -> List[str]:
 
             lines.append(f"  {'':4}  {'':<{width}}    $ {shell_line(f.fix_command)}")
     return lines
+
+
+def _training_table(result: Any, color: bool) -> str:
+    """`check --train METHOD` with no model: one line per architecture."""
+    from deepseek_probe.findings import EXIT_CODES
+
+    v = result.verdict
+    w = result.profiles[0].question.training
+    out = [_bold(f"deepseek-probe {result.tool_version} · what this machine can fine-tune · verdict ", color)
+           + _paint(v.upper(), v, color) + f" (exit {EXIT_CODES[v]})"]
+    out += machine_summary(result.snapshot)
+    out += ["", f"{w.method} fine-tune ({w.load_precision}), micro-batch {w.micro_batch} × {count(w.seq_len)} "
+                f"tokens, {w.optimizer}, {'checkpointing' if w.checkpointing else 'no checkpointing'}", "",
+            f"{'model':<34} {'params':>8}  {'fits':<5} {'peak/GPU':>10} {'max batch':>9} {'max seq':>9}"]
+    for p in result.profiles:
+        t = p.training
+        fits = _paint(f"{'yes' if p.fit == 'gpu' else 'no':<5}", "pass" if p.fit == "gpu" else "fail", color)
+        out.append(f"{p.model[:34]:<34} {p.question.spec.params / 1e9:>7.1f}B  {fits} {gib(t.memory.peak_bytes):>10} "
+                   f"{count(t.max_micro_batch) if t.max_micro_batch else '-':>9} "
+                   f"{count(t.max_seq_len) if t.max_seq_len else '-':>9}")
+        if p.fit != "gpu" and t.fixes:
+            out.append(f"    to fit it: {t.fixes[0].label}")
+    out += ["", "peak: what NVML shows at the run's peak (measured on an H200 for one GPU; multi-GPU "
+                "derived); max batch at this sequence, max seq at this micro-batch",
+            "check one model in full: deepseek-probe check --train METHOD --model ID"]
+    return "\n".join(out) + "\n"
 
 
 # --- plan ---------------------------------------------------------------------------------------

@@ -135,6 +135,8 @@ class Runtime:
     runs_on_cpu: bool = False
     # True when it loads GGUF files (a GGUF quant names its weights; an HF checkpoint's does not).
     loads_gguf: bool = False
+    # True for the runtime Hugging Face Trainer (and TRL, LLaMA-Factory, axolotl on it) trains in.
+    trains: bool = False
     # True when it runs FP8 weights on GPUs without FP8 units through Marlin's weight-only kernels
     # (vLLM: model_executor/layers/quantization/utils/marlin_utils_fp8.py).
     fp8_marlin: bool = False

@@ -27,6 +27,8 @@ RUNTIME = Runtime(
     "Hugging Face transformers generate(): DynamicCache in the model dtype; fp8 = fine-grained "
     "FP8 (V3 checkpoints), int8/int4 = bitsandbytes/AWQ/GPTQ",
     label="transformers", lower_precisions=("fp16", "fp8", "int8", "int4"), tp_flag='device_map="auto"',
+    # Trainer (transformers/trainer.py) and TRL, LLaMA-Factory, axolotl on top of it train here
+    trains=True,
     # its V3.2 / V4 caches were measured (benchmarks/models2026/measure_transformers.json)
     sparse_kv_measured=True,
     # PyTorch 2.11's default PyPI wheel is cu130: "torch": "2.11.0+cu130" in groundtruth-h100.json

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Callable, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from deepseek_probe.training.workload import TrainingInputError, TrainingWorkload, make_workload
 
@@ -81,6 +81,8 @@ def _targets(v: object) -> Tuple[str, ...]:
 
 
 # -- TRL ------------------------------------------------------------------------------------
+# list[str] fields of TRL's ModelConfig (nargs="+"): `--lora_target_modules q_proj v_proj`
+_TRL_LISTS = ("lora_target_modules",)
 _TRL_SWITCHES = ("use_peft", "load_in_4bit", "use_bnb_nested_quant", "gradient_checkpointing", "bf16",
                  "packing", "load_in_8bit", "fp16")
 
@@ -98,6 +100,14 @@ def _hf_args(argv: Sequence[str]) -> Dict[str, str]:
         if "=" in key:
             key, val = key.split("=", 1)
             out[key] = val
+        elif key in _TRL_LISTS:  # HfArgumentParser: a list field takes every word up to the next flag
+            j = i + 1
+            while j < len(argv) and not argv[j].startswith("--"):
+                j += 1
+            if j == i + 1:
+                raise TrainingInputError(f"--{key} needs a value")
+            out[key] = ",".join(argv[i + 1:j])
+            i = j - 1
         elif i + 1 < len(argv) and not argv[i + 1].startswith("--"):
             out[key] = argv[i + 1]
             i += 1
@@ -324,3 +334,32 @@ def parse_training_command(argv: Sequence[str], read: Reader) -> Optional[Traini
     if prog == "deepspeed":
         return parse_deepspeed(rest, read)
     return None
+
+
+# -- the inverse (issue 25): the `trl sft` line that runs a workload ---------------------------------
+_OPTIM_FLAG = {"adamw": "adamw_torch_fused", "adamw_8bit": "adamw_8bit", "paged_adamw_8bit": "paged_adamw_8bit",
+               "adafactor": "adafactor", "sgd": "sgd"}
+
+
+def trl_command(model_ref: str, w: TrainingWorkload) -> List[str]:
+    """`trl sft ...` with every field that changes memory spelled out (parse_trl reads it back to
+    the same workload). One GPU only: a sharded run needs an accelerate / DeepSpeed config file,
+    which a command line cannot carry (TrainingInputError says so)."""
+    if w.gpus > 1:
+        raise TrainingInputError(f"{w.strategy} over {w.gpus} GPUs needs an accelerate or DeepSpeed config "
+                                 "file (zero_stage, offload): no single command line carries it")
+    argv = ["trl", "sft", "--model_name_or_path", model_ref,
+            "--dtype", "float32" if w.load_precision == "fp32" else "bfloat16", "--bf16", "true",
+            "--per_device_train_batch_size", str(w.micro_batch), "--max_length", str(w.seq_len),
+            "--gradient_checkpointing", "true" if w.checkpointing else "false",
+            "--optim", _OPTIM_FLAG[w.optimizer],
+            "--gradient_accumulation_steps", str(w.gradient_accumulation)]
+    if w.packing:
+        argv += ["--packing", "true"]
+    if w.method in ("lora", "qlora"):
+        argv += ["--use_peft", "--lora_r", str(w.lora_rank), "--lora_alpha", str(w.alpha),
+                 "--lora_target_modules", *w.lora_targets]
+    if w.method == "qlora":
+        argv += ["--load_in_4bit", "--bnb_4bit_quant_type", "nf4",
+                 "--use_bnb_nested_quant", "true" if w.double_quant else "false"]
+    return argv

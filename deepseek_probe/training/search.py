@@ -86,6 +86,11 @@ def fixes(spec: ModelSpec, w: TrainingWorkload, budget: int, max_gpus: int = 8) 
                 cands.append((f"ZeRO-3 over {n} GPUs", w.with_(gpus=n, strategy="zero3")))
     if w.strategy in ("zero2", "zero3") and w.offload == "none":
         cands.append(("offload the optimizer to CPU", w.with_(offload="optimizer")))
+    if w.micro_batch > 1:  # a lighter method or sharding at micro-batch 1 (accumulation keeps the batch)
+        acc = w.gradient_accumulation * w.micro_batch
+        light = [(lbl, cw) for lbl, cw in cands if lbl in ("LoRA", "QLoRA") or lbl.startswith("ZeRO-3")]
+        cands += [(f"{lbl}, batch 1 x accumulation {acc}", cw.with_(micro_batch=1, gradient_accumulation=acc))
+                  for lbl, cw in light]
     out: List[Fix] = []
     for label, cw in cands:
         peak = training_memory(spec, cw).peak_bytes
