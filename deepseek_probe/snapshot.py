@@ -347,9 +347,12 @@ class Snapshot(_Record):
 
     @classmethod
     def load(cls, path: str) -> "Snapshot":
-        try:
-            with open(path, "rb") as f:
-                raw = f.read(64 * 1024 * 1024 + 1)
+        from deepseek_probe.files import FileKindError, read_regular
+
+        try:  # a regular file only: a FIFO or a device would block or never end (files.py)
+            raw = read_regular(path, 64 * 1024 * 1024 + 1)
+        except FileKindError as e:
+            raise SnapshotError(f"cannot read snapshot {path}: {e.reason}") from None
         except OSError as e:
             raise SnapshotError(f"cannot read snapshot {path}: {e.strerror or e}") from None
         if len(raw) > 64 * 1024 * 1024:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import stat
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, ClassVar, Dict, List, Optional, Tuple
@@ -377,13 +378,16 @@ _HF_TYPES = {"llama": "llama", "qwen2": "qwen2", "deepseek_v2": "deepseek_v2", "
 
 def from_hf_config(path: str) -> ModelSpec:
     """A ModelSpec from a Llama/Qwen2/DeepSeek-V2/V3-style config.json (file or its folder)."""
-    p = os.path.join(path, "config.json") if os.path.isdir(path) else path
-    try:
-        with open(p, encoding="utf-8") as f:
-            cfg = json.load(f)
+    from deepseek_probe.files import FileKindError, read_regular, stat_kind
+
+    try:  # a regular file or a folder only: a FIFO or a device would block (files.py)
+        p = os.path.join(path, "config.json") if stat.S_ISDIR(stat_kind(path, "any").st_mode) else path
+        cfg = json.loads(read_regular(p, 16 << 20).decode("utf-8"))
+    except FileKindError as e:
+        raise ModelConfigError(f"cannot read model config {e.path}: {e.reason}") from None
     except OSError as e:
-        raise ModelConfigError(f"cannot read model config {p}: {e.strerror or e}") from None
-    except (ValueError, UnicodeDecodeError) as e:
+        raise ModelConfigError(f"cannot read model config {path}: {e.strerror or e}") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise ModelConfigError(f"model config {p} is not valid JSON: {e}") from None
     if not isinstance(cfg, dict):
         raise ModelConfigError(f"model config {p} is not a JSON object")
