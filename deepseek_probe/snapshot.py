@@ -335,7 +335,9 @@ class Snapshot(_Record):
             raise SnapshotError(f"unsupported snapshot schema_version {version!r} (this tool reads {SCHEMA_VERSION})")
         from deepseek_probe.strict_json import build
 
-        return build(cls, doc, "snapshot", SnapshotError)
+        snap = build(cls, doc, "snapshot", SnapshotError)
+        _check_values(snap)
+        return snap
 
     @classmethod
     def from_json(cls, text: str) -> "Snapshot":
@@ -389,3 +391,77 @@ def _omit_none(doc: Dict[str, Any]) -> None:
             for item in value:
                 if isinstance(item, dict):
                     _omit_none(item)
+
+
+# --- values no machine can have (issue 24): a typed field can still hold an impossible value ---
+# Upper bounds on counts, far above any real host, so that a corrupt or hand-edited file is
+# refused instead of producing CUDA_VISIBLE_DEVICES=0,0,0,… for 5 000 copies of one GPU. The
+# largest Linux build supports 8192 CPUs (arch/x86/Kconfig NR_CPUS_RANGE_END with MAXSMP); NVIDIA's
+# largest NVLink domain, GB200 NVL72, is 72 GPUs over 18 hosts (4 per host).
+MAX_GPUS = 1024
+MAX_CPUS = 65536
+# Fields allowed below zero: a temperature (a sensor may read below 0 °C).
+_MAY_BE_NEGATIVE = frozenset(("temperature_c",))
+
+
+def _check_values(snap: "Snapshot") -> None:
+    """SnapshotError naming the field when a value is impossible: a negative size or count, free
+    or used above total, the same GPU index or UUID twice, absurd counts."""
+    _no_negatives(snap, "snapshot")
+    if len(snap.gpus) > MAX_GPUS:
+        raise SnapshotError(f"snapshot.gpus: {len(snap.gpus)} GPUs (more than {MAX_GPUS} on one host is not a real machine)")
+    seen_index: Dict[int, int] = {}
+    seen_uuid: Dict[str, int] = {}
+    for i, g in enumerate(snap.gpus):
+        where = f"snapshot.gpus[{i}]"
+        if g.index in seen_index:
+            raise SnapshotError(f"{where}.index: GPU index {g.index} appears twice (also gpus[{seen_index[g.index]}])")
+        seen_index[g.index] = i
+        if g.uuid:
+            if g.uuid in seen_uuid:
+                raise SnapshotError(f"{where}.uuid: the same GPU UUID appears twice (also gpus[{seen_uuid[g.uuid]}])")
+            seen_uuid[g.uuid] = i
+        total = g.memory_total_bytes
+        for name in ("memory_free_bytes", "memory_used_bytes", "memory_reserved_bytes"):
+            value = getattr(g, name)
+            if total is not None and value is not None and value > total:
+                raise SnapshotError(f"{where}.{name}: {value} is more than memory_total_bytes {total}")
+    m = snap.memory
+    for part, whole in (("available_bytes", "total_bytes"), ("swap_free_bytes", "swap_total_bytes"),
+                        ("shm_free_bytes", "shm_total_bytes")):
+        _not_above(getattr(m, part), getattr(m, whole), f"snapshot.memory.{part}", whole)
+    _not_above(snap.disk.free_bytes, snap.disk.total_bytes, "snapshot.disk.free_bytes", "total_bytes")
+    for name in ("logical_cores", "physical_cores", "usable_cores"):
+        value = getattr(snap.cpu, name)
+        if value is not None and value > MAX_CPUS:
+            raise SnapshotError(f"snapshot.cpu.{name}: {value} (more than {MAX_CPUS} CPUs is not a real machine)")
+
+
+def _not_above(part: Optional[int], whole: Optional[int], where: str, whole_name: str) -> None:
+    if part is not None and whole is not None and part > whole:
+        raise SnapshotError(f"{where}: {part} is more than {whole_name} {whole}")
+
+
+def _no_negatives(record: Any, where: str) -> None:
+    """Every number in the record tree is >= 0 (sizes, counts, clocks, watts, latencies)."""
+    for f in dataclasses.fields(record):
+        value = getattr(record, f.name)
+        at = f"{where}.{f.name}"
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                if dataclasses.is_dataclass(item):
+                    _no_negatives(item, f"{at}[{i}]")
+                elif _negative(item):
+                    raise SnapshotError(f"{at}[{i}]: negative value {item}")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if _negative(item):
+                    raise SnapshotError(f"{at}.{key}: negative value {item}")
+        elif dataclasses.is_dataclass(value):
+            _no_negatives(value, at)
+        elif _negative(value) and f.name not in _MAY_BE_NEGATIVE:
+            raise SnapshotError(f"{at}: negative value {value}")
+
+
+def _negative(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0
