@@ -296,6 +296,16 @@ class CheckpointsInfo(_Record):
 
 
 @_record
+class PciDevice(_Record):
+    """A GPU seen on the PCI bus (probes/pci.py), whether or not its driver answers."""
+
+    address: str  # sysfs name, "0000:19:00.0" (domain:bus:device.function)
+    vendor: str  # "0x10de" NVIDIA, "0x1002" AMD
+    device: Optional[str] = None  # "0x2330" (H100 SXM5 80GB)
+    pci_class: Optional[str] = None  # "0x030200" 3D controller, "0x030000" VGA
+
+
+@_record
 class Snapshot(_Record):
     """Everything the probes saw on one machine at ``captured_at``."""
 
@@ -313,6 +323,9 @@ class Snapshot(_Record):
     checkpoints: CheckpointsInfo = field(default_factory=CheckpointsInfo)
     probe_ms: Dict[str, float] = field(default_factory=dict)  # wall time of each probe
     rocm: Optional[RocmInfo] = None  # AMD hosts only; JSON only when not None
+    # GPUs on the PCI bus (issue 24); None = not known (an older snapshot, no sysfs: the reason
+    # is system.unavailable["pci_gpus"]), [] = none. JSON only when not None.
+    pci_gpus: Optional[List[PciDevice]] = None
 
     @property
     def visible_gpus(self) -> List[GpuInfo]:
@@ -377,7 +390,7 @@ _OMIT_WHEN_NONE = frozenset((
     "memory_type", "dimm_speed_mts", "dimm_count", "memory_channels",
     "memory_bandwidth_bytes_per_s", "memory_bandwidth_source",
     "memory_bandwidth_low_bytes_per_s",  # MemoryInfo
-    "rocm",  # Snapshot
+    "rocm", "pci_gpus",  # Snapshot
 ))
 
 
