@@ -221,6 +221,11 @@ class SystemInfo(_Record):
     container: Optional[str] = None  # "docker","podman","kubernetes","lxc","container"; None = bare
     wsl: Optional[bool] = None
     unavailable: Dict[str, str] = field(default_factory=dict)
+    # Who ran the probe (issue 24), so a report redacts that identity wherever it appears, even
+    # from a saved snapshot. JSON only when not None.
+    user: Optional[str] = None  # the effective user's login name (pwd)
+    home: Optional[str] = None  # that user's home folder
+    login_names: Optional[List[str]] = None  # other names in SUDO_USER / LOGNAME / USER
 
 
 @_record
@@ -390,6 +395,7 @@ _OMIT_WHEN_NONE = frozenset((
     "memory_type", "dimm_speed_mts", "dimm_count", "memory_channels",
     "memory_bandwidth_bytes_per_s", "memory_bandwidth_source",
     "memory_bandwidth_low_bytes_per_s",  # MemoryInfo
+    "user", "home", "login_names",  # SystemInfo
     "rocm", "pci_gpus",  # Snapshot
 ))
 
