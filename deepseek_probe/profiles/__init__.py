@@ -376,6 +376,23 @@ _HF_TYPES = {"llama": "llama", "qwen2": "qwen2", "deepseek_v2": "deepseek_v2", "
              "deepseek_v32": "deepseek_v32", "deepseek_v4": "deepseek_v4", "qwen3": "qwen3"}
 
 
+def _name_from_path(p: str) -> Optional[str]:
+    """A checkpoint's config.json is named by its folder (`DeepSeek-V3.2/config.json`); any
+    other file by its own name (`deepseek-v3.2.json`), never by the folder it sits in."""
+    base = os.path.basename(p)
+    if base.lower() == "config.json":
+        return os.path.basename(os.path.dirname(os.path.abspath(p))) or None
+    stem, ext = os.path.splitext(base)
+    return (stem if ext.lower() == ".json" else base) or None
+
+
+def _name_from_config(cfg: Dict[str, Any]) -> str:
+    arch = cfg.get("architectures")
+    if isinstance(arch, list) and arch and isinstance(arch[0], str):
+        return arch[0]
+    return str(cfg.get("model_type") or "custom")
+
+
 def from_hf_config(path: str) -> ModelSpec:
     """A ModelSpec from a Llama/Qwen2/DeepSeek-V2/V3-style config.json (file or its folder)."""
     from deepseek_probe.files import FileKindError, read_regular, stat_kind
@@ -427,7 +444,7 @@ def from_hf_config(path: str) -> ModelSpec:
         # V4 ships only moe_intermediate_size; transformers maps intermediate_size to it
         # (configuration_deepseek_v4.DeepseekV4Config.attribute_map)
         cfg = {**cfg, "intermediate_size": cfg.get("moe_intermediate_size")}
-    name = cfg.get("_name_or_path") or os.path.basename(os.path.dirname(os.path.abspath(p))) or "custom"
+    name = cfg.get("_name_or_path") or _name_from_path(p) or _name_from_config(cfg)
     kw: Dict[str, Any] = dict(
         id=os.path.basename(str(name).rstrip("/")).lower() or "custom",
         family=family, hidden=hidden, intermediate=need("intermediate_size"),
