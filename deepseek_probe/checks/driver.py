@@ -101,7 +101,7 @@ def _pci_finding(snapshot: Snapshot, runtime: str, missing: List[PciDevice]) -> 
     return Finding("driver.present", "fail",
                    f"{len(missing)} NVIDIA GPU(s) on the PCI bus ({where}) but no working driver: {what}",
                    measured=status, required="NVIDIA driver",
-                   suggestion=_repair_driver_hint(runtime))
+                   suggestion=_repair_driver_hint(runtime, snapshot.system.container))
 
 
 def driver_findings(snapshot: Snapshot, settings: Settings) -> List[Finding]:
@@ -152,11 +152,15 @@ def _install_driver_hint(runtime: str) -> str:
             f"with --gpus all and the NVIDIA Container Toolkit")
 
 
-def _repair_driver_hint(runtime: str) -> str:
+def _repair_driver_hint(runtime: str, container: Optional[str] = None) -> str:
     major = int(RUNTIME_CUDA[runtime].default.split(".")[0])
-    return (f"install or repair the NVIDIA driver (>= {vstr(MIN_DRIVER_FOR_CUDA_MAJOR[major])} for the CUDA "
+    hint = (f"install or repair the NVIDIA driver (>= {vstr(MIN_DRIVER_FOR_CUDA_MAJOR[major])} for the CUDA "
             f"{major}.x builds {runtime} uses; after a kernel update, reinstall the driver package so its "
             f"kernel module is rebuilt), then confirm with nvidia-smi")
+    if container:  # sysfs shows the host's PCI bus inside a container: the GPU may just not be passed in
+        hint += (f"; in {container}, give the container the GPUs (--gpus all with the NVIDIA Container "
+                 "Toolkit, or the nvidia.com/gpu resource)")
+    return hint
 
 
 def _nvml_status_hint(status: str) -> str:
@@ -240,7 +244,7 @@ def no_gpu_finding(snapshot: Snapshot, settings: Settings) -> Finding:
         sug = "unset CUDA_VISIBLE_DEVICES or list the GPUs to use (e.g. CUDA_VISIBLE_DEVICES=0)"
     elif status in _NO_DRIVER_STATUSES and pci_gpus_without_driver(snapshot):
         msg = f"no NVIDIA GPU usable: {len(pci_gpus_without_driver(snapshot))} on the PCI bus, no working driver"
-        sug = _repair_driver_hint(runtime)
+        sug = _repair_driver_hint(runtime, snapshot.system.container)
     elif status in _NO_DRIVER_STATUSES:
         msg = "no NVIDIA GPU usable: no NVIDIA driver"
         sug = _install_driver_hint(runtime) + ", or run on a host with an NVIDIA GPU"
