@@ -78,18 +78,22 @@ def _redact_identity(text: str, users: Iterable[str], homes: Iterable[str] = (),
     """Home folders (whose last component is no user name) -> <home>; user and host names as
     path components -> <user> / <hostname>; safe user names as whole words -> <user>."""
     users = sorted({u for u in users if u and u not in (".", "..")}, key=len, reverse=True)
-    for h in sorted({h.rstrip("/\\") for h in homes if h}, key=len, reverse=True):
-        if h and re.split(r"[/\\]", h)[-1] not in users:
-            text = re.sub(re.escape(h) + _COMPONENT_END, REDACTED_HOME, text)
-    for placeholder, names in ((REDACTED_USER, users), (REDACTED_HOST, hosts)):
-        for n in names:
-            if n:
-                text = re.sub(r"(?<=[/\\])" + re.escape(n) + _COMPONENT_END, placeholder, text)
-    for u in users:
-        if _word_safe(u):
-            # not a JSON key ("alice": …): the report's own structure stays
-            text = re.sub(r"(?<![\w<-])" + re.escape(u) + r"(?![\w>-]|\":)", REDACTED_USER, text)
+    # One alternation per kind, longest first (a fleet report may carry many nodes' names).
+    homes = [h for h in sorted({h.rstrip("/\\") for h in homes if h}, key=len, reverse=True)
+             if h and re.split(r"[/\\]", h)[-1] not in users]
+    if homes:
+        text = re.sub(_any(homes) + _COMPONENT_END, REDACTED_HOME, text)
+    for placeholder, names in ((REDACTED_USER, users), (REDACTED_HOST, [h for h in hosts if h])):
+        if names:
+            text = re.sub(r"(?<=[/\\])" + _any(names) + _COMPONENT_END, placeholder, text)
+    words = [u for u in users if _word_safe(u)]
+    if words:  # not a JSON key ("alice": …): the report's own structure stays
+        text = re.sub(r"(?<![\w<-])" + _any(words) + r"(?![\w>-]|\":)", REDACTED_USER, text)
     return text
+
+
+def _any(names: List[str]) -> str:
+    return "(?:" + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)) + ")"
 
 
 def _redact_path(path: Optional[str], users: Iterable[str] = (), homes: Iterable[str] = (),
