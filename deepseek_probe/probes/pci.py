@@ -44,7 +44,3 @@ def probe_pci_gpus(root: str = "/") -> Tuple[Optional[List[PciDevice]], Optional
         device = (_read.read_first_line(root, f"{base}/device") or "").lower() or None
         out.append(PciDevice(address=address, vendor=vendor, device=device, pci_class=pci_class))
     return out, None
-
-
-def vendor_name(device: PciDevice) -> str:
-    return GPU_VENDORS.get(device.vendor, device.vendor)
