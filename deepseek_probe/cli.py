@@ -1,7 +1,7 @@
 """Command line: click commands only. Wires probes -> snapshot -> estimate/rules -> report.
 
 Exit codes (DESIGN.md): 0 ready, 1 ready with warnings, 2 not ready, 3 unknown,
-64 usage error or bad input, 70 internal error (a bug).
+64 usage error or bad input, 70 internal error (a bug), 130 interrupted (Ctrl-C).
 Heavy modules are imported inside the commands so `--help` and bad flags stay instant.
 """
 
@@ -22,7 +22,8 @@ Exit codes:
   2   not ready: at least one check failed
   3   unknown: the machine could not be probed well enough to decide
   64  usage error or bad input (bad flag, unknown model, unreadable snapshot)
-  70  internal error (a bug: please report it; --debug shows the traceback)"""
+  70  internal error (a bug: please report it; --debug shows the traceback)
+  130 interrupted (Ctrl-C)"""
 
 PRECISIONS = ["fp32", "bf16", "fp16", "fp8", "int8", "int4",
               "q8_0", "q6_k", "q5_k_m", "q4_k_m", "q4_0", "q3_k_m", "q2_k"]

@@ -8,6 +8,12 @@ specific datacentre, a hostname names the host, /home/<user>/ names a person. Tw
    the snapshot (`secrets_of()`), plus pattern matches (NVIDIA GPU-/MIG- UUIDs, any RFC 4122
    UUID, user names in home paths), in case a value slipped into a message.
 
+People are redacted by identity, not by folder (issue 24): the user who ran the probe, their
+home, the names in SUDO_USER / LOGNAME / USER (all recorded in `snapshot.system`) and the host
+name are replaced wherever they stand as a path component (`/data/<user>/models`,
+`/<user>/.cache` for root); a user name also as a whole word in free text when that is safe
+(`_word_safe`: long enough and not a word a report uses anyway).
+
 `--no-redact` (the CLI) skips both.
 """
 
@@ -15,7 +21,7 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import Iterable, List, Optional
+from typing import Iterable, List, Optional, Tuple
 
 from deepseek_probe.snapshot import Snapshot
 
@@ -41,10 +47,66 @@ def _uuid_placeholder(i: int, prefix: str = "GPU") -> str:
     return f"{prefix}-<uuid-{i}>"
 
 
-def _redact_path(path: Optional[str]) -> Optional[str]:
+REDACTED_HOME = "<home>"
+# What may follow a path component: a separator, or whatever ends a path in a report.
+_COMPONENT_END = r"(?=[/\\\s\"'`<>|,;:)\]}]|$)"
+# User names never replaced as free-text words: common words and system accounts a report
+# prints for other reasons ("run as root", "Ubuntu", "the NVIDIA driver").
+_COMMON_NAMES = frozenset((
+    "root", "user", "users", "admin", "administrator", "guest", "test", "ubuntu", "debian", "centos",
+    "fedora", "rocky", "nvidia", "cuda", "model", "models", "data", "home", "docker", "runner",
+    "ollama", "vllm", "llama", "sglang", "deepseek", "service", "default", "system", "python", "gpu"))
+
+
+def _word_safe(name: str) -> bool:
+    """A user name that can be replaced as a whole word in free text without shredding it."""
+    return len(name) >= 5 and not name.isdigit() and name.lower() not in _COMMON_NAMES
+
+
+def identity_of(snapshot: Snapshot) -> Tuple[List[str], List[str]]:
+    """(user names, home folders) the snapshot says belong to whoever ran the probe, plus the
+    user names seen in its home paths (/home/<user>, older snapshots)."""
+    sysinfo = snapshot.system
+    names = [n for n in [sysinfo.user] + list(sysinfo.login_names or []) if n]
+    names += [u for u in _users_in_paths(snapshot) if u not in names]
+    homes = [sysinfo.home] if sysinfo.home and sysinfo.home.strip("/\\") else []
+    return names, homes
+
+
+def _redact_identity(text: str, users: Iterable[str], homes: Iterable[str] = (),
+                     hosts: Iterable[str] = ()) -> str:
+    """Home folders (whose last component is no user name) -> <home>; user and host names as
+    path components -> <user> / <hostname>; safe user names as whole words -> <user>."""
+    users = sorted({u for u in users if u and u not in (".", "..")}, key=len, reverse=True)
+    # One alternation per kind, longest first (a fleet report may carry many nodes' names).
+    homes = [h for h in sorted({h.rstrip("/\\") for h in homes if h}, key=len, reverse=True)
+             if h and re.split(r"[/\\]", h)[-1] not in users]
+    if homes:
+        text = re.sub(_any(homes) + _COMPONENT_END, REDACTED_HOME, text)
+    for placeholder, names in ((REDACTED_USER, users), (REDACTED_HOST, [h for h in hosts if h])):
+        if names:
+            text = re.sub(r"(?<=[/\\])" + _any(names) + _COMPONENT_END, placeholder, text)
+    words = [u for u in users if _word_safe(u)]
+    if words:  # not a JSON key ("alice": …): the report's own structure stays
+        text = re.sub(r"(?<![\w<-])" + _any(words) + r"(?![\w>-]|\":)", REDACTED_USER, text)
+    return text
+
+
+def _any(names: List[str]) -> str:
+    return "(?:" + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)) + ")"
+
+
+def _redact_path(path: Optional[str], users: Iterable[str] = (), homes: Iterable[str] = (),
+                 hosts: Iterable[str] = ()) -> Optional[str]:
     if path is None:
         return None
-    return _HOME_RE.sub(lambda m: m.group("prefix") + REDACTED_USER, path)
+    path = _HOME_RE.sub(lambda m: m.group("prefix") + REDACTED_USER, path)
+    return _redact_identity(path, users, homes, hosts)
+
+
+def _host_names(snapshot: Snapshot) -> List[str]:
+    host = snapshot.system.hostname
+    return [host, host.split(".")[0]] if host else []
 
 
 def secrets_of(snapshot: Snapshot) -> List[str]:
@@ -83,11 +145,22 @@ def redact_snapshot(snapshot: Snapshot) -> Snapshot:
         if g.uuid:
             prefix = "MIG" if g.uuid.startswith("MIG-") else "GPU"
             g.uuid = _uuid_placeholder(i, prefix)
+    users, homes = identity_of(snapshot)
+    hosts = _host_names(snapshot)
     if red.system.hostname:
         red.system.hostname = REDACTED_HOST
-    red.disk.path = _redact_path(red.disk.path)
-    red.cuda.libcuda_path = _redact_path(red.cuda.libcuda_path)
-    red.cuda.libcudart_path = _redact_path(red.cuda.libcudart_path)
+    if red.system.user:
+        red.system.user = REDACTED_USER
+    if red.system.home:
+        red.system.home = _redact_path(red.system.home, users, homes)
+    if red.system.login_names:
+        red.system.login_names = [REDACTED_USER for _ in red.system.login_names]
+    red.disk.path = _redact_path(red.disk.path, users, homes, hosts)
+    red.cuda.libcuda_path = _redact_path(red.cuda.libcuda_path, users, homes, hosts)
+    red.cuda.libcudart_path = _redact_path(red.cuda.libcudart_path, users, homes, hosts)
+    red.checkpoints.roots = [_redact_path(r, users, homes, hosts) or r for r in red.checkpoints.roots]
+    for c in red.checkpoints.found:
+        c.path = _redact_path(c.path, users, homes, hosts)
     if red.cuda.cuda_visible_devices:
         red.cuda.cuda_visible_devices = _NV_UUID_PREFIX_RE.sub(
             lambda m: m.group(1) + "-<uuid>", red.cuda.cuda_visible_devices)
@@ -97,7 +170,8 @@ def redact_snapshot(snapshot: Snapshot) -> Snapshot:
 _JSON_WORDS = {"true", "false", "null", "infinity", "nan"}
 
 
-def redact_text(text: str, secrets: Iterable[str] = (), users: Iterable[str] = ()) -> str:
+def redact_text(text: str, secrets: Iterable[str] = (), users: Iterable[str] = (),
+                homes: Iterable[str] = (), hosts: Iterable[str] = ()) -> str:
     """Final safety pass over rendered output.
 
     `secrets` are exact strings (serials, UUIDs, hostnames) replaced where they stand as a
@@ -105,8 +179,9 @@ def redact_text(text: str, secrets: Iterable[str] = (), users: Iterable[str] = (
     the text; the snapshot fields themselves are already redacted): fewer than 6 characters
     for all-digit strings (serials are 13 digits on H100/H200, census-*.json; a 4-digit one
     would hit context sizes), fewer than 5 otherwise.
-    `users` are user names replaced only inside home paths (a user called "gpu" must not
-    erase the word GPU).
+    `users` are user names replaced inside home paths, as any path component, and as whole
+    words when `_word_safe` (a user called "gpu" must not erase the word GPU); `homes` are home
+    folders and `hosts` host names replaced where they stand as a path component.
     """
     # Longest first, so a full hostname goes before its short form. A "serial" or "hostname"
     # that is a JSON literal (a machine named "false") would break every JSON report if replaced.
@@ -121,11 +196,12 @@ def redact_text(text: str, secrets: Iterable[str] = (), users: Iterable[str] = (
     text = _HOME_RE.sub(lambda m: m.group("prefix") + REDACTED_USER, text)
     for u in {u for u in users if u}:
         text = re.sub(r"(/home/|/Users/)" + re.escape(u) + r"(?=[/\\\s\"']|$)", r"\1" + REDACTED_USER, text)
-    return text
+    return _redact_identity(text, users, homes, hosts)
 
 
 def redact_for(snapshot: Snapshot):
     """A text-redacting function bound to this snapshot's secrets (what renderers call last)."""
     secrets = secrets_of(snapshot)
-    users = _users_in_paths(snapshot)
-    return lambda text: redact_text(text, secrets, users)
+    users, homes = identity_of(snapshot)
+    hosts = _host_names(snapshot)
+    return lambda text: redact_text(text, secrets, users, homes, hosts)

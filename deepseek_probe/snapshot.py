@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
-import typing
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from deepseek_probe.errors import InputError
 
@@ -223,6 +221,11 @@ class SystemInfo(_Record):
     container: Optional[str] = None  # "docker","podman","kubernetes","lxc","container"; None = bare
     wsl: Optional[bool] = None
     unavailable: Dict[str, str] = field(default_factory=dict)
+    # Who ran the probe (issue 24), so a report redacts that identity wherever it appears, even
+    # from a saved snapshot. JSON only when not None.
+    user: Optional[str] = None  # the effective user's login name (pwd)
+    home: Optional[str] = None  # that user's home folder
+    login_names: Optional[List[str]] = None  # other names in SUDO_USER / LOGNAME / USER
 
 
 @_record
@@ -298,6 +301,16 @@ class CheckpointsInfo(_Record):
 
 
 @_record
+class PciDevice(_Record):
+    """A GPU seen on the PCI bus (probes/pci.py), whether or not its driver answers."""
+
+    address: str  # sysfs name, "0000:19:00.0" (domain:bus:device.function)
+    vendor: str  # "0x10de" NVIDIA, "0x1002" AMD
+    device: Optional[str] = None  # "0x2330" (H100 SXM5 80GB)
+    pci_class: Optional[str] = None  # "0x030200" 3D controller, "0x030000" VGA
+
+
+@_record
 class Snapshot(_Record):
     """Everything the probes saw on one machine at ``captured_at``."""
 
@@ -315,6 +328,9 @@ class Snapshot(_Record):
     checkpoints: CheckpointsInfo = field(default_factory=CheckpointsInfo)
     probe_ms: Dict[str, float] = field(default_factory=dict)  # wall time of each probe
     rocm: Optional[RocmInfo] = None  # AMD hosts only; JSON only when not None
+    # GPUs on the PCI bus (issue 24); None = not known (an older snapshot, no sysfs: the reason
+    # is system.unavailable["pci_gpus"]), [] = none. JSON only when not None.
+    pci_gpus: Optional[List[PciDevice]] = None
 
     @property
     def visible_gpus(self) -> List[GpuInfo]:
@@ -335,7 +351,11 @@ class Snapshot(_Record):
         version = doc.get("schema_version")
         if version != SCHEMA_VERSION:
             raise SnapshotError(f"unsupported snapshot schema_version {version!r} (this tool reads {SCHEMA_VERSION})")
-        return _build(cls, doc, "snapshot")
+        from deepseek_probe.strict_json import build
+
+        snap = build(cls, doc, "snapshot", SnapshotError)
+        _check_values(snap)
+        return snap
 
     @classmethod
     def from_json(cls, text: str) -> "Snapshot":
@@ -347,9 +367,12 @@ class Snapshot(_Record):
 
     @classmethod
     def load(cls, path: str) -> "Snapshot":
-        try:
-            with open(path, "rb") as f:
-                raw = f.read(64 * 1024 * 1024 + 1)
+        from deepseek_probe.files import FileKindError, read_regular
+
+        try:  # a regular file only: a FIFO or a device would block or never end (files.py)
+            raw = read_regular(path, 64 * 1024 * 1024 + 1)
+        except FileKindError as e:
+            raise SnapshotError(f"cannot read snapshot {path}: {e.reason}") from None
         except OSError as e:
             raise SnapshotError(f"cannot read snapshot {path}: {e.strerror or e}") from None
         if len(raw) > 64 * 1024 * 1024:
@@ -372,7 +395,8 @@ _OMIT_WHEN_NONE = frozenset((
     "memory_type", "dimm_speed_mts", "dimm_count", "memory_channels",
     "memory_bandwidth_bytes_per_s", "memory_bandwidth_source",
     "memory_bandwidth_low_bytes_per_s",  # MemoryInfo
-    "rocm",  # Snapshot
+    "user", "home", "login_names",  # SystemInfo
+    "rocm", "pci_gpus",  # Snapshot
 ))
 
 
@@ -388,132 +412,75 @@ def _omit_none(doc: Dict[str, Any]) -> None:
                     _omit_none(item)
 
 
-# --- strict, typed loading: every field checked, unknown keys rejected ---------------------
-# One converter per schema type, built once: `fleet` loads a thousand snapshots, and walking the
-# type hints for every value cost ~2 ms per 8-GPU snapshot. The location of a bad value is
-# collected only when one is found, as the error travels up.
-
-# Range of integer fields: int64 .. uint64 (NVML reports unsigned 64-bit counters and sizes).
-_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
-
-
-class _Bad(Exception):
-    """A value that does not fit the schema; `path` grows as the error leaves each container."""
-
-    def __init__(self, what: str) -> None:
-        super().__init__(what)
-        self.what = what
-        self.path: List[str] = []
+# --- values no machine can have (issue 24): a typed field can still hold an impossible value ---
+# Upper bounds on counts, far above any real host, so that a corrupt or hand-edited file is
+# refused instead of producing CUDA_VISIBLE_DEVICES=0,0,0,… for 5 000 copies of one GPU. The
+# largest Linux build supports 8192 CPUs (arch/x86/Kconfig NR_CPUS_RANGE_END with MAXSMP); NVIDIA's
+# largest NVLink domain, GB200 NVL72, is 72 GPUs over 18 hosts (4 per host).
+MAX_GPUS = 1024
+MAX_CPUS = 65536
+# Fields allowed below zero: a temperature (a sensor may read below 0 °C).
+_MAY_BE_NEGATIVE = frozenset(("temperature_c",))
 
 
-def _build(cls: type, doc: Any, where: str) -> Any:
-    try:
-        return _converter(cls)(doc)
-    except _Bad as e:
-        raise SnapshotError(f"{where}{''.join(reversed(e.path))}: {e.what}") from None
+def _check_values(snap: "Snapshot") -> None:
+    """SnapshotError naming the field when a value is impossible: a negative size or count, free
+    or used above total, the same GPU index or UUID twice, absurd counts."""
+    _no_negatives(snap, "snapshot")
+    if len(snap.gpus) > MAX_GPUS:
+        raise SnapshotError(f"snapshot.gpus: {len(snap.gpus)} GPUs (more than {MAX_GPUS} on one host is not a real machine)")
+    seen_index: Dict[int, int] = {}
+    seen_uuid: Dict[str, int] = {}
+    for i, g in enumerate(snap.gpus):
+        where = f"snapshot.gpus[{i}]"
+        if g.index in seen_index:
+            raise SnapshotError(f"{where}.index: GPU index {g.index} appears twice (also gpus[{seen_index[g.index]}])")
+        seen_index[g.index] = i
+        if g.uuid:
+            if g.uuid in seen_uuid:
+                raise SnapshotError(f"{where}.uuid: the same GPU UUID appears twice (also gpus[{seen_uuid[g.uuid]}])")
+            seen_uuid[g.uuid] = i
+        total = g.memory_total_bytes
+        for name in ("memory_free_bytes", "memory_used_bytes", "memory_reserved_bytes"):
+            value = getattr(g, name)
+            if total is not None and value is not None and value > total:
+                raise SnapshotError(f"{where}.{name}: {value} is more than memory_total_bytes {total}")
+    m = snap.memory
+    for part, whole in (("available_bytes", "total_bytes"), ("swap_free_bytes", "swap_total_bytes"),
+                        ("shm_free_bytes", "shm_total_bytes")):
+        _not_above(getattr(m, part), getattr(m, whole), f"snapshot.memory.{part}", whole)
+    _not_above(snap.disk.free_bytes, snap.disk.total_bytes, "snapshot.disk.free_bytes", "total_bytes")
+    for name in ("logical_cores", "physical_cores", "usable_cores"):
+        value = getattr(snap.cpu, name)
+        if value is not None and value > MAX_CPUS:
+            raise SnapshotError(f"snapshot.cpu.{name}: {value} (more than {MAX_CPUS} CPUs is not a real machine)")
 
 
-_CONVERTERS: Dict[Any, Callable[[Any], Any]] = {}
+def _not_above(part: Optional[int], whole: Optional[int], where: str, whole_name: str) -> None:
+    if part is not None and whole is not None and part > whole:
+        raise SnapshotError(f"{where}: {part} is more than {whole_name} {whole}")
 
 
-def _converter(tp: Any) -> Callable[[Any], Any]:
-    conv = _CONVERTERS.get(tp)
-    if conv is None:
-        conv = _CONVERTERS[tp] = _make_converter(tp)
-    return conv
+def _no_negatives(record: Any, where: str) -> None:
+    """Every number in the record tree is >= 0 (sizes, counts, clocks, watts, latencies)."""
+    for f in dataclasses.fields(record):
+        value = getattr(record, f.name)
+        at = f"{where}.{f.name}"
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                if dataclasses.is_dataclass(item):
+                    _no_negatives(item, f"{at}[{i}]")
+                elif _negative(item):
+                    raise SnapshotError(f"{at}[{i}]: negative value {item}")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if _negative(item):
+                    raise SnapshotError(f"{at}.{key}: negative value {item}")
+        elif dataclasses.is_dataclass(value):
+            _no_negatives(value, at)
+        elif _negative(value) and f.name not in _MAY_BE_NEGATIVE:
+            raise SnapshotError(f"{at}: negative value {value}")
 
 
-def _make_converter(tp: Any) -> Callable[[Any], Any]:  # noqa: C901 - one branch per schema type
-    origin, args = typing.get_origin(tp), typing.get_args(tp)
-    if origin is typing.Union:  # Optional[X]
-        inner = _converter([a for a in args if a is not type(None)][0])
-        return lambda v: None if v is None else inner(v)
-    if origin in (list, List):
-        item = _converter(args[0])
-
-        def as_list(v: Any) -> List[Any]:
-            if not isinstance(v, list):
-                raise _Bad("expected a list")
-            out = []
-            for i, x in enumerate(v):
-                try:
-                    out.append(item(x))
-                except _Bad as e:
-                    e.path.append(f"[{i}]")
-                    raise
-            return out
-        return as_list
-    if origin in (dict, Dict):
-        value_conv = _converter(args[1])
-
-        def as_dict(v: Any) -> Dict[str, Any]:
-            if not isinstance(v, dict):
-                raise _Bad("expected an object")
-            out = {}
-            for k, x in v.items():
-                try:
-                    out[str(k)] = value_conv(x)
-                except _Bad as e:
-                    e.path.append(f".{k}")
-                    raise
-            return out
-        return as_dict
-    if dataclasses.is_dataclass(tp):
-        hints = typing.get_type_hints(tp)
-        fields = [(f.name, _converter(hints[f.name])) for f in dataclasses.fields(tp)]
-        names = frozenset(name for name, _ in fields)
-        required = frozenset(f.name for f in dataclasses.fields(tp)
-                             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
-
-        def as_record(v: Any) -> Any:
-            if not isinstance(v, dict):
-                raise _Bad("expected an object")
-            if not names.issuperset(v):
-                raise _Bad(f"unknown field {sorted(set(v) - names)[0]!r}")
-            if not required.issubset(v):
-                raise _Bad(f"missing field {sorted(required - set(v))[0]!r}")
-            kwargs = {}
-            for name, conv in fields:
-                if name in v:
-                    try:
-                        kwargs[name] = conv(v[name])
-                    except _Bad as e:
-                        e.path.append(f".{name}")
-                        raise
-            return tp(**kwargs)
-        return as_record
-    if tp is bool:
-        def as_bool(v: Any) -> bool:
-            if not isinstance(v, bool):
-                raise _Bad("expected true/false")
-            return v
-        return as_bool
-    if tp is int:
-        def as_int(v: Any) -> int:
-            if isinstance(v, bool) or not isinstance(v, int):
-                raise _Bad("expected an integer")
-            # Every integer field (bytes, pids, counts) fits in 64 bits; a bigger one is corrupt
-            # and would overflow float maths in the rules and renderers.
-            if not _INT_MIN <= v <= _INT_MAX:
-                raise _Bad("integer out of range")
-            return v
-        return as_int
-    if tp is float:
-        def as_float(v: Any) -> float:
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise _Bad("expected a number")
-            if isinstance(v, int) and not _INT_MIN <= v <= _INT_MAX:
-                raise _Bad("number out of range")
-            if not math.isfinite(v):  # NaN / Infinity: not JSON, never measured
-                raise _Bad("expected a finite number")
-            return float(v)
-        return as_float
-    if tp is str:
-        def as_str(v: Any) -> str:
-            if not isinstance(v, str):
-                raise _Bad("expected a string")
-            return v
-        return as_str
-    if tp is Any:
-        return lambda v: v
-    raise TypeError(f"snapshot schema has an unsupported type {tp!r}")  # a bug in this file
+def _negative(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0

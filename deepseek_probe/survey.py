@@ -259,7 +259,7 @@ def health_findings(snap: Snapshot) -> List[Finding]:
                                suggestion="run nvidia-smi --query-gpu=memory.free --format=csv and attach it"))
         out += health.health_findings(gpus)
     out = [f for f in out if f.check in HEALTH_CHECKS or f.check == "gpu.vram"]
-    if not snap.gpus:  # no NVIDIA driver on a machine without NVIDIA GPUs is a fact, not a fault
+    if not snap.gpus and not snap.pci_gpus:  # no driver and no GPU, even on the PCI bus: a fact, not a fault
         out = [Finding(f.check, "pass", f.message + " (fine: llama.cpp runs on the CPU)", f.measured, f.required)
                if f.check == "driver.present" and f.level == "warn" else f for f in out]
     return out

@@ -20,3 +20,11 @@ def test_output_matches_golden(name, argv):
         expected = f.read()
     code, text = golden.run(argv)
     assert f"{code}\n{text}" == expected
+
+
+@pytest.mark.parametrize("name,argv", golden.cases(), ids=[n for n, _ in golden.cases()])
+def test_no_golden_pins_an_internal_error(name, argv):
+    """A golden written while the code raised would pin the crash: exit 70 is never an answer."""
+    with open(golden.golden_path(name), encoding="utf-8") as f:
+        code = f.readline().strip()
+    assert code != "70", f"{name} pins an internal error"

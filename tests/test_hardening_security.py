@@ -15,7 +15,7 @@ import textwrap
 
 import pytest
 
-from conftest import FS_FIXTURES, NVML_FIXTURES, SNAPSHOT_FIXTURES
+from conftest import FS_FIXTURES, NVML_FIXTURES, REPO_DIR, SNAPSHOT_FIXTURES
 from fake_nvml import FakeNvml
 from deepseek_probe import assess  # noqa: E402
 from deepseek_probe import runtimes
@@ -37,10 +37,13 @@ def run(capsys, *argv):
 
 
 def clean_env(tmp_path, **extra):
-    """A child environment with HOME in tmp_path and no cache or model dirs from this user."""
+    """A child environment with HOME in tmp_path and no cache or model dirs from this user; the
+    package under test (this checkout) first on PYTHONPATH, whatever the child's working folder."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("HF_", "XDG_", "HUGGINGFACE", "TRANSFORMERS_", "DEEPSEEK_PROBE"))}
     env.update(HOME=str(tmp_path / "home"), **extra)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (extra.get("PYTHONPATH"), REPO_DIR, os.environ.get("PYTHONPATH"))
+                                        if p)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
@@ -155,13 +158,29 @@ def test_the_tool_writes_nothing_except_its_output_file(tmp_path):
     shutil.copy(H100, snapshot)
     env = clean_env(tmp_path)
     cwd = str(tmp_path / "work")
+    # The child must run this checkout's package: a child that cannot import it writes nothing
+    # either, and would pass the tree comparison below for the wrong reason.
+    where = subprocess.run([sys.executable, "-c", "import deepseek_probe; print(deepseek_probe.__file__)"],
+                           env=env, cwd=cwd, capture_output=True, text=True, timeout=60)
+    assert where.returncode == 0, where.stderr
+    assert os.path.realpath(where.stdout.strip()).startswith(os.path.realpath(REPO_DIR) + os.sep)
     before = tree(tmp_path)
-    for argv in (["check"], ["check", "--model", "7b", "--format", "json"], ["probe"],
-                 ["probe", "--format", "text"], ["check", "--snapshot", str(snapshot)],
-                 ["estimate", "--model", "7b"], ["plan", "--model", "33b"], ["models"],
-                 ["check", "--context", "0"], ["fleet", str(snapshot)]):
+    # (argv, exit codes it may give, what its stdout must start with): each command really ran.
+    for argv, codes, starts in (
+            (["check"], (0, 1, 2, 3), "deepseek-probe "),
+            (["check", "--model", "7b", "--format", "json"], (0, 1, 2, 3), "{"),
+            (["probe"], (0,), "{"), (["probe", "--format", "text"], (0,), ""),
+            (["check", "--snapshot", str(snapshot)], (0, 1, 2, 3), "deepseek-probe "),
+            (["estimate", "--model", "7b"], (0,), "deepseek-llm-7b "),
+            (["plan", "--model", "33b"], (0,), ""), (["models"], (0,), "model "),
+            (["check", "--context", "0"], (64,), None), (["fleet", str(snapshot)], (0, 1, 2, 3), "")):
         proc = deepseek_probe(*argv, env=env, cwd=cwd)
         assert "Traceback" not in proc.stderr, (argv, proc.stderr)
+        assert proc.returncode in codes, (argv, proc.returncode, proc.stderr)
+        if starts is None:
+            assert proc.stdout == "" and proc.stderr.startswith("deepseek-probe: error: "), (argv, proc.stderr)
+        else:
+            assert proc.stdout.strip() and proc.stdout.startswith(starts), (argv, proc.stdout[:200])
     assert tree(tmp_path) == before, "a command wrote to the working directory or HOME"
     # The default model directory (~/.cache/huggingface/hub) is probed, never created.
     assert not (tmp_path / "home" / ".cache").exists()

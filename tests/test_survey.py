@@ -118,9 +118,26 @@ def test_nothing_runs_is_exit_2():
 
 
 @pytest.mark.parametrize("fixture", [LAPTOP, RTX4090, H100, H200X8])
-def test_text_fits_100_columns(capsys, fixture):
+def test_text_fits_100_columns(capsys, monkeypatch, fixture):
+    monkeypatch.setenv("COLUMNS", "100")  # what a pipe or a file gets (report/survey.py WIDTH)
     _, out, _ = run(capsys, "check", "--snapshot", fixture)
     assert max(len(line) for line in out.splitlines()) <= 100
+
+
+NO_DRIVER = os.path.join(SNAPSHOT_FIXTURES, "derived-h100-no-driver.json")
+
+
+@pytest.mark.parametrize("columns", [60, 80, 160])
+def test_text_wraps_at_the_terminal_width_and_never_cuts_a_fix(capsys, monkeypatch, columns):
+    from deepseek_probe.survey import survey as run_survey
+
+    monkeypatch.setenv("COLUMNS", str(columns))
+    _, out, _ = run(capsys, "check", "--snapshot", NO_DRIVER)
+    assert "…" not in out
+    table = {line for line in out.splitlines() if line.startswith(("model ", "deepseek-"))}
+    assert all(len(line) <= columns for line in out.splitlines() if line not in table)
+    fix = next(f.suggestion for f in run_survey(Snapshot.load(NO_DRIVER)).health if f.suggestion)
+    assert fix in " ".join(out.split())  # the whole fix, its words in order across the wrapped lines
 
 
 def test_json_matches_the_shipped_schema(capsys):

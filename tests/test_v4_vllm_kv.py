@@ -41,20 +41,43 @@ def test_44376_estimated_max_model_len(avail_gib):
     assert abs(est - 13528) / 13528 < 0.01
 
 
-def test_44376_estimated_max_model_len_exact_inside_the_rounding():
-    # 5.44 is rounded: some pool in [5.435, 5.445) GiB gives exactly 13528
-    hits = [a for a in range(int(5.435 * GiB), int(5.445 * GiB), 1 << 20)
-            if _estimate_max_len(a, 30000, **LOG_44376) == 13528]
-    assert hits
+def test_44376_logged_max_model_len_is_exactly_what_the_logged_pool_allows():
+    """vLLM prints the pool rounded to 0.01 GiB, so the true pool lies in [5.435, 5.445) GiB. Its
+    binary search answers L when need(L) <= pool < need(L + 1): with the logged L = 13528 the two
+    needs must straddle that interval (no pool is searched for; the needs come straight from the
+    formula at the logged length)."""
+    need = [kvcache.kv_cache_bytes(V4, n, 1, "fp8", "vllm", 2, **LOG_44376) for n in (13528, 13529)]
+    assert need[0] < need[1]  # one more token costs bytes: the search has one answer
+    assert need[0] < 5.445 * GiB and need[1] > 5.435 * GiB
 
 
 def test_51041_concurrency_and_tokens():
     blocks, conc, tokens = kvcache.vllm_v4_capacity(V4, int(7.71 * GiB), 121344, **LOG_51041)
     assert round(conc, 2) == 1.24
     assert abs(tokens - 150992) / 150992 < 0.01
-    # exactly the logged figures with the pool 7.7125 GiB (rounds to 7.71): 7965 blocks
-    blocks, conc, tokens = kvcache.vllm_v4_capacity(V4, int(7.7125 * GiB), 121344, **LOG_51041)
-    assert (blocks, tokens) == (7965, 150992)
+
+
+def test_51041_logged_tokens_lie_inside_the_logged_pools_rounding():
+    """The log's pool "7.71 GiB" is some pool in [7.705, 7.715) GiB; capacity grows with the pool,
+    so the logged 150,992 tokens must lie between the capacities at the two ends (a window of
+    about 0.13 %), and the logged 1.24x between their concurrencies."""
+    lo = kvcache.vllm_v4_capacity(V4, int(7.705 * GiB), 121344, **LOG_51041)
+    hi = kvcache.vllm_v4_capacity(V4, int(7.715 * GiB), 121344, **LOG_51041)
+    assert lo[2] <= 150992 <= hi[2]
+    assert (hi[2] - lo[2]) / 150992 < 0.002
+    assert round(lo[1], 2) <= 1.24 <= round(hi[1], 2)
+
+
+@pytest.mark.parametrize("pool_gib", [2.0, 7.71, 40.0])
+def test_v4_blocks_are_the_pool_floored_to_whole_blocks(pool_gib):
+    """Inverse of vLLM's num_blocks = available // block bytes: the blocks fit, one more does
+    not; and a larger pool never holds fewer blocks or tokens."""
+    _, lay = kvcache.vllm_v4_need(V4, 121344, "fp8", **LOG_51041)
+    pool = int(pool_gib * GiB)
+    blocks, _, tokens = kvcache.vllm_v4_capacity(V4, pool, 121344, **LOG_51041)
+    assert blocks * lay["block_bytes"] <= pool < (blocks + 1) * lay["block_bytes"]
+    more = kvcache.vllm_v4_capacity(V4, pool + lay["block_bytes"], 121344, **LOG_51041)
+    assert more[0] == blocks + 1 and more[2] >= tokens
 
 
 def test_one_request_needs_more_than_its_compressed_entries():

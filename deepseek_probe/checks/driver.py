@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
 from deepseek_probe.findings import Finding
-from deepseek_probe.snapshot import GpuInfo, Snapshot
+from deepseek_probe.snapshot import GpuInfo, PciDevice, Snapshot
 from deepseek_probe.checks.common import cc_of, cc_str, gpu_label, parse_version, unavailable_reason, vstr
 from deepseek_probe.runtimes import RUNTIMES
 from deepseek_probe.thresholds import CC_BF16, CC_FLASH_ATTENTION_2, CC_FP8, CC_MARLIN, MIN_DRIVER_FOR_CUDA_MAJOR
@@ -20,9 +20,66 @@ if TYPE_CHECKING:  # annotations only (from __future__ import annotations): no i
 
 
 _NO_DRIVER_STATUSES = ("library_not_found", "driver_not_loaded")
+# nvmlInit's NVML_ERROR_LIB_RM_VERSION_MISMATCH (its reason code in probes/gpu/nvidia.py): the driver was
+# upgraded while the old kernel module stays loaded.
+_MISMATCH_STATUSES = ("lib_rm_version_mismatch",)
+
+
+_NVIDIA_PCI, _AMD_PCI = "0x10de", "0x1002"  # PCI vendor ids (pci.ids); probes/pci.py
+
+
+def pci_gpus_without_driver(snapshot: Snapshot) -> List[PciDevice]:
+    """GPUs the PCI bus shows (probes/pci.py) that no driver lists: NVIDIA boards while NVML
+    has no driver (missing library, module not loaded, library/module mismatch), AMD boards while
+    no AMD GPU is listed. [] when the bus shows none, or was not read (older snapshots)."""
+    on_bus = snapshot.pci_gpus or []
+    out = []
+    if (snapshot.cuda.nvml_status or "ok") in _NO_DRIVER_STATUSES + _MISMATCH_STATUSES:
+        out += [d for d in on_bus if d.vendor == _NVIDIA_PCI]
+    if not any(g.vendor == "amd" for g in snapshot.gpus):
+        out += [d for d in on_bus if d.vendor == _AMD_PCI]
+    return out
+
+
+def _pci_finding(snapshot: Snapshot, runtime: str, missing: List[PciDevice]) -> Finding:
+    """A GPU host whose driver does not work never passes (issue 24): FAIL with the fix."""
+    status = snapshot.cuda.nvml_status or "ok"
+    where = ", ".join(d.address for d in missing[:4]) + (", …" if len(missing) > 4 else "")
+    if missing[0].vendor == _AMD_PCI:
+        return Finding("driver.present", "fail",
+                       f"{len(missing)} AMD GPU(s) on the PCI bus ({where}) but no AMD GPU is listed: "
+                       "the amdgpu kernel driver is not loaded or not working",
+                       measured="no amdgpu device", required="amdgpu driver",
+                       suggestion="install ROCm's amdgpu driver (amdgpu-install), load it (modprobe amdgpu), "
+                                  "then confirm with rocm-smi")
+    if status in _MISMATCH_STATUSES:
+        return Finding("driver.present", "fail",
+                       f"{len(missing)} NVIDIA GPU(s) on the PCI bus ({where}) but NVML's library and the "
+                       "loaded kernel module are different driver versions",
+                       measured=status, required="matching NVIDIA driver library and kernel module",
+                       suggestion="reboot (the driver was upgraded under a running module), or reinstall "
+                                  "one driver version; then confirm with nvidia-smi")
+    what = "libnvidia-ml not found" if status == "library_not_found" else "the NVIDIA kernel driver is not loaded"
+    return Finding("driver.present", "fail",
+                   f"{len(missing)} NVIDIA GPU(s) on the PCI bus ({where}) but no working driver: {what}",
+                   measured=status, required="NVIDIA driver",
+                   suggestion=_repair_driver_hint(runtime, snapshot.system.container))
 
 
 def driver_findings(snapshot: Snapshot, settings: Settings) -> List[Finding]:
+    missing = pci_gpus_without_driver(snapshot)
+    nvidia = [d for d in missing if d.vendor == _NVIDIA_PCI]
+    if nvidia:
+        return [_pci_finding(snapshot, settings.runtime, nvidia)]
+    out = _nvidia_driver_findings(snapshot, settings)
+    amd = [d for d in missing if d.vendor == _AMD_PCI]
+    if amd:  # the board is AMD's: "no NVIDIA driver" is not this host's problem, amdgpu is
+        out = [f for f in out if f.check != "driver.present" or f.level == "pass"]
+        out.append(_pci_finding(snapshot, settings.runtime, amd))
+    return out
+
+
+def _nvidia_driver_findings(snapshot: Snapshot, settings: Settings) -> List[Finding]:
     cu = snapshot.cuda
     runtime = settings.runtime
     needs_gpu = not RUNTIMES[runtime].runs_on_cpu
@@ -62,6 +119,17 @@ def _install_driver_hint(runtime: str) -> str:
     return (f"install the NVIDIA driver (>= {vstr(MIN_DRIVER_FOR_CUDA_MAJOR[major])} for the CUDA "
             f"{major}.x builds {runtime} uses) and check with nvidia-smi; in a container, run it "
             f"with --gpus all and the NVIDIA Container Toolkit")
+
+
+def _repair_driver_hint(runtime: str, container: Optional[str] = None) -> str:
+    major = int(_cuda(runtime).default.split(".")[0])
+    hint = (f"install or repair the NVIDIA driver (>= {vstr(MIN_DRIVER_FOR_CUDA_MAJOR[major])} for the CUDA "
+            f"{major}.x builds {runtime} uses; after a kernel update, reinstall the driver package so its "
+            f"kernel module is rebuilt), then confirm with nvidia-smi")
+    if container:  # sysfs shows the host's PCI bus inside a container: the GPU may just not be passed in
+        hint += (f"; in {container}, give the container the GPUs (--gpus all with the NVIDIA Container "
+                 "Toolkit, or the nvidia.com/gpu resource)")
+    return hint
 
 
 def _nvml_status_hint(status: str) -> str:
@@ -143,6 +211,9 @@ def no_gpu_finding(snapshot: Snapshot, settings: Settings) -> Finding:
         msg = (f"{len(hidden)} GPU(s) present but hidden by CUDA_VISIBLE_DEVICES="
                f"{cu.cuda_visible_devices!r}")
         sug = "unset CUDA_VISIBLE_DEVICES or list the GPUs to use (e.g. CUDA_VISIBLE_DEVICES=0)"
+    elif status in _NO_DRIVER_STATUSES and pci_gpus_without_driver(snapshot):
+        msg = f"no NVIDIA GPU usable: {len(pci_gpus_without_driver(snapshot))} on the PCI bus, no working driver"
+        sug = _repair_driver_hint(runtime, snapshot.system.container)
     elif status in _NO_DRIVER_STATUSES:
         msg = "no NVIDIA GPU usable: no NVIDIA driver"
         sug = _install_driver_hint(runtime) + ", or run on a host with an NVIDIA GPU"

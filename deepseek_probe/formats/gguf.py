@@ -18,6 +18,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import BinaryIO, Dict, List, Optional, Tuple, Union
 
+from deepseek_probe.errors import InputError
 from deepseek_probe.formats.errors import HeaderError, read_path
 from deepseek_probe.formats.ggml_types import GGML_TYPES
 
@@ -321,8 +322,10 @@ def peek_architecture(path: str) -> Optional[str]:
     """general.architecture from the first keys of a GGUF file, reading a few kB at most: the
     converters write it first (gguf-py GGUFWriter adds general.architecture at construction).
     None when it is not among the keys before the first long array, or the file is no GGUF."""
+    from deepseek_probe.files import open_regular
+
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:  # a FIFO here would block: regular files only
             r = _Reader(f, path)
             r.need(24)
             if r.buf[:4] != GGUF_MAGIC or struct.unpack_from("<I", r.buf, 4)[0] not in (2, 3):
@@ -337,7 +340,7 @@ def peek_architecture(path: str) -> Optional[str]:
                 value = _value(r, vtype, key)
                 if key == "general.architecture":
                     return value if isinstance(value, str) else None
-    except (OSError, HeaderError, struct.error):
+    except (OSError, InputError, struct.error):  # HeaderError and FileKindError are InputErrors
         return None
     return None
 

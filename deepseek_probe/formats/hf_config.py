@@ -23,7 +23,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional, Union
 
-from deepseek_probe.formats.errors import HeaderError
+from deepseek_probe.formats.errors import HeaderError, read_bytes
 
 Json = Union[None, bool, int, float, str, List["Json"], Dict[str, "Json"]]
 
@@ -100,12 +100,10 @@ def quantization(cfg: Dict[str, Json]) -> Optional[Quantization]:
 
 def read_config(path: str) -> Dict[str, Json]:
     """A config.json as a dict (one-line HeaderError naming the file otherwise)."""
+    raw = read_bytes(path, 16 << 20)
     try:
-        with open(path, "rb") as f:
-            doc = json.loads(f.read(16 << 20))
-    except OSError as e:
-        raise HeaderError(path, f"cannot read: {e.strerror or e}") from None
-    except (ValueError, UnicodeDecodeError):
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise HeaderError(path, "config.json is not valid JSON") from None
     if not isinstance(doc, dict):
         raise HeaderError(path, "config.json is not a JSON object")

@@ -19,7 +19,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import BinaryIO, Dict, List, Optional, Tuple
 
-from deepseek_probe.formats.errors import HeaderError, read_path
+from deepseek_probe.formats.errors import HeaderError, read_bytes, read_path
 
 # safetensors/src/tensor.rs `MAX_HEADER_SIZE` (v0.6).
 MAX_HEADER_BYTES = 100_000_000
@@ -171,12 +171,10 @@ def read_file(path: str, header_only: bool = True) -> SafetensorsSummary:
 
 def read_index(path: str) -> List[str]:
     """Shard file names listed by a model.safetensors.index.json (weight_map values, in order)."""
+    raw = read_bytes(path, MAX_HEADER_BYTES)
     try:
-        with open(path, "rb") as f:
-            doc = json.loads(f.read(MAX_HEADER_BYTES))
-    except OSError as e:
-        raise HeaderError(path, f"cannot read: {e.strerror or e}") from None
-    except (ValueError, UnicodeDecodeError):
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise HeaderError(path, "safetensors index is not valid JSON") from None
     wm = doc.get("weight_map") if isinstance(doc, dict) else None
     if not isinstance(wm, dict) or not wm:

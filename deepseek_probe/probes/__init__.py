@@ -91,6 +91,9 @@ def _fill(snap: Snapshot, model_dir: Optional[str], nvml: Any, root: str, limit_
 
         started.append(("checkpoints", lambda: checkpoints.probe_checkpoints(model_dir, env), CheckpointsInfo))
     pendings = [(name, start_bounded(fn, name), cls) for name, fn, cls in started]
+    from deepseek_probe.probes import pci  # GPUs on the bus, driver or not (a few sysfs reads)
+
+    pci_pending = start_bounded(lambda: pci.probe_pci_gpus(root), "pci")
     # AMD: a listing of /sys/class/drm and one vendor file per card (~5 us) decides, while the
     # file probes run; only a host with an AMD card pays for a probe thread.
     amd_pending = None
@@ -108,6 +111,7 @@ def _fill(snap: Snapshot, model_dir: Optional[str], nvml: Any, root: str, limit_
         snap.network = results["network"]
     if "checkpoints" in results:
         snap.checkpoints = results["checkpoints"]
+    _fill_pci(snap, pci_pending.wait(limit_s))
     # Host memory bandwidth (~0.1-0.7 ms of file reads) while NVML's C calls still run.
     from deepseek_probe.probes import membw
 
@@ -137,10 +141,23 @@ def _fill(snap: Snapshot, model_dir: Optional[str], nvml: Any, root: str, limit_
         snap.probe_ms["amd"] = outcome.elapsed_ms
         if outcome.status == "ok":
             snap.rocm, amd_gpus = outcome.value
-            snap.gpus = snap.gpus + amd_gpus
+            from deepseek_probe.probes.gpu import after
+
+            snap.gpus = snap.gpus + after(snap.gpus, amd_gpus)
         elif outcome.status != "ok":
             snap.rocm = RocmInfo(unavailable={"rocm_version": "timeout" if outcome.status == "timeout"
                                               else f"error: {type(outcome.error).__name__}"})
+
+
+def _fill_pci(snap: Snapshot, outcome: Outcome) -> None:
+    snap.probe_ms["pci"] = outcome.elapsed_ms
+    if outcome.status == "ok":
+        snap.pci_gpus, reason = outcome.value
+    else:
+        reason = "timeout" if outcome.status == "timeout" else \
+            f"error: {type(outcome.error).__name__}: {outcome.error}"[:120]
+    if reason is not None:
+        snap.system.unavailable["pci_gpus"] = reason
 
 
 def _wsl_driver(cuda_info: CudaInfo, system_info: SystemInfo, root: str) -> None:

@@ -25,6 +25,8 @@ import time
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
+from deepseek_probe.errors import InputError
+from deepseek_probe.files import read_regular
 from deepseek_probe.formats import gguf, hf_config, safetensors
 from deepseek_probe.formats.errors import HeaderError
 
@@ -310,9 +312,8 @@ def scan_hf_cache(hub: str, budget: _Budget, out: List[Checkpoint], notes: List[
         base = os.path.join(hub, entry)
         rev = None
         try:
-            with open(os.path.join(base, "refs", "main"), encoding="utf-8") as f:
-                rev = f.read(100).strip() or None
-        except OSError:
+            rev = read_regular(os.path.join(base, "refs", "main"), 100).decode("utf-8", "replace").strip() or None
+        except (OSError, InputError):  # missing, or not a regular file (a FIFO would block)
             pass
         snaps = budget.listdir(os.path.join(base, "snapshots"))
         if rev not in snaps:
@@ -368,12 +369,11 @@ def _ollama_entry(store: str, mpath: str, name: str, notes: List[str], include_a
         c.error = f"{mpath}: manifest is not a regular file"
         return c
     try:
-        with open(mpath, "rb") as f:
-            doc = json.loads(f.read(_MANIFEST_MAX_BYTES))
+        doc = json.loads(read_regular(mpath, _MANIFEST_MAX_BYTES))
         layers = doc.get("layers") if isinstance(doc, dict) else None
         layer = next(l for l in layers if isinstance(l, dict) and l.get("mediaType") == OLLAMA_MODEL_MEDIA_TYPE)  # type: ignore[union-attr]
         digest = str(layer.get("digest", ""))
-    except (OSError, ValueError, UnicodeDecodeError, StopIteration, TypeError):
+    except (OSError, InputError, ValueError, UnicodeDecodeError, StopIteration, TypeError, RecursionError):
         c.error = f"{mpath}: not an Ollama manifest with a model layer"
         return c
     algo, _, hexd = digest.partition(":")

@@ -36,6 +36,10 @@ def probe_system(os_name: str, environ: Optional[Mapping[str, str]] = None,
     info.arch = getattr(u, "machine", None) or None
     info.hostname = getattr(u, "node", None) or None
     info.container, info.wsl = None, False
+    if uname is None:  # this machine (not a test's recorded uname): who runs the probe
+        from deepseek_probe.probes.system import identity
+
+        info.user, info.home, info.login_names = identity(os.environ if environ is None else environ)
     for name in ("kernel", "os_release", "arch", "hostname"):
         if getattr(info, name) is None:
             info.unavailable[name] = "not_found"

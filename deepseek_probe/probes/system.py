@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
-from typing import Mapping, Optional
+from typing import List, Mapping, Optional, Tuple
 
 from deepseek_probe.probes import _read
 from deepseek_probe.snapshot import SystemInfo
@@ -32,6 +32,8 @@ def probe_system(root: str = "/", environ: Optional[Mapping[str, str]] = None) -
         info.arch = None
         info.unavailable["arch"] = "not_recorded"
 
+    if live:
+        info.user, info.home, info.login_names = identity(env)
     info.os_release = os_release_name(root)
     if info.os_release is None:
         info.unavailable["os_release"] = "not_found"
@@ -41,6 +43,27 @@ def probe_system(root: str = "/", environ: Optional[Mapping[str, str]] = None) -
         if getattr(info, name) is None:
             info.unavailable.setdefault(name, "not_found")
     return info
+
+
+def identity(env: Mapping[str, str]) -> Tuple[Optional[str], Optional[str], Optional[List[str]]]:
+    """(user name, home folder, other login names) of whoever runs the probe: what redaction
+    removes from reports. The name and home come from the password database (pwd), else USER /
+    HOME; SUDO_USER, LOGNAME and USER add the names of whoever is behind sudo or su."""
+    user = home = None
+    try:
+        import pwd  # POSIX only
+
+        entry = pwd.getpwuid(os.geteuid())
+        user, home = entry.pw_name or None, entry.pw_dir or None
+    except (ImportError, KeyError, OSError, AttributeError):
+        user = env.get("USER") or env.get("USERNAME") or None
+        home = env.get("HOME") or env.get("USERPROFILE") or None  # USERPROFILE: Windows
+    others = []
+    for var in ("SUDO_USER", "LOGNAME", "USER", "USERNAME"):
+        name = env.get(var)
+        if name and name != user and name not in others:
+            others.append(name)
+    return user, home, others or None
 
 
 def os_release_name(root: str) -> Optional[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import stat
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, ClassVar, Dict, List, Optional, Tuple
@@ -376,15 +377,35 @@ _HF_TYPES = {"llama": "llama", "qwen2": "qwen2", "deepseek_v2": "deepseek_v2", "
              "deepseek_v32": "deepseek_v32", "deepseek_v4": "deepseek_v4", "qwen3": "qwen3"}
 
 
+def _name_from_path(p: str) -> Optional[str]:
+    """A checkpoint's config.json is named by its folder (`DeepSeek-V3.2/config.json`); any
+    other file by its own name (`deepseek-v3.2.json`), never by the folder it sits in."""
+    base = os.path.basename(p)
+    if base.lower() == "config.json":
+        return os.path.basename(os.path.dirname(os.path.abspath(p))) or None
+    stem, ext = os.path.splitext(base)
+    return (stem if ext.lower() == ".json" else base) or None
+
+
+def _name_from_config(cfg: Dict[str, Any]) -> str:
+    arch = cfg.get("architectures")
+    if isinstance(arch, list) and arch and isinstance(arch[0], str):
+        return arch[0]
+    return str(cfg.get("model_type") or "custom")
+
+
 def from_hf_config(path: str) -> ModelSpec:
     """A ModelSpec from a Llama/Qwen2/DeepSeek-V2/V3-style config.json (file or its folder)."""
-    p = os.path.join(path, "config.json") if os.path.isdir(path) else path
-    try:
-        with open(p, encoding="utf-8") as f:
-            cfg = json.load(f)
+    from deepseek_probe.files import FileKindError, read_regular, stat_kind
+
+    try:  # a regular file or a folder only: a FIFO or a device would block (files.py)
+        p = os.path.join(path, "config.json") if stat.S_ISDIR(stat_kind(path, "any").st_mode) else path
+        cfg = json.loads(read_regular(p, 16 << 20).decode("utf-8"))
+    except FileKindError as e:
+        raise ModelConfigError(f"cannot read model config {e.path}: {e.reason}") from None
     except OSError as e:
-        raise ModelConfigError(f"cannot read model config {p}: {e.strerror or e}") from None
-    except (ValueError, UnicodeDecodeError) as e:
+        raise ModelConfigError(f"cannot read model config {path}: {e.strerror or e}") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise ModelConfigError(f"model config {p} is not valid JSON: {e}") from None
     if not isinstance(cfg, dict):
         raise ModelConfigError(f"model config {p} is not a JSON object")
@@ -424,7 +445,7 @@ def from_hf_config(path: str) -> ModelSpec:
         # V4 ships only moe_intermediate_size; transformers maps intermediate_size to it
         # (configuration_deepseek_v4.DeepseekV4Config.attribute_map)
         cfg = {**cfg, "intermediate_size": cfg.get("moe_intermediate_size")}
-    name = cfg.get("_name_or_path") or os.path.basename(os.path.dirname(os.path.abspath(p))) or "custom"
+    name = cfg.get("_name_or_path") or _name_from_path(p) or _name_from_config(cfg)
     kw: Dict[str, Any] = dict(
         id=os.path.basename(str(name).rstrip("/")).lower() or "custom",
         family=family, hidden=hidden, intermediate=need("intermediate_size"),

@@ -19,8 +19,10 @@ suggests the three nearest known names.
 from __future__ import annotations
 
 import difflib
+import errno
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
@@ -265,10 +267,15 @@ def spec_from_gguf(c: "Checkpoint") -> Optional[ModelSpec]:
 def _from_path(name: str) -> Resolved:
     from deepseek_probe.probes import checkpoints as cp  # I/O lives in the probe
 
+    from deepseek_probe.files import FileKindError, stat_kind
+
     p = os.path.abspath(os.path.expanduser(name))
-    if not os.path.exists(p):
-        raise UnknownNameError(f"{name}: no such file or folder")
-    if os.path.isdir(p):
+    try:  # a regular file or a folder: a FIFO or a device is named as what it is (files.py)
+        is_dir = stat.S_ISDIR(stat_kind(p, "any").st_mode)
+    except FileKindError as e:
+        reason = "no such file or folder" if e.errno == errno.ENOENT else e.reason
+        raise UnknownNameError(f"{name}: {reason}") from None
+    if is_dir:
         names = sorted(os.listdir(p))
         if "config.json" in names or any(n.endswith(".safetensors") for n in names):
             c = cp.inspect_folder(p, "model_dir", os.path.basename(p.rstrip(os.sep)))

@@ -41,7 +41,27 @@ def render(result: Any, fmt: str, redact: bool = True, color: Optional[bool] = N
     else:
         from deepseek_probe.report.prometheus import render_check
         out = render_check(result)
-    return final(out) if final else out
+    if final is None:
+        return out
+    return _redact_json(out, final) if fmt == "json" else final(out)
+
+
+def _redact_json(text: str, final) -> str:
+    """The last redaction pass on each string of a JSON report, not on its text: a secret that is
+    also part of an escape sequence or a key must not break the document (a property test found
+    one). The renderers all write json.dumps(..., indent=1)."""
+    import json
+
+    def walk(v):
+        if isinstance(v, str):
+            return final(v)
+        if isinstance(v, list):
+            return [walk(x) for x in v]
+        if isinstance(v, dict):
+            return {k: walk(x) for k, x in v.items()}
+        return v
+
+    return json.dumps(walk(json.loads(text)), indent=1)
 
 
 def render_plans(plans: Sequence[Any], fmt: str) -> str:

@@ -33,10 +33,44 @@ def _estimate_text(e) -> str:
         if key == "command_understood" and isinstance(value, dict):
             lines += _launch_lines(value)
             continue
-        if isinstance(value, int) and key.endswith("_bytes"):
-            value = gib(value)
-        lines.append(f"  {key.replace('_', ' '):<17} {value}")
+        lines += _note_lines(key, value, "  ", key in _BYTES_BY_NAME)
     return "\n".join(lines) + "\n"
+
+
+# Notes whose values are all byte counts although their keys do not end in _bytes
+# (estimate.py: memory.kv_breakdown, bytes per layer type).
+_BYTES_BY_NAME = ("kv_cache_by_layer_type",)
+
+
+def _label(key: str) -> str:
+    """`decode_growth_bytes` -> "decode growth" (the value says GiB)."""
+    return (key[: -len("_bytes")] if key.endswith("_bytes") else key).replace("_", " ")
+
+
+def _value(key: str, value: object, all_bytes: bool) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)) and (all_bytes or key.endswith("_bytes")):
+        return gib(value) if value >= 2**20 else f"{value:g} B"  # per-token sizes: bytes
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return "; ".join(str(v) for v in value)
+    return str(value)
+
+
+def _note_lines(key: str, value: object, indent: str, all_bytes: bool = False) -> List[str]:
+    """One labelled line per note; a dict note as a heading and its own labelled lines. Nothing
+    unknown (None) or empty is printed: a text report never shows a Python dict or `None`."""
+    if value is None or value == [] or value == {}:
+        return []
+    width = 19 - len(indent)
+    if isinstance(value, dict):
+        out = [f"{indent}{_label(key)}"]
+        for k, v in value.items():
+            out += _note_lines(str(k), v, indent + "  ", all_bytes)
+        return out if len(out) > 1 else []
+    return [f"{indent}{_label(key):<{width}} {_value(key, value, all_bytes)}"]
 
 
 def _launch_lines(echo: dict) -> List[str]:

@@ -210,7 +210,7 @@ FORMATS = ("text", "json", "markdown", "prometheus")
 
 def render_fleet(result: "FleetResult", fmt: str, redact: bool = True, color: bool = False) -> str:
     """Render a FleetResult like `check` renders a CheckResult. With `redact`, serials, UUIDs,
-    hostnames and home-directory user names of every snapshot are removed from the output;
+    hostnames and the user names and homes of whoever probed each node are removed from the output;
     node names (the snapshot file names the operator chose) are kept: they are the point."""
     if fmt not in FORMATS:
         raise InputError(f"unknown report format {fmt!r} (choose from {', '.join(FORMATS)})")
@@ -231,15 +231,18 @@ def _redact(result: "FleetResult", text: str) -> str:
     """redact.redact_text's two layers, with the exact-string layer done by token lookup: a
     1000-node fleet holds ~18 000 serials, UUIDs and hostnames, and one str.replace per secret
     over a multi-MB report would take minutes."""
-    from deepseek_probe.redact import _users_in_paths, redact_text, secrets_of
+    from deepseek_probe.redact import identity_of, redact_text, secrets_of
 
     keep = {n.node for n in result.nodes}
     secrets: set = set()
     users: set = set()
+    homes: set = set()
     for n in result.nodes:
         if n.snapshot is not None:
             secrets.update(s for s in secrets_of(n.snapshot) if len(s) >= 4 and s not in keep)
-            users.update(_users_in_paths(n.snapshot))
+            names, home_dirs = identity_of(n.snapshot)  # who ran each node's probe (issue 24)
+            users.update(u for u in names if u not in keep)
+            homes.update(home_dirs)
 
     def swap(m: Any) -> str:
         token = m.group(0)
@@ -257,4 +260,4 @@ def _redact(result: "FleetResult", text: str) -> str:
 
     if secrets:
         text = _TOKEN_RE.sub(swap, text)
-    return redact_text(text, (), sorted(users))
+    return redact_text(text, (), sorted(users), sorted(homes))

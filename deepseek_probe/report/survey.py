@@ -1,11 +1,14 @@
 """Renderers for the capability survey (`deepseek-probe check` with no model): text that fits
-100 columns, JSON in the versioned shape of schemas/survey.schema.json, markdown for tickets,
-and Prometheus gauges."""
+the terminal (100 columns when not a terminal), JSON in the versioned shape of
+schemas/survey.schema.json, markdown for tickets, and Prometheus gauges."""
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Dict, Optional
+import os
+import shutil
+import textwrap
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional
 
 from deepseek_probe.report.text import _MARKS, _bold, _paint, machine_summary
 from deepseek_probe.units import count, gib
@@ -13,7 +16,31 @@ from deepseek_probe.units import count, gib
 if TYPE_CHECKING:  # annotations only: no import at run time
     from deepseek_probe.survey import SurveyResult, SurveyRow
 
-WIDTH = 100
+WIDTH = 100  # when the output is no terminal (a file, a pipe, a ticket) and COLUMNS is unset
+_MIN_WIDTH = 40  # below this a wrapped fix is a column of single words: wrap at 40, let the terminal fold
+
+
+def terminal_width(environ: Optional[Mapping[str, str]] = None) -> int:
+    """COLUMNS when set (the shell's word), else the terminal's size (TIOCGWINSZ through
+    shutil.get_terminal_size), else WIDTH."""
+    env = os.environ if environ is None else environ
+    try:
+        cols = int(env.get("COLUMNS", ""))
+    except ValueError:
+        cols = 0
+    if cols <= 0:
+        cols = shutil.get_terminal_size((WIDTH, 24)).columns if environ is None else WIDTH
+    return max(cols, _MIN_WIDTH)
+
+
+def _wrap(first: str, text: str, indent: str, width: int, painted_first: Optional[str] = None) -> List[str]:
+    """`first` + `text` wrapped at `width` with a hanging `indent`, between words only (a path or
+    a command is never cut); `painted_first` replaces `first` on the first line (colour codes
+    do not count towards the width)."""
+    lines = textwrap.wrap(text, width=width, initial_indent=" " * len(first), subsequent_indent=indent,
+                          break_long_words=False, break_on_hyphens=False) or [" " * len(first)]
+    lines[0] = (painted_first if painted_first is not None else first) + lines[0][len(first):]
+    return lines
 _FIT_WORDS = {"gpu": "on GPU", "partial": "partial", "cpu": "CPU only", "none": "no"}
 _FIT_LEVEL = {"gpu": "pass", "partial": "warn", "cpu": "warn", "none": "fail"}
 
@@ -46,11 +73,13 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def render_text(result: "SurveyResult", color: bool = False) -> str:
+def render_text(result: "SurveyResult", color: bool = False, width: Optional[int] = None) -> str:
+    width = width or terminal_width()
     v = result.verdict
     lines = [_bold(f"deepseek-probe {result.tool_version} · what this machine can run · verdict "
                    f"{_paint(v.upper(), v, color)} (exit {result.exit_code})", color)]
-    lines += machine_summary(result.snapshot)
+    for line in machine_summary(result.snapshot):  # "GPUs    …", "host    …": 8-column labels
+        lines += _wrap(line[:8], line[8:], " " * 8, width)
     lines.append("")
     header = f"{'model':<34} {'params':>8}  {'runs':<8} {'how':<26} {'context':>9} {'tok/s':>6}"
     lines.append(header)
@@ -61,30 +90,30 @@ def render_text(result: "SurveyResult", color: bool = False) -> str:
                      f"{ctx:>9} {_tps(r):>6}")
         for change in r.to_run[:1]:
             label = "to run it" if r.fit == "none" else "on a GPU"
-            lines.append(_clip(f"    {label}: {change}", WIDTH))
+            lines += _wrap(f"    {label}: ", change, " " * 8, width)
     if result.checkpoints:
         lines += ["", "already on this machine:"]
         for c in result.checkpoints:
             state = c["error"] or ("complete" if c["complete"] else "incomplete" if c["complete"] is False else "")
             what = " ".join(x for x in (c["format"], c["precision"]) if x)
-            lines.append(_clip(f"  {c['name']} ({c['source']}, {what}, {gib(c['bytes_on_disk'])})"
-                               f"{' = ' + c['model'] if c['model'] else ''}{' · ' + state if state else ''}", WIDTH))
+            lines += _wrap("  ", f"{c['name']} ({c['source']}, {what}, {gib(c['bytes_on_disk'])})"
+                                 f"{' = ' + c['model'] if c['model'] else ''}{' · ' + state if state else ''}",
+                           " " * 4, width)
     lines.append("")
-    lines.append("tok/s: decode per sequence, estimated from memory bandwidth (±30%); context: the "
-                 "largest that fits")
+    lines += _wrap("", "tok/s: decode per sequence, estimated from memory bandwidth (±30%); context: the "
+                       "largest that fits", "", width)
     bad = [f for f in result.health if f.level != "pass"]
     if bad:
         lines.append("machine:")
         for f in bad:
-            mark = _paint(f"{_MARKS[f.level]:<5}", f.level, color)
-            lines.append(_clip(f"  {mark} {f.check:<21} {f.message}", WIDTH))
+            first = f"  {_MARKS[f.level]:<5} {f.check:<21} "
+            painted = f"  {_paint(f'{_MARKS[f.level]:<5}', f.level, color)} {f.check:<21} "
+            lines += _wrap(first, f.message, " " * 8, width, painted)
             if f.suggestion:
-                lines.append(_clip(f"        fix: {f.suggestion}", WIDTH))
+                lines += _wrap("        fix: ", f.suggestion, " " * 13, width)
     else:
         lines.append("machine: driver and GPU health checks pass")
-    lines.append("check one model in full: deepseek-probe check --model ID (exit code for scripts)")
-    if not color:  # escape codes would be cut wrongly; a terminal wraps coloured lines itself
-        lines = [_clip(line, WIDTH) for line in lines]
+    lines += _wrap("", "check one model in full: deepseek-probe check --model ID (exit code for scripts)", "", width)
     return "\n".join(lines) + "\n"
 
 

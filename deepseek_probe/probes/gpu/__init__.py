@@ -14,6 +14,7 @@ OS only, so tests run every path on Linux.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from deepseek_probe.probes import _platform
@@ -46,6 +47,16 @@ class GpuReading:
 
     def __iter__(self) -> Iterator[object]:
         return iter((self.cuda, self.gpus, self.links, self.rocm))
+
+
+def after(present: List[GpuInfo], found: List[GpuInfo]) -> List[GpuInfo]:
+    """`found` (another vendor's GPUs) numbered after `present` when their indices would collide:
+    each vendor numbers its own from 0 (NVML, KFD), and a snapshot names every GPU once."""
+    taken = {g.index for g in present}
+    if not taken or not any(g.index in taken for g in found):
+        return list(found)
+    shift = max(taken) + 1
+    return [replace(g, index=g.index + shift) for g in found]
 
 
 def read_gpus(root: str = "/", environ: Optional[Mapping[str, str]] = None,
@@ -82,9 +93,9 @@ def read_gpus(root: str = "/", environ: Optional[Mapping[str, str]] = None,
             rocm_info, found = amd.probe_amd(root, env, amdsmi=amdsmi)
             if found or rocm_info.rocm_version:
                 rocm = rocm_info
-            gpus.extend(found)
+            gpus.extend(after(gpus, found))
         elif vendor == "apple":
             from deepseek_probe.probes.gpu import apple
 
-            gpus.extend(apple.probe_apple(sysctl=sysctl, metal=metal))
+            gpus.extend(after(gpus, apple.probe_apple(sysctl=sysctl, metal=metal)))
     return GpuReading(cuda, gpus, links, rocm)
