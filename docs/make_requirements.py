@@ -31,6 +31,8 @@ TABLE_BEGIN = "<!-- BEGIN GENERATED: table (deepseek-probe plan --all --format m
 TABLE_END = "<!-- END GENERATED: table -->"
 CLAIMS_BEGIN = "<!-- BEGIN GENERATED: claims (python docs/make_requirements.py) -->"
 CLAIMS_END = "<!-- END GENERATED: claims -->"
+TRAINING_BEGIN = "<!-- BEGIN GENERATED: fine-tuning (python docs/make_requirements.py) -->"
+TRAINING_END = "<!-- END GENERATED: fine-tuning -->"
 
 GIB = 2**30
 
@@ -497,7 +499,26 @@ def extract_block(text: str, begin: str, end: str) -> Optional[str]:
     return text[i + len(begin):j].strip("\n") + "\n"
 
 
+def render_training() -> str:
+    """Fine-tuning per model (issue 22): training/tables.py, and the guides' three training claims
+    each beside the command that reproduces it."""
+    from deepseek_probe.training import tables
+
+    out = [tables.markdown().rstrip(), "",
+           "| guide's claim | command | what the command computes | verdict |", "|---|---|---|---|"]
+    for c in tables.guide_claims():
+        out.append(f"| {c.claim} | `{c.command}` | {c.ours} | {c.verdict} |")
+    return "\n".join(out) + "\n"
+
+
 def regenerate(text: str) -> str:
+    if TRAINING_BEGIN not in text:  # first run: the block goes at the end, under its own heading
+        text = text.rstrip("\n") + ("\n\n## Fine-tuning (full, LoRA, QLoRA)\n\nPeak per GPU as NVML shows it, "
+                                   "from `deepseek_probe/training/` (one GPU: fitted on Trainer runs on an H200, "
+                                   "benchmarks/training/; ZeRO-3 over 8: derived from DeepSpeed's source, not "
+                                   "measured). Trainer 5.x defaults otherwise; LoRA and QLoRA at r16 on all-linear.\n\n"
+                                   f"{TRAINING_BEGIN}\n{TRAINING_END}\n")
+    text = replace_block(text, TRAINING_BEGIN, TRAINING_END, render_training())
     text = replace_block(text, CLAIMS_BEGIN, CLAIMS_END, render_claims())
     return replace_block(text, TABLE_BEGIN, TABLE_END, render_table())
 

@@ -91,6 +91,32 @@ def test_rules_of_thumb_section_in_docs_matches_the_code(gen, doc_text):
                           + _first_difference(doc, fresh))
 
 
+def test_fine_tuning_section_in_docs_matches_the_code(gen, doc_text):
+    doc = _block(doc_text, gen.TRAINING_BEGIN, gen.TRAINING_END)
+    fresh = gen.render_training()
+    assert doc == fresh, (f"docs/requirements.md is stale (fine-tuning): run `{REGENERATE_DOC}`; "
+                          + _first_difference(doc, fresh))
+
+
+def test_each_training_claims_command_computes_what_the_doc_says(capsys):
+    """The commands beside the guides' training claims run, and print the peak the doc cites."""
+    import json
+    import shlex
+
+    from deepseek_probe import cli
+    from deepseek_probe.training import tables
+
+    for c in tables.guide_claims():
+        argv = shlex.split(c.command)[1:] + ["--format", "json"]
+        with pytest.raises(SystemExit) as e:
+            cli.main(argv)
+        out, err = capsys.readouterr()
+        assert e.value.code == 0, err
+        peak = json.loads(out)["training"]["memory"]["peak_bytes"]
+        if "ZeRO-3 over 4" in c.ours:
+            assert f"{peak / GIB:.1f} GiB per GPU" in c.ours
+
+
 def test_chart_data_matches_the_estimator():
     chart = _load("make_chart")
     data = (DOCS / "memory-vs-context.csv").read_text(encoding="utf-8")
