@@ -125,6 +125,23 @@ def _workload(train, precision, given):
     return make_workload(method=train, **set_)
 
 
+def _read_model(name: str):
+    """A model named by its path on this machine, read by the probe (imported only for a path)."""
+    from deepseek_probe.profiles.names import looks_like_path
+
+    if not (looks_like_path(name) or (os.sep in name and os.path.exists(name))):
+        return None
+    from deepseek_probe.probes.model_path import read_model
+
+    return read_model(name)
+
+
+def _read_model_config(path: str):
+    from deepseek_probe.formats.hf_config import spec_from_file
+
+    return spec_from_file(path)
+
+
 def _read_config(path: str) -> str:
     """A config file a training command names (YAML, DeepSpeed JSON): regular files only."""
     from deepseek_probe.errors import InputError
@@ -155,8 +172,9 @@ def _questions(models, model_configs, flags, gpu_totals=(), training=None):
     """The questions of this invocation: from the launch command after `--`, else the flags."""
     from deepseek_probe import question
 
+    disk = question.Disk(model=_read_model, config=_read_model_config, text=_read_config)
     return question.build(models, model_configs, flags, _launch_command(), os.environ, gpu_totals, training,
-                          _read_config)
+                          disk)
 
 
 def _write(text: str, output: Optional[str]) -> None:

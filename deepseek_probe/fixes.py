@@ -17,7 +17,7 @@ from deepseek_probe.checks.placement import vllm_utilization
 from deepseek_probe.errors import InputError
 from deepseek_probe.machines import IDLE_USED_BYTES
 from deepseek_probe.runtimes import RUNTIMES
-from deepseek_probe.thresholds import CC_BF16, CC_FP8, CC_MARLIN, DEVICE_MARGIN_BYTES
+from deepseek_probe.thresholds import DEVICE_MARGIN_BYTES
 from deepseek_probe.units import count, gib
 
 if TYPE_CHECKING:  # annotations only (from __future__ import annotations): no import at run time

@@ -22,11 +22,38 @@ from deepseek_probe.runtimes.base import Settings
 from deepseek_probe.runtimes.command import ParsedCommand
 
 if TYPE_CHECKING:  # annotations only: training is imported only for a training question
+    from deepseek_probe.profiles.names import Resolved
     from deepseek_probe.training.workload import TrainingWorkload
 
 # Reads a file a training launch command names (a YAML config, a DeepSpeed JSON); the CLI passes
 # one that opens regular files only.
 Reader = Callable[[str], str]
+
+
+def _no_text(path: str) -> str:
+    raise InputError(f"{path}: this command reads no files")
+
+
+def _no_model(name: str) -> "Optional[Resolved]":
+    return None
+
+
+def _no_config(path: str) -> ModelSpec:
+    raise InputError(f"{path}: this command reads no files")
+
+
+@dataclass(frozen=True)
+class Disk:
+    """What building a question may read from this machine. The CLI passes the probes' readers
+    (probes/model_path.read_model, formats/hf_config.spec_from_file, a regular-file reader);
+    the default reads nothing, so a question built in code stays pure."""
+
+    model: Callable[[str], "Optional[Resolved]"] = _no_model  # a model named by its path
+    config: Callable[[str], ModelSpec] = _no_config  # --model-config FILE
+    text: Reader = _no_text  # a YAML / JSON a training command names
+
+
+NO_DISK = Disk()
 
 
 @dataclass(frozen=True)
@@ -101,11 +128,11 @@ class _Named:
     note: Optional[str]
 
 
-def _resolve(name: str, runtime: Optional[str] = None) -> _Named:
-    """One name through the one resolver (profiles/names.py)."""
+def _resolve(name: str, runtime: Optional[str] = None, disk: Disk = NO_DISK) -> _Named:
+    """One name through the one resolver (profiles/names.py); a path is read through `disk`."""
     from deepseek_probe.profiles import PRECISIONS, names
 
-    r = names.resolve(name, runtime=runtime)
+    r = names.resolve(name, runtime=runtime, local=disk.model(name))
     if r.spec is None:
         raise InputError(f"{name}: {r.unresolved or 'not a model in the catalog'}")
     precision = r.precision if r.precision in PRECISIONS else None
@@ -116,25 +143,23 @@ def _resolve(name: str, runtime: Optional[str] = None) -> _Named:
     return _Named(r.spec, name, precision, r.runtime, r.source, note)
 
 
-def _from_config(path: str) -> _Named:
-    from deepseek_probe import profiles
-
-    spec = profiles.from_hf_config(path)
+def _from_config(path: str, disk: Disk = NO_DISK) -> _Named:
+    spec = disk.config(path)
     return _Named(spec, path, None, None, "config.json", f"{path} -> {spec.id} (config.json)")
 
 
 def from_flags(models: Sequence[str], model_configs: Sequence[str], flags: Flags,
-               training: Optional["TrainingWorkload"] = None) -> List[Question]:
+               training: Optional["TrainingWorkload"] = None, disk: Disk = NO_DISK) -> List[Question]:
     """One question per model named with --model / --model-config, settings from the flags (a
     fine-tuning run when `training` is given: Trainer runs the model in transformers)."""
     from deepseek_probe.runtimes import RUNTIMES
 
     out = []
     if training is not None:
-        for n in [_from_config(p) for p in model_configs] + [_resolve(m) for m in models]:
+        for n in [_from_config(p, disk) for p in model_configs] + [_resolve(m, None, disk) for m in models]:
             out.append(_training_question(n, training, flags))
         return out
-    for n in [_from_config(p) for p in model_configs] + [_resolve(m, flags.runtime) for m in models]:
+    for n in [_from_config(p, disk) for p in model_configs] + [_resolve(m, flags.runtime, disk) for m in models]:
         rt = flags.runtime or n.runtime or "transformers"
         implied = n.precision if n.precision in RUNTIMES[rt].precisions else None  # a GGUF quant means nothing to vLLM
         f = replace(flags, precision=flags.precision or implied)
@@ -154,22 +179,22 @@ def _training_question(n: "_Named", w: "TrainingWorkload", flags: Flags,
 
 
 def from_training_command(argv: Sequence[str], models: Sequence[str], model_configs: Sequence[str],
-                          flags: Flags, read: Reader) -> Optional[List[Question]]:
+                          flags: Flags, disk: Disk = NO_DISK) -> Optional[List[Question]]:
     """`trl sft ...`, `llamafactory-cli train cfg.yaml`, `axolotl train cfg.yml`, `deepspeed ...`:
     the fine-tuning run it starts; None when argv is not a training command."""
     from deepseek_probe.training.launch import parse_training_command
 
-    t = parse_training_command(argv, read)
+    t = parse_training_command(argv, disk.text)
     if t is None:
         return None
     echo: Dict[str, object] = {"program": t.program, "runtime": "training", "model": t.model_ref,
                                "understood": [], "not_modelled": [], "ignored": list(t.ignored), "notes": []}
-    given = [_from_config(p) for p in model_configs] + [_resolve(m) for m in models]
+    given = [_from_config(p, disk) for p in model_configs] + [_resolve(m, None, disk) for m in models]
     if not given and not t.model_ref:
         raise InputError(f"{t.program}: the command names no model; add --model ID")
-    named = given or [_resolve(str(t.model_ref))]
+    named = given or [_resolve(str(t.model_ref), None, disk)]
     if given and t.model_ref:
-        own = _resolve(str(t.model_ref))
+        own = _resolve(str(t.model_ref), None, disk)
         if any(n.spec.id != own.spec.id for n in given):
             raise InputError(f"--model and the command's model {t.model_ref} ({own.spec.id}) disagree: drop one")
     return [_training_question(n, t.workload, flags, echo) for n in named]
@@ -177,18 +202,18 @@ def from_training_command(argv: Sequence[str], models: Sequence[str], model_conf
 
 def from_command(argv: Sequence[str], env: Mapping[str, str], models: Sequence[str],
                  model_configs: Sequence[str], flags: Flags,
-                 gpu_totals: Sequence[int] = (), read: Optional[Reader] = None) -> List[Question]:
+                 gpu_totals: Sequence[int] = (), disk: Disk = NO_DISK) -> List[Question]:
     """The question a launch command asks: its runtime, its flags and defaults, its model.
 
     --model / --model-config name the model when the command's own model is absent or a file not
     on this machine; when both name a model they must agree (else: one-line error)."""
     from deepseek_probe.runtimes import launch as launch_mod
 
-    training = from_training_command(argv, models, model_configs, flags, read or _no_reader)
+    training = from_training_command(argv, models, model_configs, flags, disk)
     if training is not None:
         return training
     cmd = launch_mod.parse_launch(argv, env)
-    named = _command_models(cmd, models, model_configs)
+    named = _command_models(cmd, models, model_configs, disk)
     quant = launch_mod.command_quant(cmd)
     runtime = launch_mod.ESTIMATOR_RUNTIME[cmd.runtime]
     echo = launch_mod.echo(cmd)
@@ -208,21 +233,25 @@ def from_command(argv: Sequence[str], env: Mapping[str, str], models: Sequence[s
     return out
 
 
-def _command_models(cmd: ParsedCommand, models: Sequence[str],
-                    model_configs: Sequence[str]) -> List[Tuple[_Named, Optional[str]]]:
+def _command_models(cmd: ParsedCommand, models: Sequence[str], model_configs: Sequence[str],
+                    disk: Disk = NO_DISK) -> List[Tuple[_Named, Optional[str]]]:
     """(model, how --model and the command's model were reconciled) for a launch command."""
-    import os
+    from deepseek_probe.profiles.names import looks_like_path
 
-    given = [_from_config(p) for p in model_configs] + [_resolve(m, cmd.runtime) for m in models]
+    given = [_from_config(p, disk) for p in model_configs] + [_resolve(m, cmd.runtime, disk) for m in models]
     ref = cmd.model_ref
     if not ref:
         if not given:
             raise InputError(f"{cmd.program}: the command names no model; add --model ID")
         return [(n, None) for n in given]
-    if given and (ref.endswith(".gguf") or os.sep in ref) and not os.path.exists(os.path.expanduser(ref)):
-        # a path on the machine it will run on, not this one: --model says what it is
-        return [(n, f"{ref} is not on this machine: using --model {n.name}") for n in given]
-    own = _resolve(ref, cmd.runtime)
+    if given and looks_like_path(ref):
+        try:
+            here = disk.model(ref)
+        except InputError:  # no such file here
+            here = None
+        if here is None:  # a path on the machine it will run on, not this one: --model says what it is
+            return [(n, f"{ref} is not on this machine: using --model {n.name}") for n in given]
+    own = _resolve(ref, cmd.runtime, disk)
     if not given:
         return [(own, None)]
     for n in given:
@@ -232,27 +261,21 @@ def _command_models(cmd: ParsedCommand, models: Sequence[str],
     return [(n, f"--model {n.name} and the command's {ref} are the same model") for n in given]
 
 
-def _no_reader(path: str) -> str:
-    raise InputError(f"{path}: this command reads no files")
-
-
 def build(models: Sequence[str], model_configs: Sequence[str], flags: Flags,
           launch: Optional[Sequence[str]] = None, env: Optional[Mapping[str, str]] = None,
           gpu_totals: Sequence[int] = (), training: Optional["TrainingWorkload"] = None,
-          read: Optional[Reader] = None) -> List[Question]:
+          disk: Disk = NO_DISK) -> List[Question]:
     """The questions of one invocation: from the launch command after `--` when there is one,
     else from the flags (`training`: the --train workload)."""
     if launch is not None:
-        import os
-
         if training is not None and training.explicit:
             raise InputError("--train flags and a launch command both describe the run: use one")
-        return from_command(launch, os.environ if env is None else env, models, model_configs, flags,
-                            gpu_totals, read)
-    return from_flags(models, model_configs, flags, training)
+        return from_command(launch, {} if env is None else env, models, model_configs, flags,
+                            gpu_totals, disk)
+    return from_flags(models, model_configs, flags, training, disk)
 
 
-def model_spec(name: str) -> Tuple[ModelSpec, Optional[str]]:
+def model_spec(name: str, disk: Disk = NO_DISK) -> Tuple[ModelSpec, Optional[str]]:
     """A model name -> (catalog spec, resolution note); for doors that take one model by name."""
-    n = _resolve(name)
+    n = _resolve(name, None, disk)
     return n.spec, n.note

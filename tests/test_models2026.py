@@ -9,7 +9,8 @@ from dataclasses import replace
 import pytest
 
 from deepseek_probe.runtimes import kvcache
-from deepseek_probe.profiles import ModelConfigError, all_models, from_hf_config, get_model
+from deepseek_probe.formats.hf_config import spec_from_file as from_hf_config
+from deepseek_probe.profiles import ModelConfigError, all_models, get_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = os.path.join(ROOT, "fixtures", "configs")

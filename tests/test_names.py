@@ -11,7 +11,14 @@ from deepseek_probe.errors import InputError
 from deepseek_probe.probes.checkpoints import find_checkpoints
 from deepseek_probe.profiles import PRECISIONS, get_model, weight_bytes
 from deepseek_probe.profiles import ollama_tags
-from deepseek_probe.profiles.names import UnknownNameError, nearest, resolve
+from deepseek_probe.probes.model_path import read_model
+from deepseek_probe.profiles.names import UnknownNameError, nearest
+from deepseek_probe.profiles.names import resolve as _resolve
+
+
+def resolve(name, *args, **kw):
+    """As the CLI resolves a name: a path on this machine is read by the probe first."""
+    return _resolve(name, *args, local=read_model(name), **kw)
 
 HOME = os.path.join(os.path.dirname(__file__), "..", "fixtures", "home", "derived-home")
 HUB = os.path.join(HOME, ".cache", "huggingface", "hub")

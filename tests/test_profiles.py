@@ -8,6 +8,7 @@ import os
 
 import pytest
 
+from deepseek_probe.formats.hf_config import spec_from_file
 from deepseek_probe import runtimes
 from deepseek_probe import profiles
 from deepseek_probe.errors import InputError
@@ -57,7 +58,7 @@ def test_r1_0528_qwen3_8b_has_the_published_parameter_count_and_its_config_json(
     spec = profiles.get_model("deepseek-r1-0528-qwen3-8b")
     assert spec.params == 8_190_735_360
     assert profiles.weight_bytes(spec, "bf16") == 16_381_470_720
-    user = profiles.from_hf_config(os.path.join(ROOT, "fixtures", "configs", "deepseek-r1-0528-qwen3-8b.json"))
+    user = spec_from_file(os.path.join(ROOT, "fixtures", "configs", "deepseek-r1-0528-qwen3-8b.json"))
     assert user.architecture_key() == spec.architecture_key()
     assert user.max_context == spec.max_context == 32768 * 4  # YaRN factor 4 over 32768
     assert (spec.family, spec.kv_heads, spec.head_dim, spec.qkv_bias, spec.tie_embeddings) == ("qwen3", 8, 128,
@@ -192,7 +193,7 @@ def _write(tmp_path, cfg, name="config.json"):
     (QWEN_7B_CONFIG, "deepseek-r1-distill-qwen-7b"), (V2_LITE_CONFIG, "deepseek-v2-lite"),
 ])
 def test_a_public_config_json_gives_the_same_model_as_the_catalog(tmp_path, cfg, model_id):
-    spec = profiles.from_hf_config(_write(tmp_path, cfg))
+    spec = spec_from_file(_write(tmp_path, cfg))
     known = profiles.get_model(model_id)
     assert spec.params == known.params
     assert spec.active_params == known.active_params
@@ -203,12 +204,12 @@ def test_a_public_config_json_gives_the_same_model_as_the_catalog(tmp_path, cfg,
 
 def test_config_folder_is_accepted_as_well_as_the_file(tmp_path):
     _write(tmp_path, LLAMA_70B_CONFIG)
-    assert profiles.from_hf_config(str(tmp_path)).params == MEASURED_PARAMS["deepseek-r1-distill-llama-70b"]
+    assert spec_from_file(str(tmp_path)).params == MEASURED_PARAMS["deepseek-r1-distill-llama-70b"]
 
 
 def test_tied_embeddings_count_the_embedding_once(tmp_path):
-    untied = profiles.from_hf_config(_write(tmp_path, QWEN_7B_CONFIG, "a.json"))
-    tied = profiles.from_hf_config(_write(tmp_path, {**QWEN_7B_CONFIG, "tie_word_embeddings": True}, "b.json"))
+    untied = spec_from_file(_write(tmp_path, QWEN_7B_CONFIG, "a.json"))
+    tied = spec_from_file(_write(tmp_path, {**QWEN_7B_CONFIG, "tie_word_embeddings": True}, "b.json"))
     assert untied.params - tied.params == 152064 * 3584
 
 
@@ -223,13 +224,13 @@ def test_tied_embeddings_count_the_embedding_once(tmp_path):
 ])
 def test_a_bad_config_json_is_bad_input_with_one_line(tmp_path, content, fragment):
     with pytest.raises(InputError) as err:
-        profiles.from_hf_config(_write(tmp_path, content))
+        spec_from_file(_write(tmp_path, content))
     assert fragment in str(err.value) and "\n" not in str(err.value)
 
 
 def test_a_missing_config_file_is_bad_input(tmp_path):
     with pytest.raises(profiles.ModelConfigError, match="cannot read"):
-        profiles.from_hf_config(str(tmp_path / "nope.json"))
+        spec_from_file(str(tmp_path / "nope.json"))
 
 
 # -- precisions and runtimes -----------------------------------------------------------------------

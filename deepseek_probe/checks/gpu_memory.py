@@ -214,7 +214,7 @@ def _offload_findings(spec: ModelSpec, settings: Settings, p: Placement, detail:
     ]
 
 
-def _proposed(detail: bool, *args: object, **kw: object) -> "List[plan.Fix]":
+def _proposed(detail: bool, *args: object, **kw: object) -> list:
     """The fixes a failing profile can take (fixes.vram_fixes), only when they will be shown: a
     survey candidate or a plan node needs the verdict, not the suggestions (they are the costly
     part: each is pre-checked against the estimator)."""

@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import Dict, List, Optional, Union
+from typing import TYPE_CHECKING, Dict, List, Optional, Union
 
 from deepseek_probe.formats.errors import HeaderError, read_bytes
+
+if TYPE_CHECKING:  # annotations only
+    from deepseek_probe.profiles import ModelSpec
 
 Json = Union[None, bool, int, float, str, List["Json"], Dict[str, "Json"]]
 
@@ -108,3 +111,25 @@ def read_config(path: str) -> Dict[str, Json]:
     if not isinstance(doc, dict):
         raise HeaderError(path, "config.json is not a JSON object")
     return doc
+
+
+def spec_from_file(path: str) -> "ModelSpec":
+    """A ModelSpec from a config.json on disk (the file, or its folder): the read here, the
+    architecture in profiles.spec_from_config. Only regular files are opened (files.py)."""
+    import os
+    import stat
+
+    from deepseek_probe.files import FileKindError, read_regular, stat_kind
+    from deepseek_probe.profiles import ModelConfigError, spec_from_config
+
+    p = path
+    try:  # a regular file or a folder only: a FIFO or a device would block (files.py)
+        p = os.path.join(path, "config.json") if stat.S_ISDIR(stat_kind(path, "any").st_mode) else path
+        cfg = json.loads(read_regular(p, 16 << 20).decode("utf-8"))
+    except FileKindError as e:
+        raise ModelConfigError(f"cannot read model config {e.path}: {e.reason}") from None
+    except OSError as e:
+        raise ModelConfigError(f"cannot read model config {path}: {e.strerror or e}") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        raise ModelConfigError(f"model config {p} is not valid JSON: {e}") from None
+    return spec_from_config(cfg, p)

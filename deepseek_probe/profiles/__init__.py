@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 import json
 import os
-import stat
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, ClassVar, Dict, List, Optional, Tuple
@@ -394,19 +393,9 @@ def _name_from_config(cfg: Dict[str, Any]) -> str:
     return str(cfg.get("model_type") or "custom")
 
 
-def from_hf_config(path: str) -> ModelSpec:
-    """A ModelSpec from a Llama/Qwen2/DeepSeek-V2/V3-style config.json (file or its folder)."""
-    from deepseek_probe.files import FileKindError, read_regular, stat_kind
-
-    try:  # a regular file or a folder only: a FIFO or a device would block (files.py)
-        p = os.path.join(path, "config.json") if stat.S_ISDIR(stat_kind(path, "any").st_mode) else path
-        cfg = json.loads(read_regular(p, 16 << 20).decode("utf-8"))
-    except FileKindError as e:
-        raise ModelConfigError(f"cannot read model config {e.path}: {e.reason}") from None
-    except OSError as e:
-        raise ModelConfigError(f"cannot read model config {path}: {e.strerror or e}") from None
-    except (ValueError, UnicodeDecodeError, RecursionError) as e:
-        raise ModelConfigError(f"model config {p} is not valid JSON: {e}") from None
+def spec_from_config(cfg: Dict[str, Any], p: str) -> ModelSpec:
+    """A ModelSpec from a Llama/Qwen2/Qwen3/DeepSeek-V2/V3-style config.json object (`p`: where it
+    was read, for messages). Pure: formats/hf_config.spec_from_file reads the file."""
     if not isinstance(cfg, dict):
         raise ModelConfigError(f"model config {p} is not a JSON object")
     if isinstance(cfg.get("text_config"), dict) and "hidden_size" not in cfg:

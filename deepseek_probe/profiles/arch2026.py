@@ -246,7 +246,7 @@ def v4_checkpoint_bytes(s, include_mtp: bool = True) -> int:
     return total
 
 
-# -- config.json readers (profiles.from_hf_config) ----------------------------------------------
+# -- config.json readers (profiles.spec_from_config; formats/hf_config.spec_from_file reads the file) ----------------------------------------------
 def vision_fields(cfg: Dict[str, Any]) -> Dict[str, Any]:
     """vision_tower / image_tokens for the image encoders we can count (DeepSeek-OCR's DeepEncoder:
     vision_config.model_name "deeplip_b_l"); {} for text-only configs and unknown towers."""

@@ -2,7 +2,8 @@
 
 Accepted, in this order:
 1. a path: a .gguf file (the first shard of a split too), or a folder with config.json and
-   safetensors (or with one GGUF model) -- read from the headers;
+   safetensors (or with one GGUF model) -- read from the headers by the probe
+   (probes/model_path.py) and passed in as `local`: this module reads no files;
 2. an Ollama name when it has a tag (`deepseek-r1:32b`), or any Ollama name with runtime="ollama";
 3. a catalog id or alias (`deepseek-v3`, `70b`; `deepseek-ai/` prefix allowed);
 4. a bare Ollama library name that is no catalog name (`deepseek-coder`, `deepseek-v3.1`);
@@ -19,19 +20,17 @@ suggests the three nearest known names.
 from __future__ import annotations
 
 import difflib
-import errno
 import os
 import re
-import stat
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 from deepseek_probe.errors import InputError
-from deepseek_probe.profiles import PRECISIONS, ModelSpec, UnknownModelError, all_models, from_hf_config, get_model
+from deepseek_probe.profiles import PRECISIONS, ModelSpec, UnknownModelError, all_models, get_model
 from deepseek_probe.profiles import ollama_tags
 
 if TYPE_CHECKING:  # the probe module does I/O; imported lazily where a path is read
-    from deepseek_probe.probes.checkpoints import Checkpoint
+    from deepseek_probe.checkpoint import Checkpoint
 
 
 class UnknownNameError(InputError):
@@ -145,16 +144,13 @@ def _from_hf(name: str, local: Optional["Checkpoint"]) -> Optional[Resolved]:
                     spec, table_note = _catalog(sz.targets)
                     table_target = sz.targets[0]
     if local is not None and local.format == "safetensors" and local.error is None:
-        if spec is None:
-            try:
-                spec = from_hf_config(local.path)
-            except InputError:
-                spec = None
+        # a repo the catalog does not know stays unresolved here: the catalog reads no files
+        # (`--model <its folder>` has the probe read its config.json)
         r = Resolved(name, spec.id if spec and _in_catalog(spec) else None, spec, local.precision,
                      _quant_label(local), "HF id + local config", hf_id=hf)
         _attach(r, local)
-        if spec is not None and r.model_id is None:
-            r.unresolved = f"{hf} is not in the catalog; spec built from its config.json"
+        if spec is None:
+            r.unresolved = f"{hf} is not in the catalog; name its folder ({local.path}) to read its config.json"
         return r
     if spec is None:
         if table_target is None:
@@ -264,37 +260,18 @@ def spec_from_gguf(c: "Checkpoint") -> Optional[ModelSpec]:
     return spec
 
 
-def _from_path(name: str) -> Resolved:
-    from deepseek_probe.probes import checkpoints as cp  # I/O lives in the probe
+def from_folder(name: str, c: "Checkpoint", spec: ModelSpec) -> Resolved:
+    """A checkpoint folder read by the probe (probes/model_path.py): its config's model."""
+    r = Resolved(name, spec.id if _in_catalog(spec) else _match(spec), spec, c.precision,
+                 _quant_label(c), "config.json")
+    _attach(r, c)
+    if r.model_id is None:
+        r.unresolved = "not in the catalog; spec built from config.json"
+    return r
 
-    from deepseek_probe.files import FileKindError, stat_kind
 
-    p = os.path.abspath(os.path.expanduser(name))
-    try:  # a regular file or a folder: a FIFO or a device is named as what it is (files.py)
-        is_dir = stat.S_ISDIR(stat_kind(p, "any").st_mode)
-    except FileKindError as e:
-        reason = "no such file or folder" if e.errno == errno.ENOENT else e.reason
-        raise UnknownNameError(f"{name}: {reason}") from None
-    if is_dir:
-        names = sorted(os.listdir(p))
-        if "config.json" in names or any(n.endswith(".safetensors") for n in names):
-            c = cp.inspect_folder(p, "model_dir", os.path.basename(p.rstrip(os.sep)))
-            if c.error:
-                raise UnknownNameError(c.error)
-            spec = from_hf_config(p)  # ModelConfigError (an InputError) names the file
-            r = Resolved(name, spec.id if _in_catalog(spec) else _match(spec), spec, c.precision,
-                         _quant_label(c), "config.json")
-            _attach(r, c)
-            if r.model_id is None:
-                r.unresolved = "not in the catalog; spec built from config.json"
-            return r
-        shards = cp._first_shards([n for n in names if n.endswith(".gguf")])
-        if len(shards) != 1:
-            raise UnknownNameError(f"{name}: folder has no config.json and {len(shards)} GGUF models; name one file")
-        p = os.path.join(p, shards[0])
-    c = cp.inspect_gguf(p, "model_dir", os.path.basename(p))
-    if c.error:
-        raise UnknownNameError(c.error)
+def from_gguf(name: str, c: "Checkpoint") -> Resolved:
+    """A GGUF file read by the probe (probes/model_path.py): the model its header describes."""
     spec = spec_from_gguf(c)
     ft = str((c.quantization or {}).get("file_type") or "")
     r = Resolved(name, spec.id if spec and _in_catalog(spec) else None, spec, c.precision, ft or None,
@@ -315,22 +292,24 @@ def _match(spec: ModelSpec) -> Optional[str]:
     return None
 
 
-def _is_path(name: str) -> bool:
-    return (name.endswith(".gguf") or name.startswith(("/", "./", "../", "~")) or os.sep in name and
-            os.path.exists(name) or name in (".", ".."))
+def looks_like_path(name: str) -> bool:
+    """A name written as a path (no file is looked at: the probe reads it, probes/model_path.py)."""
+    return name.endswith(".gguf") or name.startswith(("/", "./", "../", "~")) or name in (".", "..")
 
 
 # -- entry point -------------------------------------------------------------------------------
 def resolve(name: str, checkpoints: Optional[Sequence["Checkpoint"]] = None,
-            runtime: Optional[str] = None) -> Resolved:
+            runtime: Optional[str] = None, local: Optional[Resolved] = None) -> Resolved:
     """Resolve a model name (see the module doc). `checkpoints`: local checkpoints found by
     probes.checkpoints.find_checkpoints (a HF id or Ollama tag found there gets its on-disk
     facts); `runtime`: "ollama" makes bare Ollama names mean their library tag."""
     n = (name or "").strip()
     if not n:
         raise UnknownNameError("empty model name")
-    if _is_path(n):
-        return _from_path(n)
+    if local is not None:  # a path on this machine, already read by the probe
+        return local
+    if looks_like_path(n):
+        raise UnknownNameError(f"{name}: no such file or folder")
     is_ollama = runtime == "ollama" or (":" in n and not n.lower().startswith("hf.co/"))
     if is_ollama:
         m = ollama_tags.lookup(n)
