@@ -364,13 +364,15 @@ def _apply(question: Question, snapshot: Snapshot, fix: "Fix") -> Tuple[Question
 
 def _verified(question: Question, snapshot: Snapshot, findings: List[Finding]) -> List[Finding]:
     """Each finding's fixes re-assessed: the suggestion keeps those that hold, with their figures."""
+    if not snapshot.visible_gpus and any(f.level == "fail" and f.check == "gpu.present" for f in findings):
+        findings = [replace(f, fixes=_cpu_runtime_fixes(question)) if f.check == "gpu.present" else f
+                    for f in findings]
+    if not any(f.fixes for f in findings):
+        return findings
     from deepseek_probe.errors import InputError
     from deepseek_probe.fixes import fixes_text
     from deepseek_probe.units import gib
 
-    if not snapshot.visible_gpus and any(f.level == "fail" and f.check == "gpu.present" for f in findings):
-        findings = [replace(f, fixes=_cpu_runtime_fixes(question)) if f.check == "gpu.present" else f
-                    for f in findings]
     out = []
     for f in findings:
         if not f.fixes:

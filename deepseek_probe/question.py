@@ -19,9 +19,8 @@ from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, Optional, Seque
 from deepseek_probe.errors import InputError
 from deepseek_probe.profiles import ModelSpec
 from deepseek_probe.runtimes.base import Settings
-from deepseek_probe.runtimes.command import ParsedCommand
-
 if TYPE_CHECKING:  # annotations only: training is imported only for a training question
+    from deepseek_probe.runtimes.command import ParsedCommand
     from deepseek_probe.profiles.names import Resolved
     from deepseek_probe.training.workload import TrainingWorkload
 

@@ -85,8 +85,6 @@ def _mig_gpus(gpus: Sequence[GpuInfo]) -> List[GpuInfo]:
 
 def _vram_findings(spec: ModelSpec, settings: Settings, p: Placement, n_visible: int,
                    detail: bool = True) -> List[Finding]:
-    from deepseek_probe import fixes as plan
-
     need = need_bytes(p.estimate)
     required = need + DEVICE_MARGIN_BYTES
     tightest = min(p.gpus, key=lambda g: g.memory_free_bytes or 0)
@@ -101,6 +99,8 @@ def _vram_findings(spec: ModelSpec, settings: Settings, p: Placement, n_visible:
         return [Finding("gpu.vram", "pass", msg, measured=free, required=required)] + _fewer_layers(spec, settings, p)
     if RUNTIMES[settings.runtime].splits_layers:  # what does not fit runs from host RAM
         return _offload_findings(spec, settings, p, detail)
+    from deepseek_probe import fixes as plan
+
     budget = free - DEVICE_MARGIN_BYTES
     fixes = _proposed(detail, spec, replace(settings, tensor_parallel=p.tensor_parallel), budget,
                             gpu_total_bytes=tightest.memory_total_bytes, gpu_name=tightest.name,

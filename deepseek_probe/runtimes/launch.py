@@ -14,7 +14,6 @@ import shlex
 from dataclasses import replace
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from deepseek_probe import profiles
 from deepseek_probe.profiles import ModelSpec
 from deepseek_probe.runtimes.base import Settings
 from deepseek_probe.runtimes.command import CommandError, ParsedCommand
