@@ -192,16 +192,12 @@ def assess(question: Question, snapshot: Snapshot, verify_fixes: bool = True) ->
     spec, s = question.spec, question.settings
     runtime = RUNTIMES[s.runtime]
     gpu_layers: Optional[int] = None
-    cpu_moe = 0
     if o.offload is not None:  # llama.cpp placed what fits, the rest on the CPU
         gpu_layers = o.offload.gpu_layers if gpus_used else 0
         est.notes["offload_gpu_bytes"] = o.offload.gpu_bytes if gpu_layers else 0
     elif est is not None:  # the layers the runtime's own allocation put on the GPU (-ngl)
         gpu_layers = runtimes.gpu_layers(est)
-    if est is not None and getattr(s.runtime_options, "cpu_moe", False):
-        cpu_moe = spec.moe_layers
-    elif est is not None:
-        cpu_moe = int(getattr(s.runtime_options, "n_cpu_moe", 0) or 0)
+    cpu_moe = runtimes.cpu_moe_layers(spec, s)
     used = [g for g in snapshot.gpus if g.index in gpus_used]
     host_bw = snapshot.memory.memory_bandwidth_bytes_per_s or speed.HOST_RAM_BANDWIDTH_BYTES_PER_S
     tps = None

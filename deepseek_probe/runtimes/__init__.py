@@ -77,3 +77,10 @@ def gpu_layers(est: Estimate) -> Optional[int]:
     (llama.cpp -ngl); None for the others."""
     placed = getattr(runtime_model(est.runtime), "gpu_layers", None)
     return None if placed is None else placed(est)
+
+
+def cpu_moe_layers(spec: ModelSpec, s: Settings) -> int:
+    """MoE layers whose routed experts the runtime keeps in host RAM (llama.cpp --cpu-moe /
+    -ncmoe N); 0 for the runtimes that have no such option."""
+    kept = getattr(runtime_model(s.runtime), "cpu_moe_layers", None)
+    return 0 if kept is None else kept(spec, s)

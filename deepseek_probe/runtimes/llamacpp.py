@@ -143,6 +143,15 @@ def gpu_layers(est: Estimate) -> Optional[int]:
     return None if placed is None else int(placed["gpu_layers"])
 
 
+def cpu_moe_layers(spec: ModelSpec, s: Settings) -> int:
+    """MoE layers whose routed experts stay in host RAM: --cpu-moe (all), -ncmoe N (the first N;
+    common/arg.cpp)."""
+    o = s.runtime_options
+    if not isinstance(o, LlamaCppOptions) or not spec.is_moe:
+        return 0
+    return spec.moe_layers if o.cpu_moe else min(spec.moe_layers, int(o.n_cpu_moe or 0))
+
+
 def with_gpu_layers(spec: ModelSpec, s: Settings, n: int) -> Settings:
     """These settings with -ngl N, as a launch command would set it (--fit then leaves it). For a
     family whose allocation we do not reproduce (modelled() false) the formula cannot place an
