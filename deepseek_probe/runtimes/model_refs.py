@@ -8,7 +8,7 @@ vouch for: the emitter then needs the user's own name (a path, a tag, a repo).
 
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Dict, List, Optional, Tuple
 
 from deepseek_probe.errors import InputError
 from deepseek_probe.profiles import ModelSpec
@@ -85,3 +85,26 @@ def hf_repo(spec: ModelSpec, model_ref: Optional[str], runtime: str) -> str:
         raise EmitError(f"{runtime}: no Hugging Face repo known for {spec.id}; name the checkpoint "
                         "(a repo id or a folder)")
     return repo
+
+
+# our precision -> the --dtype word vLLM and SGLang both take (their ModelConfig dtype choices)
+DTYPE_WORDS = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
+
+
+def weight_flags(spec: ModelSpec, precision: str, dtype: str, quantization: Optional[str],
+                 model_ref: Optional[str], program: str,
+                 dtypes: Tuple[str, ...] = ("bf16", "fp16")) -> Tuple[List[str], str]:
+    """The weight words of a vLLM / SGLang command, and the --dtype that goes with them: the
+    command's own --quantization; online fp8 of a 16-bit checkpoint (`--quantization fp8`); a
+    16-bit (or, where `dtypes` allows, fp32) cast with --dtype; else the checkpoint must be named
+    (an AWQ / GPTQ repo for int4), unless the user named one already."""
+    if quantization:
+        return ["--quantization", quantization], dtype
+    if dtype != "auto" or precision == spec.native_precision or (model_ref and "/" in model_ref):
+        return [], dtype
+    if precision == "fp8" and spec.native_precision in ("bf16", "fp16"):
+        return ["--quantization", "fp8"], dtype  # online fp8 of a 16-bit checkpoint
+    if precision in dtypes and spec.native_precision in ("bf16", "fp16"):
+        return [], DTYPE_WORDS[precision]
+    raise EmitError(f"{program}: {precision} weights of {spec.id} need a {precision} checkpoint; name it "
+                    "(e.g. an AWQ / GPTQ repo for int4)")

@@ -184,7 +184,7 @@ def launch_command(spec: "ModelSpec", settings: "Settings", model_ref: Optional[
     would not give the setup, but always --context-length. Raises EmitError for weights only a
     pre-quantized checkpoint has, or a KV precision SGLang has no word for."""
     from deepseek_probe.runtimes import sglang
-    from deepseek_probe.runtimes.model_refs import EmitError, hf_repo
+    from deepseek_probe.runtimes.model_refs import EmitError, hf_repo, weight_flags
 
     given = settings.runtime_options if isinstance(settings.runtime_options, SglangOptions) else None
     o = sglang.options_for(settings, given)
@@ -203,17 +203,8 @@ def launch_command(spec: "ModelSpec", settings: "Settings", model_ref: Optional[
     for flag, key in (("--disable-cuda-graph", "disable_cuda_graph"), ("--enable-dp-attention", "enable_dp_attention")):
         if getattr(o, key):
             argv.append(flag)
-    p, dtype = settings.precision, o.dtype
-    if o.quantization:
-        argv += ["--quantization", o.quantization]
-    elif dtype == "auto" and p != spec.native_precision and not (model_ref and "/" in model_ref):
-        if p == "fp8" and spec.native_precision in ("bf16", "fp16"):
-            argv += ["--quantization", "fp8"]  # online fp8 of a 16-bit checkpoint
-        elif p in ("bf16", "fp16") and spec.native_precision in ("bf16", "fp16"):
-            dtype = {"bf16": "bfloat16", "fp16": "float16"}[p]
-        else:
-            raise EmitError(f"sglang: {p} weights of {spec.id} need a {p} checkpoint; name it "
-                            "(e.g. an AWQ / GPTQ repo for int4)")
+    words, dtype = weight_flags(spec, settings.precision, o.dtype, o.quantization, model_ref, "sglang")
+    argv += words
     if dtype != "auto":
         argv += ["--dtype", dtype]
     kv = o.kv_cache_dtype

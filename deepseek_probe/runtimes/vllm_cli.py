@@ -228,7 +228,7 @@ def launch_command(spec: "ModelSpec", settings: "Settings", model_ref: Optional[
     setup, but always --max-model-len. Environment words (VLLM_*) come first. Raises EmitError
     for weights only a pre-quantized checkpoint has (int4 / int8) when no checkpoint is named."""
     from deepseek_probe.runtimes import vllm
-    from deepseek_probe.runtimes.model_refs import EmitError, hf_repo
+    from deepseek_probe.runtimes.model_refs import hf_repo, weight_flags
 
     o = vllm.options_for(settings, settings.runtime_options if isinstance(settings.runtime_options,
                                                                           vllm.VllmOptions) else None)
@@ -255,17 +255,10 @@ def launch_command(spec: "ModelSpec", settings: "Settings", model_ref: Optional[
         argv.append("--enable-expert-parallel")
     if o.enforce_eager:
         argv.append("--enforce-eager")
-    p, dtype = settings.precision, o.dtype
-    if o.quantization:
-        argv += ["--quantization", o.quantization]
-    elif dtype == "auto" and p != spec.native_precision and not (model_ref and "/" in model_ref):
-        if p == "fp8" and spec.native_precision in ("bf16", "fp16"):
-            argv += ["--quantization", "fp8"]  # online fp8 of a 16-bit checkpoint (fp8.py)
-        elif p in ("bf16", "fp16", "fp32") and spec.native_precision in ("bf16", "fp16"):
-            dtype = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}[p]
-        else:
-            raise EmitError(f"vllm: {p} weights of {spec.id} need a {p} checkpoint; name it "
-                            "(e.g. an AWQ / GPTQ repo for int4)")
+    # fp32 too: vLLM casts a 16-bit checkpoint up with --dtype float32 (fp8.py for online fp8)
+    words, dtype = weight_flags(spec, settings.precision, o.dtype, o.quantization, model_ref, "vllm",
+                                ("bf16", "fp16", "fp32"))
+    argv += words
     if dtype != "auto":
         argv += ["--dtype", dtype]
     kv = o.kv_cache_dtype
