@@ -42,6 +42,9 @@ class Settings:
     # The runtime's own launch options (a frozen dataclass its module defines, e.g. from a parsed
     # launch command); None = that runtime's defaults.
     runtime_options: Any = None
+    # The runtime release to model ("0.8.4", llama.cpp "b6123"); None = the newest modelled
+    # (runtimes/versions.py resolve; Runtime.versions).
+    runtime_version: Optional[str] = None
 
 
 @dataclass
@@ -175,6 +178,10 @@ class Runtime:
     # On Apple Silicon: "metal" (runs on the GPU), "mps" (PyTorch MPS, not modelled), None (no
     # Apple GPU backend).
     apple_backend: Optional[str] = None
+    # (oldest, newest) release its module models (runtimes/versions.py); () = one release only.
+    versions: Tuple[str, ...] = ()
+    # True when its releases are build numbers (llama.cpp "b6123"), not x.y.z.
+    version_is_build: bool = False
 
 
 class RuntimeModel(Protocol):

@@ -50,7 +50,7 @@ RUNTIME = Runtime(
     "vllm", ("fp32", "bf16", "fp16", "fp8", "int8", "int4"), ("bf16", "fp16", "fp8"), 0,
     "vLLM 0.33.0: --max-model-len defaults to the model's maximum (config/model.py "
     "_get_and_verify_max_len); --kv-cache-dtype auto|fp8; KV pool = ceil(util x total) - the rest",
-    all_reduce_per_layer=True, fp8_marlin=True,
+    all_reduce_per_layer=True, fp8_marlin=True, versions=("0.5.0", VLLM_VERSION),
     label="vLLM", lower_precisions=("fp8", "int8", "int4"), kv_fix=("fp8", "--kv-cache-dtype fp8"),
     # v1/worker/utils.py request_memory: ceil(total x --gpu-memory-utilization) must be free
     reserves_fraction_of_total=True,
