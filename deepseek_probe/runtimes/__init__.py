@@ -8,7 +8,7 @@ thin layers over runtimes/llamacpp.py.
 from __future__ import annotations
 
 import importlib
-from typing import Iterator, Mapping, Optional
+from typing import Dict, Iterator, Mapping, Optional
 
 from deepseek_probe.profiles import ModelSpec
 from deepseek_probe.runtimes.base import Estimate, EstimateInputError, Runtime, RuntimeModel, Settings
@@ -22,13 +22,22 @@ _MODULES = {
 }
 
 
+_LOADED: Dict[str, RuntimeModel] = {}
+
+
 def runtime_model(name: str) -> RuntimeModel:
-    """The module that models runtime `name` (imported on first use)."""
+    """The module that models runtime `name` (imported on first use; the survey asks thousands of
+    times, so the module is kept here rather than looked up through importlib each time)."""
+    try:
+        return _LOADED[name]
+    except KeyError:
+        pass
     try:
         path = _MODULES[name]
     except KeyError:
         raise EstimateInputError(f"unknown runtime {name!r}; choose one of {', '.join(_MODULES)}") from None
-    return importlib.import_module(path)  # type: ignore[return-value]
+    module = _LOADED[name] = importlib.import_module(path)  # type: ignore[assignment]
+    return module
 
 
 class _Registry(Mapping[str, Runtime]):

@@ -58,68 +58,62 @@ def is_lite(spec) -> bool:
     return spec.layers in (26, 27) or (spec.layers == 48 and spec.vocab == 128256)
 
 
-def _shapes(spec) -> List[Tuple[str, Tuple[int, ...], str, Optional[int]]]:
-    """(name, ggml shape, type the converter writes: 'F32' for vectors/router else 'W', layer)."""
+Shape = Tuple[int, ...]
+
+
+def _layer_template(spec, dense: bool) -> Tuple[Tuple[str, Shape, str], ...]:
+    """One layer's tensors: (name after "blk.N.", ggml shape, type the converter writes: 'F32' for
+    vectors/router else 'W'). Every layer of a kind (dense / MoE) has the same list."""
     fam = spec.family
-    if fam not in GGUF_ARCH:
-        raise RecipeError(f"no GGUF recipe for model family {fam!r}")
-    E, V = spec.hidden, spec.vocab
-    out: List[Tuple[str, Tuple[int, ...], str, Optional[int]]] = [("token_embd.weight", (E, V), "W", None)]
-    for i in range(spec.layers):
-        b = f"blk.{i}."
-        out.append((b + "attn_norm.weight", (E,), "F32", i))
-        if fam in ("llama", "qwen2", "qwen3"):
-            hd = spec.head_dim
-            q, kv = hd * spec.heads, hd * spec.kv_heads
-            out += [(b + "attn_q.weight", (E, q), "W", i), (b + "attn_k.weight", (E, kv), "W", i),
-                    (b + "attn_v.weight", (E, kv), "W", i)]
-            if spec.qkv_bias:  # qwen2: optional q/k/v biases, converter keeps 1-D tensors F32
-                out += [(b + "attn_q.bias", (q,), "F32", i), (b + "attn_k.bias", (kv,), "F32", i),
-                        (b + "attn_v.bias", (kv,), "F32", i)]
-            out.append((b + "attn_output.weight", (q, E), "W", i))
-            if fam == "qwen3":  # qwen3.cpp: per-head RMSNorm weights, 1-D, kept F32
-                out += [(b + "attn_k_norm.weight", (hd,), "F32", i), (b + "attn_q_norm.weight", (hd,), "F32", i)]
-            out.append((b + "ffn_norm.weight", (E,), "F32", i))
-            F = spec.intermediate
-            out += [(b + "ffn_gate.weight", (E, F), "W", i), (b + "ffn_down.weight", (F, E), "W", i),
-                    (b + "ffn_up.weight", (E, F), "W", i)]
-            continue
-        # deepseek2 (MLA): shapes from deepseek2.cpp load_arch_tensors, is_mla path
-        H, R, rope = spec.heads, spec.kv_lora_rank, spec.qk_rope_head_dim
-        nope, vh = spec.qk_nope_head_dim, spec.v_head_dim
-        qlora = 0 if is_lite(spec) else (spec.q_lora_rank or 0)
-        if qlora:
-            out.append((b + "attn_q_a_norm.weight", (qlora,), "F32", i))
-        out.append((b + "attn_kv_a_norm.weight", (R,), "F32", i))
-        if qlora:
-            out += [(b + "attn_q_a.weight", (E, qlora), "W", i),
-                    (b + "attn_q_b.weight", (qlora, H * (nope + rope)), "W", i)]
-        else:
-            out.append((b + "attn_q.weight", (E, H * (nope + rope)), "W", i))
-        out.append((b + "attn_kv_a_mqa.weight", (E, R + rope), "W", i))
-        out.append((b + "attn_k_b.weight", (nope, R, H), "W", i))
-        out.append((b + "attn_v_b.weight", (R, vh, H), "W", i))
-        out.append((b + "attn_output.weight", (H * vh, E), "W", i))
-        out.append((b + "ffn_norm.weight", (E,), "F32", i))
-        if i < spec.first_k_dense:
-            F = spec.intermediate
-            out += [(b + "ffn_gate.weight", (E, F), "W", i), (b + "ffn_down.weight", (F, E), "W", i),
-                    (b + "ffn_up.weight", (E, F), "W", i)]
-        else:
-            X, Fx = spec.routed_experts, spec.moe_intermediate
-            out.append((b + "ffn_gate_inp.weight", (E, X), "F32", i))  # router: never quantized
-            if fam == "deepseek_v3":  # noaux_tc e_score_correction_bias -> exp_probs_b
-                out.append((b + "exp_probs_b.bias", (X,), "F32", i))
-            out += [(b + "ffn_down_exps.weight", (Fx, E, X), "W", i),
-                    (b + "ffn_gate_exps.weight", (E, Fx, X), "W", i),
-                    (b + "ffn_up_exps.weight", (E, Fx, X), "W", i)]
-            S = Fx * spec.shared_experts
-            out += [(b + "ffn_gate_shexp.weight", (E, S), "W", i), (b + "ffn_down_shexp.weight", (S, E), "W", i),
-                    (b + "ffn_up_shexp.weight", (E, S), "W", i)]
-    out.append(("output_norm.weight", (E,), "F32", None))
-    if not spec.tie_embeddings:
-        out.append(("output.weight", (E, V), "W", None))
-    return out
+    E = spec.hidden
+    out: List[Tuple[str, Shape, str]] = [("attn_norm.weight", (E,), "F32")]
+    if fam in ("llama", "qwen2", "qwen3"):
+        hd = spec.head_dim
+        q, kv = hd * spec.heads, hd * spec.kv_heads
+        out += [("attn_q.weight", (E, q), "W"), ("attn_k.weight", (E, kv), "W"), ("attn_v.weight", (E, kv), "W")]
+        if spec.qkv_bias:  # qwen2: optional q/k/v biases, converter keeps 1-D tensors F32
+            out += [("attn_q.bias", (q,), "F32"), ("attn_k.bias", (kv,), "F32"), ("attn_v.bias", (kv,), "F32")]
+        out.append(("attn_output.weight", (q, E), "W"))
+        if fam == "qwen3":  # qwen3.cpp: per-head RMSNorm weights, 1-D, kept F32
+            out += [("attn_k_norm.weight", (hd,), "F32"), ("attn_q_norm.weight", (hd,), "F32")]
+        out.append(("ffn_norm.weight", (E,), "F32"))
+        F = spec.intermediate
+        out += [("ffn_gate.weight", (E, F), "W"), ("ffn_down.weight", (F, E), "W"), ("ffn_up.weight", (E, F), "W")]
+        return tuple(out)
+    # deepseek2 (MLA): shapes from deepseek2.cpp load_arch_tensors, is_mla path
+    H, R, rope = spec.heads, spec.kv_lora_rank, spec.qk_rope_head_dim
+    nope, vh = spec.qk_nope_head_dim, spec.v_head_dim
+    qlora = 0 if is_lite(spec) else (spec.q_lora_rank or 0)
+    if qlora:
+        out.append(("attn_q_a_norm.weight", (qlora,), "F32"))
+    out.append(("attn_kv_a_norm.weight", (R,), "F32"))
+    if qlora:
+        out += [("attn_q_a.weight", (E, qlora), "W"), ("attn_q_b.weight", (qlora, H * (nope + rope)), "W")]
+    else:
+        out.append(("attn_q.weight", (E, H * (nope + rope)), "W"))
+    out.append(("attn_kv_a_mqa.weight", (E, R + rope), "W"))
+    out.append(("attn_k_b.weight", (nope, R, H), "W"))
+    out.append(("attn_v_b.weight", (R, vh, H), "W"))
+    out.append(("attn_output.weight", (H * vh, E), "W"))
+    out.append(("ffn_norm.weight", (E,), "F32"))
+    if dense:
+        F = spec.intermediate
+        out += [("ffn_gate.weight", (E, F), "W"), ("ffn_down.weight", (F, E), "W"), ("ffn_up.weight", (E, F), "W")]
+        return tuple(out)
+    X, Fx = spec.routed_experts, spec.moe_intermediate
+    out.append(("ffn_gate_inp.weight", (E, X), "F32"))  # router: never quantized
+    if fam == "deepseek_v3":  # noaux_tc e_score_correction_bias -> exp_probs_b
+        out.append(("exp_probs_b.bias", (X,), "F32"))
+    out += [("ffn_down_exps.weight", (Fx, E, X), "W"), ("ffn_gate_exps.weight", (E, Fx, X), "W"),
+            ("ffn_up_exps.weight", (E, Fx, X), "W")]
+    S = Fx * spec.shared_experts
+    out += [("ffn_gate_shexp.weight", (E, S), "W"), ("ffn_down_shexp.weight", (S, E), "W"),
+            ("ffn_up_shexp.weight", (E, S), "W")]
+    return tuple(out)
+
+
+def _is_dense_layer(spec, i: int) -> bool:
+    return spec.family not in ("deepseek_v2", "deepseek_v3") or i < spec.first_k_dense
 
 
 # --- llama-quant.cpp type selection ----------------------------------------------------------
@@ -173,33 +167,91 @@ def _n_gqa(spec) -> int:
     return spec.heads // spec.kv_heads
 
 
-def gguf_tensors(spec, ftype: str, base_type: str = "Q8_0") -> List[GgufTensor]:
-    """Every tensor of `spec`'s GGUF quantized to `ftype` by llama-quantize (no imatrix, no
-    overrides). `base_type` is what the converter wrote the quantizable tensors as; it is what
-    tensors llama-quantize does not touch keep (F16/BF16 files keep it for everything)."""
+LayerTensor = Tuple[str, Shape, str, int]  # name after "blk.N.", shape, ggml type, bytes
+_WV = ("ATTENTION_V", "ATTENTION_QKV", "ATTENTION_KV_B")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A GGUF by layer: layers that quantize alike share one tuple (the survey places each model
+    at several quants, so a recipe costs a few distinct layers, not every tensor)."""
+
+    head: Tuple[GgufTensor, ...]  # token_embd
+    layers: Tuple[Tuple[LayerTensor, ...], ...]  # blk.0 .. blk.N-1
+    tail: Tuple[GgufTensor, ...]  # output_norm, output
+
+
+def layer_recipe(spec, ftype: str, base_type: str = "Q8_0") -> Recipe:
+    """`spec`'s GGUF quantized to `ftype` by llama-quantize (no imatrix, no overrides), by layer.
+    `base_type` is what the converter wrote the quantizable tensors as; it is what tensors
+    llama-quantize does not touch keep (F16/BF16 files keep it for everything).
+
+    llama_tensor_get_type_impl depends on the layer only through two counters (attn_v tensors
+    and ffn_down tensors seen so far, or the layer index for MoE ffn_down) and the thresholds it
+    compares them with: layers whose comparisons come out the same get the same types."""
     ft = ftype.upper()
     if ft not in FTYPE_DEFAULT:
         raise RecipeError(f"unknown llama.cpp file type {ftype!r}; known: {', '.join(FTYPES)}")
+    if spec.family not in GGUF_ARCH:
+        raise RecipeError(f"no GGUF recipe for model family {spec.family!r}")
     default = FTYPE_DEFAULT[ft]
-    raw = _shapes(spec)
-    cats = [_category(n) for n, _, _, _ in raw]
-    n_attn_v = sum(c in ("ATTENTION_V", "ATTENTION_QKV", "ATTENTION_KV_B") for c in cats)
-    tied = "OUTPUT" not in cats
+    quantize = _is_quantized(default)
     n_layer = spec.layers
     moe = spec.routed_experts > 1
-    i_wv = i_down = 0
-    out: List[GgufTensor] = []
-    for (name, shape, wtype, layer), cat in zip(raw, cats):
+    templates = {d: _layer_template(spec, d) for d in (True, False)}
+    cats = {d: tuple(_category(n) for n, _, _ in t) for d, t in templates.items()}
+    n_wv = {d: sum(c in _WV for c in cats[d]) for d in templates}
+    n_down = {d: sum(c == "FFN_DOWN" for c in cats[d]) for d in templates}
+    kinds = [_is_dense_layer(spec, i) for i in range(n_layer)]
+    n_attn_v = sum(n_wv[d] for d in kinds)
+    tied = spec.tie_embeddings
+    E, V = spec.hidden, spec.vocab
+
+    def typed(name: str, shape: Shape, wtype: str, cat: str, layer: Optional[int], i_wv: int,
+              i_down: int) -> Tuple[str, int, int]:
         t = "F32" if wtype == "F32" else base_type
         if wtype != "F32" and _allows_quantization(name, shape):
             t = default
-            if _is_quantized(default):
+            if quantize:
                 t, i_wv, i_down = _impl(spec, ft, t, name, shape, cat, layer, tied, n_attn_v,
                                         n_layer, moe, i_wv, i_down)
                 t = _fallback(shape[0], t)
-        nbytes = GGML_TYPES_BY_NAME[t].nbytes(_prod(shape))
-        out.append(GgufTensor(name, tuple(shape), t, nbytes, layer))
-    return out
+        return t, i_wv, i_down
+
+    def one(name: str, shape: Shape, wtype: str, cat: str) -> GgufTensor:
+        t = typed(name, shape, wtype, cat, None, 0, 0)[0]
+        return GgufTensor(name, shape, t, GGML_TYPES_BY_NAME[t].nbytes(_prod(shape)), None)
+
+    classes: Dict[Tuple[object, ...], Tuple[LayerTensor, ...]] = {}
+    layers: List[Tuple[LayerTensor, ...]] = []
+    i_wv = i_down = 0
+    for i, dense in enumerate(kinds):
+        downs = [i] * n_down[dense] if moe else list(range(i_down, i_down + n_down[dense]))
+        key = (dense, tuple((_use_more_bits(k, n_attn_v), k < 2) for k in range(i_wv, i_wv + n_wv[dense])),
+               tuple((_use_more_bits(k, n_layer), k < n_layer // 16) for k in downs))
+        layer = classes.get(key)
+        if layer is None:
+            rows, c_wv, c_down = [], i_wv, i_down
+            for (n, shape, wtype), cat in zip(templates[dense], cats[dense]):
+                t, c_wv, c_down = typed(n, shape, wtype, cat, i, c_wv, c_down)
+                rows.append((n, shape, t, GGML_TYPES_BY_NAME[t].nbytes(_prod(shape))))
+            layer = classes[key] = tuple(rows)
+        layers.append(layer)
+        i_wv += n_wv[dense]
+        i_down += n_down[dense]
+    tail = [one("output_norm.weight", (E,), "F32", "OTHER")]
+    if not tied:
+        tail.append(one("output.weight", (E, V), "W", "OUTPUT"))
+    return Recipe((one("token_embd.weight", (E, V), "W", "TOKEN_EMBD"),), tuple(layers), tuple(tail))
+
+
+def gguf_tensors(spec, ftype: str, base_type: str = "Q8_0") -> List[GgufTensor]:
+    """Every tensor of `spec`'s GGUF quantized to `ftype`, in file order (layer_recipe)."""
+    r = layer_recipe(spec, ftype, base_type)
+    out = list(r.head)
+    for i, layer in enumerate(r.layers):
+        out += [GgufTensor(f"blk.{i}.{n}", shape, t, nbytes, i) for n, shape, t, nbytes in layer]
+    return out + list(r.tail)
 
 
 def _impl(spec, ft: str, t: str, name: str, shape: Sequence[int], cat: str, layer: Optional[int],

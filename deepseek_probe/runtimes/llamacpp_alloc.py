@@ -313,28 +313,23 @@ class _Sums:
 @lru_cache(maxsize=256)
 def _tensor_sums(spec: ModelSpec, ftype: str) -> _Sums:
     """Per-layer byte sums of the GGUF, on the GPU and on the host; cached: the checks place one
-    model many times."""
-    n = spec.layers
-    layer_cuda, layer_host, expert, dense, largest_exp = [0] * n, [0] * n, [0] * n, [0] * n, [0] * n
-    out_cuda = out_host = embd = 0
-    for t in gguf_recipe.gguf_tensors(spec, ftype):
-        cuda = _cuda_bytes(t.type, t.shape[0], t.nbytes)
-        if t.layer is not None:
-            i = t.layer
-            layer_cuda[i] += cuda
-            layer_host[i] += t.nbytes
-            if "_exps" in t.name:
-                expert[i] += cuda
-                largest_exp[i] = max(largest_exp[i], cuda)
-            else:
-                dense[i] = max(dense[i], cuda)
-        elif t.name == "token_embd.weight":
-            embd += t.nbytes
-        else:  # output.weight, output_norm.weight
-            out_cuda += cuda
-            out_host += t.nbytes
-    return _Sums(_prefix(layer_cuda, sum), _prefix(layer_host, sum), _prefix(expert, sum),
-                 _prefix(dense, max), _prefix(largest_exp, max), out_cuda, out_host, embd)
+    model many times. Layers that quantize alike (gguf_recipe.layer_recipe) are summed once."""
+    recipe = gguf_recipe.layer_recipe(spec, ftype)
+    per_class: Dict[int, Tuple[int, int, int, int, int]] = {}
+    for layer in recipe.layers:
+        if id(layer) in per_class:
+            continue
+        cuda = [(_cuda_bytes(t, shape[0], nbytes), nbytes, "_exps" in name) for name, shape, t, nbytes in layer]
+        per_class[id(layer)] = (sum(c for c, _, _ in cuda), sum(h for _, h, _ in cuda),
+                                sum(c for c, _, e in cuda if e), max((c for c, _, e in cuda if not e), default=0),
+                                max((c for c, _, e in cuda if e), default=0))
+    rows = [per_class[id(layer)] for layer in recipe.layers]
+    embd = sum(t.nbytes for t in recipe.head)  # token_embd, always in host memory
+    out_cuda = sum(_cuda_bytes(t.type, t.shape[0], t.nbytes) for t in recipe.tail)
+    out_host = sum(t.nbytes for t in recipe.tail)
+    return _Sums(_prefix([r[0] for r in rows], sum), _prefix([r[1] for r in rows], sum),
+                 _prefix([r[2] for r in rows], sum), _prefix([r[3] for r in rows], max),
+                 _prefix([r[4] for r in rows], max), out_cuda, out_host, embd)
 
 
 def _prefix(values: Sequence[int], op: Callable[[Tuple[int, int]], int]) -> Tuple[int, ...]:
