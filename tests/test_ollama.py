@@ -194,3 +194,16 @@ def test_ollama_release_older_than_modelled_is_refused():
     from deepseek_probe.runtimes.base import EstimateInputError
     with pytest.raises(EstimateInputError):
         ol.to_llamacpp_settings(ol.OllamaOptions(), 24 * GiB, version="0.1.30")
+
+
+def test_a_launch_command_reaches_the_release_named_in_the_settings():
+    from dataclasses import replace
+    from deepseek_probe.profiles import get_model
+    from deepseek_probe.runtimes import default_settings, launch
+    spec = get_model("deepseek-r1-distill-qwen-7b")
+    cmd = ol.parse_command(["ollama", "run", "deepseek-r1:7b"], {})
+    old = launch.settings_from_command(replace(default_settings(spec, "llamacpp"), runtime_version="0.5.7"),
+                                       cmd, spec, [24 * GiB])
+    assert (old.context, old.concurrency, old.runtime_version) == (2048, 4, None)
+    new = launch.settings_from_command(default_settings(spec, "llamacpp"), cmd, spec, [24 * GiB])
+    assert (new.context, new.concurrency) == (32768, 1)
