@@ -159,3 +159,51 @@ def test_automatic_batch_without_flash_attention_on_cuda():
     assert ol.automatic_num_batch(40000, GiB, 80 * GiB, "off") == 512
     assert ol.automatic_num_batch(8192, GiB, 8 * GiB, "off", smallest_cuda_gpu_bytes=8 * GiB) == 256
     assert ol.automatic_num_batch(4096, GiB, 8 * GiB, "off", smallest_cuda_gpu_bytes=8 * GiB) == 512
+
+
+# -- releases: each default as the tag named in runtimes/ol.py sets it
+@pytest.mark.parametrize("version,ctx", [("0.5.7", 2048), ("0.6.7", 4096), ("0.12.3", 4096), ("0.15.5", 32768),
+                                         (None, 32768)])
+def test_default_context_by_release_on_a_24gb_card(version, ctx):
+    ll = ol.to_llamacpp_settings(ol.OllamaOptions(), 24 * GiB, version=version)
+    assert ll["n_ctx_per_seq"] == ctx
+
+
+@pytest.mark.parametrize("version,par", [("0.5.7", 4), ("0.6.7", 2), ("0.9.7", 1), (None, 1)])
+def test_parallel_slots_by_release_when_unset(version, par):
+    ll = ol.to_llamacpp_settings(ol.OllamaOptions(), 24 * GiB, version=version)
+    assert ll["n_parallel"] == par and ll["n_ctx"] == par * ll["n_ctx_per_seq"]
+
+
+def test_set_parallel_wins_in_every_release_and_zero_meant_auto_before_097():
+    opts, _, _ = ol.options_from_env({"OLLAMA_NUM_PARALLEL": "3"})
+    assert ol.to_llamacpp_settings(opts, 24 * GiB, version="0.5.7")["n_parallel"] == 3
+    zero, _, _ = ol.options_from_env({"OLLAMA_NUM_PARALLEL": "0"})
+    assert ol.to_llamacpp_settings(zero, 24 * GiB, version="0.5.7")["n_parallel"] == 4
+    assert ol.to_llamacpp_settings(zero, 24 * GiB)["n_parallel"] == 1
+
+
+def test_flash_attention_was_off_for_deepseek_before_llama_server():
+    o = ol.OllamaOptions()
+    assert ol.to_llamacpp_settings(o, 24 * GiB, version="0.12.4", architecture="deepseek2")["flash_attn"] == "off"
+    assert ol.to_llamacpp_settings(o, 24 * GiB, version="0.12.4", architecture="qwen3")["flash_attn"] == "on"
+    assert ol.to_llamacpp_settings(o, 24 * GiB, architecture="deepseek2")["flash_attn"] == "auto"
+
+
+def test_ollama_release_older_than_modelled_is_refused():
+    from deepseek_probe.runtimes.base import EstimateInputError
+    with pytest.raises(EstimateInputError):
+        ol.to_llamacpp_settings(ol.OllamaOptions(), 24 * GiB, version="0.1.30")
+
+
+def test_a_launch_command_reaches_the_release_named_in_the_settings():
+    from dataclasses import replace
+    from deepseek_probe.profiles import get_model
+    from deepseek_probe.runtimes import default_settings, launch
+    spec = get_model("deepseek-r1-distill-qwen-7b")
+    cmd = ol.parse_command(["ollama", "run", "deepseek-r1:7b"], {})
+    old = launch.settings_from_command(replace(default_settings(spec, "llamacpp"), runtime_version="0.5.7"),
+                                       cmd, spec, [24 * GiB])
+    assert (old.context, old.concurrency, old.runtime_version) == (2048, 4, None)
+    new = launch.settings_from_command(default_settings(spec, "llamacpp"), cmd, spec, [24 * GiB])
+    assert (new.context, new.concurrency) == (32768, 1)

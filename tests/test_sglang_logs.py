@@ -155,3 +155,55 @@ def test_max_total_tokens_caps_the_pool_and_warns_with_the_profiled_value():
     over = sglang_memory(v3, s, SglangOptions(tp=8, mem_fraction_static=0.9, max_total_tokens=10**8), H200_MIB * MiB)
     assert over.max_total_num_tokens == free
     assert f"is larger than the profiled value {free}" in over.warnings[0]
+
+
+# -- releases (runtimes/sglang_versions.py): each default as the release's server_args.py sets it
+def _f(version, gpu_mib, tp=1):
+    v3 = get_model("deepseek-v3")
+    m = sglang_memory(v3, Settings(precision="fp8", runtime_version=version), SglangOptions(tp=tp), gpu_mib * MiB)
+    return m
+
+
+@pytest.mark.parametrize("version,tp,f", [("0.4.0", 1, 0.88), ("0.4.3", 2, 0.87), ("0.4.5", 4, 0.85),
+                                          ("0.4.5", 8, 0.81), ("0.4.5", 16, 0.79)])
+def test_sglang_04_fraction_follows_the_tp_table(version, tp, f):
+    assert _f(version, H100_MIB, tp).mem_fraction_static == f
+
+
+def test_sglang_046_and_047_big_gpu_rules_differ_on_h200():
+    # 0.4.6: (gpu - 13 GiB) / gpu; 0.4.7: min(0.88 + 48 GiB x 0.12 / gpu, (gpu - 18 GiB) / gpu)
+    assert _f("0.4.6", H200_MIB).mem_fraction_static == pytest.approx((H200_MIB - 13 * 1024) / H200_MIB)
+    assert _f("0.4.7", H200_MIB).mem_fraction_static == pytest.approx(
+        min(0.88 + 48 * 1024 * 0.12 / H200_MIB, (H200_MIB - 18 * 1024) / H200_MIB))
+
+
+def test_sglang_048_to_052_reserve_by_tier_then_053_by_chunk_and_graphs():
+    # PR #7054 (0.4.8): H100 tier reserves (9.5 + tp/2) GiB; PR #10975 (0.5.3): max(..., 10 GiB)
+    assert _f("0.5.2", H100_MIB, 8).mem_fraction_static == round((H100_MIB - 13.5 * 1024) / H100_MIB, 3)
+    assert _f("0.5.3", H100_MIB, 8).mem_fraction_static == _f(None, H100_MIB, 8).mem_fraction_static
+
+
+def test_no_version_is_the_newest_modelled_and_labelled_as_before():
+    m = _f(None, H200_MIB, 8)
+    assert m.version == "0.5.5" and _f("0.5.5", H200_MIB, 8).max_total_num_tokens == m.max_total_num_tokens
+
+
+def test_the_request_pool_had_one_extra_row_before_047():
+    v3 = get_model("deepseek-v3")
+
+    def reqs(version):
+        s = Settings(precision="fp8", runtime_version=version)
+        return sglang_memory(v3, s, SglangOptions(tp=8, mem_fraction_static=0.9), H200_MIB * MiB).req_pool_reqs
+    assert reqs("0.4.6") == reqs("0.4.7") + 1
+
+
+def test_a_release_older_than_modelled_is_refused():
+    from deepseek_probe.runtimes.base import EstimateInputError
+    with pytest.raises(EstimateInputError):
+        _f("0.3.6", H100_MIB)
+
+
+def test_release_versions_bring_the_kv_token_error_down():
+    med_new, worst_new, _, _ = replay_mod.summary(with_version=False)
+    med_v, worst_v, agree, n = replay_mod.summary(with_version=True)
+    assert agree == n and med_v <= med_new and worst_v < worst_new

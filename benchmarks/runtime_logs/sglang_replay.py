@@ -41,13 +41,16 @@ def spec_of(log: Dict) -> ModelSpec:
     return ModelSpec(**fields)
 
 
-def replay(log: Dict) -> List[Tuple[str, float, float]]:
-    """(term, logged, predicted) for every term the log carries."""
+def replay(log: Dict, with_version: bool = True) -> List[Tuple[str, float, float]]:
+    """(term, logged, predicted) for every term the log carries, modelled at the log's release
+    (`runtime_version`); with_version=False: at the newest modelled (what the CLI said before
+    it read versions)."""
     spec = spec_of(log)
     opts = parse_command(log["command"], {}).options
     if log.get("options"):
         opts = dataclasses.replace(opts, **log["options"])
-    s = Settings(**log.get("settings", {}))
+    s = Settings(**log.get("settings", {}),
+                 runtime_version=log.get("runtime_version") if with_version else None)
     lg = log["logged"]
     rows: List[Tuple[str, float, float]] = []
     if "kv_bytes_from_logged_tokens" in log.get("checks", ()):
@@ -61,6 +64,8 @@ def replay(log: Dict) -> List[Tuple[str, float, float]]:
     free = int(log["free_at_start_gib"] * GiB) if log.get("free_at_start_gib") else None
     m = sglang_memory(spec, s, opts, total, free)
     rows.append(("starts", float(log["starts"]), float(bool(m.starts))))
+    if "mem_fraction_static" in lg:  # SGLang's own default, logged in server_args
+        rows.append(("mem_fraction_static", lg["mem_fraction_static"], m.mem_fraction_static))
     if "weights_gb" in lg:
         rows.append(("weights_gb", lg["weights_gb"], m.weights_bytes / GiB))
     if "max_total_num_tokens" in lg:
@@ -111,6 +116,21 @@ def rel_err(logged: float, predicted: float) -> Optional[float]:
     return None if logged == 0 else (predicted - logged) / logged
 
 
+def summary(with_version: bool) -> Tuple[float, float, int, int]:
+    """(median |error|, worst |error|, verdicts agreeing, logs) over the KV token counts."""
+    errs, agree, n = [], 0, 0
+    for _, log in load_logs():
+        rows = {t: (a, b) for t, a, b in replay(log, with_version)}
+        if "starts" in rows:
+            n += 1
+            agree += rows["starts"][0] == rows["starts"][1]
+        for term in ("kv_tokens", "kv_bytes_gb(tokens as logged)"):
+            if term in rows and rel_err(*rows[term]) is not None:
+                errs.append(abs(rel_err(*rows[term]) or 0.0))
+    errs.sort()
+    return (errs[len(errs) // 2] if errs else 0.0, errs[-1] if errs else 0.0, agree, n)
+
+
 def main() -> int:
     print(f"{'log':48} {'term':30} {'logged':>12} {'ours':>12} {'error':>8}")
     for name, log in load_logs():
@@ -119,6 +139,9 @@ def main() -> int:
             e = rel_err(a, b)
             flag = "  (known deviation)" if term in known else ""
             print(f"{name[:48]:48} {term:30} {a:12.2f} {b:12.2f} {'' if e is None else f'{e:+.2%}':>8}{flag}")
+    for label, v in (("newest modelled (no version)", False), ("each log's release", True)):
+        med, worst, agree, n = summary(v)
+        print(f"KV tokens at {label}: median |error| {med:.2%}, worst {worst:.2%}; verdicts {agree}/{n}")
     return 0
 
 

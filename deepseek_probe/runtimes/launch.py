@@ -112,7 +112,9 @@ def settings_from_command(base: Settings, cmd: ParsedCommand, spec: ModelSpec,
     changes = {k: v for k, v in cmd.generic.items() if k in Settings.__dataclass_fields__ and v is not None}
     options = cmd.options
     if cmd.runtime in ("ollama", "lmstudio"):
-        ll = _llamacpp_values(cmd, spec, gpu_total_bytes)
+        ll = _llamacpp_values(cmd, spec, gpu_total_bytes, base.runtime_version)
+        # the release named is Ollama's / LM Studio's, not a llama.cpp build: its defaults are in ll
+        changes["runtime_version"] = None
         changes["context"] = min(spec.max_context, ll["n_ctx_per_seq"])
         changes["concurrency"] = ll["concurrency"]
         kv = _KV_NAMES.get(str(ll.get("cache_type_k") or "f16").lower())
@@ -138,13 +140,14 @@ def _beyond_trained_ok(runtime: str) -> bool:
 _KV_NAMES = {"f16": "fp16", "bf16": "bf16", "q8_0": "q8_0", "q4_0": "q4_0", "f32": "fp32"}
 
 
-def _llamacpp_values(cmd: ParsedCommand, spec: ModelSpec, gpu_total_bytes: Sequence[int]) -> Dict[str, object]:
+def _llamacpp_values(cmd: ParsedCommand, spec: ModelSpec, gpu_total_bytes: Sequence[int],
+                     version: Optional[str] = None) -> Dict[str, object]:
     if cmd.runtime == "ollama":
         from deepseek_probe.runtimes import ollama
 
         total = sum(gpu_total_bytes) or None
         ll = ollama.to_llamacpp_settings(cmd.options, total, trained_ctx=spec.max_context,
-                                         gpu_count=max(1, len(gpu_total_bytes)))
+                                         gpu_count=max(1, len(gpu_total_bytes)), version=version)
         ll["concurrency"] = ll["n_parallel"]
         return ll
     from deepseek_probe.runtimes import lmstudio

@@ -23,6 +23,17 @@ from deepseek_probe.runtimes.command import (IGNORED, CommandError, Flag, Parsed
 
 OLLAMA_VERSION = "v0.33.0-rc2 (fb30760996871fa9460115c753afd2c60d4ab0f7)"
 
+# Releases modelled (runtimes/versions.py parses "0.6.7", "v0.33.0-rc2"); None = the newest.
+OLLAMA_VERSIONS = ("0.2.0", "0.33.0")
+# When a default moved (the first tag holding the ollama/ollama commit named):
+NUM_CTX_4096 = (0, 6, 7)  # 44b466eeb "config: update default context length to 4096" (2048 before)
+AUTO_PARALLEL_2 = (0, 6, 7)  # fe5b9bb21 "lower default num parallel to 2" (sched.go defaultParallel 4 before)
+NUM_PARALLEL_1 = (0, 9, 7)  # 20c3266e9 "Reduce default parallelism to 1" (#11330): OLLAMA_NUM_PARALLEL 1, not 0 = auto
+VRAM_TIERS = (0, 15, 5)  # 0334ffa62 "server: use tiered VRAM-based default context length"
+LLAMA_SERVER = (0, 30, 0)  # 9db4bdbad (#16031): every GGUF model in llama-server, flash attention auto
+# fs/ggml/ggml.go GGML.FlashAttention before v0.30.0: the architectures with flash attention on by
+# default (v0.12.4 fdb109469 made it overridable; deepseek2, llama and qwen2 are not listed).
+LEGACY_FA_ARCHS = frozenset({"gptoss", "gpt-oss", "qwen3", "qwen3moe"})
 # server/routes.go Serve: "vram-based default context"; thresholds 47/23 GiB stand for 48/24.
 CONTEXT_TIERS: Tuple[Tuple[int, int], ...] = ((47 * GiB, 262144), (23 * GiB, 32768))
 CONTEXT_FALLBACK = 4096  # same switch, default branch (also: no GPU found)
@@ -54,6 +65,8 @@ class OllamaOptions:
     flash_attention: Optional[bool] = None  # OLLAMA_FLASH_ATTENTION; None: auto if GPUs allow
     kv_cache_type: str = ""  # OLLAMA_KV_CACHE_TYPE lower-cased; "": llama.cpp default (f16)
     num_parallel: int = DEFAULT_NUM_PARALLEL  # OLLAMA_NUM_PARALLEL (0 counts as 1)
+    # OLLAMA_NUM_PARALLEL set to N >= 1 (before v0.9.7 unset or 0 meant: auto, auto_num_parallel)
+    num_parallel_set: bool = False
     gpu_overhead_bytes: int = 0  # OLLAMA_GPU_OVERHEAD (envconfig GpuOverhead, default 0)
     num_gpu: Optional[int] = None  # Modelfile/request num_gpu (layers); None = -1: llama.cpp fits
     num_batch: Optional[int] = None  # Modelfile/request num_batch; None: automatic batch
@@ -118,6 +131,7 @@ def options_from_env(env: Mapping[str, str]) -> Tuple[OllamaOptions, Tuple[str, 
     par = _go_uint(env, "OLLAMA_NUM_PARALLEL", notes)
     if par is not None:
         kw["num_parallel"] = max(par, 1)  # sched.go load: max(NumParallel(), 1)
+        kw["num_parallel_set"] = par > 0
     ovh = _go_uint(env, "OLLAMA_GPU_OVERHEAD", notes)
     if ovh is not None:
         kw["gpu_overhead_bytes"] = ovh
@@ -278,9 +292,21 @@ def vram_for_context_tier(gpu_total_bytes: Sequence[int], gpu_overhead_bytes: in
     return total
 
 
-def default_num_ctx(total_vram_bytes: Optional[int]) -> int:
+def release_of(version: Optional[str]) -> Tuple[int, ...]:
+    """The Ollama release to model: `version` parsed and range-checked, None = the newest."""
+    from deepseek_probe.runtimes import versions  # lazily: ollama.py is read on the launch path
+    from deepseek_probe.runtimes.base import Runtime
+
+    record = Runtime("ollama", (), (), 0, "ollama/ollama", label="Ollama", versions=OLLAMA_VERSIONS)
+    return versions.resolve(record, version) or versions.parse(OLLAMA_VERSIONS[1]) or (0, 33, 0)
+
+
+def default_num_ctx(total_vram_bytes: Optional[int], release: Optional[Tuple[int, ...]] = None) -> int:
     """Ollama's default num_ctx for a server whose GPUs add up to `total_vram_bytes` (after
-    vram_for_context_tier); None or 0 = no GPU."""
+    vram_for_context_tier); None or 0 = no GPU. `release`: before v0.15.5 one value whatever
+    the GPUs: 2048, 4096 from v0.6.7 (envconfig ContextLength / api/types.go NumCtx)."""
+    if release is not None and release < VRAM_TIERS:
+        return CONTEXT_FALLBACK if release >= NUM_CTX_4096 else 2048
     for threshold, ctx in CONTEXT_TIERS:
         if total_vram_bytes is not None and total_vram_bytes >= threshold:
             return ctx
@@ -297,10 +323,11 @@ def default_num_parallel(architecture: str = "", embedding: bool = False,
 
 
 def effective_num_ctx(opts: OllamaOptions, total_vram_bytes: Optional[int],
-                      trained_ctx: Optional[int] = None, vision: bool = False) -> int:
+                      trained_ctx: Optional[int] = None, vision: bool = False,
+                      release: Optional[Tuple[int, ...]] = None) -> int:
     """Tokens per sequence llama-server gets: num_ctx (or the tier), floor 4 and 2048 for vision
     models (sched.go getRunner), capped at the trained context (llm/server.go NewLlamaServer)."""
-    n = opts.num_ctx if opts.num_ctx else default_num_ctx(total_vram_bytes)
+    n = opts.num_ctx if opts.num_ctx else default_num_ctx(total_vram_bytes, release)
     n = max(n, 4)
     if vision:
         n = max(n, 2048)
@@ -309,12 +336,27 @@ def effective_num_ctx(opts: OllamaOptions, total_vram_bytes: Optional[int],
     return n
 
 
-def flash_attn_mode(opts: OllamaOptions, gpus_support_fa: bool = True) -> str:
+def flash_attn_mode(opts: OllamaOptions, gpus_support_fa: bool = True,
+                    release: Optional[Tuple[int, ...]] = None, architecture: str = "") -> str:
     """llm/llama_server.go LlamaServerFlashAttention: the user's setting wins; otherwise "auto"
-    when every selected GPU supports it (llama.cpp then decides per model), else "off"."""
+    when every selected GPU supports it (llama.cpp then decides per model), else "off". Before
+    v0.30.0 (llm/server.go NewLlamaServer): off unless OLLAMA_FLASH_ATTENTION or the
+    architecture is in GGML.FlashAttention's list."""
     if opts.flash_attention is not None:
         return "on" if opts.flash_attention else "off"
+    if release is not None and release < LLAMA_SERVER:
+        return "on" if gpus_support_fa and architecture in LEGACY_FA_ARCHS else "off"
     return "auto" if gpus_support_fa else "off"
+
+
+def auto_num_parallel(release: Optional[Tuple[int, ...]]) -> Optional[int]:
+    """Slots Ollama tries first when OLLAMA_NUM_PARALLEL is unset (server/sched.go
+    pickBestFullFitByLibrary: defaultParallel, then 1 when the model does not fit entirely on
+    the GPUs at that many slots): 4 before v0.6.7, 2 until v0.9.7; None from v0.9.7 on (the
+    variable defaults to 1)."""
+    if release is None or release >= NUM_PARALLEL_1:
+        return None
+    return 2 if release >= AUTO_PARALLEL_2 else 4
 
 
 def automatic_num_batch(n_ctx_total: int, predicted_bytes: int, available_bytes: int,
@@ -356,7 +398,8 @@ def to_llamacpp_settings(opts: OllamaOptions, total_vram_bytes: Optional[int], *
                          predicted_bytes: Optional[int] = None,
                          available_bytes: Optional[int] = None,
                          smallest_cuda_gpu_bytes: Optional[int] = None,
-                         library: str = "CUDA", gpu_count: int = 1) -> Dict[str, Any]:
+                         library: str = "CUDA", gpu_count: int = 1,
+                         version: Optional[str] = None) -> Dict[str, Any]:
     """The llama-server arguments Ollama builds (llm/llama_server.go startLlamaServer), as
     llama.cpp-level values, each with its source under "sources". `total_vram_bytes`: the sum
     of TotalMemory over the `gpu_count` GPUs Ollama found (None = none); OLLAMA_GPU_OVERHEAD is
@@ -364,10 +407,15 @@ def to_llamacpp_settings(opts: OllamaOptions, total_vram_bytes: Optional[int], *
     tier_vram = None
     if total_vram_bytes:
         tier_vram = (total_vram_bytes - gpu_count * opts.gpu_overhead_bytes) % 2 ** 64
-    par = default_num_parallel(architecture, embedding, opts.num_parallel)
-    per_seq = effective_num_ctx(opts, tier_vram, trained_ctx, vision)
+    release = None if version is None else release_of(version)
+    requested = opts.num_parallel
+    auto_par = None if opts.num_parallel_set else auto_num_parallel(release)
+    if auto_par is not None:
+        requested = auto_par
+    par = default_num_parallel(architecture, embedding, requested)
+    per_seq = effective_num_ctx(opts, tier_vram, trained_ctx, vision, release)
     n_ctx = per_seq * par
-    fa = flash_attn_mode(opts, gpus_support_fa)
+    fa = flash_attn_mode(opts, gpus_support_fa, release, architecture)
     if opts.num_batch is not None:
         n_batch = opts.num_batch
         batch_src = "Modelfile/request num_batch"
@@ -407,7 +455,9 @@ def to_llamacpp_settings(opts: OllamaOptions, total_vram_bytes: Optional[int], *
             "n_ctx": "llm/llama_server.go startLlamaServer: -c NumCtx*numParallel; NumCtx from "
                      "Modelfile/request num_ctx, OLLAMA_CONTEXT_LENGTH or server/routes.go Serve "
                      "VRAM tier; capped at n_ctx_train (llm/server.go NewLlamaServer)",
-            "n_parallel": "-np; envconfig NumParallel default 1; server/sched.go load",
+            "n_parallel": ("-np; envconfig NumParallel default 1; server/sched.go load" if auto_par is None else
+                           f"server/sched.go defaultParallel {auto_par} (Ollama {'.'.join(map(str, release or ()))}; "
+                           "1 instead when the model does not fit entirely on the GPUs at that many slots)"),
             "flash_attn": "llm/llama_server.go LlamaServerFlashAttention + ml/device.go "
                           "FlashAttentionSupported",
             "cache_type_k": "OLLAMA_KV_CACHE_TYPE passed as --cache-type-k/v when set; "

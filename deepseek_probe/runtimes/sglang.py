@@ -32,6 +32,7 @@ from deepseek_probe.runtimes.base import (CudaBuilds, Estimate, EstimateInputErr
                                           StartDevice)
 from deepseek_probe.units import count
 from deepseek_probe.runtimes.sharded import device_weight_bytes
+from deepseek_probe.runtimes import sglang_versions, versions
 
 SGLANG_VERSION = "0.5.5"
 
@@ -50,7 +51,9 @@ RUNTIME = Runtime(
         "pip install torch==2.8.0 --index-url https://download.pytorch.org/whl/cu{v}",
         "sglang 0.5.5 wheel: torch==2.8.0 (default wheel cu128; cu126/cu129 on download.pytorch.org)"),
     # like vLLM: Linux only (Windows through WSL2), CUDA and ROCm kernels, no Metal backend
-    native_windows=False)
+    native_windows=False,
+    # releases modelled: runtimes/sglang_versions.py (0.4.0 - 0.5.2 defaults), this module (0.5.5)
+    versions=(sglang_versions.OLDEST, sglang_versions.NEWEST))
 
 # --quantization value -> the precision our weight math uses (profiles.PRECISIONS).
 # awq/gptq (+ marlin repacks, moe_wna16): 4-bit, group 128; fp8 family: 1 byte + scales.
@@ -328,11 +331,25 @@ def sglang_memory(spec: ModelSpec, settings: Settings, opts: Optional[SglangOpti
     if spec.is_mla is False and spec.heads % attn_tp and attn_tp > 1:
         raise EstimateInputError(f"sglang: {spec.heads} attention heads do not split over TP {attn_tp}")
     gpu_mib = gpu_total_bytes / MiB if gpu_total_bytes else None
-    chunk_d, bs_d = gpu_tier_defaults(gpu_mib, tp)
+    release = versions.resolve(RUNTIME, settings.runtime_version) or (0, 5, 5)
+    current = release >= sglang_versions.CHUNK_GRAPH_RESERVE  # 0.5.3+: this module's defaults
+    if current:
+        chunk_d, bs_d = gpu_tier_defaults(gpu_mib, tp)
+        if (release < sglang_versions.SMALL_GPU_GRAPH_BS_24 and gpu_mib is not None
+                and 20 * 1024 <= gpu_mib < 35 * 1024 and tp < 4):
+            bs_d = 16  # 0.5.3 / 0.5.4 server_args.py _handle_gpu_memory_settings
+    else:
+        chunk_d, bs_d = sglang_versions.chunk_and_graph_bs(release, gpu_mib, tp)
     chunked = o.chunked_prefill_size if o.chunked_prefill_size is not None else chunk_d
     graph_bs = o.cuda_graph_max_bs if o.cuda_graph_max_bs is not None else bs_d
     f_auto = o.mem_fraction_static is None
-    f = auto_mem_fraction_static(gpu_mib, o, chunked, graph_bs) if f_auto else o.mem_fraction_static
+    if not f_auto:
+        f = o.mem_fraction_static
+    elif current:
+        f = auto_mem_fraction_static(gpu_mib, o, chunked, graph_bs)
+    else:
+        f = sglang_versions.mem_fraction_static(release, gpu_mib, o.tp, o.pp, o.speculative_algorithm,
+                                                o.enable_dp_attention)
     nsa = _nsa_index_head_dim(spec) > 0
     page = o.page_size if o.page_size is not None else (64 if nsa else 1)  # _handle_page_size / NSA
 
@@ -346,7 +363,8 @@ def sglang_memory(spec: ModelSpec, settings: Settings, opts: Optional[SglangOpti
         kvb = 1  # the question asked for an fp8 cache: the user will pass --kv-cache-dtype fp8_e4m3
     w, post = device_weight_bytes(spec, precision, tp, attn_tp)
     cell = cell_size_bytes(spec, kvb, attn_tp)
-    m = SglangMemory(version=SGLANG_VERSION, tp=tp, attn_tp=attn_tp, mem_fraction_static=f,
+    label = SGLANG_VERSION if settings.runtime_version is None else versions.label(release)
+    m = SglangMemory(version=label, tp=tp, attn_tp=attn_tp, mem_fraction_static=f,
                      mem_fraction_static_auto=f_auto, chunked_prefill_size=chunked,
                      cuda_graph_max_bs=graph_bs, page_size=page, context_len=context_len,
                      precision=precision, kv_dtype_bytes=kvb, weights_bytes=w, cell_size_bytes=cell)
@@ -386,6 +404,7 @@ def sglang_memory(spec: ModelSpec, settings: Settings, opts: Optional[SglangOpti
     reqs = o.max_running_requests
     if reqs is None:
         reqs = min(max(int(tokens / context_len * 512), REQ_POOL_MIN), REQ_POOL_MAX)
+    reqs += sglang_versions.extra_req_slots(release)  # ReqToTokenPool size (+1 before 0.4.7)
     m.req_pool_reqs = reqs
     m.req_pool_bytes = reqs * (context_len + REQ_EXTRA_CONTEXT) * 4
     m.kv_pool_bytes = kv_pool_bytes(spec, tokens, page, kvb, attn_tp)
