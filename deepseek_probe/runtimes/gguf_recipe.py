@@ -14,8 +14,7 @@ Pure: built from a `ModelSpec`, no I/O. Sources (llama.cpp 2026-10-01, commit 0c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from deepseek_probe.errors import InputError
 from deepseek_probe.formats.ggml_types import GGML_TYPES_BY_NAME
@@ -25,8 +24,7 @@ class RecipeError(InputError):
     """A model family or file type the GGUF recipe does not know."""
 
 
-@dataclass(frozen=True)
-class GgufTensor:
+class GgufTensor(NamedTuple):  # a NamedTuple: the survey builds thousands, and it imports faster
     name: str
     shape: Tuple[int, ...]  # ggml order: shape[0] = ne[0] = row length
     type: str  # ggml type name, e.g. "Q4_K"
@@ -171,8 +169,7 @@ LayerTensor = Tuple[str, Shape, str, int]  # name after "blk.N.", shape, ggml ty
 _WV = ("ATTENTION_V", "ATTENTION_QKV", "ATTENTION_KV_B")
 
 
-@dataclass(frozen=True)
-class Recipe:
+class Recipe(NamedTuple):
     """A GGUF by layer: layers that quantize alike share one tuple (the survey places each model
     at several quants, so a recipe costs a few distinct layers, not every tensor)."""
 
