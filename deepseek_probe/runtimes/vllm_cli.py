@@ -250,10 +250,16 @@ def launch_command(spec: "ModelSpec", settings: "Settings", model_ref: Optional[
     env: List[str] = []
     if not o.flashinfer_sampler:
         env.append("VLLM_USE_FLASHINFER_SAMPLER=0")
+    elif o.flashinfer_sampler_env:
+        env.append("VLLM_USE_FLASHINFER_SAMPLER=1")
     if not o.cudagraph_in_budget:
         env.append("VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=0")
     if o.allow_long_max_model_len:
         env.append("VLLM_ALLOW_LONG_MAX_MODEL_LEN=1")
+    if o.use_v1 is not None:
+        env.append(f"VLLM_USE_V1={int(o.use_v1)}")
+    if o.mla_disable:
+        env.append("VLLM_MLA_DISABLE=1")
     argv = env + ["vllm", "serve", hf_repo(spec, model_ref, "vllm")]
     argv += ["--max-model-len", "auto" if o.max_model_len_auto else str(o.max_model_len or settings.context)]
     for flag, key in (("-tp", "tp"), ("-pp", "pp"), ("-dp", "dp"), ("--max-num-seqs", "max_num_seqs"),
@@ -269,6 +275,13 @@ def launch_command(spec: "ModelSpec", settings: "Settings", model_ref: Optional[
         argv.append("--enable-expert-parallel")
     if o.enforce_eager:
         argv.append("--enforce-eager")
+    if o.enable_chunked_prefill is not None:
+        argv.append("--enable-chunked-prefill" if o.enable_chunked_prefill else "--no-enable-chunked-prefill")
+    if o.enable_lora:
+        argv.append("--enable-lora")
+        for flag, key in (("--max-loras", "max_loras"), ("--max-lora-rank", "max_lora_rank")):
+            if getattr(o, key) != getattr(d, key):
+                argv += [flag, str(getattr(o, key))]
     # fp32 too: vLLM casts a 16-bit checkpoint up with --dtype float32 (fp8.py for online fp8)
     words, dtype = weight_flags(spec, settings.precision, o.dtype, o.quantization, model_ref, "vllm",
                                 ("bf16", "fp16", "fp32"))
