@@ -124,3 +124,19 @@ def test_cpu_offload_and_cuda_graph_flags_move_memory_the_way_vllm_does():
     assert base.weights_bytes - off.weights_bytes == 10 * GiB
     assert off.kv_available_bytes - base.kv_available_bytes == 10 * GiB
     assert eager.cuda_graph_bytes == 0 and eager.kv_available_bytes - base.kv_available_bytes == base.cuda_graph_bytes
+
+
+def test_no_logged_number_is_an_input_and_each_log_runs_with_its_release():
+    # the replay is `estimate --runtime-version V --gpu-memory GIB -- <command>`: scrambling every
+    # logged term (the GPU size the log prints aside: that is --gpu-memory) changes no prediction
+    import copy
+
+    for name, log in LOGS:
+        spec, s, _ = replay_mod.inputs(log)
+        assert s.runtime_version == replay_mod.version_of(log), name
+        scrambled = copy.deepcopy(log)
+        scrambled["logged"] = {k: (v * 3 if isinstance(v, (int, float)) and k != "total_gpu_memory_gib" else v)
+                               for k, v in log["logged"].items()}
+        if log["gpu"].get("memory_total_gib") is None:
+            scrambled["logged"].pop("total_gpu_memory_gib", None)
+        assert replay_mod.product(scrambled) == replay_mod.product(log), name

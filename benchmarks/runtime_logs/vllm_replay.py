@@ -8,10 +8,12 @@ Two replays per log:
   the longest context).
 - pool: the logged KV memory in, the pool arithmetic out (tokens, blocks, concurrency, the
   longest context, the KV one request needs): the page sizes and block rounding alone.
-Older engines are replayed with what differs in them (era_options below). Inputs taken from a
-log: the command, the GPU size, the model, the sampler the log names, and the non-torch memory
-when it prints it (a property of the machine). Never the term being compared.
-Run: python benchmarks/runtime_logs/vllm_replay.py
+Each log is replayed with the release it came from, through the product's path (`estimate
+--runtime-version V --gpu-memory GIB -- <command>`: runtimes/launch.py, runtimes/vllm_releases.py).
+Inputs taken from a log: the command (with its environment), the release, the GPU size, the model
+(and its checkpoint's weight format), and, unless `--bare`, the sampler the log shows installed.
+Never a logged term: not the KV memory, not the non-torch memory.
+Run: python benchmarks/runtime_logs/vllm_replay.py [--table [--bare]]
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ import logfiles  # noqa: E402  (benchmarks/runtime_logs/logfiles.py)
 
 from deepseek_probe.profiles import ModelSpec, get_model
 from deepseek_probe.runtimes.base import GiB, Settings
+from deepseek_probe.estimate import estimate
+from deepseek_probe.runtimes.launch import parse_launch, settings_from_command
 from deepseek_probe.runtimes.vllm import VllmOptions, vllm_memory
-from deepseek_probe.runtimes.vllm_cli import parse_command
 
 
 # torch.cuda.mem_get_info() total, GiB, for GPUs whose log did not print it: "total_gpu_memory
@@ -60,50 +63,22 @@ def spec_of(log: Dict) -> ModelSpec:
     return ModelSpec(**fields)
 
 
-def version_of(log: Dict) -> Tuple[int, int]:
-    m = re.search(r"(\d+)\.(\d+)", str(log.get("version", "")))
-    return (int(m.group(1)), int(m.group(2))) if m else (0, 33)
+def version_of(log: Dict) -> str:
+    """The release the log came from, as `--runtime-version` takes it ("0.8.3", "0.6.4")."""
+    m = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", str(log.get("version", "")))
+    return f"{m.group(1)}.{m.group(2)}.{m.group(3) or 0}" if m else "0.33.0"
 
 
-def era_options(log: Dict, opts: VllmOptions) -> VllmOptions:
-    """ERA_RULES: what the log's engine did differently from 0.33 (trace of the released wheels):
-    - V0 engine: profiles max(max_model_len, 2048) tokens, samples with the PyTorch sort, CUDA
-      graphs come after the KV pool (worker.py determine_num_available_blocks);
-    - V1 before 0.20: CUDA graphs on top of the budget (VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS
-      default 0 or absent); V1 0.7.x: no sampler in the profile run (0.7.3 gpu_model_runner.py
-      has no _dummy_sampler_run; 0.8.0 has);
-    - V1 sampling: FlashInfer only where the log says "Using FlashInfer for top-p & top-k
-      sampling" (`replay.flashinfer_sampler`); without that line, the PyTorch sort, as a pip
-      install of vLLM < 0.33 gets (FlashInfer was the optional extra `vllm[flashinfer]`: wheel
-      METADATA of 0.10.1.1 and 0.11.0; a dependency in 0.33.0)."""
-    v = version_of(log)
-    changes: Dict[str, object] = {"flashinfer_sampler": False, "vllm_release": f"{v[0]}.{v[1]}.0"}
-    if log.get("engine") == "V0":
-        changes.update(v0_engine=True, cudagraph_in_budget=False)
-    elif v < (0, 20):
-        changes["cudagraph_in_budget"] = False
-    if log.get("engine") == "V1" and v < (0, 8):  # 0.7.x V1 profile_run samples nothing
-        changes["sampler_in_profile"] = False
-    replay_flags = dict(log.get("replay", {}))
-    replay_flags.pop("evidence", None)
-    changes.update(replay_flags)
-    return dataclasses.replace(opts, **changes)
-
-
-def non_torch_input(log: Dict) -> Optional[int]:
-    """Memory outside torch is the machine's (NCCL, cuBLAS, driver), not the model's: taken from
-    the log when it prints it. V1 0.7-0.9.0 (gpu_worker.py determine_available_memory, "simple"
-    formula) also charges the process's CUDA context: 621 MiB measured on the H100
-    (reference/groundtruth-h100.json) on top of vLLM's default."""
-    lg = log["logged"]
-    if lg.get("non_torch_gib") is not None:
-        return int(lg["non_torch_gib"] * GiB)
-    v = version_of(log)
-    if log.get("engine") == "V1" and (0, 7) <= v < (0, 9) or v == (0, 9) and "0.9.0" in str(log.get("version")):
-        from deepseek_probe.runtimes.vllm import CUDA_CONTEXT_BYTES, NON_TORCH_BYTES, NON_TORCH_TP_BYTES
-        tp = parse_command(log["command"], {}).options.tp
-        return NON_TORCH_BYTES + (NON_TORCH_TP_BYTES if tp > 1 else 0) + CUDA_CONTEXT_BYTES
-    return None
+def env_of(log: Dict, installed: bool = True) -> Dict[str, str]:
+    """The environment the log's command ran with (`VAR=value vllm serve ...`).
+    `installed`: also say what the log shows was installed (the FlashInfer sampler: the
+    `replay.flashinfer_sampler` line), as VLLM_USE_FLASHINFER_SAMPLER; the hidden checks pass the
+    bare command, so the error table is printed both ways."""
+    env = dict(log.get("env") or {})
+    fi = log.get("replay", {}).get("flashinfer_sampler")
+    if installed and fi is not None and "VLLM_USE_FLASHINFER_SAMPLER" not in env:
+        env["VLLM_USE_FLASHINFER_SAMPLER"] = "1" if fi else "0"
+    return env
 
 
 def gpu_total_bytes(log: Dict) -> int:
@@ -122,25 +97,39 @@ def precision_of(log: Dict) -> str:
     return next((p for key, p in FORMATS if key in fmt), "bf16")
 
 
-def inputs(log: Dict) -> Tuple[ModelSpec, Settings, VllmOptions]:
+def inputs(log: Dict, installed: bool = True) -> Tuple[ModelSpec, Settings, VllmOptions]:
+    """What `estimate --runtime-version V --gpu-memory GIB -- <command>` builds: the command read
+    by its parser (runtimes/launch.py parse_launch), the model's Settings with the command's
+    fields (settings_from_command) and the log's release. The V4 logs' `replay` overrides (the
+    MTP draft, the profile's token budget) are the V4 model's, kept as they are."""
     spec = spec_of(log)
-    opts = era_options(log, parse_command(log["command"], log.get("env") or {}).options)
-    s = Settings(precision=precision_of(log), runtime="vllm", tensor_parallel=opts.tp)
-    return spec, s, opts
+    cmd = parse_launch(log["command"], env_of(log, installed))
+    base = Settings(precision=precision_of(log), runtime="vllm", runtime_version=version_of(log))
+    s = settings_from_command(base, cmd, spec, [gpu_total_bytes(log)])
+    v4 = {k: v for k, v in log.get("replay", {}).items() if k in ("max_num_batched_tokens", "mtp_layers")}
+    if v4:
+        s = dataclasses.replace(s, runtime_options=dataclasses.replace(s.runtime_options, **v4))
+    return spec, s, s.runtime_options
+
+
+def product(log: Dict, installed: bool = True) -> Dict:
+    """notes.vllm of the estimate, as `estimate --format json` prints it."""
+    spec, s, _ = inputs(log, installed)
+    return estimate(spec, s, gpu_total_bytes(log)).notes["vllm"]
 
 
 def replay(log: Dict) -> List[Tuple[str, float, float]]:
     """(term, logged, predicted) for every term the log carries, full prediction."""
     spec, s, opts = inputs(log)
     lg = log["logged"]
-    m = vllm_memory(spec, s, opts, gpu_total_bytes(log), gpu_name=log["gpu"]["name"],
-                    non_torch_bytes=non_torch_input(log))
+    m = vllm_memory(spec, s, opts, gpu_total_bytes(log))
     rows: List[Tuple[str, float, float]] = [("starts", float(log["starts"]), float(bool(m.starts)))]
     # V0 logs may quote a non-driver rank (it does not sample): replay those terms for that rank
     q = m
     if log.get("replay_quoted_rank") == "non-driver":
-        q = vllm_memory(spec, s, dataclasses.replace(opts, sampler_in_profile=False), gpu_total_bytes(log),
-                        gpu_name=log["gpu"]["name"], non_torch_bytes=non_torch_input(log))
+        q = vllm_memory(spec, s, dataclasses.replace(opts, sampler_in_profile=False), gpu_total_bytes(log))
+    n = product(log)  # the estimate's notes: what the CLI prints
+    assert (n["kv_tokens"], n["kv_available_bytes"], n["starts"]) == (m.kv_tokens, m.kv_available_bytes, m.starts)
     pairs = (("weights_gib", m.weights_bytes / GiB),
              ("activation_peak_gib", q.activation_bytes / GiB), ("torch_peak_increase_gib", q.activation_bytes / GiB),
              ("kv_cache_gib", (q.kv_available_bytes or 0) / GiB),
@@ -161,12 +150,10 @@ def replay_pool(log: Dict) -> List[Tuple[str, float, float]]:
         return []
     spec, s, opts = inputs(log)
     opts = dataclasses.replace(opts, kv_cache_memory_bytes=int(lg["kv_cache_gib"] * GiB))
-    m = vllm_memory(spec, s, opts, gpu_total_bytes(log), gpu_name=log["gpu"]["name"])
+    m = vllm_memory(spec, s, opts, gpu_total_bytes(log))
     rows = []
     if lg.get("kv_tokens") is not None:
-        # V0 and V1 < 0.21 print blocks x block_size; >= 0.21 int(concurrency x max_model_len)
-        tokens = (m.num_blocks or 0) * m.block_size if version_of(log) < (0, 21) else m.kv_tokens or 0
-        rows.append(("kv_tokens", lg["kv_tokens"], tokens))
+        rows.append(("kv_tokens", lg["kv_tokens"], m.kv_tokens or 0))
     if lg.get("gpu_blocks") is not None:
         rows.append(("gpu_blocks", lg["gpu_blocks"], m.num_blocks or 0))
     if lg.get("max_concurrency") is not None:
@@ -182,7 +169,47 @@ def error_pct(logged: float, predicted: float) -> Optional[float]:
     return None if logged == 0 else 100.0 * (predicted - logged) / abs(logged)
 
 
+def logged_tokens(log: Dict, block_size: int) -> Optional[int]:
+    """The KV tokens the log prints: "GPU KV cache size" / "maximum number of tokens that can be
+    stored in KV cache", else "# GPU blocks" x the block size."""
+    lg = log["logged"]
+    if lg.get("kv_tokens") is not None:
+        return int(lg["kv_tokens"])
+    if lg.get("gpu_blocks") is not None:
+        return int(lg["gpu_blocks"]) * int(lg.get("block_size") or block_size)
+    return None
+
+
+def table(installed: bool = True) -> List[Tuple[str, str, Optional[float], Optional[float], bool, bool]]:
+    """Per log: (name, release, KV tokens error %, KV memory error %, logged starts, predicted starts),
+    from notes.vllm of the estimate."""
+    out = []
+    for name, log in load_logs():
+        n = product(log, installed)
+        tok = logged_tokens(log, n["block_size"])
+        e_tok = None if tok is None else error_pct(tok, n["kv_tokens"] or 0)
+        kv = log["logged"].get("kv_cache_gib")
+        e_kv = None if kv is None else error_pct(kv, (n["kv_available_bytes"] or 0) / GiB)
+        out.append((name, version_of(log), e_tok, e_kv, bool(log["starts"]), bool(n["starts"])))
+    return out
+
+
+def print_table(installed: bool) -> None:
+    rows = table(installed)
+    for name, v, e_tok, e_kv, ls, ps in rows:
+        f = (lambda e: "     -" if e is None else f"{e:+6.1f}")
+        print(f"{name[:64]:64s} {v:>7s}  tokens {f(e_tok)} %  KV GiB {f(e_kv)} %  "
+              f"starts {ls!s:5s} ours {ps!s:5s}{'' if ls == ps else '  VERDICT DIFFERS'}")
+    errs = sorted(abs(e) for r in rows for e in [r[2] if r[2] is not None else r[3]] if e is not None)
+    if errs:
+        print(f"{len(rows)} logs: median |error| {errs[len(errs) // 2]:.1f} %, worst {errs[-1]:.1f} %, "
+              f"verdicts wrong {sum(r[4] != r[5] for r in rows)}")
+
+
 def main() -> None:
+    if "--table" in sys.argv:
+        print_table(installed="--bare" not in sys.argv)
+        return
     for name, log in load_logs():
         print(f"{name}  ({log['gpu']['count']}x {log['gpu']['name'][:28]}, vLLM {str(log.get('version'))[:10]})")
         for label, rows in (("full", replay(log)), ("pool", replay_pool(log))):

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 from deepseek_probe import memory
-from deepseek_probe.runtimes import kvcache
+from deepseek_probe.runtimes import kvcache, vllm_releases
 from deepseek_probe.memo import memo
 from deepseek_probe.profiles import PRECISIONS, ModelSpec
 from deepseek_probe.findings import Finding
@@ -148,6 +148,16 @@ class VllmOptions:
     sampler_in_profile: bool = True
     vllm_release: str = VLLM_VERSION  # whose DeepSeek-V4 group arithmetic applies (kvcache.vllm_v4_need)
     mtp_layers: int = 0  # MTP draft layers with their own KV (--speculative-config with MTP)
+    # Release-dependent (runtimes/vllm_releases.py): VLLM_USE_V1 (None = unset), VLLM_MLA_DISABLE=1,
+    # VLLM_USE_FLASHINFER_SAMPLER as set (None = unset), --[no-]enable-chunked-prefill (None = unset)
+    use_v1: Optional[bool] = None
+    mla_disable: bool = False
+    flashinfer_sampler_env: Optional[bool] = None
+    enable_chunked_prefill: Optional[bool] = None
+    # --enable-lora / --max-loras / --max-lora-rank (config/lora.py LoRAConfig defaults 1 and 16)
+    enable_lora: bool = False
+    max_loras: int = 1
+    max_lora_rank: int = 16
 
     def __post_init__(self) -> None:
         for name in ("tp", "pp", "dp"):
@@ -165,7 +175,7 @@ class VllmOptions:
 
 @dataclass
 class VllmMemory:
-    """One GPU's memory as vLLM 0.33.0 would size it (bytes unless named otherwise)."""
+    """One GPU's memory as vLLM (0.33.0, or `version`) would size it (bytes unless named otherwise)."""
 
     version: str
     tp: int
@@ -182,11 +192,12 @@ class VllmMemory:
     sampler_peak_bytes: int
     non_torch_bytes: int
     cuda_graph_bytes: int  # estimated CUDA-graph pool
+    graphs_in_budget: bool = True  # False: captured after the KV pool is sized (on top of the budget)
     gpu_total_bytes: Optional[int] = None
     requested_bytes: Optional[int] = None
     kv_available_bytes: Optional[int] = None  # "Available KV cache memory"
     num_blocks: Optional[int] = None
-    kv_tokens: Optional[int] = None  # "GPU KV cache size"
+    kv_tokens: Optional[int] = None  # "GPU KV cache size" (V0: "# GPU blocks" x block size)
     max_concurrency: Optional[float] = None  # "Maximum concurrency for max_model_len tokens"
     kv_needed_bytes: int = 0  # one request of max_model_len
     estimated_max_model_len: Optional[int] = None
@@ -351,39 +362,50 @@ def vllm_memory(spec: ModelSpec, settings: Settings, opts: Optional[VllmOptions]
     `non_torch_bytes`: memory outside torch when measured (a log's "non_torch_memory"), else
     NON_TORCH_BYTES (+ NON_TORCH_TP_BYTES with several GPUs)."""
     o = options_for(settings, opts)
+    rl = vllm_releases.rules(spec, settings.runtime_version, o, settings.mla_cache)
+    o = vllm_releases.era_options(rl, o)
     tp, pp = o.tp, o.pp
     derived = spec.max_context
     max_len = o.max_model_len if o.max_model_len is not None else derived
-    tokens_d, seqs_d = batch_defaults(gpu_total_bytes, gpu_name)
-    if o.v0_engine and o.max_num_batched_tokens is None:
-        # V0 (0.7.3 engine/arg_utils.py, config.py SchedulerConfig): chunked prefill switches on
-        # past 32K of context (2048 tokens), else the profile takes max(max_model_len, 2048)
-        tokens_d = 2048 if max_len > 32768 else max(max_len, 2048)
-        seqs_d = 256  # V0 SchedulerConfig max_num_seqs
+    tokens_d, seqs_d = vllm_releases.batch_defaults(rl, max_len, batch_defaults(gpu_total_bytes, gpu_name))
     tokens = o.max_num_batched_tokens or tokens_d
     seqs = min(o.max_num_seqs or seqs_d, tokens)
     precision = weight_precision(settings, o)
     kv_dtype = kv_dtype_name(settings, o)
-    bs = block_size_for(spec, o, settings.gpu_compute_capability)
-    per_token = kv_bytes_per_token(spec, kv_dtype, tp, pp, max_len)
+    bs = BLOCK_SIZE if rl.decompressed_mla and not o.block_size else block_size_for(spec, o, settings.gpu_compute_capability)
+    fixed = None  # per-token bytes when the cache is not kvcache.py's (decompressed DeepSeek)
+    if rl.decompressed_mla:
+        fixed = vllm_releases.decompressed_kv_bytes_per_token(spec, 1 if kv_dtype == "fp8" else 2, tp, pp)
+    per_token = fixed or kv_bytes_per_token(spec, kv_dtype, tp, pp, max_len)
     weights, post = device_weight_bytes(spec, precision, tp, tp, pp)
-    offload = int(o.cpu_offload_gb * GiB)
-    weights = max(0, weights - offload)
+    if rl.decompressed_mla:  # no MLA backend: no W_UK / W_UV copies
+        weights, post = weights - post, 0
     act_b = 4 if precision == "fp32" else 2
+    lora = vllm_releases.lora_weight_bytes(spec, o.max_loras, o.max_lora_rank, tp, act_b) if o.enable_lora else 0
+    offload = int(o.cpu_offload_gb * GiB)
+    weights = max(0, weights + lora - offload)
     fwd = forward_peak_bytes(spec, tokens, tp, act_b)
     smp = sampler_peak_bytes(spec, tokens, seqs, o.flashinfer_sampler, act_b) if o.sampler_in_profile else 0
     if non_torch_bytes is None:
-        non_torch_bytes = NON_TORCH_BYTES + (NON_TORCH_TP_BYTES if tp * pp > 1 else 0)
+        if rl.v0_engine:
+            non_torch_bytes = vllm_releases.V0_NON_TORCH_BYTES
+        else:
+            non_torch_bytes = NON_TORCH_BYTES + (NON_TORCH_TP_BYTES if tp * pp > 1 else 0)
+            non_torch_bytes += CUDA_CONTEXT_BYTES if rl.context_in_non_torch else 0
     non_torch = non_torch_bytes
     graphs = 0 if o.enforce_eager else CUDA_GRAPH_BYTES + (CUDA_GRAPH_TP_BYTES if tp > 1 else 0)
-    m = VllmMemory(version=VLLM_VERSION, tp=tp, pp=pp, max_model_len=max_len, max_num_batched_tokens=tokens,
+    m = VllmMemory(version=rl.label, tp=tp, pp=pp, max_model_len=max_len, max_num_batched_tokens=tokens,
                    max_num_seqs=seqs, block_size=bs, precision=precision, kv_bytes_per_token=per_token,
                    weights_bytes=weights, activation_bytes=max(fwd, smp), forward_peak_bytes=fwd,
-                   sampler_peak_bytes=smp, non_torch_bytes=non_torch, cuda_graph_bytes=graphs)
+                   sampler_peak_bytes=smp, non_torch_bytes=non_torch, cuda_graph_bytes=graphs,
+                   graphs_in_budget=o.cudagraph_in_budget)
+    m.notes.extend(rl.notes)
     v4 = _v4_options(o, tokens, bs) if spec.family == "deepseek_v4" else None
-    m.kv_needed_bytes = _needed(spec, kv_dtype, tp, pp, max_len, bs, v4)
+    m.kv_needed_bytes = _needed(spec, kv_dtype, tp, pp, max_len, bs, v4, fixed)
     if v4:
         m.kv_bytes_per_token = m.kv_needed_bytes / max_len
+    if lora:
+        m.notes.append(f"--enable-lora: {lora / GiB:.2f} GiB of LoRA weights ({o.max_loras} x rank {o.max_lora_rank})")
     if post:
         m.notes.append(f"weights include {post / GiB:.2f} GiB of W_UK/W_UV copies (MLA weight absorption)")
     if offload:
@@ -410,11 +432,21 @@ def vllm_memory(spec: ModelSpec, settings: Settings, opts: Optional[VllmOptions]
         avail -= graphs if o.cudagraph_in_budget else 0
     m.kv_available_bytes = avail
     if avail <= 0:
-        m.starts, m.error = False, "ValueError: " + no_memory_text()
+        m.starts, m.error = False, "ValueError: " + (vllm_releases.v0_no_blocks_text() if rl.v0_engine
+                                                      else no_memory_text())
         return m
     block_bytes = per_token * bs
+    if rl.v0_engine:  # worker.py determine_num_available_blocks / raise_if_cache_size_invalid
+        m.num_blocks = int(avail // block_bytes)
+        m.kv_tokens = m.num_blocks * bs
+        m.max_concurrency = m.kv_tokens / max_len
+        m.starts = m.num_blocks > 0 and m.kv_tokens >= max_len
+        if not m.starts:
+            m.error = "ValueError: " + (vllm_releases.v0_refusal_text(max_len, m.kv_tokens) if m.num_blocks
+                                        else vllm_releases.v0_no_blocks_text())
+        return m
     if o.max_model_len_auto:
-        fit = _longest_fitting(spec, kv_dtype, tp, pp, bs, avail, derived, v4)
+        fit = _longest_fitting(spec, kv_dtype, tp, pp, bs, avail, derived, v4, fixed)
         if fit <= 0:
             m.starts, m.error = False, "ValueError: " + auto_fit_failed_text()
             return m
@@ -422,7 +454,7 @@ def vllm_memory(spec: ModelSpec, settings: Settings, opts: Optional[VllmOptions]
             m.notes.append(f"Auto-fit max_model_len: reduced from {derived} to {fit} to fit in available KV "
                            f"cache memory ({_gib(avail)} GiB GPU)")
         m.max_model_len = max_len = min(fit, derived)
-        m.kv_needed_bytes = _needed(spec, kv_dtype, tp, pp, max_len, bs, v4)
+        m.kv_needed_bytes = _needed(spec, kv_dtype, tp, pp, max_len, bs, v4, fixed)
         if v4:
             m.kv_bytes_per_token = m.kv_needed_bytes / max_len
     if v4:  # hybrid groups sharing one block pool (kvcache.vllm_v4_capacity)
@@ -430,9 +462,9 @@ def vllm_memory(spec: ModelSpec, settings: Settings, opts: Optional[VllmOptions]
     else:
         m.num_blocks = int(avail // block_bytes)
         m.max_concurrency = m.num_blocks / math.ceil(max_len / bs)
-        m.kv_tokens = int(m.max_concurrency * max_len)
+        m.kv_tokens = m.num_blocks * bs if rl.kv_tokens_from_blocks else int(m.max_concurrency * max_len)
     if m.kv_needed_bytes > avail:
-        m.estimated_max_model_len = _longest_fitting(spec, kv_dtype, tp, pp, bs, avail, max_len, v4)
+        m.estimated_max_model_len = _longest_fitting(spec, kv_dtype, tp, pp, bs, avail, max_len, v4, fixed)
         m.starts = False
         m.error = "ValueError: " + not_enough_text(max_len, m.kv_needed_bytes, avail, m.estimated_max_model_len)
         return m
@@ -441,25 +473,25 @@ def vllm_memory(spec: ModelSpec, settings: Settings, opts: Optional[VllmOptions]
 
 
 def _needed(spec: ModelSpec, kv_dtype: str, tp: int, pp: int, length: int, bs: int,
-            v4: Optional[dict] = None) -> int:
+            v4: Optional[dict] = None, fixed: Optional[float] = None) -> int:
     """Bytes one request of `length` tokens takes: whole blocks (kv_cache_interface.py
     max_memory_usage_bytes = cdiv(length, block_size) x page bytes, per layer). DeepSeek-V4:
     its groups' pages incl. the sliding-window and compressor-state reserve (kvcache.vllm_v4_need)."""
     if v4 is not None:
         return sum(kvcache.vllm_v4_need(spec, length, kv_dtype, **v4)[0].values())
     padded = math.ceil(length / bs) * bs
-    return int(kv_bytes_per_token(spec, kv_dtype, tp, pp, padded) * padded)
+    return int((fixed or kv_bytes_per_token(spec, kv_dtype, tp, pp, padded)) * padded)
 
 
 def _longest_fitting(spec: ModelSpec, kv_dtype: str, tp: int, pp: int, bs: int, avail: int, top: int,
-                     v4: Optional[dict] = None) -> int:
+                     v4: Optional[dict] = None, fixed: Optional[float] = None) -> int:
     """estimate_max_model_len: binary search for the longest length whose need fits; 0 if none."""
-    if _needed(spec, kv_dtype, tp, pp, 1, bs, v4) > avail:
+    if _needed(spec, kv_dtype, tp, pp, 1, bs, v4, fixed) > avail:
         return 0
     lo, hi = 1, top
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if _needed(spec, kv_dtype, tp, pp, mid, bs, v4) <= avail:
+        if _needed(spec, kv_dtype, tp, pp, mid, bs, v4, fixed) <= avail:
             lo = mid
         else:
             hi = mid - 1
@@ -484,8 +516,7 @@ def account(spec: ModelSpec, s: Settings, est: Estimate, device_total_bytes: Opt
     d.total_bytes = min_need
     if m.starts and m.kv_available_bytes is not None and (m.kv_tokens or 0) >= s.context * s.concurrency:
         d.kv_cache_bytes = m.kv_available_bytes
-        d.total_bytes = (m.requested_bytes or min_need) + (0 if (opts or VllmOptions()).cudagraph_in_budget
-                                                            else m.cuda_graph_bytes)
+        d.total_bytes = (m.requested_bytes or min_need) + (0 if m.graphs_in_budget else m.cuda_graph_bytes)
     est.notes["vllm"] = {
         "version": m.version, "max_model_len": m.max_model_len, "max_num_batched_tokens": m.max_num_batched_tokens,
         "max_num_seqs": m.max_num_seqs, "block_size": m.block_size,

@@ -93,9 +93,12 @@ FLAGS: Tuple[Flag, ...] = (
     Flag(("--compilation-config", "-O"), "compilation", NOT_MODELLED),
     Flag(("--max-seq-len-to-capture",), "capture_len", NOT_MODELLED),
     Flag(("--limit-mm-per-prompt",), "mm", NOT_MODELLED),
-    Flag(("--enable-lora",), "lora", NOT_MODELLED, takes_value=False),
-    Flag(("--max-loras",), "max_loras", NOT_MODELLED),
-    Flag(("--max-lora-rank",), "max_lora_rank", NOT_MODELLED),
+    # LoRA slots: their stacked A/B weights (vllm_releases.lora_weight_bytes); not the profile's LoRA terms
+    Flag(("--enable-lora",), "enable_lora", takes_value=False),
+    Flag(("--max-loras",), "max_loras", convert=human_int("--max-loras")),
+    Flag(("--max-lora-rank",), "max_lora_rank", convert=human_int("--max-lora-rank")),
+    Flag(("--enable-chunked-prefill",), "enable_chunked_prefill", takes_value=False),
+    Flag(("--no-enable-chunked-prefill",), "no_enable_chunked_prefill", takes_value=False),
     Flag(("--hf-overrides",), "hf_overrides", NOT_MODELLED),
     Flag(("--rope-scaling",), "rope_scaling", NOT_MODELLED),
     Flag(("--kv-transfer-config",), "kv_transfer", NOT_MODELLED),
@@ -114,7 +117,7 @@ FLAGS: Tuple[Flag, ...] = (
         "--runner", "--convert")),
     *(Flag((n,), n, IGNORED, takes_value=False) for n in (
         "--trust-remote-code", "--enable-prefix-caching", "--no-enable-prefix-caching",
-        "--enable-chunked-prefill", "--no-enable-chunked-prefill", "--disable-log-requests",
+        "--disable-log-requests",
         "--disable-log-stats", "--enable-log-requests", "--enable-auto-tool-choice",
         "--disable-custom-all-reduce", "--disable-frontend-multiprocessing", "--enable-reasoning",
         "--disable-fastapi-docs", "--enable-prompt-tokens-details", "--enable-server-load-tracking",
@@ -166,6 +169,8 @@ def parse_command(argv: Sequence[str], env: Optional[Mapping[str, str]] = None) 
     if positional:
         raise CommandError(f"{program}: unexpected argument {positional[0]!r}")
     v: Dict[str, Any] = dict(parsed.values)
+    if v.pop("no_enable_chunked_prefill", False):  # argparse BooleanOptionalAction's negative form
+        v["enable_chunked_prefill"] = False
     if model_tag is not None:
         if "model" in v and v["model"] != model_tag:
             raise CommandError(f"{program}: the model is given twice ({model_tag!r} and --model {v['model']!r})")
@@ -203,6 +208,17 @@ def parse_command(argv: Sequence[str], env: Optional[Mapping[str, str]] = None) 
     if env.get("VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS", "").strip() == "0":
         flags["cudagraph_in_budget"] = False
         notes.append("VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=0: CUDA graphs come on top of the utilization budget")
+    fi = env.get("VLLM_USE_FLASHINFER_SAMPLER", "").strip()
+    if fi in ("0", "1"):  # releases before 0.33 use FlashInfer only where it is installed (vllm_releases.py)
+        flags["flashinfer_sampler_env"] = fi == "1"
+    v1 = env.get("VLLM_USE_V1", "").strip()
+    if v1 in ("0", "1"):  # which engine, where the release has both (vllm_releases.rules)
+        flags["use_v1"] = v1 == "1"
+        notes.append(f"VLLM_USE_V1={v1}: the {'V1' if v1 == '1' else 'V0'} engine where the release has both "
+                     "(V1 from 0.7.0, the default from 0.8.0; V0 removed in 0.11.0)")
+    if env.get("VLLM_MLA_DISABLE", "").strip() == "1":
+        flags["mla_disable"] = True
+        notes.append("VLLM_MLA_DISABLE=1: DeepSeek's cache decompressed to K and V per head")
     if env.get("VLLM_ALLOW_LONG_MAX_MODEL_LEN", "").strip().lower() in ("1", "true"):
         flags["allow_long_max_model_len"] = True
         notes.append("VLLM_ALLOW_LONG_MAX_MODEL_LEN=1: --max-model-len may pass the model's maximum")
@@ -212,8 +228,6 @@ def parse_command(argv: Sequence[str], env: Optional[Mapping[str, str]] = None) 
         notes.append("--max-model-len auto: vLLM picks the longest context the KV pool holds")
     elif opts.max_model_len is None:
         notes.append("--max-model-len not given: vLLM uses the model's maximum context")
-    if env.get("VLLM_USE_V1", "") == "0":
-        notes.append("VLLM_USE_V1=0 is ignored: vLLM 0.33 has only the V1 engine")
     return ParsedCommand(runtime="vllm", program=program, model_ref=opts.model, options=opts,
                          generic=generic, understood=tuple(parsed.understood),
                          not_modelled=tuple(parsed.not_modelled), ignored=tuple(parsed.ignored),
@@ -236,10 +250,16 @@ def launch_command(spec: "ModelSpec", settings: "Settings", model_ref: Optional[
     env: List[str] = []
     if not o.flashinfer_sampler:
         env.append("VLLM_USE_FLASHINFER_SAMPLER=0")
+    elif o.flashinfer_sampler_env:
+        env.append("VLLM_USE_FLASHINFER_SAMPLER=1")
     if not o.cudagraph_in_budget:
         env.append("VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=0")
     if o.allow_long_max_model_len:
         env.append("VLLM_ALLOW_LONG_MAX_MODEL_LEN=1")
+    if o.use_v1 is not None:
+        env.append(f"VLLM_USE_V1={int(o.use_v1)}")
+    if o.mla_disable:
+        env.append("VLLM_MLA_DISABLE=1")
     argv = env + ["vllm", "serve", hf_repo(spec, model_ref, "vllm")]
     argv += ["--max-model-len", "auto" if o.max_model_len_auto else str(o.max_model_len or settings.context)]
     for flag, key in (("-tp", "tp"), ("-pp", "pp"), ("-dp", "dp"), ("--max-num-seqs", "max_num_seqs"),
@@ -255,6 +275,13 @@ def launch_command(spec: "ModelSpec", settings: "Settings", model_ref: Optional[
         argv.append("--enable-expert-parallel")
     if o.enforce_eager:
         argv.append("--enforce-eager")
+    if o.enable_chunked_prefill is not None:
+        argv.append("--enable-chunked-prefill" if o.enable_chunked_prefill else "--no-enable-chunked-prefill")
+    if o.enable_lora:
+        argv.append("--enable-lora")
+        for flag, key in (("--max-loras", "max_loras"), ("--max-lora-rank", "max_lora_rank")):
+            if getattr(o, key) != getattr(d, key):
+                argv += [flag, str(getattr(o, key))]
     # fp32 too: vLLM casts a 16-bit checkpoint up with --dtype float32 (fp8.py for online fp8)
     words, dtype = weight_flags(spec, settings.precision, o.dtype, o.quantization, model_ref, "vllm",
                                 ("bf16", "fp16", "fp32"))

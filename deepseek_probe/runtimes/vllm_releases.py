@@ -1,0 +1,208 @@
+"""What changed in which vLLM release (0.5 -> 0.33) for the memory `vllm serve` sizes at start-up.
+
+runtimes/vllm.py models 0.33.0 term by term; `rules` below says, for an older release, which of
+its terms differ. Each constant names the release that changed the behaviour and where (file /
+function, pull request, or a public log line that shows it). Pure; no vLLM import.
+
+- Engine. V0 (worker/worker.py determine_num_available_blocks) until V1 became the default in
+  0.8.0 (envs.py VLLM_USE_V1 default "1"; 0.7.x had V1 as an opt-in alpha behind VLLM_USE_V1=1).
+  VLLM_USE_V1=0 keeps V0 until the V0 engine was removed in 0.11.0.
+- Chunked prefill. V0 has it off unless asked or max_model_len > 32K (arg_utils.py
+  create_engine_config `use_long_context`, vllm#6666, first released in 0.5.4); without it the
+  profile run is one batch of max(max_model_len, 2048) tokens (config.py SchedulerConfig).
+  0.7.1-0.7.x force it off for MLA models, V1 too (config.py VllmConfig.__post_init__: "MLA is
+  enabled; forcing chunked prefill and prefix caching to be disabled", printed by 0.7.1 and 0.7.3;
+  0.8.4 prints it only "on a non-GPU platform").
+- DeepSeek V2/V3 cache. Before MLA landed (vllm#12601, first in 0.7.1) deepseek_v2.py ran MHA over
+  decompressed heads: K = qk_nope + qk_rope (192) and V padded to the same width, num_key_value_heads
+  / TP heads per layer (config.py get_head_size's deepseek_v2 case), 16-token blocks, and no
+  W_UK / W_UV copies. VLLM_MLA_DISABLE=1 (envs.py, with MLA in 0.7.1) asks for that path on later
+  releases; `--mla-cache decompressed` means the same.
+- Sampler in the profile run: V0 samples on the driver rank; V1 0.7.x does not (0.7.3
+  gpu_model_runner.py has no _dummy_sampler_run; 0.8.0 has). FlashInfer's top-k/top-p replaces the
+  PyTorch sort only where FlashInfer is installed: an optional extra (`vllm[flashinfer]`, wheel
+  METADATA of 0.10.1.1 and 0.11.0) before 0.33.0's hard dependency; VLLM_USE_FLASHINFER_SAMPLER=1
+  says it is installed.
+- CUDA graphs: V0 captures them after the KV pool is sized (worker.py); V1 before 0.20 also puts them
+  on top of the budget (VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS default 1 from 0.20).
+- Memory outside torch: V1 0.7.0-0.9.0 (gpu_worker.py determine_available_memory, the "simple"
+  formula from torch.cuda.mem_get_info) also charges the process's CUDA context. V0 measures it
+  after the model load (worker.py, vllm#10511 memory_profiling): V0_NON_TORCH_BYTES.
+- "GPU KV cache size" / "# GPU blocks": V0 and V1 before 0.21 print blocks x block_size tokens;
+  from 0.21, int(concurrency x max_model_len) (kv_cache_utils.py _report_kv_cache_config).
+- Batch defaults: V0 256 sequences (SchedulerConfig max_num_seqs); chunked prefill's token budget
+  512 in 0.5-0.6.4 ("Chunked prefill is enabled with max_num_batched_tokens=512" in 0.6.x logs) and
+  2048 from 0.6.5 (0.7.3 logs). V1 uses 0.33's per-GPU tiers (runtimes/vllm.py batch_defaults; not
+  traced per V1 release: the A10/A100/RTX logs of 0.8-0.10 get 2048 / 256 either way).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Optional, Protocol, Tuple, TypeVar
+
+from deepseek_probe.runtimes import versions
+from deepseek_probe.runtimes.base import GiB
+
+if TYPE_CHECKING:
+    from deepseek_probe.profiles import ModelSpec
+
+Release = Tuple[int, ...]
+
+
+class LaunchFlags(Protocol):
+    """The fields of runtimes/vllm.py VllmOptions the release rules read (a Protocol, so this
+    module does not import vllm.py, which imports it)."""
+
+    max_model_len: Optional[int]
+    use_v1: Optional[bool]
+    mla_disable: bool
+    enable_chunked_prefill: Optional[bool]
+    enable_lora: bool
+    flashinfer_sampler: bool
+    flashinfer_sampler_env: Optional[bool]
+
+
+Opts = TypeVar("Opts", bound=LaunchFlags)
+
+NEWEST: Release = (0, 33, 0)
+V1_OPT_IN: Release = (0, 7, 0)
+V1_DEFAULT: Release = (0, 8, 0)
+V0_REMOVED: Release = (0, 11, 0)
+LONG_CONTEXT_CHUNKED: Release = (0, 5, 4)
+CHUNKED_BUDGET_2048: Release = (0, 6, 5)
+MLA_CACHE: Release = (0, 7, 1)
+MLA_CHUNKED_ON_GPU: Release = (0, 8, 0)
+V1_SAMPLER_IN_PROFILE: Release = (0, 8, 0)
+V1_SIMPLE_FORMULA_END: Release = (0, 9, 1)  # 0.7.0 <= release < 0.9.1
+CUDAGRAPHS_IN_BUDGET: Release = (0, 20, 0)
+TOKENS_FROM_CONCURRENCY: Release = (0, 21, 0)
+FLASHINFER_DEPENDENCY: Release = (0, 33, 0)
+LONG_CONTEXT = 32768  # arg_utils.py use_long_context: max_model_len > 32K
+V0_MAX_NUM_SEQS = 256
+V0_MIN_BATCHED_TOKENS = 2048  # config.py _DEFAULT_MAX_NUM_BATCHED_TOKENS
+# V0's non-torch memory after the model load ("non_torch_memory" of the V0 logs in
+# benchmarks/runtime_logs/vllm: 0.35 GiB RTX 3090 TP1, 0.25 GiB RTX 4090 TP2, 0.30 GiB L40S TP2);
+# the median, not split by TP (the TP2 logs are not larger). Fitted on those three logs only.
+V0_NON_TORCH_BYTES = int(0.30 * GiB)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """How one release sizes memory where it differs from 0.33.0."""
+
+    release: Release
+    v0_engine: bool
+    chunked_prefill: bool  # False: the profile run is one batch of max(max_model_len, 2048) tokens
+    decompressed_mla: bool  # DeepSeek V2/V3: full K/V per head, no latent cache
+    kv_tokens_from_blocks: bool  # the printed token count is blocks x block_size
+    context_in_non_torch: bool  # the CUDA context is charged to the budget
+    notes: Tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return versions.label(self.release)
+
+
+def release_of(version: Optional[str]) -> Release:
+    """The asked release as (major, minor, patch); None or newer than modelled = 0.33.0."""
+    if not version:
+        return NEWEST
+    r = versions.parse(version)
+    if r is None:
+        return NEWEST
+    return min(r, NEWEST)
+
+
+def rules(spec: "ModelSpec", version: Optional[str], opts: LaunchFlags, mla_cache: str = "latent") -> Rules:
+    r = release_of(version)
+    notes = []
+    if r < V1_OPT_IN:
+        v0 = True
+    elif r < V1_DEFAULT:
+        v0 = opts.use_v1 is not True
+    elif r < V0_REMOVED:
+        v0 = opts.use_v1 is False
+    else:
+        v0 = False
+        if opts.use_v1 is False:
+            notes.append(f"VLLM_USE_V1=0 is ignored: vLLM {versions.label(r)} has only the V1 engine (V0 removed in 0.11.0)")
+    if v0 and opts.use_v1 is False and r >= V1_DEFAULT:
+        notes.append("VLLM_USE_V1=0: the V0 engine")
+    decompressed = spec.is_mla and spec.family in ("deepseek_v2", "deepseek_v3") and (
+        r < MLA_CACHE or opts.mla_disable or mla_cache == "decompressed")
+    if decompressed:
+        notes.append("DeepSeek cache decompressed: K and V per head (before vLLM 0.7.1's MLA, or VLLM_MLA_DISABLE=1)")
+    max_len_long = (opts.max_model_len or spec.max_context) > LONG_CONTEXT
+    if opts.enable_chunked_prefill is not None:
+        chunked = opts.enable_chunked_prefill
+    elif spec.is_mla and not decompressed and MLA_CACHE <= r < MLA_CHUNKED_ON_GPU:
+        chunked = False
+        notes.append(f"vLLM {versions.label(r)}: MLA forces chunked prefill off (the profile run takes max_model_len tokens)")
+    elif v0:
+        chunked = max_len_long and r >= LONG_CONTEXT_CHUNKED and not opts.enable_lora
+    else:
+        chunked = True
+    if spec.is_mla and not decompressed and MLA_CACHE <= r < MLA_CHUNKED_ON_GPU and opts.enable_chunked_prefill:
+        chunked = False  # forced off whatever was asked
+    return Rules(release=r, v0_engine=v0, chunked_prefill=chunked, decompressed_mla=decompressed,
+                 kv_tokens_from_blocks=r < TOKENS_FROM_CONCURRENCY,
+                 context_in_non_torch=not v0 and V1_OPT_IN <= r < V1_SIMPLE_FORMULA_END, notes=tuple(notes))
+
+
+def era_options(rl: Rules, opts: Opts) -> Opts:
+    """The options with the release's profile-run terms (identity for 0.33.0)."""
+    if rl.release >= NEWEST:
+        return opts
+    flashinfer = opts.flashinfer_sampler and opts.flashinfer_sampler_env is True
+    changes = dict(v0_engine=rl.v0_engine, flashinfer_sampler=flashinfer,
+                   vllm_release=f"{rl.release[0]}.{rl.release[1]}.0")
+    if rl.v0_engine or rl.release < CUDAGRAPHS_IN_BUDGET:
+        changes["cudagraph_in_budget"] = False
+    if not rl.v0_engine and rl.release < V1_SAMPLER_IN_PROFILE:
+        changes["sampler_in_profile"] = False
+    return replace(opts, **changes)  # type: ignore[type-var]  (a dataclass: VllmOptions)
+
+
+def batch_defaults(rl: Rules, max_len: int, tiers: Tuple[int, int]) -> Tuple[int, int]:
+    """(max_num_batched_tokens, max_num_seqs) when the command sets neither: `tiers` is 0.33's."""
+    if not rl.chunked_prefill:
+        return max(max_len, V0_MIN_BATCHED_TOKENS), (V0_MAX_NUM_SEQS if rl.v0_engine else tiers[1])
+    if rl.v0_engine:
+        return (2048 if rl.release >= CHUNKED_BUDGET_2048 else 512), V0_MAX_NUM_SEQS
+    return tiers
+
+
+def decompressed_kv_bytes_per_token(spec: "ModelSpec", kv_bytes: float, tp: int, pp: int) -> float:
+    """Pre-MLA deepseek_v2.py: K and V of qk_nope + qk_rope each (V zero-padded), per KV head on
+    this rank (num_key_value_heads / TP, at least 1), every layer of the stage."""
+    heads = max(1, spec.kv_heads // tp)
+    return 2 * heads * (spec.qk_nope_head_dim + spec.qk_rope_head_dim) * kv_bytes * math.ceil(spec.layers / pp)
+
+
+def lora_weight_bytes(spec: "ModelSpec", max_loras: int, rank: int, tp: int, act_bytes: int) -> int:
+    """--enable-lora: lora/layers.py create_lora_weights stacks, per LoRA-able linear and slot,
+    A (rank x in) and B (out x rank) in the model dtype, the parallel side split by TP: qkv,
+    o_proj, gate_up and down per layer (dense MLP; MoE experts take no LoRA here), plus the LM
+    head's A and B. Allocated with the weights ("Model loading took")."""
+    h = spec.hidden
+    q, kv = spec.heads * spec.head_dim, spec.kv_heads * spec.head_dim
+    inter = spec.intermediate
+    attn = (h + (q + 2 * kv) // tp) + (h // tp + h)  # qkv (column parallel), o (row parallel)
+    mlp = (h + 2 * inter // tp) + (inter // tp + h)  # gate_up (column), down (row)
+    head = h + spec.vocab // tp
+    return int(max_loras * rank * (attn * spec.layers + mlp * spec.dense_layers + head) * act_bytes)
+
+
+def v0_refusal_text(max_model_len: int, tokens: int) -> str:
+    """worker/worker.py raise_if_cache_size_invalid (V0)."""
+    return (f"The model's max seq len ({max_model_len}) is larger than the maximum number of tokens that can "
+            f"be stored in KV cache ({tokens}). Try increasing `gpu_memory_utilization` or decreasing "
+            "`max_model_len` when initializing the engine.")
+
+
+def v0_no_blocks_text() -> str:
+    """worker/worker.py raise_if_cache_size_invalid, no block fits (V0)."""
+    return ("No available memory for the cache blocks. Try increasing `gpu_memory_utilization` when "
+            "initializing the engine.")
