@@ -225,7 +225,7 @@ def _replayable(row):
     return not spec.is_mla and o.flash_attn != "off" and o.cache_type_k == o.cache_type_v == "f16"
 
 
-def _replay(row):
+def _replay(row, full=False):
     from deepseek_probe.runtimes import llamacpp_replay as rp
     spec = get_model(row["model"])
     o = parse_command(["llama-server", *row["args"]], {}).options
@@ -238,7 +238,7 @@ def _replay(row):
         spec.hidden, spec.heads, spec.kv_heads, spec.head_dim, spec.intermediate, spec.vocab, spec.layers,
         bool(spec.qkv_bias), min(o.n_ubatch, o.n_batch), n_seq, per_seq, 1 if unified else n_seq, first,
         out_dev is None, tuple(tuple(w.get(k, 0) for k in rp.WEIGHT_NAMES) for w in sums.layer_weights),
-        sums.output_weights))
+        sums.output_weights), full=full)
 
 
 @pytest.mark.parametrize("row", [pytest.param(r, id=r["id"]) for r in measured_cases() if _replayable(r)])
@@ -254,7 +254,7 @@ def test_the_replayed_graph_has_the_logged_nodes_and_splits():
     rows = [r for r in measured_cases() if r["id"] in lines and _replayable(r)]
     assert len(rows) >= 4  # the dense partial-offload runs
     for row in rows:
-        r = _replay(row)
+        r = _replay(row, full=True)
         assert (r.nodes, r.splits) == lines[row["id"]], row["id"]
 
 
@@ -265,3 +265,21 @@ def test_fit_confirms_its_layer_count_with_the_replayed_compute_buffer():
     assert 0 < m.gpu_layers < q32.layers
     assert m.gpu_total_bytes[0] + 1024 * MiB <= free[0]
     assert not any("without the allocator's holes" in n for n in m.notes)
+
+
+@pytest.mark.parametrize("model,ftype", [("deepseek-r1-distill-qwen-7b", "Q4_K_M"), ("deepseek-llm-7b", "Q8_0"),
+                                         ("deepseek-r1-distill-llama-8b", "Q4_K_M")])
+def test_the_shortened_replay_gives_the_full_replays_buffers(model, ftype):
+    # shortened() drops third and later repetitions of identical layers; the buffers must not move
+    from deepseek_probe.runtimes import llamacpp_replay as rp
+    spec = get_model(model)
+    sums = la._tensor_sums(spec, ftype)
+    weights = tuple(tuple(w.get(k, 0) for k in rp.WEIGHT_NAMES) for w in sums.layer_weights)
+    for ngl in (1, spec.layers // 3, spec.layers // 2 + 1, spec.layers - 1, spec.layers + 1):
+        first, _, out_dev = la._layer_ranges(spec.layers, ngl, (1.0,))
+        g = rp.DenseGraph(spec.hidden, spec.heads, spec.kv_heads, spec.head_dim, spec.intermediate, spec.vocab,
+                          spec.layers, bool(spec.qkv_bias), 512, 4, 8192, 1, first, out_dev is None, weights,
+                          sums.output_weights)
+        full, short = rp.replay(g, full=True), rp.replay(g)
+        assert short.nodes < full.nodes
+        assert (short.cuda_compute_bytes, short.host_compute_bytes) == (full.cuda_compute_bytes, full.host_compute_bytes)

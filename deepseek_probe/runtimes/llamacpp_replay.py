@@ -27,7 +27,7 @@ same tensors with 4 rows instead of n_ubatch, and never has the op_offload copie
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Dict, List, Optional, Tuple
 
 CUDA, CPU = 0, 1  # ggml_backend_sched priority: the GPU first, the CPU last
@@ -403,8 +403,31 @@ class Replay:
     host_compute_bytes: int
 
 
-def replay(g: DenseGraph) -> Replay:
-    nodes, leafs = _build(g)
+def shortened(g: DenseGraph) -> DenseGraph:
+    """`g` with every third and later repetition of a run of identical layers (the same side of
+    the split, the same weight sizes; runs of 1 to 3 layers, as llama-quantize's use_more_bits
+    alternates types every third layer) left out. Between such layers the allocator's free list
+    and live tensors come back to the same offsets, so the later repetitions cannot raise the
+    high-water mark; tests check this against the full replay."""
+    kinds = [(il < g.host_layers, g.layer_weight_bytes[il]) for il in range(g.layers - 1)]
+    keep: List[int] = []
+    for il in range(g.layers - 1):  # the last layer (logit rows only) is always kept
+        keep.append(il)
+        for p in (1, 2, 3):
+            if len(keep) >= 3 * p and all(kinds[keep[-k]] == kinds[keep[-k - p]] == kinds[keep[-k - 2 * p]]
+                                          for k in range(1, p + 1)):
+                del keep[-p:]
+                break
+    keep.append(g.layers - 1)
+    if len(keep) == g.layers:
+        return g
+    return replace(g, layers=len(keep), host_layers=sum(1 for il in keep if il < g.host_layers),
+                   layer_weight_bytes=tuple(g.layer_weight_bytes[il] for il in keep))
+
+
+def replay(g: DenseGraph, full: bool = False) -> Replay:
+    """The replay of `g` (by default shortened: same buffers, fewer nodes and splits)."""
+    nodes, leafs = _build(g if full else shortened(g))
     _assign(nodes, leafs)
     graph, n_splits = _split(nodes)
     cuda, host = _allocate(leafs, graph)
