@@ -22,7 +22,9 @@ Pure. Sources in the llama.cpp tree (github.com/ggml-org/llama.cpp, commit 0c1e5
   context and --fit-ctx (rounded down to 256) until the projection fits free - --fit-target
   (1024 MiB per device); then layers move to the CPU.
 
-- compute buffers and what NVML shows beyond the buffers: runtimes/llamacpp_graph.py.
+- compute buffers and what NVML shows beyond the buffers: runtimes/llamacpp_graph.py (closed
+  forms); with layers in host memory on a dense model, runtimes/llamacpp_replay.py replays the
+  graph split and ggml-alloc's best fit, memoised per (model, quant, graph shape).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from functools import lru_cache
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from deepseek_probe.formats.ggml_types import GGML_TYPES_BY_NAME
+from deepseek_probe import memo
 from deepseek_probe.profiles import ModelSpec
 from deepseek_probe.runtimes import gguf_recipe, llamacpp_graph
 
@@ -216,7 +219,10 @@ def llamacpp_memory(spec: ModelSpec, ftype: str, o: LlamaCppOptions,
     ub = max(1, min(o.n_ubatch, o.n_batch))
     cublas = llamacpp_graph.uses_cublas(spec, fa, ftype)
 
-    def plan(n_ctx: int, ngl: int) -> LlamaCppMemory:
+    replayable = (fa and tk == tv == "F16" and n_dev == 1 and not spec.is_mla and spec.routed_experts <= 1
+                  and gguf_recipe.GGUF_ARCH.get(spec.family) in ("llama", "qwen2"))
+
+    def plan(n_ctx: int, ngl: int, exact: bool = True) -> LlamaCppMemory:
         cells, per_seq = _cells(n_ctx, n_seq, unified)
         first_gpu, ranges, out_dev = _layer_ranges(n_layer, ngl, tuple(shares))
         m = LlamaCppMemory(n_ctx=cells, n_ctx_seq=per_seq, n_seq=n_seq, gpu_layers=n_layer - first_gpu,
@@ -247,14 +253,20 @@ def llamacpp_memory(spec: ModelSpec, ftype: str, o: LlamaCppOptions,
             m.gpu_kv_bytes.append((hi - lo) * kv_cuda)
             # the graph runs on the device of the last layer; others hold only their layers'
             # activations, not modelled (no multi-GPU run is committed)
-            m.gpu_compute_bytes.append(llamacpp_graph.gpu_compute_bytes(spec, g) if d == last_dev else 0)
+            compute = 0
+            if d == last_dev:
+                compute = llamacpp_graph.gpu_compute_bytes(spec, g)
+                if exact and replayable and (first_gpu or out_dev is None) and ub >= llamacpp_graph.OP_OFFLOAD_MIN_BATCH:
+                    compute = _replayed_compute(spec, ftype, ub, n_seq, per_seq, 1 if unified else n_seq,
+                                                first_gpu, out_dev is None)
+            m.gpu_compute_bytes.append(compute)
             m.gpu_overhead_bytes.append(llamacpp_graph.cuda_overhead_bytes(
                 [m.gpu_model_bytes[-1], m.gpu_kv_bytes[-1], m.gpu_compute_bytes[-1]], cublas))
         m.host_model_bytes = int(sums.embd + sums.layer_host_prefix[first_gpu]
                                  + (0 if out_dev is not None else sums.output_host))
         m.host_kv_bytes = first_gpu * kv_host
         m.host_compute_bytes = llamacpp_graph.host_compute_bytes(spec, g, first_gpu > 0)
-        if first_gpu or g.host_expert_bytes:
+        if (first_gpu or g.host_expert_bytes) and not (exact and replayable):
             m.notes.append(llamacpp_graph.PARTIAL_OFFLOAD_NOTE)
         return m
 
@@ -287,6 +299,10 @@ def llamacpp_memory(spec: ModelSpec, ftype: str, o: LlamaCppOptions,
         m.notes.append(f"--fit: context {spec.max_context} -> {o.fit_ctx} (the --fit-ctx floor)")
     if o.n_gpu_layers < 0:  # --fit moves whole layers to the CPU until the rest fits
         for k in range(ngl_all, -1, -1):
+            # search on the closed forms, then confirm with the replayed allocator (its holes
+            # may cost one layer more)
+            if not fits(plan(n_ctx, k, exact=False)) and k > 0:
+                continue
             m2 = plan(n_ctx, k)
             if fits(m2) or k == 0:  # nothing fits: everything on the CPU
                 m2.notes = m.notes + [f"--fit: {m2.gpu_layers} of {n_layer} layers and "
@@ -294,6 +310,23 @@ def llamacpp_memory(spec: ModelSpec, ftype: str, o: LlamaCppOptions,
                 m2.error = m.error
                 return m2
     return m
+
+
+def _replayed_compute(spec: ModelSpec, ftype: str, n_tokens: int, n_outputs: int, n_kv: int,
+                      n_streams: int, host_layers: int, output_on_host: bool) -> int:
+    """The "CUDA0 compute buffer size" from llamacpp_replay, once per graph shape."""
+    def compute() -> int:
+        from deepseek_probe.runtimes import llamacpp_replay  # lazy: only partial offload needs it
+
+        sums = _tensor_sums(spec, ftype)
+        g = llamacpp_replay.DenseGraph(
+            spec.hidden, spec.heads, spec.kv_heads, spec.head_dim, spec.intermediate, spec.vocab,
+            spec.layers, bool(spec.qkv_bias), n_tokens, n_outputs, n_kv, n_streams, host_layers,
+            output_on_host, tuple(tuple(w.get(k, 0) for k in llamacpp_replay.WEIGHT_NAMES)
+                                  for w in sums.layer_weights), sums.output_weights)
+        return llamacpp_replay.replay(g).cuda_compute_bytes
+    key = (spec, ftype, n_tokens, n_outputs, n_kv, n_streams, host_layers, output_on_host)
+    return memo.memo("llamacpp.replay", key, compute)
 
 
 @dataclass(frozen=True)
@@ -308,6 +341,10 @@ class _Sums:
     output_cuda: int  # output.weight + output_norm (the output layer)
     output_host: int
     embd: int  # token_embd, always in host memory
+    # CUDA bytes of each layer's weights by GGUF name ("attn_q", "attn_q.bias", ...) and of
+    # (output_norm, output): what a borrowed copy of each takes
+    layer_weights: Tuple[Dict[str, int], ...] = ()
+    output_weights: Tuple[int, int] = (0, 0)
 
 
 @lru_cache(maxsize=256)
@@ -315,21 +352,23 @@ def _tensor_sums(spec: ModelSpec, ftype: str) -> _Sums:
     """Per-layer byte sums of the GGUF, on the GPU and on the host; cached: the checks place one
     model many times. Layers that quantize alike (gguf_recipe.layer_recipe) are summed once."""
     recipe = gguf_recipe.layer_recipe(spec, ftype)
-    per_class: Dict[int, Tuple[int, int, int, int, int]] = {}
+    per_class: Dict[int, Tuple[int, int, int, int, int, Dict[str, int]]] = {}
     for layer in recipe.layers:
         if id(layer) in per_class:
             continue
         cuda = [(_cuda_bytes(t, shape[0], nbytes), nbytes, "_exps" in name) for name, shape, t, nbytes in layer]
+        named = {name.replace(".weight", ""): c for (name, _, _, _), (c, _, _) in zip(layer, cuda)}
         per_class[id(layer)] = (sum(c for c, _, _ in cuda), sum(h for _, h, _ in cuda),
                                 sum(c for c, _, e in cuda if e), max((c for c, _, e in cuda if not e), default=0),
-                                max((c for c, _, e in cuda if e), default=0))
+                                max((c for c, _, e in cuda if e), default=0), named)
     rows = [per_class[id(layer)] for layer in recipe.layers]
     embd = sum(t.nbytes for t in recipe.head)  # token_embd, always in host memory
-    out_cuda = sum(_cuda_bytes(t.type, t.shape[0], t.nbytes) for t in recipe.tail)
+    outw = {t.name.split(".")[0]: _cuda_bytes(t.type, t.shape[0], t.nbytes) for t in recipe.tail}
     out_host = sum(t.nbytes for t in recipe.tail)
     return _Sums(_prefix([r[0] for r in rows], sum), _prefix([r[1] for r in rows], sum),
                  _prefix([r[2] for r in rows], sum), _prefix([r[3] for r in rows], max),
-                 _prefix([r[4] for r in rows], max), out_cuda, out_host, embd)
+                 _prefix([r[4] for r in rows], max), sum(outw.values()), out_host, embd,
+                 tuple(r[5] for r in rows), (outw.get("output_norm", 0), outw.get("output", 0)))
 
 
 def _prefix(values: Sequence[int], op: Callable[[Tuple[int, int]], int]) -> Tuple[int, ...]:

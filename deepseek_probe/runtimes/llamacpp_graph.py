@@ -23,8 +23,9 @@ next tensor are skipped, so the high-water mark is the live set plus those holes
   (ggml-cuda.cu GGML_OP_OFFLOAD_MIN_BATCH) a host-resident weight's op runs on the GPU; pass 5
   of ggml_backend_sched_split_graph starts a new split at each such weight, so one weight copy is
   live at a time; a host layer's flash attention runs there too, with copies of that layer's
-  whole-cache K and V views. The exact interleaving of those copies with the allocator's holes is
-  not reproduced: the partial-offload peak below is an estimate (see PARTIAL_OFFLOAD_NOTE).
+  whole-cache K and V views. The interleaving of those copies with the allocator's holes is
+  replayed for dense models (llamacpp_replay.py); for deepseek2 the partial-offload peak below
+  is an estimate (see PARTIAL_OFFLOAD_NOTE).
 """
 
 from __future__ import annotations
