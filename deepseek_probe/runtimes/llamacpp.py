@@ -116,15 +116,16 @@ def options_for(s: Settings) -> LlamaCppOptions:
 
 
 def allocation(spec: ModelSpec, s: Settings, gpu_free_bytes: Optional[int] = None,
-               n_gpu_layers: Optional[int] = None) -> LlamaCppMemory:
+               n_gpu_layers: Optional[int] = None, closed_form: bool = False) -> LlamaCppMemory:
     """llama.cpp's buffers for these settings on s.tensor_parallel GPUs (-sm layer); with
-    `gpu_free_bytes` (free memory of each GPU), --fit runs as llama.cpp runs it."""
+    `gpu_free_bytes` (free memory of each GPU), --fit runs as llama.cpp runs it. `closed_form`:
+    without the replayed allocator (llamacpp_alloc.llamacpp_memory)."""
     o = options_for(s)
     if n_gpu_layers is not None:
         o = replace(o, n_gpu_layers=n_gpu_layers, fit=False)
     free = [gpu_free_bytes] * s.tensor_parallel if gpu_free_bytes else ([] if s.tensor_parallel == 1
                                                                         else [1 << 60] * s.tensor_parallel)
-    return llamacpp_alloc.llamacpp_memory(spec, _FTYPE[s.precision], o, free)
+    return llamacpp_alloc.llamacpp_memory(spec, _FTYPE[s.precision], o, free, closed_form)
 
 
 def user_gpu_layers(s: Settings) -> Optional[int]:
@@ -176,6 +177,10 @@ def offload_split(spec: ModelSpec, settings: Settings, gpu_budget_bytes: int) ->
     note = "; ".join(m.notes)
     if o.n_gpu_layers >= 0 or not o.fit:  # -ngl given (or --fit off): what fits, layer by layer
         for k in range(spec.layers + 1, -1, -1):
+            # screen on the closed form (never above the replayed allocator), then confirm
+            screen = allocation(spec, settings, n_gpu_layers=k, closed_form=True)
+            if k > 0 and max(screen.gpu_total_bytes or [0]) > gpu_budget_bytes:
+                continue
             m = allocation(spec, settings, n_gpu_layers=k)
             if max(m.gpu_total_bytes or [0]) <= gpu_budget_bytes:
                 break

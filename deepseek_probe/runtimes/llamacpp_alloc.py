@@ -202,10 +202,11 @@ def _layer_ranges(n_layer: int, ngl: int, shares: Tuple[float, ...]) -> Tuple[in
 
 
 def llamacpp_memory(spec: ModelSpec, ftype: str, o: LlamaCppOptions,
-                    gpu_free_bytes: Sequence[int] = ()) -> LlamaCppMemory:
+                    gpu_free_bytes: Sequence[int] = (), closed_form: bool = False) -> LlamaCppMemory:
     """Memory of llama-server with options `o` for `spec` quantized as `ftype` (Q4_K_M, ...).
     `gpu_free_bytes`: free memory per GPU, for --fit and the layer split; empty = assume it all
-    fits on one GPU."""
+    fits on one GPU. `closed_form`: skip the replayed allocator (a search's cheap first screen:
+    the closed form never exceeds the replay, whose holes can only add)."""
     n_layer = spec.layers
     sums = _tensor_sums(spec, ftype)
     fa = o.flash_attn != "off"  # auto resolves to on with CUDA (llama-context.cpp auto_fa)
@@ -273,7 +274,7 @@ def llamacpp_memory(spec: ModelSpec, ftype: str, o: LlamaCppOptions,
     ngl_all = n_layer + 1
     ngl = ngl_all if o.n_gpu_layers < 0 else min(o.n_gpu_layers, ngl_all)
     n_ctx = o.n_ctx or spec.max_context
-    m = plan(n_ctx, ngl)
+    m = plan(n_ctx, ngl, exact=not closed_form)
     m.error = refusal(spec, o)
     if not gpu_free_bytes or not o.fit:
         return m
