@@ -81,6 +81,7 @@ def test_mla_cache_before_and_after_the_latent_and_the_v_less_cache():
     _, per_head = _est("16b", ["-c", "16384", "-ngl", "99"], "b5000")
     assert per_head.notes["mla_cache"] == "decompressed"
     assert per_head.per_device.kv_cache_bytes > 5 * now.per_device.kv_cache_bytes
+    assert any("PR #12801" in n for n in per_head.notes["llamacpp_build_notes"])  # b5000: inside its bracket
 
 
 def test_a_command_for_an_old_build_uses_its_flags():

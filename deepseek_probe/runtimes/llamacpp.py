@@ -287,6 +287,7 @@ def account(spec: ModelSpec, s: Settings, est: Estimate, device_total_bytes: Opt
         _account_formula(spec, s, est)
     if s.runtime_version is not None:  # the build modelled (newer than NEWEST: as NEWEST)
         est.notes["llamacpp_build"] = f"b{build_of(s)}"
+        est.notes["llamacpp_build_notes"] = llamacpp_builds.notes(build_of(s), bool(spec.is_mla))
 
 
 def _account_allocation(spec: ModelSpec, s: Settings, est: Estimate, device_total_bytes: Optional[int]) -> None:
