@@ -123,6 +123,10 @@ def settings_from_command(base: Settings, cmd: ParsedCommand, spec: ModelSpec,
         options = _llamacpp_options(ll)
     elif changes.get("context") == 0:  # llama.cpp -c 0: the model's trained context (--fit may shrink it)
         changes["context"] = spec.max_context
+        if cmd.runtime == "llamacpp" and base.runtime_version:  # no -c before --fit: 4096
+            from deepseek_probe.runtimes import llamacpp
+
+            changes["context"] = llamacpp.command_context(base, options, spec.max_context)
     if "context" in changes and not _beyond_trained_ok(runtime):
         changes["context"] = min(int(changes["context"]), spec.max_context)
     return replace(base, runtime=runtime, runtime_options=options, **changes)

@@ -14,7 +14,7 @@ from typing import Dict, Optional
 
 from deepseek_probe import memory
 from deepseek_probe.profiles import PRECISIONS, ModelSpec, weight_bytes
-from deepseek_probe.runtimes import gguf_recipe, llamacpp_alloc
+from deepseek_probe.runtimes import gguf_recipe, llamacpp_alloc, llamacpp_builds
 from deepseek_probe.runtimes.base import CudaBuilds, Estimate, GiB, MiB, RocmBuild, Runtime, Settings
 from deepseek_probe.runtimes.llamacpp_alloc import LlamaCppMemory, LlamaCppOptions
 
@@ -45,7 +45,9 @@ RUNTIME = Runtime(
                   "ollama/ollama CMakePresets.json preset 'ROCm 6' AMDGPU_TARGETS (commit 062aadfd)"),
     ),
     # ggml/src/ggml-metal: llama.cpp / Ollama / LM Studio run on Apple GPUs
-    apple_backend="metal")
+    apple_backend="metal",
+    # build numbers (runtimes/llamacpp_builds.py: what changed in which build)
+    versions=(llamacpp_builds.OLDEST, llamacpp_builds.NEWEST), version_is_build=True)
 
 LLAMACPP_CUDA_MINIMUM_BYTES = 457 * MiB  # Ollama ml/device.go: CUDA minimum memory (anchors §1.6)
 LLAMACPP_UBATCH = 512  # llama.cpp -ub default (n_ubatch); Ollama GraphSize's `batch`
@@ -95,11 +97,54 @@ _FTYPE = {"q8_0": "Q8_0", "q6_k": "Q6_K", "q5_k_m": "Q5_K_M", "q4_k_m": "Q4_K_M"
 _CACHE = {"fp16": "f16", "bf16": "bf16", "q8_0": "q8_0", "q4_0": "q4_0"}
 
 
+def build_of(s: Settings) -> Optional[int]:
+    """The llama.cpp build these settings name (--runtime-version), None = the newest modelled."""
+    if s.runtime_version is None:
+        return None
+    from deepseek_probe.runtimes import versions
+
+    release = versions.resolve(RUNTIME, s.runtime_version)
+    return None if release is None else release[0]
+
+
+def _per_head_mla(spec: ModelSpec, s: Settings) -> bool:
+    """A build before PR #12801 caches DeepSeek-V2/V3 per head, whatever the settings ask."""
+    return bool(spec.is_mla) and not llamacpp_builds.MLA_LATENT.applies(build_of(s))
+
+
 def modelled(spec: ModelSpec, s: Settings) -> bool:
     """llama.cpp's own allocation applies: a GGUF layout we reproduce, the latent MLA cache."""
     deepseek2 = spec.family in ("deepseek_v2", "deepseek_v3")
     return (spec.family in gguf_recipe.GGUF_ARCH and (spec.is_mla or not deepseek2) and s.precision in _FTYPE
-            and s.mla_cache == "latent" and s.kv_precision in _CACHE)
+            and s.mla_cache == "latent" and s.kv_precision in _CACHE and not _per_head_mla(spec, s))
+
+
+def at_build(o: LlamaCppOptions, build: Optional[int], from_command: bool) -> LlamaCppOptions:
+    """Options `o` with the defaults of llama.cpp `build` for what the launch command did not set
+    (LlamaCppOptions.explicit); None = the newest modelled: `o` as it is."""
+    if build is None:
+        return o
+    b, given, changes = llamacpp_builds, o.explicit, {}
+    if not b.FIT.applies(build):
+        changes["fit"] = False  # no --fit before PR #16653
+        if from_command and "n_ctx" not in given:
+            changes["n_ctx"] = b.LEGACY_DEFAULT_CTX
+    if not b.FA_AUTO_ALL_LAYERS.applies(build):
+        if "flash_attn" not in given and o.flash_attn == "auto":
+            changes["flash_attn"] = "off"  # -fa was a switch, off by default
+        if from_command and "n_gpu_layers" not in given:
+            changes["n_gpu_layers"] = 0  # llama_model_default_params n_gpu_layers 0
+    if not b.SERVER_AUTO_SLOTS.applies(build) and "n_parallel" not in given and o.n_parallel in (-1, 0):
+        changes["n_parallel"] = b.LEGACY_DEFAULT_SLOTS
+    return replace(o, **changes) if changes else o
+
+
+def command_context(s: Settings, o: object, trained: int) -> int:
+    """The context of a llama-server command that sets none or -c 0: the trained context, or
+    4096 in a build before --fit when -c is not given (llamacpp_builds.default_context)."""
+    if isinstance(o, LlamaCppOptions) and "n_ctx" in o.explicit:
+        return trained  # -c 0: the trained context in every build
+    return llamacpp_builds.default_context(build_of(s), trained)
 
 
 def options_for(s: Settings) -> LlamaCppOptions:
@@ -109,10 +154,11 @@ def options_for(s: Settings) -> LlamaCppOptions:
     emitted command asks; -np auto would serve only 4 at a time)."""
     o = s.runtime_options
     if isinstance(o, LlamaCppOptions):
-        return o
-    return replace(LlamaCppOptions(), n_ctx=s.context * s.concurrency,
-                   n_parallel=s.concurrency if s.concurrency > 1 else LlamaCppOptions.n_parallel,
-                   cache_type_k=_CACHE[s.kv_precision], cache_type_v=_CACHE[s.kv_precision])
+        return at_build(o, build_of(s), True)
+    return at_build(replace(LlamaCppOptions(), n_ctx=s.context * s.concurrency,
+                            n_parallel=s.concurrency if s.concurrency > 1 else LlamaCppOptions.n_parallel,
+                            cache_type_k=_CACHE[s.kv_precision], cache_type_v=_CACHE[s.kv_precision]),
+                    build_of(s), False)
 
 
 def allocation(spec: ModelSpec, s: Settings, gpu_free_bytes: Optional[int] = None,
@@ -121,11 +167,39 @@ def allocation(spec: ModelSpec, s: Settings, gpu_free_bytes: Optional[int] = Non
     `gpu_free_bytes` (free memory of each GPU), --fit runs as llama.cpp runs it. `closed_form`:
     without the replayed allocator (llamacpp_alloc.llamacpp_memory)."""
     o = options_for(s)
+    build = build_of(s)
     if n_gpu_layers is not None:
         o = replace(o, n_gpu_layers=n_gpu_layers, fit=False)
+    if o.n_ctx == 0 and "n_ctx" in o.explicit and llamacpp_builds.FIT_KEEPS_EXPLICIT_CTX0.applies(build):
+        o = replace(o, n_ctx=spec.max_context)  # an explicit -c 0 is not --fit's to shrink (PR #19070)
     free = [gpu_free_bytes] * s.tensor_parallel if gpu_free_bytes else ([] if s.tensor_parallel == 1
                                                                         else [1 << 60] * s.tensor_parallel)
-    return llamacpp_alloc.llamacpp_memory(spec, _FTYPE[s.precision], o, free, closed_form)
+    m = llamacpp_alloc.llamacpp_memory(spec, _FTYPE[s.precision], o, free, closed_form)
+    if spec.is_mla and not llamacpp_builds.MLA_NO_V.applies(build):
+        _add_mla_v(spec, s, o, m)
+    m.notes.extend(llamacpp_builds.notes(build, bool(spec.is_mla)))
+    return m
+
+
+def _add_mla_v(spec: ModelSpec, s: Settings, o: LlamaCppOptions, m: LlamaCppMemory) -> None:
+    """Builds before PR #19067 ("kv-cache : support V-less cache": "almost x2 less memory for the
+    KV cache") also cache the kv_lora_rank-wide latent as V, one tensor per layer beside K. The
+    compute buffer is kept as the measured tree's (not measured on those builds)."""
+    from deepseek_probe.formats.ggml_types import GGML_TYPES_BY_NAME
+    from deepseek_probe.runtimes import llamacpp_graph
+
+    tk, tv = o.cache_type_k.upper(), o.cache_type_v.upper()
+    k_cuda, k_host = llamacpp_alloc._kv_layer_bytes(spec, tk, tv, m.n_ctx)
+    v_host = GGML_TYPES_BY_NAME[tv].nbytes(spec.kv_lora_rank * m.n_ctx)
+    v_cuda = llamacpp_alloc._cuda_bytes(tv, spec.kv_lora_rank, v_host)
+    cublas = llamacpp_graph.uses_cublas(spec, m.flash_attn, _FTYPE[s.precision])
+    for d, kv in enumerate(m.gpu_kv_bytes):
+        m.gpu_kv_bytes[d] = kv + (kv // k_cuda) * v_cuda if k_cuda else kv
+        m.gpu_overhead_bytes[d] = llamacpp_graph.cuda_overhead_bytes(
+            [m.gpu_model_bytes[d], m.gpu_kv_bytes[d], m.gpu_compute_bytes[d]], cublas)
+    if k_host:
+        m.host_kv_bytes += (m.host_kv_bytes // k_host) * v_host
+    m.notes.append("MLA cache with V (before PR #19067): the latent as K and its 512-wide part again as V")
 
 
 def user_gpu_layers(s: Settings) -> Optional[int]:
@@ -209,8 +283,16 @@ def _offload_split_formula(spec: ModelSpec, settings: Settings, gpu_budget_bytes
 def account(spec: ModelSpec, s: Settings, est: Estimate, device_total_bytes: Optional[int] = None) -> None:
     if modelled(spec, s):
         _account_allocation(spec, s, est, device_total_bytes)
+    elif _per_head_mla(spec, s) and s.mla_cache == "latent":
+        old = replace(s, mla_cache="decompressed")  # the cache of a build before PR #12801
+        est.per_device.kv_cache_bytes = memory.kv_cache_bytes(spec, old, layer_split=True)
+        _account_formula(spec, old, est)
+        est.notes["mla_cache"] = "decompressed"
     else:
         _account_formula(spec, s, est)
+    if s.runtime_version is not None:  # the build modelled (newer than NEWEST: as NEWEST)
+        est.notes["llamacpp_build"] = f"b{build_of(s)}"
+        est.notes["llamacpp_build_notes"] = llamacpp_builds.notes(build_of(s), bool(spec.is_mla))
 
 
 def _account_allocation(spec: ModelSpec, s: Settings, est: Estimate, device_total_bytes: Optional[int]) -> None:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 from deepseek_probe.formats.ggml_types import GGML_TYPES_BY_NAME
 from deepseek_probe import memo
@@ -69,6 +69,9 @@ class LlamaCppOptions:
     n_cpu_moe: int = 0  # -ncmoe N: experts of the first N layers in host memory
     no_mmap: bool = False
     mlock: bool = False
+    # the options the launch command set (llamacpp_cli), so that a build's own defaults
+    # (llamacpp.at_build) replace only the others, and an explicit -c 0 is told from no -c
+    explicit: FrozenSet[str] = frozenset()
 
 
 @dataclass

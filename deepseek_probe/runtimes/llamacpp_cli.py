@@ -118,12 +118,22 @@ for i, f in enumerate(_TABLE):
         _TABLE[i] = replace(f, takes_value=False)
 
 
+def _fa_switch(args: Sequence[str]) -> List[str]:
+    """`-fa` with no value, as builds before b6325 took it (a switch: on; PR #15434 made it
+    on|off|auto), becomes `-fa on`."""
+    out = list(args)
+    for i in range(len(out) - 1, -1, -1):
+        if out[i] in ("-fa", "--flash-attn") and (i + 1 == len(out) or out[i + 1].startswith("-")):
+            out.insert(i + 1, "on")
+    return out
+
+
 def parse_command(argv: Sequence[str], env: Mapping[str, str]) -> ParsedCommand:
     """`llama-server -m FILE.gguf -c N ...` (also llama-cli and paths to either)."""
     if not argv:
         raise CommandError("empty llama.cpp command")
     program = os.path.basename(argv[0])
-    flags = parse_flags(argv[1:], _TABLE, program)
+    flags = parse_flags(_fa_switch(argv[1:]), _TABLE, program)
     if flags.positional:
         raise CommandError(f"{program}: unexpected argument {flags.positional[0]!r}")
     values: Dict[str, Any] = dict(flags.values)
@@ -139,7 +149,7 @@ def parse_command(argv: Sequence[str], env: Mapping[str, str]) -> ParsedCommand:
             raise CommandError(f"{program}: {key} must not be negative, got {values[key]}")
     if values.get("n_parallel") == 0:
         raise CommandError(f"{program}: invalid value for n_parallel (0)")
-    opts = LlamaCppOptions(**values)
+    opts = LlamaCppOptions(**values, explicit=frozenset(values))
     generic: Dict[str, Any] = {}
     n_seq = 4 if opts.n_parallel in (-1, 0) else opts.n_parallel
     unified = opts.kv_unified or opts.n_parallel in (-1, 0)
@@ -171,7 +181,7 @@ def launch_command(spec: "ModelSpec", settings: "Settings", model_ref: Optional[
     the model (`-m PATH` for a GGUF file, else `-hf REPO:QUANT`), then every option that
     differs from llama.cpp's default, always `-c`. Flags as common/arg.cpp spells them
     (2026-10, 0c1e570). Raises EmitError when no public GGUF repo is known and no file is named."""
-    from deepseek_probe.runtimes import llamacpp
+    from deepseek_probe.runtimes import llamacpp, llamacpp_builds
     from deepseek_probe.runtimes.model_refs import GGUF_LADDER, GGUF_REPOS, EmitError
 
     if settings.mla_cache != "latent" and spec.is_mla:
@@ -189,18 +199,22 @@ def launch_command(spec: "ModelSpec", settings: "Settings", model_ref: Optional[
     else:
         raise EmitError(f"llama.cpp: no public {settings.precision} GGUF of {spec.id} is known; "
                         "name the .gguf file")
-    d = LlamaCppOptions()
+    build = llamacpp.build_of(settings)
+    old_fa = not llamacpp_builds.FA_AUTO_ALL_LAYERS.applies(build)  # -fa a switch, -ngl 0 by default
+    d = llamacpp.at_build(LlamaCppOptions(), build, False)
     argv += ["-c", str(o.n_ctx)]
     if settings.tensor_parallel > 1:  # -sm layer over these devices (CUDA backend names)
         argv += ["-dev", ",".join(f"CUDA{i}" for i in range(settings.tensor_parallel))]
-    if o.n_gpu_layers != d.n_gpu_layers:
+    if old_fa and o.n_gpu_layers < 0:
+        argv += ["-ngl", "999"]  # every layer ("all" and auto came with b6325)
+    elif o.n_gpu_layers != d.n_gpu_layers:
         argv += ["-ngl", "all" if o.n_gpu_layers <= -2 else str(o.n_gpu_layers)]
     if o.cpu_moe:
         argv.append("--cpu-moe")
     if o.n_cpu_moe:
         argv += ["-ncmoe", str(o.n_cpu_moe)]
     if o.flash_attn != d.flash_attn:
-        argv += ["-fa", o.flash_attn]
+        argv += ["-fa"] if old_fa else ["-fa", o.flash_attn]
     if o.cache_type_k != d.cache_type_k:
         argv += ["-ctk", o.cache_type_k]
     if o.cache_type_v != d.cache_type_v:
