@@ -30,7 +30,7 @@ measurement (benchmarks/vllm/sampler_peak-h200.json). Pure; the command parser i
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional
 
 from deepseek_probe import memory
@@ -148,6 +148,7 @@ class VllmOptions:
     sampler_in_profile: bool = True
     vllm_release: str = VLLM_VERSION  # whose DeepSeek-V4 group arithmetic applies (kvcache.vllm_v4_need)
     mtp_layers: int = 0  # MTP draft layers with their own KV (--speculative-config with MTP)
+    speculative_mtp: bool = False  # --speculative-config method mtp: the model's own MTP draft (V4: vllm_v4.py)
 
     def __post_init__(self) -> None:
         for name in ("tp", "pp", "dp"):
@@ -367,10 +368,17 @@ def vllm_memory(spec: ModelSpec, settings: Settings, opts: Optional[VllmOptions]
     bs = block_size_for(spec, o, settings.gpu_compute_capability)
     per_token = kv_bytes_per_token(spec, kv_dtype, tp, pp, max_len)
     weights, post = device_weight_bytes(spec, precision, tp, tp, pp)
+    act_b = 4 if precision == "fp32" else 2
+    if spec.family == "deepseek_v4" and precision == "fp8":  # the published checkpoint, as vLLM builds it (vllm_v4.py)
+        from deepseek_probe.runtimes import vllm_v4
+        if o.speculative_mtp and not o.mtp_layers:
+            o = replace(o, mtp_layers=spec.mtp_layers)
+        v4_terms = vllm_v4.memory_terms(spec, tp, o.enable_expert_parallel, tokens, max_len, o.mtp_layers > 0)
+        weights, fwd = v4_terms.weights_bytes, v4_terms.forward_peak_bytes
+    else:
+        fwd = forward_peak_bytes(spec, tokens, tp, act_b)
     offload = int(o.cpu_offload_gb * GiB)
     weights = max(0, weights - offload)
-    act_b = 4 if precision == "fp32" else 2
-    fwd = forward_peak_bytes(spec, tokens, tp, act_b)
     smp = sampler_peak_bytes(spec, tokens, seqs, o.flashinfer_sampler, act_b) if o.sampler_in_profile else 0
     if non_torch_bytes is None:
         non_torch_bytes = NON_TORCH_BYTES + (NON_TORCH_TP_BYTES if tp * pp > 1 else 0)
@@ -511,6 +519,10 @@ def account(spec: ModelSpec, s: Settings, est: Estimate, device_total_bytes: Opt
         "total_bytes": "util x total when the pool holds the request (vLLM fills its budget with KV blocks), "
                        "else the minimum need; the CUDA context comes on top",
     })
+    if spec.family == "deepseek_v4" and m.precision == "fp8":
+        est.sources["weights_bytes"] = ("DeepSeek-V4 as vLLM builds it: replicated fused_wqa_wkv / indexer / "
+                                        "compressors, TP-split wq_b / wo_a / wo_b / shared expert, MXFP4 experts "
+                                        "split over TP or EP ranks, buffers, the MTP draft (runtimes/vllm_v4.py)")
 
 
 def host_ram_bytes(spec: ModelSpec, s: Settings, est: Estimate) -> int:
