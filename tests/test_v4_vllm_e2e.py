@@ -143,3 +143,10 @@ def test_the_profile_forward_grows_with_the_batched_tokens_and_pro_pads_no_heads
     pro = get_model("deepseek-v4-pro")
     assert vllm_v4.padded_heads(pro.heads // 2) == pro.heads // 2 == 64
     assert vllm_v4.padded_heads(FLASH.heads // 2) == 64  # Flash: 32 local heads padded to 64
+
+
+def test_an_mtp_draft_of_another_model_is_named_as_not_modelled():
+    v3 = get_model("deepseek-v3")
+    o = parse_command(["vllm", "serve", "deepseek-ai/DeepSeek-V3", "-tp", "8", "--speculative-config", MTP_JSON], {}).options
+    m = vllm_memory(v3, Settings(precision="fp8", runtime="vllm", tensor_parallel=8), o, 139 * GiB)
+    assert any("modelled for DeepSeek-V4 (fp8) only" in n for n in m.notes)

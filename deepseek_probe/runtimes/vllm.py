@@ -369,6 +369,7 @@ def vllm_memory(spec: ModelSpec, settings: Settings, opts: Optional[VllmOptions]
     per_token = kv_bytes_per_token(spec, kv_dtype, tp, pp, max_len)
     weights, post = device_weight_bytes(spec, precision, tp, tp, pp)
     act_b = 4 if precision == "fp32" else 2
+    notes: List[str] = []
     if spec.family == "deepseek_v4" and precision == "fp8":  # the published checkpoint, as vLLM builds it (vllm_v4.py)
         from deepseek_probe.runtimes import vllm_v4
         if o.speculative_mtp and not o.mtp_layers:
@@ -377,6 +378,8 @@ def vllm_memory(spec: ModelSpec, settings: Settings, opts: Optional[VllmOptions]
         weights, fwd = v4_terms.weights_bytes, v4_terms.forward_peak_bytes
     else:
         fwd = forward_peak_bytes(spec, tokens, tp, act_b)
+        if o.speculative_mtp:
+            notes = ["--speculative-config method mtp: the MTP draft is modelled for DeepSeek-V4 (fp8) only"]
     offload = int(o.cpu_offload_gb * GiB)
     weights = max(0, weights - offload)
     smp = sampler_peak_bytes(spec, tokens, seqs, o.flashinfer_sampler, act_b) if o.sampler_in_profile else 0
@@ -392,6 +395,7 @@ def vllm_memory(spec: ModelSpec, settings: Settings, opts: Optional[VllmOptions]
     m.kv_needed_bytes = _needed(spec, kv_dtype, tp, pp, max_len, bs, v4)
     if v4:
         m.kv_bytes_per_token = m.kv_needed_bytes / max_len
+    m.notes += notes
     if post:
         m.notes.append(f"weights include {post / GiB:.2f} GiB of W_UK/W_UV copies (MLA weight absorption)")
     if offload:

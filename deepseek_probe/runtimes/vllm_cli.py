@@ -89,7 +89,7 @@ FLAGS: Tuple[Flag, ...] = (
     Flag(("--block-size",), "block_size", convert=lambda v: int(to_choice("--block-size", _BLOCK_SIZES)(v))),
     Flag(("--kv-cache-memory-bytes", "--kv-cache-memory"), "kv_cache_memory_bytes",
          convert=human_int("--kv-cache-memory-bytes")),
-    # method mtp is modelled for DeepSeek-V4 (runtimes/vllm_v4.py); other drafts are not (_speculative)
+    # method mtp is modelled for DeepSeek-V4 (runtimes/vllm_v4.py); other drafts are not (_speculative_mtp)
     Flag(("--speculative-config",), "speculative_config"),
     # change memory, not modelled here
     Flag(("--compilation-config", "-O"), "compilation", NOT_MODELLED),
