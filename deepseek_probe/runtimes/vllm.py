@@ -30,7 +30,7 @@ measurement (benchmarks/vllm/sampler_peak-h200.json). Pure; the command parser i
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional
 
 from deepseek_probe import memory
@@ -158,6 +158,7 @@ class VllmOptions:
     enable_lora: bool = False
     max_loras: int = 1
     max_lora_rank: int = 16
+    speculative_mtp: bool = False  # --speculative-config method mtp: the model's own MTP draft (V4: vllm_v4.py)
 
     def __post_init__(self) -> None:
         for name in ("tp", "pp", "dp"):
@@ -381,10 +382,20 @@ def vllm_memory(spec: ModelSpec, settings: Settings, opts: Optional[VllmOptions]
     if rl.decompressed_mla:  # no MLA backend: no W_UK / W_UV copies
         weights, post = weights - post, 0
     act_b = 4 if precision == "fp32" else 2
+    notes: List[str] = []
+    if spec.family == "deepseek_v4" and precision == "fp8":  # the published checkpoint, as vLLM builds it (vllm_v4.py)
+        from deepseek_probe.runtimes import vllm_v4
+        if o.speculative_mtp and not o.mtp_layers:
+            o = replace(o, mtp_layers=spec.mtp_layers)
+        v4_terms = vllm_v4.memory_terms(spec, tp, o.enable_expert_parallel, tokens, max_len, o.mtp_layers > 0)
+        weights, fwd = v4_terms.weights_bytes, v4_terms.forward_peak_bytes
+    else:
+        fwd = forward_peak_bytes(spec, tokens, tp, act_b)
+        if o.speculative_mtp:
+            notes = ["--speculative-config method mtp: the MTP draft is modelled for DeepSeek-V4 (fp8) only"]
     lora = vllm_releases.lora_weight_bytes(spec, o.max_loras, o.max_lora_rank, tp, act_b) if o.enable_lora else 0
     offload = int(o.cpu_offload_gb * GiB)
     weights = max(0, weights + lora - offload)
-    fwd = forward_peak_bytes(spec, tokens, tp, act_b)
     smp = sampler_peak_bytes(spec, tokens, seqs, o.flashinfer_sampler, act_b) if o.sampler_in_profile else 0
     if non_torch_bytes is None:
         if rl.v0_engine:
@@ -406,6 +417,7 @@ def vllm_memory(spec: ModelSpec, settings: Settings, opts: Optional[VllmOptions]
         m.kv_bytes_per_token = m.kv_needed_bytes / max_len
     if lora:
         m.notes.append(f"--enable-lora: {lora / GiB:.2f} GiB of LoRA weights ({o.max_loras} x rank {o.max_lora_rank})")
+    m.notes += notes
     if post:
         m.notes.append(f"weights include {post / GiB:.2f} GiB of W_UK/W_UV copies (MLA weight absorption)")
     if offload:
@@ -542,6 +554,10 @@ def account(spec: ModelSpec, s: Settings, est: Estimate, device_total_bytes: Opt
         "total_bytes": "util x total when the pool holds the request (vLLM fills its budget with KV blocks), "
                        "else the minimum need; the CUDA context comes on top",
     })
+    if spec.family == "deepseek_v4" and m.precision == "fp8":
+        est.sources["weights_bytes"] = ("DeepSeek-V4 as vLLM builds it: replicated fused_wqa_wkv / indexer / "
+                                        "compressors, TP-split wq_b / wo_a / wo_b / shared expert, MXFP4 experts "
+                                        "split over TP or EP ranks, buffers, the MTP draft (runtimes/vllm_v4.py)")
 
 
 def host_ram_bytes(spec: ModelSpec, s: Settings, est: Estimate) -> int:

@@ -8,13 +8,14 @@ decimal, uppercase K/M/G binary, so `32k` = 32000 and `32K` = 32768); --max-mode
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from deepseek_probe.runtimes.command import (
-    IGNORED, NOT_MODELLED, CommandError, Flag, ParsedCommand, parse_flags, to_choice, to_float, to_fraction)
+    IGNORED, NOT_MODELLED, CommandError, Flag, ParsedCommand, ParsedFlags, parse_flags, to_choice, to_float, to_fraction)
 from deepseek_probe.runtimes.vllm import KV_DTYPE_BYTES, QUANT_TO_PRECISION, VllmOptions
 
 if TYPE_CHECKING:
@@ -88,8 +89,9 @@ FLAGS: Tuple[Flag, ...] = (
     Flag(("--block-size",), "block_size", convert=lambda v: int(to_choice("--block-size", _BLOCK_SIZES)(v))),
     Flag(("--kv-cache-memory-bytes", "--kv-cache-memory"), "kv_cache_memory_bytes",
          convert=human_int("--kv-cache-memory-bytes")),
+    # method mtp is modelled for DeepSeek-V4 (runtimes/vllm_v4.py); other drafts are not (_speculative_mtp)
+    Flag(("--speculative-config",), "speculative_config"),
     # change memory, not modelled here
-    Flag(("--speculative-config",), "speculative", NOT_MODELLED),
     Flag(("--compilation-config", "-O"), "compilation", NOT_MODELLED),
     Flag(("--max-seq-len-to-capture",), "capture_len", NOT_MODELLED),
     Flag(("--limit-mm-per-prompt",), "mm", NOT_MODELLED),
@@ -156,6 +158,25 @@ def _dashes(arg: str) -> str:
     return name.replace("_", "-") + eq + value
 
 
+# config/speculative.py SpeculativeConfig.method: the target model's own MTP layers as the draft
+# ("deepseek_mtp" the name before the generic "mtp")
+_MTP_METHODS = ("mtp", "deepseek_mtp")
+
+
+def _speculative_mtp(raw: str, parsed: ParsedFlags) -> bool:
+    """--speculative-config JSON (arg_utils.py: json.loads): True for an MTP draft; any other
+    draft, or a value that is not a JSON object, is reported as not modelled."""
+    try:
+        cfg = json.loads(raw)
+    except ValueError:
+        cfg = None
+    if isinstance(cfg, dict) and str(cfg.get("method", "")).lower() in _MTP_METHODS:
+        return True
+    parsed.understood = [u for u in parsed.understood if u[0] != "--speculative-config"]
+    parsed.not_modelled.append(f"--speculative-config {raw} (only method mtp is modelled)")
+    return False
+
+
 def parse_command(argv: Sequence[str], env: Optional[Mapping[str, str]] = None) -> ParsedCommand:
     """Read a vLLM launch command into VllmOptions (+ the generic Settings fields it sets).
     `env`: VLLM_USE_FLASHINFER_SAMPLER, VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS and
@@ -171,6 +192,8 @@ def parse_command(argv: Sequence[str], env: Optional[Mapping[str, str]] = None) 
     v: Dict[str, Any] = dict(parsed.values)
     if v.pop("no_enable_chunked_prefill", False):  # argparse BooleanOptionalAction's negative form
         v["enable_chunked_prefill"] = False
+    if "speculative_config" in v:
+        v["speculative_mtp"] = _speculative_mtp(v.pop("speculative_config"), parsed)
     if model_tag is not None:
         if "model" in v and v["model"] != model_tag:
             raise CommandError(f"{program}: the model is given twice ({model_tag!r} and --model {v['model']!r})")
