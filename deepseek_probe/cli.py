@@ -75,6 +75,21 @@ def _settings_options(f):
     return f
 
 
+def _version_options(f):
+    """The runtime release to model (issue 23), on check and estimate."""
+    opts = [
+        click.option("--runtime-version", default=None, metavar="V",
+                     help="The runtime release to model: vLLM 0.8.4, llama.cpp b6123... (default: the one "
+                          "installed where the command would run it, else the newest modelled)."),
+        click.option("--probe-versions", is_flag=True,
+                     help="Also run `llama-server|ollama|lms --version` (a subprocess, 3 s limit each) to read "
+                          "their releases; without it only files are read."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
 def _training_options(f):
     """Fine-tuning flags shared by check / estimate (issue 22); their defaults are Trainer's."""
     opts = [
@@ -156,11 +171,21 @@ def _read_config(path: str) -> str:
 
 
 def _flags(runtime, precision, kv_precision, context, concurrency, tensor_parallel, mla_cache,
-           gpu_memory_utilization):
+           gpu_memory_utilization, runtime_version=None):
     from deepseek_probe.question import Flags
 
     return Flags(runtime, precision, kv_precision, context, concurrency, tensor_parallel, mla_cache,
-                 gpu_memory_utilization)
+                 gpu_memory_utilization, runtime_version)
+
+
+def _installed_lookup(snap=None, replay: bool = False, probe_versions: bool = False):
+    """Where the default --runtime-version comes from: a replayed snapshot's record only, or this
+    machine (its snapshot's record, else read on first use)."""
+    from deepseek_probe.probes import installed_lookup
+
+    if snap is None:
+        return installed_lookup.LiveLookup(os.environ, probe_versions)
+    return installed_lookup.InstalledLookup(snap.installed, os.environ, live=not replay, probe=probe_versions)
 
 
 def _launch_command() -> Optional[List[str]]:
@@ -168,11 +193,13 @@ def _launch_command() -> Optional[List[str]]:
     return (click.get_current_context().obj or {}).get("launch")
 
 
-def _questions(models, model_configs, flags, gpu_totals=(), training=None):
-    """The questions of this invocation: from the launch command after `--`, else the flags."""
+def _questions(models, model_configs, flags, gpu_totals=(), training=None, installed=None):
+    """The questions of this invocation: from the launch command after `--`, else the flags.
+    `installed`: where the default runtime release comes from (_installed_lookup); None reads none."""
     from deepseek_probe import question
 
-    disk = question.Disk(model=_read_model, config=_read_model_config, text=_read_config)
+    disk = question.Disk(model=_read_model, config=_read_model_config, text=_read_config,
+                         installed=installed or question.NO_DISK.installed)
     return question.build(models, model_configs, flags, _launch_command(), os.environ, gpu_totals, training,
                           disk)
 
@@ -197,14 +224,14 @@ def _color(fmt: str, output: Optional[str]) -> bool:
             and "NO_COLOR" not in os.environ)
 
 
-def _load_or_probe(snapshot_path: Optional[str], model_dir: Optional[str]):
+def _load_or_probe(snapshot_path: Optional[str], model_dir: Optional[str], probe_versions: bool = False):
     if snapshot_path:
         from deepseek_probe.snapshot import Snapshot
 
         return Snapshot.load(snapshot_path)
     from deepseek_probe.probes import take_snapshot
 
-    return take_snapshot(model_dir=model_dir)
+    return take_snapshot(model_dir=model_dir, probe_versions=probe_versions)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
@@ -235,10 +262,11 @@ def cli(debug: bool) -> None:
 @click.option("--print-command", is_flag=True,
               help="Print only the launch command of each answer that runs here (one line each), "
                    "with the same exit code; why not, on stderr, for one that does not.")
+@_version_options
 @_training_options
 def check(models, precision, kv_precision, context, concurrency, runtime, tensor_parallel,
           model_configs, snapshot_path, model_dir, fmt, output, no_redact, verify, mla_cache,
-          gpu_memory_utilization, print_command, train, **training_flags):
+          gpu_memory_utilization, print_command, runtime_version, probe_versions, train, **training_flags):
     """Check this machine (or a snapshot) against DeepSeek model requirements.
 
     \b
@@ -257,7 +285,7 @@ def check(models, precision, kv_precision, context, concurrency, runtime, tensor
         # No model named: what can be fine-tuned here, and how (issue 22).
         from deepseek_probe import survey
 
-        snap = _load_or_probe(snapshot_path, model_dir)
+        snap = _load_or_probe(snapshot_path, model_dir, probe_versions)
         result = survey.training_survey(snap, training)
         _write(report.render(result, fmt, redact=not no_redact, color=_color(fmt, output)), output)
         sys.exit(result.exit_code)
@@ -267,17 +295,19 @@ def check(models, precision, kv_precision, context, concurrency, runtime, tensor
                                       ("--runtime", runtime), ("--tensor-parallel", tensor_parallel),
                                       ("--mla-cache", mla_cache),
                                       ("--gpu-memory-utilization", gpu_memory_utilization),
-                                      ("--verify", verify)) if v]
+                                      ("--runtime-version", runtime_version), ("--verify", verify)) if v]
         if given:
             raise InputError(f"{given[0]} needs --model: without one, check surveys every model "
                              "with the settings that suit each")
     if verify and snapshot_path:
         raise InputError("--verify reserves memory on this machine's GPUs; it cannot be used with --snapshot")
-    if _launch_command() is not None:  # a bad command fails before probing
-        _questions(models, model_configs, _flags(runtime, precision, kv_precision, context, concurrency,
-                                                 tensor_parallel, mla_cache, gpu_memory_utilization),
-                   training=training)
-    snap = _load_or_probe(snapshot_path, model_dir)
+    if probe_versions and snapshot_path:
+        raise InputError("--probe-versions runs this machine's runtimes; a snapshot replays the versions it recorded")
+    flags = _flags(runtime, precision, kv_precision, context, concurrency, tensor_parallel, mla_cache,
+                   gpu_memory_utilization, runtime_version)
+    if _launch_command() is not None or runtime_version:  # a bad command or release fails before probing
+        _questions(models, model_configs, flags, training=training)
+    snap = _load_or_probe(snapshot_path, model_dir, probe_versions)
     if not models and not model_configs and _launch_command() is None:
         # No model named: the capability survey (what runs here, how well, what the rest needs).
         from deepseek_probe import survey
@@ -290,9 +320,8 @@ def check(models, precision, kv_precision, context, concurrency, runtime, tensor
         _write(report.render(result, fmt, redact=not no_redact, color=_color(fmt, output)), output)
         sys.exit(result.exit_code)
     gpu_totals = [g.memory_total_bytes for g in snap.visible_gpus if g.memory_total_bytes]
-    flags = _flags(runtime, precision, kv_precision, context, concurrency, tensor_parallel, mla_cache,
-                   gpu_memory_utilization)
-    result = assess.check(snap, _questions(models, model_configs, flags, gpu_totals, training))
+    installed = _installed_lookup(snap, replay=bool(snapshot_path), probe_versions=probe_versions)
+    result = assess.check(snap, _questions(models, model_configs, flags, gpu_totals, training, installed))
     if verify:
         from deepseek_probe import verify as verify_mod
 
@@ -358,11 +387,13 @@ def fleet(snapshots, models, precision, kv_precision, context, concurrency, runt
 @click.option("--model-dir", type=click.Path(file_okay=False),
               help="Directory whose disk is probed (default: the Hugging Face cache).")
 @click.option("--redact", is_flag=True, help="Remove serials, UUIDs, hostnames and user names.")
-def probe(fmt, output, model_dir, redact):
+@click.option("--probe-versions", is_flag=True,
+              help="Also run `llama-server|ollama|lms --version` (a subprocess, 3 s limit each).")
+def probe(fmt, output, model_dir, redact, probe_versions):
     """Capture a snapshot of this machine (replay it later with --snapshot)."""
     from deepseek_probe.probes import take_snapshot
 
-    snap = take_snapshot(model_dir=model_dir)
+    snap = take_snapshot(model_dir=model_dir, probe_versions=probe_versions)
     if redact:
         from deepseek_probe.redact import redact_snapshot
 
@@ -382,10 +413,11 @@ def probe(fmt, output, model_dir, redact):
               help="Total memory of one GPU in GiB (vLLM sizes its KV pool from it).")
 @click.option("--format", "fmt", type=_Choice(["json", "text"]), default="text", show_default=True)
 @click.option("--output", type=click.Path(dir_okay=False), help="Write to FILE.")
+@_version_options
 @_training_options
 def estimate(models, precision, kv_precision, context, concurrency, runtime, tensor_parallel,
-             model_configs, gpu_memory_gib, fmt, output, mla_cache, gpu_memory_utilization, train,
-             **training_flags):
+             model_configs, gpu_memory_gib, fmt, output, mla_cache, gpu_memory_utilization, runtime_version,
+             probe_versions, train, **training_flags):
     """Memory a model needs per GPU, host RAM and disk (no probing).
 
     \b
@@ -399,9 +431,9 @@ def estimate(models, precision, kv_precision, context, concurrency, runtime, ten
         raise InputError("--gpu-memory must be a number of GiB, got nan")
     device_total = int(gpu_memory_gib * 2**30) if gpu_memory_gib else None
     flags = _flags(runtime, precision, kv_precision, context, concurrency, tensor_parallel, mla_cache,
-                   gpu_memory_utilization)
+                   gpu_memory_utilization, runtime_version)
     questions = _questions(models, model_configs, flags, [device_total] if device_total else (),
-                           _workload(train, precision, training_flags))
+                           _workload(train, precision, training_flags), _installed_lookup(probe_versions=probe_versions))
     if not questions:
         raise InputError("estimate needs --model ID (or --model-config PATH); see `deepseek-probe models`")
     if any(q.training is not None for q in questions):  # a fine-tuning run: its per-GPU peak
@@ -417,7 +449,7 @@ def estimate(models, precision, kv_precision, context, concurrency, runtime, ten
         est.notes["model_resolution"] = q.model_dict()
         est.notes["context_source"] = q.context_source
         results.append(est)
-    _write(render_estimates(results, fmt), output)
+    _write(render_estimates(results, fmt, questions), output)
 
 
 @cli.command()

@@ -13,6 +13,7 @@ Pure apart from the name resolver reading a local GGUF / checkpoint header when 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -41,6 +42,15 @@ def _no_config(path: str) -> ModelSpec:
     raise InputError(f"{path}: this command reads no files")
 
 
+def _none_installed(runtime: str, program: Optional[str]) -> Tuple[Optional[str], str]:
+    return None, "installed runtimes not read"
+
+
+# (runtime, the launch command's program word or None) -> (installed release or None, where in
+# words: "installed in /opt/venv", or why none: "none installed"); probes/installed_lookup.py.
+InstalledLookup = Callable[[str, Optional[str]], Tuple[Optional[str], str]]
+
+
 @dataclass(frozen=True)
 class Disk:
     """What building a question may read from this machine. The CLI passes the probes' readers
@@ -50,6 +60,7 @@ class Disk:
     model: Callable[[str], "Optional[Resolved]"] = _no_model  # a model named by its path
     config: Callable[[str], ModelSpec] = _no_config  # --model-config FILE
     text: Reader = _no_text  # a YAML / JSON a training command names
+    installed: InstalledLookup = _none_installed  # the runtime release installed where it would run
 
 
 NO_DISK = Disk()
@@ -67,6 +78,7 @@ class Flags:
     tensor_parallel: Optional[int] = None
     mla_cache: Optional[str] = None
     gpu_memory_utilization: Optional[float] = None
+    runtime_version: Optional[str] = None  # --runtime-version V
 
 
 @dataclass(frozen=True)
@@ -81,6 +93,10 @@ class Question:
     context_source: str = "runtime default"  # flag | launch command | runtime default | ...
     launch: Optional[Dict[str, object]] = None  # the launch command after `--`, as understood
     training: Optional["TrainingWorkload"] = None  # a fine-tuning run instead of serving (issue 22)
+    # The runtime release modelled and why ("0.8.4", "installed in /opt/venv"); None for a runtime
+    # modelled at one release only (Runtime.versions == ()) and for questions built in code.
+    runtime_version: Optional[str] = None
+    runtime_version_source: Optional[str] = None
 
     @classmethod
     def of(cls, spec: ModelSpec, settings: Settings) -> "Question":
@@ -91,6 +107,21 @@ class Question:
         """The same question with some settings changed (a fix, a survey candidate, a TP)."""
         src = "flag" if "context" in changes else self.context_source
         return replace(self, settings=replace(self.settings, **changes), context_source=src)
+
+    def version_dict(self) -> Optional[Dict[str, object]]:
+        """The release modelled and why, for the JSON reports; None when no release is chosen."""
+        if self.runtime_version is None:
+            return None
+        return {"version": self.runtime_version, "source": self.runtime_version_source}
+
+    def version_text(self) -> Optional[str]:
+        """"vLLM 0.8.4 (installed in /opt/venv)": the release modelled and why, for people."""
+        if self.runtime_version is None:
+            return None
+        from deepseek_probe.runtimes import RUNTIMES
+
+        rt = RUNTIMES[self.settings.runtime]
+        return f"{rt.label or rt.name} {self.runtime_version} ({self.runtime_version_source})"
 
     def model_dict(self) -> Dict[str, object]:
         """How the model was resolved, for the JSON reports."""
@@ -156,25 +187,28 @@ def from_flags(models: Sequence[str], model_configs: Sequence[str], flags: Flags
     out = []
     if training is not None:
         for n in [_from_config(p, disk) for p in model_configs] + [_resolve(m, None, disk) for m in models]:
-            out.append(_training_question(n, training, flags))
+            out.append(_training_question(n, training, flags, disk=disk))
         return out
     for n in [_from_config(p, disk) for p in model_configs] + [_resolve(m, flags.runtime, disk) for m in models]:
         rt = flags.runtime or n.runtime or "transformers"
         implied = n.precision if n.precision in RUNTIMES[rt].precisions else None  # a GGUF quant means nothing to vLLM
         f = replace(flags, precision=flags.precision or implied)
-        out.append(Question(n.spec, default_settings(n.spec, rt, f), n.name, n.resolved_by, n.note,
-                            "flag" if flags.context else "runtime default"))
+        q = Question(n.spec, default_settings(n.spec, rt, f), n.name, n.resolved_by, n.note,
+                     "flag" if flags.context else "runtime default")
+        out.append(_with_version(q, rt, None, flags.runtime_version, disk))
     return out
 
 
 def _training_question(n: "_Named", w: "TrainingWorkload", flags: Flags,
-                       launch: Optional[Dict[str, object]] = None, note: Optional[str] = None) -> Question:
+                       launch: Optional[Dict[str, object]] = None, note: Optional[str] = None,
+                       disk: "Disk" = NO_DISK) -> Question:
     from deepseek_probe.runtimes import RUNTIMES
 
     trainer = next(name for name, rt in RUNTIMES.items() if rt.trains)  # HF Trainer runs transformers
     s = default_settings(n.spec, trainer, replace(flags, precision=w.load_precision, context=min(w.seq_len, n.spec.max_context)))
-    return Question(n.spec, replace(s, concurrency=w.micro_batch), n.name, n.resolved_by,
-                    "; ".join(x for x in (n.note, note) if x) or None, "training --seq-len", launch, w)
+    q = Question(n.spec, replace(s, concurrency=w.micro_batch), n.name, n.resolved_by,
+                 "; ".join(x for x in (n.note, note) if x) or None, "training --seq-len", launch, w)
+    return _with_version(q, trainer, None, flags.runtime_version, disk)
 
 
 def from_training_command(argv: Sequence[str], models: Sequence[str], model_configs: Sequence[str],
@@ -196,7 +230,7 @@ def from_training_command(argv: Sequence[str], models: Sequence[str], model_conf
         own = _resolve(str(t.model_ref), None, disk)
         if any(n.spec.id != own.spec.id for n in given):
             raise InputError(f"--model and the command's model {t.model_ref} ({own.spec.id}) disagree: drop one")
-    return [_training_question(n, t.workload, flags, echo) for n in named]
+    return [_training_question(n, t.workload, flags, echo, disk=disk) for n in named]
 
 
 def from_command(argv: Sequence[str], env: Mapping[str, str], models: Sequence[str],
@@ -227,9 +261,55 @@ def from_command(argv: Sequence[str], env: Mapping[str, str], models: Sequence[s
         base = default_settings(n.spec, runtime, replace(flags, precision=flags.precision or quant or implied))
         s = launch_mod.settings_from_command(base, cmd, n.spec, gpu_totals)
         note = "; ".join(x for x in (n.note, how) if x) or None
-        out.append(Question(n.spec, s, n.name, n.resolved_by, note,
-                            launch_mod.context_source(cmd), echo))
+        q = Question(n.spec, s, n.name, n.resolved_by, note, launch_mod.context_source(cmd), echo)
+        out.append(_with_version(q, cmd.runtime, program_word(argv), flags.runtime_version, disk))
     return out
+
+
+def program_word(argv: Sequence[str]) -> Optional[str]:
+    """The program a launch command runs, as written (after its `VAR=value` words): an
+    interpreter (`/venv/bin/python`), a script (`vllm`) or a binary (`llama-server`)."""
+    return next((str(w) for w in argv if not _ASSIGNMENT.match(str(w))), None)
+
+
+_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+
+
+def _with_version(q: Question, runtime: str, program: Optional[str], named: Optional[str],
+                  disk: Disk) -> Question:
+    """`q` with the runtime release it models (issue 23): the one named with --runtime-version;
+    else the one installed where the command (or, for flags, this machine) would run it; else the
+    newest modelled. `runtime`: the launch command's runtime (ollama, lmstudio...) or the flags'.
+    Exit 64 for a named release that is not one, or older than the oldest modelled."""
+    from deepseek_probe.runtimes import RUNTIMES, versions
+
+    rt = RUNTIMES[q.settings.runtime]
+    if named:
+        versions.resolve(rt, named)  # one line, exit 64: not a release, too old, no range modelled
+    if not rt.versions:
+        return q
+    builds = rt.version_is_build
+    oldest, newest = (versions.parse(v, builds) for v in rt.versions)
+    newest_label = versions.label(newest, builds)  # type: ignore[arg-type]
+    if named:
+        chosen, shown, source = named, named, "named"
+    else:
+        found, where = disk.installed(runtime, program)
+        chosen, shown, source = found, found, where
+        if found is None:
+            chosen, shown, source = None, newest_label, f"newest modelled; {where}"
+        elif versions.parse(found, builds) is None:
+            chosen, shown, source = None, newest_label, f"newest modelled; {found} {where} is not a release read here"
+    release = versions.parse(chosen, builds) if chosen else None
+    if release is not None and release < oldest:  # type: ignore[operator]  # installed, older than modelled
+        source = f"{source}; older than the oldest modelled, modelled as {rt.versions[0]}"
+        chosen = rt.versions[0]
+    elif release is not None and release > newest:  # type: ignore[operator]
+        source = f"{source}; newer than the newest modelled, modelled as {newest_label}"
+    if release is not None and release >= newest:  # type: ignore[operator]  # None = the newest
+        chosen = None
+    return replace(q, settings=replace(q.settings, runtime_version=chosen), runtime_version=shown,
+                   runtime_version_source=source)
 
 
 def _command_models(cmd: ParsedCommand, models: Sequence[str], model_configs: Sequence[str],

@@ -128,9 +128,21 @@ def secrets_of(snapshot: Snapshot) -> List[str]:
     return found
 
 
+def _installed_paths(snapshot: Snapshot) -> List[str]:
+    """Every path the installed-runtimes record holds (interpreters, prefixes, programs)."""
+    info = snapshot.installed
+    if info is None:
+        return []
+    paths = [p.path for p in info.programs]
+    for env in info.pythons:
+        paths += [env.interpreter, env.prefix or ""] + list(env.site_packages)
+    return paths
+
+
 def _users_in_paths(snapshot: Snapshot) -> List[str]:
     users = []
-    for path in (snapshot.disk.path, snapshot.cuda.libcuda_path, snapshot.cuda.libcudart_path):
+    for path in (snapshot.disk.path, snapshot.cuda.libcuda_path, snapshot.cuda.libcudart_path,
+                 *_installed_paths(snapshot)):
         for m in _HOME_RE.finditer(path or ""):
             users.append(m.group("user"))
     return users
@@ -161,6 +173,13 @@ def redact_snapshot(snapshot: Snapshot) -> Snapshot:
     red.checkpoints.roots = [_redact_path(r, users, homes, hosts) or r for r in red.checkpoints.roots]
     for c in red.checkpoints.found:
         c.path = _redact_path(c.path, users, homes, hosts)
+    if red.installed is not None:  # interpreters, venvs and programs may sit under a home folder
+        for env in red.installed.pythons:
+            env.interpreter = _redact_path(env.interpreter, users, homes, hosts) or env.interpreter
+            env.prefix = _redact_path(env.prefix, users, homes, hosts)
+            env.site_packages = [_redact_path(p, users, homes, hosts) or p for p in env.site_packages]
+        for program in red.installed.programs:
+            program.path = _redact_path(program.path, users, homes, hosts) or program.path
     if red.cuda.cuda_visible_devices:
         red.cuda.cuda_visible_devices = _NV_UUID_PREFIX_RE.sub(
             lambda m: m.group(1) + "-<uuid>", red.cuda.cuda_visible_devices)

@@ -311,6 +311,40 @@ class PciDevice(_Record):
 
 
 @_record
+class PythonEnv(_Record):
+    """One Python environment and the inference packages installed in it (probes/installed.py),
+    read from its dist-info folders without running it or importing them."""
+
+    interpreter: str  # as found: sys.executable, the launch command's word, a script's shebang
+    found_by: str  # "this interpreter" | "launch command" | "vllm on PATH" | "python3 on PATH"
+    prefix: Optional[str] = None  # the environment's folder (a venv's, or the install prefix)
+    site_packages: List[str] = field(default_factory=list)  # folders searched, in sys.path order
+    packages: Dict[str, str] = field(default_factory=dict)  # distribution name -> version
+    unavailable: Dict[str, str] = field(default_factory=dict)  # "packages": why nothing was read
+
+
+@_record
+class InstalledProgram(_Record):
+    """A runtime program found on PATH (llama-server, ollama, lms; the vllm / sglang scripts)."""
+
+    name: str
+    path: str
+    version: Optional[str] = None  # from `X --version`, only with --probe-versions
+    unavailable: Dict[str, str] = field(default_factory=dict)  # "version": why it was not read
+
+
+@_record
+class InstalledInfo(_Record):
+    """The inference runtimes installed on this machine (issue 23): what the default
+    --runtime-version comes from. A replay (--snapshot) reads these, never the replaying box."""
+
+    pythons: List[PythonEnv] = field(default_factory=list)
+    programs: List[InstalledProgram] = field(default_factory=list)
+    versions_probed: bool = False  # True when `X --version` ran (--probe-versions)
+    unavailable: Dict[str, str] = field(default_factory=dict)
+
+
+@_record
 class Snapshot(_Record):
     """Everything the probes saw on one machine at ``captured_at``."""
 
@@ -331,6 +365,9 @@ class Snapshot(_Record):
     # GPUs on the PCI bus (issue 24); None = not known (an older snapshot, no sysfs: the reason
     # is system.unavailable["pci_gpus"]), [] = none. JSON only when not None.
     pci_gpus: Optional[List[PciDevice]] = None
+    # Installed runtimes (issue 23, probes/installed.py); None = not recorded (a snapshot made
+    # before it: every fixture). JSON only when not None.
+    installed: Optional[InstalledInfo] = None
 
     @property
     def visible_gpus(self) -> List[GpuInfo]:
@@ -396,7 +433,7 @@ _OMIT_WHEN_NONE = frozenset((
     "memory_bandwidth_bytes_per_s", "memory_bandwidth_source",
     "memory_bandwidth_low_bytes_per_s",  # MemoryInfo
     "user", "home", "login_names",  # SystemInfo
-    "rocm", "pci_gpus",  # Snapshot
+    "rocm", "pci_gpus", "installed",  # Snapshot
 ))
 
 

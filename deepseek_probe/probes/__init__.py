@@ -13,8 +13,8 @@ from datetime import datetime, timezone
 from typing import Any, Dict, Mapping, Optional
 
 from deepseek_probe.probes._timeout import Outcome, start_bounded
-from deepseek_probe.snapshot import (CheckpointsInfo, CpuInfo, CudaInfo, DiskInfo, MemoryInfo, NetworkInfo,
-                                     RocmInfo, Snapshot, SystemInfo)
+from deepseek_probe.snapshot import (CheckpointsInfo, CpuInfo, CudaInfo, DiskInfo, InstalledInfo, MemoryInfo,
+                                     NetworkInfo, RocmInfo, Snapshot, SystemInfo)
 
 # Per-probe limit. The slowest healthy probe is NVML: nvmlInit ~14 ms + ~1 ms per call
 # (census-h100.json / census-2xh200.json), plus ~80 ms of import with DEEPSEEK_PROBE_NVML=pynvml;
@@ -27,17 +27,45 @@ __all__ = ["take_snapshot", "DEFAULT_TIME_LIMIT_S"]
 
 def take_snapshot(model_dir: Optional[str] = None, nvml: Any = None, root: str = "/",
                   time_limit_s: float = DEFAULT_TIME_LIMIT_S,
-                  environ: Optional[Mapping[str, str]] = None) -> Snapshot:
+                  environ: Optional[Mapping[str, str]] = None, probe_versions: bool = False) -> Snapshot:
     """Probe everything. ``nvml``: a pynvml-like module (None: ``gpu.load_nvml(environ)``);
     ``root``: where /proc, /sys and /etc live (tests point it at fixtures/fs/<name>);
-    ``environ``: environment to read (CUDA_VISIBLE_DEVICES, HF_HOME, …; default os.environ)."""
+    ``environ``: environment to read (CUDA_VISIBLE_DEVICES, HF_HOME, …; default os.environ);
+    ``probe_versions``: also run ``X --version`` for the runtime programs found (--probe-versions)."""
     env: Dict[str, str] = dict(os.environ if environ is None else environ)
     snap = Snapshot(tool_version=_tool_version(), captured_at=_utc_now())
+    # The installed runtimes (this interpreter's packages, programs on PATH) are this machine's,
+    # read on the real root only, like the checkpoints; they start first and run meanwhile.
+    installed = start_bounded(lambda: _installed(env, probe_versions), "installed") if root == "/" else None
     try:
         _fill(snap, model_dir, nvml, root, time_limit_s, env)
     except Exception as e:  # noqa: BLE001 - a bug here must still give the caller a snapshot
         snap.system.unavailable.setdefault("probe", f"error: {type(e).__name__}: {e}"[:120])
+    if installed is not None:
+        _fill_installed(snap, installed.wait(time_limit_s + (4.0 if probe_versions else 0.0)))
     return snap
+
+
+def _installed(env: Mapping[str, str], probe_versions: bool) -> InstalledInfo:
+    from deepseek_probe.probes import installed
+
+    info = installed.probe_installed(env)
+    if probe_versions:
+        from deepseek_probe.probes.installed_lookup import probe_versions as run_versions
+
+        run_versions(info.programs)
+        info.versions_probed = True
+    return info
+
+
+def _fill_installed(snap: Snapshot, outcome: Outcome) -> None:
+    snap.probe_ms["installed"] = outcome.elapsed_ms
+    if outcome.status == "ok":
+        snap.installed = outcome.value
+    else:
+        reason = "timeout" if outcome.status == "timeout" else \
+            f"error: {type(outcome.error).__name__}: {outcome.error}"[:120]
+        snap.installed = InstalledInfo(unavailable={"installed": reason})
 
 
 def _fill(snap: Snapshot, model_dir: Optional[str], nvml: Any, root: str, limit_s: float,

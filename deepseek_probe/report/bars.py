@@ -91,3 +91,32 @@ def command_line(a: object) -> Optional[str]:
         return "$ " + shell_line(argv)
     note = getattr(a, "command_note", None)
     return f"(no launch command: {note})" if note else None
+
+
+def version_line(a: object) -> Optional[str]:
+    """"runtime  vLLM 0.8.4 (installed in /opt/venv)": the release an assessment models and why
+    (issue 23); None for a runtime modelled at one release."""
+    q = getattr(a, "question", None)
+    text = q.version_text() if q is not None else None
+    return f"runtime  {text}" if text else None
+
+
+def installed_summary(snap: object) -> Optional[str]:
+    """The runtimes the snapshot found installed, on one line; None when it recorded none (every
+    snapshot made before issue 23)."""
+    info = getattr(snap, "installed", None)
+    if info is None:
+        return None
+    parts = []
+    for env in info.pythons:
+        if env.packages:
+            names = ", ".join(f"{k} {v}" for k, v in env.packages.items())
+            parts.append(f"{names} ({env.prefix or env.interpreter})")
+    listed = {(k, v) for env in info.pythons for k, v in env.packages.items()}
+    for p in info.programs:
+        if (p.name, p.version) in listed:  # a console script of a distribution listed above
+            continue
+        parts.append(f"{p.name} {p.version or '(version not read)'} ({p.path})")
+    if info.unavailable:
+        parts.append("; ".join(f"{k}: {v}" for k, v in info.unavailable.items()))
+    return " · ".join(parts) or "none found"

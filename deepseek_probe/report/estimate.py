@@ -3,19 +3,34 @@
 from __future__ import annotations
 
 import json
-from typing import List
+from typing import List, Optional, Sequence
 
 from deepseek_probe.units import billions, count, gib
 
 
-def render_estimates(estimates: List, fmt: str) -> str:
+def render_estimates(estimates: List, fmt: str, questions: Optional[Sequence] = None) -> str:
+    """`questions`: what each estimate answers, for its runtime release and why (JSON
+    `runtime_version` after `runtime`; text one line); none for a runtime modelled at one release."""
+    qs = list(questions or [None] * len(estimates))
     if fmt == "json":
-        docs = [e.to_dict() for e in estimates]
+        docs = [with_version(e.to_dict(), q.version_dict() if q else None) for e, q in zip(estimates, qs)]
         return json.dumps(docs[0] if len(docs) == 1 else docs, indent=1)
-    return "\n".join(_estimate_text(e) for e in estimates)
+    return "\n".join(_estimate_text(e, q.version_text() if q else None) for e, q in zip(estimates, qs))
 
 
-def _estimate_text(e) -> str:
+def with_version(doc: dict, version: Optional[dict]) -> dict:
+    """`doc` with "runtime_version" right after "runtime" (JSON readers see them together)."""
+    if version is None:
+        return doc
+    out = {}
+    for key, value in doc.items():
+        out[key] = value
+        if key == "runtime":
+            out["runtime_version"] = version
+    return out
+
+
+def _estimate_text(e, version: Optional[str] = None) -> str:
     d = e.per_device
     lines = [
         f"{e.model} · {e.precision} weights, {e.kv_precision} KV · context {count(e.context)}"
@@ -29,6 +44,8 @@ def _estimate_text(e) -> str:
         f"  host RAM          {gib(e.host_ram_bytes)}",
         f"  disk              {gib(e.disk_bytes)}",
     ]
+    if version is not None:
+        lines.insert(1, f"  runtime release   {version}")
     for key, value in (e.notes or {}).items():
         if key == "command_understood" and isinstance(value, dict):
             lines += _launch_lines(value)

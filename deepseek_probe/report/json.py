@@ -7,7 +7,13 @@ from typing import Any, Sequence
 
 
 def render_check(result: Any) -> str:
-    return json.dumps(result.to_dict(), indent=1, default=_default)
+    from deepseek_probe.report.estimate import with_version
+
+    doc = result.to_dict()
+    # Each profile's runtime release and why (issue 23), next to its runtime.
+    doc["profiles"] = [with_version(d, p.question.version_dict())
+                       for d, p in zip(doc["profiles"], result.profiles)]
+    return json.dumps(doc, indent=1, default=_default)
 
 
 def render_plans(plans: Sequence[Any]) -> str:

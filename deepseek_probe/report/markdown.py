@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any, List, Optional, Sequence
 
 from deepseek_probe.report.text import fmt_value
-from deepseek_probe.report.bars import command_line, memory_bars, speed_line, training_title
+from deepseek_probe.report.bars import (command_line, installed_summary, memory_bars, speed_line, training_title,
+                                        version_line)
 from deepseek_probe.units import count, gib
 
 
@@ -66,6 +67,9 @@ def _machine(snap: Any) -> List[str]:
                          f"libcudart {_opt(cu.libcudart_path)}"),
         ("CUDA_VISIBLE_DEVICES", "unset" if cu.cuda_visible_devices is None else cu.cuda_visible_devices),
     ]
+    installed = installed_summary(snap)
+    if installed:
+        rows.append(("runtimes installed", installed))
     return _table(("item", "value"), rows)
 
 
@@ -115,6 +119,9 @@ def render_check(result: Any) -> str:
     for p in result.profiles:
         out += ["", f"## {_title(p)}: {p.verdict.upper()}", ""]
         out += [speed_line(p) + ".", ""]
+        version = version_line(p)
+        if version:
+            out += [f"Runtime: {version.removeprefix('runtime  ')}.", ""]
         cmd = command_line(p)
         if cmd:
             out += ["```sh", cmd.removeprefix("$ "), "```", ""] if cmd.startswith("$") else [cmd, ""]

@@ -40,6 +40,10 @@ def render_snapshot(snap) -> str:
                    f" {gib(g.memory_total_bytes)} · CC {cc} · PCIe gen {_val(g, 'pcie_gen_current')}"
                    f"/{_val(g, 'pcie_gen_max')} x{_val(g, 'pcie_width_current')}"
                    f" · NVLink {_val(g, 'nvlink_active_links')} · {_val(g, 'temperature_c')} °C")
+    if snap.installed is not None:
+        from deepseek_probe.report.bars import installed_summary
+
+        out.append(f"runtimes {installed_summary(snap)}")
     for link in snap.links:
         out.append(f"link     gpu {link.gpu_a} <-> gpu {link.gpu_b}: "
                    f"{'NVLink' if link.nvlink_p2p else 'PCIe'} ({link.common_ancestor or '?'})")

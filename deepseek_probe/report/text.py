@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any, List, Sequence
 
-from deepseek_probe.report.bars import command_line, memory_bars, speed_line, training_title
+from deepseek_probe.report.bars import (command_line, installed_summary, memory_bars, speed_line, training_title,
+                                        version_line)
 from deepseek_probe.units import count, gib
 
 _COLORS = {"pass": "32", "warn": "33", "fail": "31", "unknown": "35"}  # ANSI SGR green/yellow/red/magenta
@@ -71,6 +72,9 @@ def machine_summary(snap: Any) -> List[str]:
     if s.container:
         host.append(f"in {s.container}")
     lines.append("host    " + " · ".join(host))
+    installed = installed_summary(snap)
+    if installed:
+        lines.append(f"runtimes {installed}")
     return lines
 
 
@@ -104,7 +108,7 @@ def render_check(result: Any, color: bool = False) -> str:
         out.append("")
         out.append(_bold(_profile_title(p), color) + " → " + _paint(p.verdict.upper(), p.verdict, color))
         out.append("  " + speed_line(p))
-        out += ["  " + line for line in [command_line(p)] if line]
+        out += ["  " + line for line in [version_line(p), command_line(p)] if line]
         out += ["  " + line for line in memory_bars(p)]
         out += _finding_lines([f for f in p.findings if _key(f) not in {_key(s) for s in shared}], color)
     out.append("")

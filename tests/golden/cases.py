@@ -44,12 +44,27 @@ def cases() -> List[Tuple[str, List[str]]]:
     return out
 
 
+@contextlib.contextmanager
+def _nothing_installed():
+    """`estimate` models the runtime release installed on this machine (issue 23): the goldens pin
+    the answer where none is, whatever the box that runs them has installed."""
+    from deepseek_probe.probes import installed
+    from deepseek_probe.snapshot import InstalledInfo
+
+    real = installed.probe_installed
+    installed.probe_installed = lambda *a, **k: InstalledInfo()
+    try:
+        yield
+    finally:
+        installed.probe_installed = real
+
+
 def run(argv: List[str]) -> Tuple[int, str]:
     """cli.main in-process; paths under the repository are written relative to it."""
     from deepseek_probe import cli
 
     buf = io.StringIO()
-    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(io.StringIO()):
+    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(io.StringIO()), _nothing_installed():
         try:
             cli.main(list(argv))
             code = 0
