@@ -154,3 +154,18 @@ def test_no_logged_number_is_an_input_and_each_log_runs_with_its_release():
         if log["gpu"].get("memory_total_gib") is None:
             scrambled["logged"].pop("total_gpu_memory_gib", None)
         assert replay_mod.product(scrambled) == replay_mod.product(log), name
+
+
+V0_SWAP_BYTES = 4 * GiB  # config.py CacheConfig swap_space default 4 (GiB per GPU), the V0 engine's CPU blocks
+
+
+@pytest.mark.parametrize("name,log", [(n, lg) for n, lg in LOGS if lg["logged"].get("cpu_blocks")], ids=lambda v: v
+                         if isinstance(v, str) else "")
+def test_v0_cpu_blocks_give_our_block_bytes(name, log):
+    # V0 prints "# CPU blocks: int(swap_space / block bytes)" (worker.py determine_num_available_blocks):
+    # an independent reading of the bytes per block (MLA alignment, block size, heads per rank)
+    assert "--swap-space" not in log["command"]
+    spec, s, opts = replay_mod.inputs(log)
+    m = vllm_memory(spec, s, opts, replay_mod.gpu_total_bytes(log))
+    assert m.block_size == log["logged"].get("block_size", m.block_size), name
+    assert int(V0_SWAP_BYTES // (m.kv_bytes_per_token * m.block_size)) == log["logged"]["cpu_blocks"], name

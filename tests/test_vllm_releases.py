@@ -31,7 +31,9 @@ def test_deepseek_cache_is_decompressed_before_mla_landed_in_0_7_1():
     new = _notes(LITE, "vllm serve m --max-model-len 8192", "0.7.1")
     # 16 KV heads x (K 192 + V padded to 192) x 2 B x 27 layers, in 16-token blocks
     assert old["kv_bytes_per_token"] == 16 * 2 * 192 * 2 * 27 and old["block_size"] == 16
-    assert new["kv_bytes_per_token"] == 27 * 576 * 2 and new["block_size"] == 64
+    # Triton MLA's 16-token blocks until FlashMLA (after 0.7.3; vllm#12676's 0.7.2.dev log: 16)
+    assert new["kv_bytes_per_token"] == 27 * 576 * 2 and new["block_size"] == 16
+    assert _notes(LITE, "vllm serve m --max-model-len 8192", "0.8.0")["block_size"] == 64
     assert old["kv_tokens"] < new["kv_tokens"] / 10
 
 
@@ -110,3 +112,20 @@ def test_older_releases_use_the_pytorch_sampler_unless_flashinfer_is_said_instal
     native = vllm_memory(LLAMA, s, o, H100)
     fi = dataclasses.replace(o, flashinfer_sampler_env=True)
     assert vllm_memory(LLAMA, s, fi, H100).sampler_peak_bytes < native.sampler_peak_bytes
+
+
+def test_v0_mla_entries_are_256_byte_aligned_in_0_7_2_to_0_7_x_only():
+    # vllm#12676 (first in 0.7.2): 576 bf16 -> 640 elements (1280 B); fp8 576 -> 768 B; removed by vllm#14842
+    argv = "vllm serve m --max-model-len 8192"
+    assert _notes(LITE, argv, "0.7.3")["kv_bytes_per_token"] == 27 * 1280
+    assert _notes(LITE, argv + " --kv-cache-dtype fp8", "0.7.3")["kv_bytes_per_token"] == 27 * 768
+    assert _notes(LITE, argv, "0.7.3", {"VLLM_CUDA_MEM_ALIGN_KV_CACHE": "0"})["kv_bytes_per_token"] == 27 * 1152
+    assert _notes(LITE, argv, "0.7.1")["kv_bytes_per_token"] == 27 * 1152  # before the PR
+    assert _notes(LITE, argv, "0.7.3", {"VLLM_USE_V1": "1"})["kv_bytes_per_token"] == 27 * 1152  # V0 only
+    assert _notes(LITE, argv, "0.8.0", {"VLLM_USE_V1": "0"})["kv_bytes_per_token"] == 27 * 1152
+    aligned = _notes(LITE, argv, "0.7.3")
+    assert any("padded to 256 bytes" in n for n in aligned["notes"])
+    # the emitter says what the command said
+    cmd = parse_launch(argv.split(), {"VLLM_CUDA_MEM_ALIGN_KV_CACHE": "0"})
+    s = settings_from_command(Settings(runtime="vllm", runtime_version="0.7.3"), cmd, LITE, [H100])
+    assert "VLLM_CUDA_MEM_ALIGN_KV_CACHE=0" in launch_command(LITE, s)

@@ -154,6 +154,7 @@ class VllmOptions:
     mla_disable: bool = False
     flashinfer_sampler_env: Optional[bool] = None
     enable_chunked_prefill: Optional[bool] = None
+    mla_cache_align: Optional[bool] = None  # VLLM_(MLA_)CUDA_MEM_ALIGN_KV_CACHE as set (None = unset)
     # --enable-lora / --max-loras / --max-lora-rank (config/lora.py LoRAConfig defaults 1 and 16)
     enable_lora: bool = False
     max_loras: int = 1
@@ -373,10 +374,13 @@ def vllm_memory(spec: ModelSpec, settings: Settings, opts: Optional[VllmOptions]
     seqs = min(o.max_num_seqs or seqs_d, tokens)
     precision = weight_precision(settings, o)
     kv_dtype = kv_dtype_name(settings, o)
-    bs = BLOCK_SIZE if rl.decompressed_mla and not o.block_size else block_size_for(spec, o, settings.gpu_compute_capability)
-    fixed = None  # per-token bytes when the cache is not kvcache.py's (decompressed DeepSeek)
+    bs = o.block_size or (BLOCK_SIZE if rl.decompressed_mla or (spec.is_mla and rl.mla_block_16)
+                          else block_size_for(spec, o, settings.gpu_compute_capability))
+    fixed = None  # per-token bytes when the cache is not kvcache.py's (decompressed or aligned DeepSeek)
     if rl.decompressed_mla:
         fixed = vllm_releases.decompressed_kv_bytes_per_token(spec, 1 if kv_dtype == "fp8" else 2, tp, pp)
+    elif rl.mla_aligned:
+        fixed = vllm_releases.aligned_mla_bytes_per_token(spec, 1 if kv_dtype == "fp8" else 2, pp)
     per_token = fixed or kv_bytes_per_token(spec, kv_dtype, tp, pp, max_len)
     weights, post = device_weight_bytes(spec, precision, tp, tp, pp)
     if rl.decompressed_mla:  # no MLA backend: no W_UK / W_UV copies

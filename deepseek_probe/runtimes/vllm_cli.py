@@ -242,6 +242,11 @@ def parse_command(argv: Sequence[str], env: Optional[Mapping[str, str]] = None) 
     if env.get("VLLM_MLA_DISABLE", "").strip() == "1":
         flags["mla_disable"] = True
         notes.append("VLLM_MLA_DISABLE=1: DeepSeek's cache decompressed to K and V per head")
+    # 0.7.2 reads VLLM_CUDA_MEM_ALIGN_KV_CACHE, the builds after 0.7.3 VLLM_MLA_CUDA_MEM_ALIGN_KV_CACHE
+    # (envs.py; vllm#12676, vllm#14842): the V0 MLA cache's 256-byte entries (vllm_releases.py)
+    align = env.get("VLLM_MLA_CUDA_MEM_ALIGN_KV_CACHE", env.get("VLLM_CUDA_MEM_ALIGN_KV_CACHE", "")).strip()
+    if align in ("0", "1"):
+        flags["mla_cache_align"] = align == "1"
     if env.get("VLLM_ALLOW_LONG_MAX_MODEL_LEN", "").strip().lower() in ("1", "true"):
         flags["allow_long_max_model_len"] = True
         notes.append("VLLM_ALLOW_LONG_MAX_MODEL_LEN=1: --max-model-len may pass the model's maximum")
@@ -283,6 +288,8 @@ def launch_command(spec: "ModelSpec", settings: "Settings", model_ref: Optional[
         env.append(f"VLLM_USE_V1={int(o.use_v1)}")
     if o.mla_disable:
         env.append("VLLM_MLA_DISABLE=1")
+    if o.mla_cache_align is not None:
+        env.append(f"VLLM_CUDA_MEM_ALIGN_KV_CACHE={int(o.mla_cache_align)}")
     argv = env + ["vllm", "serve", hf_repo(spec, model_ref, "vllm")]
     argv += ["--max-model-len", "auto" if o.max_model_len_auto else str(o.max_model_len or settings.context)]
     for flag, key in (("-tp", "tp"), ("-pp", "pp"), ("-dp", "dp"), ("--max-num-seqs", "max_num_seqs"),

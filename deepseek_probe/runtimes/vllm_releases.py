@@ -18,6 +18,14 @@ function, pull request, or a public log line that shows it). Pure; no vLLM impor
   / TP heads per layer (config.py get_head_size's deepseek_v2 case), 16-token blocks, and no
   W_UK / W_UV copies. VLLM_MLA_DISABLE=1 (envs.py, with MLA in 0.7.1) asks for that path on later
   releases; `--mla-cache decompressed` means the same.
+- DeepSeek V2/V3 MLA cache entries in V0 0.7.2-0.7.x: 256-byte aligned (vllm#12676, first in 0.7.2:
+  worker/cache_engine.py _align_cache, envs.py VLLM_CUDA_MEM_ALIGN_KV_CACHE default "1"): a 576-wide
+  bf16 entry takes 640 elements (1280 B instead of 1152, "~11% (wasted)"), fp8 768 B. The builds
+  after 0.7.3 name it VLLM_MLA_CUDA_MEM_ALIGN_KV_CACHE; vllm#14842 removed it (2025-03-15, before
+  0.8.0). Its logs show both: 4 GiB of swap / (64 x 61 x 1280 B) = 859 CPU blocks aligned, 954 not.
+- MLA block size: 16 (Triton MLA) until FlashMLA (vllm#13747, merged after 0.7.3) became the
+  default on NVIDIA with 64-token blocks (vllm#14842: "With FlashMLA now being the default on
+  Nvidia GPU"; its 0.7.4.dev V0 logs print 64-token blocks, vllm#12676's 0.7.2.dev log 16).
 - Sampler in the profile run: V0 samples on the driver rank; V1 0.7.x does not (0.7.3
   gpu_model_runner.py has no _dummy_sampler_run; 0.8.0 has). FlashInfer's top-k/top-p replaces the
   PyTorch sort only where FlashInfer is installed: an optional extra (`vllm[flashinfer]`, wheel
@@ -60,6 +68,7 @@ class LaunchFlags(Protocol):
     mla_disable: bool
     enable_chunked_prefill: Optional[bool]
     enable_lora: bool
+    mla_cache_align: Optional[bool]
     flashinfer_sampler: bool
     flashinfer_sampler_env: Optional[bool]
 
@@ -73,6 +82,10 @@ V0_REMOVED: Release = (0, 11, 0)
 LONG_CONTEXT_CHUNKED: Release = (0, 5, 4)
 CHUNKED_BUDGET_2048: Release = (0, 6, 5)
 MLA_CACHE: Release = (0, 7, 1)
+MLA_ALIGNED: Release = (0, 7, 2)  # V0 MLA entries 256-byte aligned (vllm#12676) ...
+MLA_ALIGN_REMOVED: Release = (0, 8, 0)  # ... until vllm#14842
+FLASHMLA_BLOCKS: Release = (0, 7, 4)  # the builds after 0.7.3 (0.8.0 dev): FlashMLA's 64-token blocks
+ALIGN_BYTES = 256  # vllm/utils.py align_to_256bytes
 MLA_CHUNKED_ON_GPU: Release = (0, 8, 0)
 V1_SAMPLER_IN_PROFILE: Release = (0, 8, 0)
 V1_SIMPLE_FORMULA_END: Release = (0, 9, 1)  # 0.7.0 <= release < 0.9.1
@@ -98,6 +111,8 @@ class Rules:
     decompressed_mla: bool  # DeepSeek V2/V3: full K/V per head, no latent cache
     kv_tokens_from_blocks: bool  # the printed token count is blocks x block_size
     context_in_non_torch: bool  # the CUDA context is charged to the budget
+    mla_aligned: bool = False  # MLA cache entries padded to 256 bytes
+    mla_block_16: bool = False  # MLA models get 16-token blocks (before FlashMLA)
     notes: Tuple[str, ...] = ()
 
     @property
@@ -146,9 +161,15 @@ def rules(spec: "ModelSpec", version: Optional[str], opts: LaunchFlags, mla_cach
         chunked = True
     if spec.is_mla and not decompressed and MLA_CACHE <= r < MLA_CHUNKED_ON_GPU and opts.enable_chunked_prefill:
         chunked = False  # forced off whatever was asked
+    aligned = (v0 and spec.is_mla and not decompressed and spec.family in ("deepseek_v2", "deepseek_v3")
+               and MLA_ALIGNED <= r < MLA_ALIGN_REMOVED and opts.mla_cache_align is not False)
+    if aligned:
+        notes.append(f"vLLM {versions.label(r)} V0: MLA cache entries padded to 256 bytes "
+                     "(VLLM_CUDA_MEM_ALIGN_KV_CACHE=1, the default until 0.8.0)")
     return Rules(release=r, v0_engine=v0, chunked_prefill=chunked, decompressed_mla=decompressed,
                  kv_tokens_from_blocks=r < TOKENS_FROM_CONCURRENCY,
-                 context_in_non_torch=not v0 and V1_OPT_IN <= r < V1_SIMPLE_FORMULA_END, notes=tuple(notes))
+                 context_in_non_torch=not v0 and V1_OPT_IN <= r < V1_SIMPLE_FORMULA_END,
+                 mla_aligned=aligned, mla_block_16=r < FLASHMLA_BLOCKS, notes=tuple(notes))
 
 
 def era_options(rl: Rules, opts: Opts) -> Opts:
@@ -179,6 +200,13 @@ def decompressed_kv_bytes_per_token(spec: "ModelSpec", kv_bytes: float, tp: int,
     this rank (num_key_value_heads / TP, at least 1), every layer of the stage."""
     heads = max(1, spec.kv_heads // tp)
     return 2 * heads * (spec.qk_nope_head_dim + spec.qk_rope_head_dim) * kv_bytes * math.ceil(spec.layers / pp)
+
+
+def aligned_mla_bytes_per_token(spec: "ModelSpec", kv_bytes: int, pp: int) -> float:
+    """V0 0.7.2-0.7.x cache_engine.py: the kv_lora_rank + rope latent of one token, rounded up to
+    256 bytes (align_to_256bytes), every layer of the stage; not split by TP."""
+    entry = (spec.kv_lora_rank + spec.qk_rope_head_dim) * kv_bytes
+    return math.ceil(entry / ALIGN_BYTES) * ALIGN_BYTES * math.ceil(spec.layers / pp)
 
 
 def lora_weight_bytes(spec: "ModelSpec", max_loras: int, rank: int, tp: int, act_bytes: int) -> int:
