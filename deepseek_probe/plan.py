@@ -87,18 +87,45 @@ def on_node(question: Question, node: Snapshot) -> Optional["Assessment"]:
     return a if a.fit == "gpu" else None
 
 
-def plan_row(question: Question, g: gpu_catalog.GpuModel) -> PlanRow:
-    """One catalog GPU: the question assessed on a node of MAX_GPUS_PER_NODE of them."""
+def plan_row(question: Question, g: gpu_catalog.GpuModel, weights_bytes: int = 0) -> PlanRow:
+    """One catalog GPU: the question assessed on a node of MAX_GPUS_PER_NODE of them.
+    `weights_bytes`: the whole model's weights; a node whose GPUs together hold less is answered
+    "does not fit" without assessing it (a sound bound: a GPU holds at least its share of them)."""
     from deepseek_probe import machines
     from deepseek_probe.checks.placement import budget_bytes
 
     node = machines.catalog_node(g, MAX_GPUS_PER_NODE)
     usable = budget_bytes(node.gpus[0], question.settings) or 0
-    a = on_node(question, node)
+    a = on_node(question, node) if weights_bytes <= MAX_GPUS_PER_NODE * g.memory_bytes else None
     if a is None:
         return PlanRow(g, None, None, usable, None, _cc_note(g, question.settings))
     return PlanRow(g, len(a.gpus_used), a.per_gpu_bytes, usable, a.decode_tokens_per_s,
                    _cc_note(g, question.settings))
+
+
+def _weights_bytes(question: Question) -> int:
+    """The whole model's weights under the question's settings (per device x devices; raises
+    InputError on bad settings)."""
+    from deepseek_probe import estimate as est_mod
+
+    est = est_mod.estimate(question.spec, question.settings)
+    return est.per_device.weights_bytes * est.tensor_parallel
+
+
+def fewest_gpus(question: Question,
+                catalog: Optional[Sequence[gpu_catalog.GpuModel]] = None) -> Optional[PlanRow]:
+    """The row hardware_plan(question) would give for the fewest GPUs (the smallest GPU among
+    ties; None: none holds it on one node). GPUs are assessed smallest first, stopping at the
+    first that needs only one: no later row can beat (1, its memory)."""
+    weights = _weights_bytes(question)
+    best: Optional[PlanRow] = None
+    for g in sorted(catalog or gpu_catalog.CATALOG, key=lambda g: g.memory_bytes):  # stable: catalog order in ties
+        r = plan_row(question, g, weights)
+        if r.count and (best is None or (r.count, g.memory_bytes) < (best.count or 0, best.gpu.memory_bytes)):
+            best = r
+        if best is not None and best.count == 1:
+            break
+    return best
 
 
 def hardware_plan(question: Question,
@@ -107,5 +134,6 @@ def hardware_plan(question: Question,
     from deepseek_probe import estimate as est_mod
 
     est = est_mod.estimate(question.spec, question.settings)  # raises InputError on bad settings
-    rows = [plan_row(question, g) for g in (catalog or gpu_catalog.CATALOG)]
+    weights = _weights_bytes(question)
+    rows = [plan_row(question, g, weights) for g in (catalog or gpu_catalog.CATALOG)]
     return PlanResult(question.spec.id, question.settings, est, rows)

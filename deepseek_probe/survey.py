@@ -225,13 +225,12 @@ def _to_run(snap: Snapshot, spec: ModelSpec, tried: List[Assessment],
         if len(out) >= 2:
             break
     if not out:
-        from deepseek_probe.plan import hardware_plan
+        from deepseek_probe.plan import fewest_gpus
 
         served = next((n for n, rt in runtimes.RUNTIMES.items() if rt.all_reduce_per_layer), "transformers")
         q = question_for(spec, served, Flags(context=min(SURVEY_CONTEXT, spec.max_context)))
-        feasible = [r for r in hardware_plan(q).rows if r.count]
-        if feasible:
-            r = min(feasible, key=lambda r: (r.count, r.gpu.memory_bytes))
+        r = fewest_gpus(q)
+        if r is not None and r.count:
             out.append(f"{served} {spec.native_precision}: {r.count}x {r.gpu.name}")
             argv, _ = command_for(q, r.count)
             commands += [argv] if argv else []

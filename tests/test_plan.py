@@ -14,7 +14,7 @@ from deepseek_probe import runtimes
 from deepseek_probe import fixes as fixes_mod
 from deepseek_probe import gpus, machines, plan, profiles, rules, speed
 from deepseek_probe.estimate import estimate
-from deepseek_probe.question import Question
+from deepseek_probe.question import Flags, Question, question_for
 from deepseek_probe.runtimes import RUNTIMES, llamacpp
 from deepseek_probe.snapshot import Snapshot
 
@@ -229,3 +229,18 @@ def test_splitting_by_layers_does_not_make_decode_faster_but_vllm_tensor_paralle
         one_v = tokens_per_s(spec, estimate(spec, v), bw)["mid"]
         two_v = tokens_per_s(spec, estimate(spec, replace(v, tensor_parallel=2)), bw)["mid"]
         assert two_v > one_v * 1.5
+
+
+@pytest.mark.parametrize("model", [s.id for s in profiles.all_models()])
+def test_fewest_gpus_is_the_row_the_whole_plan_picks(model):
+    # survey._to_run asks plan.fewest_gpus, which stops early and skips nodes that cannot hold the
+    # weights; it must pick what min((count, memory)) over every assessed row of the plan picks.
+    spec = profiles.get_model(model)
+    q = question_for(spec, "vllm", Flags(context=min(4096, spec.max_context)))
+    everyone = [r for r in plan.hardware_plan(q).rows if r.count]
+    # the reference: every GPU assessed, no weights bound
+    assessed = [plan.plan_row(q, g) for g in gpus.CATALOG]
+    assert [r.count for r in plan.hardware_plan(q).rows] == [r.count for r in assessed]
+    want = min(everyone, key=lambda r: (r.count, r.gpu.memory_bytes)) if everyone else None
+    got = plan.fewest_gpus(q)
+    assert (got and (got.gpu.name, got.count)) == (want and (want.gpu.name, want.count))

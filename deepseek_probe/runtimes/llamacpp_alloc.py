@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Tuple
 
 from deepseek_probe.formats.ggml_types import GGML_TYPES_BY_NAME
 from deepseek_probe import memo
@@ -226,26 +226,16 @@ def llamacpp_memory(spec: ModelSpec, ftype: str, o: LlamaCppOptions,
     replayable = (fa and tk == tv == "F16" and n_dev == 1 and not spec.is_mla and spec.routed_experts <= 1
                   and gguf_recipe.GGUF_ARCH.get(spec.family) in ("llama", "qwen2"))
 
-    def plan(n_ctx: int, ngl: int, exact: bool = True) -> LlamaCppMemory:
+    def place(n_ctx: int, ngl: int) -> _Placement:
+        """Which layers go where and what their weights and cache take on each GPU: the cheap
+        part of a plan, enough to rule out a layer count before its graph is sized."""
         cells, per_seq = _cells(n_ctx, n_seq, unified)
         first_gpu, ranges, out_dev = _layer_ranges(n_layer, ngl, tuple(shares))
-        m = LlamaCppMemory(n_ctx=cells, n_ctx_seq=per_seq, n_seq=n_seq, gpu_layers=n_layer - first_gpu,
-                           output_on_gpu=out_dev is not None, flash_attn=fa)
         kv_cuda, kv_host = _kv_layer_bytes(spec, tk, tv, cells)
         # experts in host memory: --cpu-moe all, -ncmoe N the first N layers, and host layers'
         n_moe_host = n_layer if o.cpu_moe else max(min(o.n_cpu_moe, n_layer), first_gpu)
-        # op_offload: the GPU borrows host weights one at a time, and a host layer's K/V views
-        host_weight = sums.dense_max_prefix[first_gpu]
-        if out_dev is None:
-            host_weight = max(host_weight, sums.output_cuda)
-        g = llamacpp_graph.GraphShape(
-            n_ubatch=ub, n_kv=per_seq, n_streams=1 if unified else n_seq, flash_attn=fa,
-            host_layer_kv_bytes=kv_cuda if first_gpu else 0, host_weight_bytes=host_weight,
-            host_expert_bytes=sums.expert_max_prefix[n_moe_host],
-            kv_f16_copy_bytes=_f16_copy_bytes(spec, tk, tv, per_seq))
-        last_dev = max([d for d, (lo, hi) in enumerate(ranges) if hi > lo]
-                       + ([out_dev] if out_dev is not None else []), default=None)
         lc, ex = sums.layer_cuda_prefix, sums.expert_prefix
+        model_bytes = []
         for d, (lo, hi) in enumerate(ranges):
             model = lc[hi] - lc[lo]
             cut = min(hi, n_moe_host) if (o.cpu_moe or o.n_cpu_moe) else lo
@@ -253,22 +243,43 @@ def llamacpp_memory(spec: ModelSpec, ftype: str, o: LlamaCppOptions,
                 model -= ex[cut] - ex[lo]
             if out_dev == d:
                 model += sums.output_cuda
-            m.gpu_model_bytes.append(int(model))
-            m.gpu_kv_bytes.append((hi - lo) * kv_cuda)
+            model_bytes.append(int(model))
+        return _Placement(cells, per_seq, first_gpu, ranges, out_dev, kv_cuda, kv_host, n_moe_host,
+                          tuple(model_bytes), tuple((hi - lo) * kv_cuda for lo, hi in ranges))
+
+    def plan(n_ctx: int, ngl: int, exact: bool = True) -> LlamaCppMemory:
+        p = place(n_ctx, ngl)
+        first_gpu, out_dev, kv_cuda = p.first_gpu, p.out_dev, p.kv_cuda
+        m = LlamaCppMemory(n_ctx=p.cells, n_ctx_seq=p.per_seq, n_seq=n_seq, gpu_layers=n_layer - first_gpu,
+                           output_on_gpu=out_dev is not None, flash_attn=fa)
+        # op_offload: the GPU borrows host weights one at a time, and a host layer's K/V views
+        host_weight = sums.dense_max_prefix[first_gpu]
+        if out_dev is None:
+            host_weight = max(host_weight, sums.output_cuda)
+        g = llamacpp_graph.GraphShape(
+            n_ubatch=ub, n_kv=p.per_seq, n_streams=1 if unified else n_seq, flash_attn=fa,
+            host_layer_kv_bytes=kv_cuda if first_gpu else 0, host_weight_bytes=host_weight,
+            host_expert_bytes=sums.expert_max_prefix[p.n_moe_host],
+            kv_f16_copy_bytes=_f16_copy_bytes(spec, tk, tv, p.per_seq))
+        last_dev = max([d for d, (lo, hi) in enumerate(p.ranges) if hi > lo]
+                       + ([out_dev] if out_dev is not None else []), default=None)
+        for d in range(len(p.ranges)):
+            m.gpu_model_bytes.append(p.model_bytes[d])
+            m.gpu_kv_bytes.append(p.kv_bytes[d])
             # the graph runs on the device of the last layer; others hold only their layers'
             # activations, not modelled (no multi-GPU run is committed)
             compute = 0
             if d == last_dev:
                 compute = llamacpp_graph.gpu_compute_bytes(spec, g)
                 if exact and replayable and (first_gpu or out_dev is None) and ub >= llamacpp_graph.OP_OFFLOAD_MIN_BATCH:
-                    compute = _replayed_compute(spec, ftype, ub, n_seq, per_seq, 1 if unified else n_seq,
+                    compute = _replayed_compute(spec, ftype, ub, n_seq, p.per_seq, 1 if unified else n_seq,
                                                 first_gpu, out_dev is None)
             m.gpu_compute_bytes.append(compute)
             m.gpu_overhead_bytes.append(llamacpp_graph.cuda_overhead_bytes(
                 [m.gpu_model_bytes[-1], m.gpu_kv_bytes[-1], m.gpu_compute_bytes[-1]], cublas))
         m.host_model_bytes = int(sums.embd + sums.layer_host_prefix[first_gpu]
                                  + (0 if out_dev is not None else sums.output_host))
-        m.host_kv_bytes = first_gpu * kv_host
+        m.host_kv_bytes = first_gpu * p.kv_host
         m.host_compute_bytes = llamacpp_graph.host_compute_bytes(spec, g, first_gpu > 0)
         if (first_gpu or g.host_expert_bytes) and not (exact and replayable):
             m.notes.append(llamacpp_graph.PARTIAL_OFFLOAD_NOTE)
@@ -303,8 +314,12 @@ def llamacpp_memory(spec: ModelSpec, ftype: str, o: LlamaCppOptions,
         m.notes.append(f"--fit: context {spec.max_context} -> {o.fit_ctx} (the --fit-ctx floor)")
     if o.n_gpu_layers < 0:  # --fit moves whole layers to the CPU until the rest fits
         for k in range(ngl_all, -1, -1):
-            # search on the closed forms, then confirm with the replayed allocator (its holes
-            # may cost one layer more)
+            # weights and cache alone rule most counts out (the graph only adds); then the
+            # closed forms; then confirm with the replayed allocator (its holes may cost one
+            # layer more)
+            pl = place(n_ctx, k)
+            if k > 0 and any(mb + kb + margin > f for mb, kb, f in zip(pl.model_bytes, pl.kv_bytes, gpu_free_bytes)):
+                continue
             if not fits(plan(n_ctx, k, exact=False)) and k > 0:
                 continue
             m2 = plan(n_ctx, k)
@@ -331,6 +346,22 @@ def _replayed_compute(spec: ModelSpec, ftype: str, n_tokens: int, n_outputs: int
         return llamacpp_replay.replay(g).cuda_compute_bytes
     key = (spec, ftype, n_tokens, n_outputs, n_kv, n_streams, host_layers, output_on_host)
     return memo.memo("llamacpp.replay", key, compute)
+
+
+class _Placement(NamedTuple):
+    """Where llamacpp_memory's plan puts the layers for one (context, -ngl): the part of it that
+    needs no graph. model_bytes / kv_bytes: per GPU, in the order of ranges."""
+
+    cells: int
+    per_seq: int
+    first_gpu: int
+    ranges: Tuple[Tuple[int, int], ...]
+    out_dev: Optional[int]
+    kv_cuda: int
+    kv_host: int
+    n_moe_host: int
+    model_bytes: Tuple[int, ...]
+    kv_bytes: Tuple[int, ...]
 
 
 @dataclass(frozen=True)
