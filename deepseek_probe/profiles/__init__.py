@@ -7,7 +7,6 @@ treatment as the built-in catalog.
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 from dataclasses import dataclass, replace
@@ -363,6 +362,8 @@ def get_model(name: str) -> ModelSpec:
     key = _normalise(str(name))
     if key in index:
         return index[key]
+    import difflib  # lazy: only an unknown name needs it
+
     close = difflib.get_close_matches(key, list(index), n=4, cutoff=0.6)
     hint = f"; did you mean {', '.join(close)}?" if close else "; run `deepseek-probe models` for the list"
     raise UnknownModelError(f"unknown model {name!r}{hint}")

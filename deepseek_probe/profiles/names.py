@@ -19,7 +19,6 @@ suggests the three nearest known names.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from dataclasses import dataclass, field
@@ -353,5 +352,7 @@ def nearest(name: str, n: int = 3) -> List[str]:
     cands = known_names()
     low = {c.lower(): c for c in cands}
     key = name.strip().lower()
+    import difflib  # lazy: only an unknown name needs it
+
     picks = difflib.get_close_matches(key, list(low), n=n, cutoff=0.0)
     return [low[p] for p in picks]
