@@ -47,13 +47,10 @@ def _estimate_json(capsys, model, ftype, args):
 LOGGED_TERMS = {("CUDA0", "model"): "gpu_model", ("CUDA0", "KV"): "gpu_kv",
                 ("CUDA0", "compute"): "gpu_compute", ("CUDA_Host", "compute"): "host_compute"}
 
-# Named misses, kept visible (strict: they fail the day they pass). The dense partial-offload
-# runs are replayed (runtimes/llamacpp_replay.py); deepseek2's graph (MLA, MoE) is not, so its
-# op_offload copies and f16 K copy still land among ggml-alloc's holes unseen.
-TERM_MISSES = {
-    ("v2-c16k-ngl10", "gpu_compute"): "deepseek2 partial offload: the MLA/MoE graph is not replayed",
-    ("v2-c32k-kvq8", "gpu_compute"): "deepseek2 MLA with a q8_0 cache: the f16 K copy among ggml-alloc's holes, not replayed",
-}
+# Named misses, kept visible (strict: they fail the day they pass). None left: the dense
+# partial-offload runs are replayed (runtimes/llamacpp_replay.py), deepseek2's partial offload and
+# quantized cache too (runtimes/llamacpp_replay_mla.py, tests/test_llamacpp_mla.py).
+TERM_MISSES: dict = {}
 TOTAL_MISSES: dict = {}
 
 
