@@ -84,7 +84,7 @@ def test_the_shortened_mla_replay_gives_the_full_replays_buffers(model):
     spec = get_model(model)
     for cache in ("F16", "Q8_0"):
         for ngl, ncmoe in ((spec.layers + 1, 0), (spec.layers + 1, spec.layers // 2), (spec.layers // 3, 0),
-                           (spec.layers - 1, 0), (2, 0)):
+                           (spec.layers - 1, 0), (5, 0), (2, 0)):
             first, _, out_dev = la._layer_ranges(spec.layers, ngl, (1.0,))
             g = la.mla_graph(spec, "Q4_K_M", cache, 512, 4, 4096, 1, first, max(first, ncmoe), out_dev is None)
             full, short = rm.replay(g, full=True), rm.replay(g)

@@ -314,16 +314,29 @@ def _fuse(graph: List[Tuple[_T, int]], nodes: List[_T],
 
 
 def shortened(g: MlaGraph) -> MlaGraph:
-    """`g` with every third and later repetition of a run of identical layers (the same side of
-    the split, the same weight sizes, dense or MoE; runs of 1 to 3) left out: the allocator comes
-    back to the same state between them (tests check the buffers against the full replay)."""
-    kinds = [(il < g.host_layers, il < g.host_expert_layers, il < g.dense_lead, g.layer_weight_bytes[il])
+    """`g` with repetitions of a run of identical layers (the same side of the split, dense or
+    MoE, the same sizes of the weights the GPU borrows: a GPU-resident weight is never allocated;
+    runs of 1 to 3) left out: every third and later one on the GPU, every second and later one
+    in host memory (each borrowed weight's copy is freed with its split, so one pass settles the
+    allocator): the allocator comes back to the same state between them (tests check the
+    buffers against the full replay)."""
+    def borrowed(il: int) -> Tuple[int, ...]:
+        if il < g.host_layers:
+            return g.layer_weight_bytes[il]
+        if il < g.host_expert_layers:
+            return tuple(b for n, b in zip(MLA_WEIGHT_NAMES, g.layer_weight_bytes[il]) if n in _EXPERT_NAMES)
+        return ()
+    kinds = [(il < g.host_layers, il < g.host_expert_layers, il < g.dense_lead, borrowed(il))
              for il in range(g.layers - 1)]
     keep: List[int] = []
     for il in range(g.layers - 1):  # the last layer (logit rows only) is always kept
         keep.append(il)
+        # the copies that show a repetition; in host memory two, both entered from the same kind
+        n = 2 if il < g.host_layers else 3
         for p in (1, 2, 3):
-            if len(keep) >= 3 * p and all(kinds[keep[-k]] == kinds[keep[-k - p]] == kinds[keep[-k - 2 * p]]
+            if n == 2 and (len(keep) <= 2 * p or kinds[keep[-2 * p - 1]] != kinds[keep[-1]]):
+                continue
+            if len(keep) >= n * p and all(len({kinds[keep[-k - j * p]] for j in range(n)}) == 1
                                           for k in range(1, p + 1)):
                 del keep[-p:]
                 break
