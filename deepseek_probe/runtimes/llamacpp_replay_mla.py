@@ -120,7 +120,6 @@ def _build(g: MlaGraph) -> Tuple[List[_T], List[_T], List[Tuple[List[_T], List[_
 
     E, H, T, R = g.hidden, g.heads, g.n_tokens, g.n_outputs
     dk, L = g.nope + g.rope, g.kv_lora
-    sigmoid, norm_w, w_scale, n_groups, n_group_used = g.gating
     tok_embd = _T("token_embd", "NONE", 0, flags=WEIGHT, buf=CPU)  # llama-model.cpp: host memory
     tokens = _T("inp_tokens", "NONE", T * 4, flags=INPUT)
     inpL = new("embd", "GET_ROWS", (E, T), tok_embd, tokens, rows=0)  # get_rows: never offloaded
