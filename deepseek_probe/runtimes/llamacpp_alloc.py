@@ -24,19 +24,23 @@ Pure. Sources in the llama.cpp tree (github.com/ggml-org/llama.cpp, commit 0c1e5
 
 - compute buffers and what NVML shows beyond the buffers: runtimes/llamacpp_graph.py (closed
   forms); with layers in host memory on a dense model, runtimes/llamacpp_replay.py replays the
-  graph split and ggml-alloc's best fit, memoised per (model, quant, graph shape).
+  graph split and ggml-alloc's best fit, memoised per (model, quant, graph shape); for deepseek2
+  with host layers or experts, or a quantized cache, runtimes/llamacpp_replay_mla.py does.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Callable, Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Tuple
 
 from deepseek_probe.formats.ggml_types import GGML_TYPES_BY_NAME
 from deepseek_probe import memo
 from deepseek_probe.profiles import ModelSpec
 from deepseek_probe.runtimes import gguf_recipe, llamacpp_graph
+
+if TYPE_CHECKING:
+    from deepseek_probe.runtimes.llamacpp_replay_mla import MlaGraph
 
 MiB = 1 << 20
 CTX_PAD = 256  # llama-context.cpp GGML_PAD(n_ctx, 256)
@@ -225,6 +229,14 @@ def llamacpp_memory(spec: ModelSpec, ftype: str, o: LlamaCppOptions,
 
     replayable = (fa and tk == tv == "F16" and n_dev == 1 and not spec.is_mla and spec.routed_experts <= 1
                   and gguf_recipe.GGUF_ARCH.get(spec.family) in ("llama", "qwen2"))
+    # deepseek2 (MLA, MoE): replayed with a quantized cache, where the closed form misses
+    # flash attention's f16 K copy among the allocator's holes (-10 % on v2-c32k-kvq8). Host
+    # layers or experts (op_offload copies) stay on the closed form (-1 % on v2-c16k-ngl10):
+    # a replay costs ~10 ms and the survey places V2 / V3 a dozen times (one per quantization);
+    # llamacpp_replay_mla replays them exactly (tests/test_llamacpp_mla.py), off this path.
+    mla_replayable = (fa and tk == tv and n_dev == 1 and spec.is_mla
+                      and gguf_recipe.GGUF_ARCH.get(spec.family) == "deepseek2")
+    k_quantized = GGML_TYPES_BY_NAME[tk].block_weights > 1
 
     def place(n_ctx: int, ngl: int) -> _Placement:
         """Which layers go where and what their weights and cache take on each GPU: the cheap
@@ -271,9 +283,13 @@ def llamacpp_memory(spec: ModelSpec, ftype: str, o: LlamaCppOptions,
             compute = 0
             if d == last_dev:
                 compute = llamacpp_graph.gpu_compute_bytes(spec, g)
-                if exact and replayable and (first_gpu or out_dev is None) and ub >= llamacpp_graph.OP_OFFLOAD_MIN_BATCH:
-                    compute = _replayed_compute(spec, ftype, ub, n_seq, p.per_seq, 1 if unified else n_seq,
-                                                first_gpu, out_dev is None)
+                if exact and ub >= llamacpp_graph.OP_OFFLOAD_MIN_BATCH:
+                    if replayable and (first_gpu or out_dev is None):
+                        compute = _replayed_compute(spec, ftype, ub, n_seq, p.per_seq, 1 if unified else n_seq,
+                                                    first_gpu, out_dev is None)
+                    elif mla_replayable and k_quantized:
+                        compute = _replayed_mla_compute(spec, ftype, tk, ub, n_seq, p.per_seq, 1 if unified else n_seq,
+                                                        first_gpu, p.n_moe_host, out_dev is None)
             m.gpu_compute_bytes.append(compute)
             m.gpu_overhead_bytes.append(llamacpp_graph.cuda_overhead_bytes(
                 [m.gpu_model_bytes[-1], m.gpu_kv_bytes[-1], m.gpu_compute_bytes[-1]], cublas))
@@ -281,7 +297,7 @@ def llamacpp_memory(spec: ModelSpec, ftype: str, o: LlamaCppOptions,
                                  + (0 if out_dev is not None else sums.output_host))
         m.host_kv_bytes = first_gpu * p.kv_host
         m.host_compute_bytes = llamacpp_graph.host_compute_bytes(spec, g, first_gpu > 0)
-        if (first_gpu or g.host_expert_bytes) and not (exact and replayable):
+        if (first_gpu or g.host_expert_bytes) and not (exact and (replayable or (mla_replayable and k_quantized))):
             m.notes.append(llamacpp_graph.PARTIAL_OFFLOAD_NOTE)
         return m
 
@@ -362,6 +378,39 @@ class _Placement(NamedTuple):
     n_moe_host: int
     model_bytes: Tuple[int, ...]
     kv_bytes: Tuple[int, ...]
+
+
+def mla_graph(spec: ModelSpec, ftype: str, cache_type: str, n_tokens: int, n_outputs: int, n_kv: int,
+              n_streams: int, host_layers: int, host_expert_layers: int, output_on_host: bool) -> "MlaGraph":
+    """The llamacpp_replay_mla.MlaGraph of this deepseek2 placement (`cache_type`: "F16", "Q8_0")."""
+    from deepseek_probe.runtimes import llamacpp_replay_mla as rm  # lazy: only these cases need it
+
+    sums = _tensor_sums(spec, ftype)
+    t = GGML_TYPES_BY_NAME[cache_type]
+    width = spec.kv_lora_rank + spec.qk_rope_head_dim
+    return rm.MlaGraph(
+        spec.hidden, spec.heads, 0 if gguf_recipe.is_lite(spec) else int(spec.q_lora_rank or 0),
+        spec.kv_lora_rank, spec.qk_rope_head_dim, spec.qk_nope_head_dim, spec.v_head_dim, spec.intermediate,
+        spec.moe_intermediate, spec.routed_experts, spec.experts_per_token, spec.shared_experts,
+        spec.first_k_dense, rm.gating(spec.family, spec.routed_experts), spec.vocab, spec.layers, n_tokens,
+        n_outputs, n_kv, n_streams, t.nbytes(width), t.nbytes(spec.kv_lora_rank), t.block_weights > 1,
+        host_layers, host_expert_layers, output_on_host,
+        tuple(tuple(w.get(k, 0) for k in rm.MLA_WEIGHT_NAMES) for w in sums.layer_weights), sums.output_weights)
+
+
+def _replayed_mla_compute(spec: ModelSpec, ftype: str, cache_type: str, n_tokens: int, n_outputs: int,
+                          n_kv: int, n_streams: int, host_layers: int, host_expert_layers: int,
+                          output_on_host: bool) -> int:
+    """The "CUDA0 compute buffer size" of a deepseek2 graph from llamacpp_replay_mla, once per
+    graph shape."""
+    def compute() -> int:
+        from deepseek_probe.runtimes import llamacpp_replay_mla as rm
+
+        return rm.replay(mla_graph(spec, ftype, cache_type, n_tokens, n_outputs, n_kv, n_streams, host_layers,
+                                   host_expert_layers, output_on_host)).cuda_compute_bytes
+    key = (spec, ftype, cache_type, n_tokens, n_outputs, n_kv, n_streams, host_layers, host_expert_layers,
+           output_on_host)
+    return memo.memo("llamacpp.replay_mla", key, compute)
 
 
 @dataclass(frozen=True)

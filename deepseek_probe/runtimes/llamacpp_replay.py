@@ -34,7 +34,8 @@ CUDA, CPU = 0, 1  # ggml_backend_sched priority: the GPU first, the CPU last
 ALIGN = (128, 32)  # ggml-cuda.cu get_alignment; ggml-impl.h TENSOR_ALIGNMENT (host buffers)
 OP_OFFLOAD_MIN_BATCH = 32  # ggml-cuda.cu GGML_OP_OFFLOAD_MIN_BATCH
 _VIEW_OPS = frozenset(("VIEW", "RESHAPE", "PERMUTE", "TRANSPOSE"))  # ggml_is_view_op
-_INPLACE = frozenset(("ADD", "MUL", "RMS_NORM", "ROPE", "SCALE", "SOFT_MAX", "UNARY"))  # ggml_op_can_inplace
+# ggml-alloc.c ggml_op_can_inplace (the ops these graphs use)
+_INPLACE = frozenset(("ADD", "MUL", "DIV", "RMS_NORM", "ROPE", "SCALE", "SOFT_MAX", "UNARY", "CLAMP", "FILL"))
 _NO_WEIGHT_PICK = frozenset(("ROPE", "FLASH_ATTN_EXT"))  # backend_id_from_cur skips these
 INPUT, OUTPUT, WEIGHT = 1, 2, 4  # ggml tensor flags; WEIGHT: in a buffer of weights
 
@@ -43,12 +44,18 @@ class _T:
     """One ggml tensor: what the scheduler and the allocator look at."""
 
     __slots__ = ("name", "op", "nbytes", "src", "view_src", "flags", "buf", "backend", "rows",
-                 "n_children", "n_views", "own", "bid", "off")
+                 "n_children", "n_views", "own", "bid", "off", "shape", "cuda_size", "split")
 
     def __init__(self, name: str, op: str, nbytes: int, src: Tuple["_T", ...] = (),
                  view_src: Optional["_T"] = None, flags: int = 0, buf: Optional[int] = None,
-                 rows: int = 0) -> None:
+                 rows: int = 0, shape: Tuple[int, ...] = ()) -> None:
         self.name, self.op, self.nbytes, self.src = name, op, nbytes, list(src)
+        # ggml_are_same_layout (in-place reuse): the element counts; () where nbytes tells
+        self.shape = shape
+        # ggml-cuda get_alloc_size where it is not ggml_nbytes (flash attention's f16 K/V,
+        # a quantized tensor's padded row); 0 = nbytes
+        self.cuda_size = 0
+        self.split = 0  # the split of ggml_backend_sched that runs it
         # ggml_new_tensor_impl: a view of a view points at the tensor that owns the memory
         self.view_src = None if view_src is None else (view_src.view_src or view_src)
         self.flags, self.buf, self.backend, self.rows = flags, buf, -1, rows
@@ -273,13 +280,14 @@ def _split(nodes: List[_T]) -> Tuple[List[Tuple[_T, int]], int]:
             flush()
             cur = t.backend
             n_splits += 1
+        t.split = n_splits
         for j, s in enumerate(t.src):
             if s.backend != cur and not _supported(s, cur):
                 key = (id(s), cur)
                 c = copies.get(key)
                 if c is None:
-                    c = copies[key] = _T(f"{s.name}#copy", "NONE", s.nbytes)
-                    c.backend = cur
+                    c = copies[key] = _T(f"{s.name}#copy", "NONE", s.nbytes)  # ggml_dup_tensor_layout
+                    c.backend, c.cuda_size = cur, s.cuda_size
                     dep = _T(f"{s.name} (view)", "NONE", 0, (s,), view_src=s)
                     inputs.append((dep, s.backend))
                     inputs.append((c, cur))
@@ -347,23 +355,27 @@ def _allocate(leafs: List[_T], graph: List[Tuple[_T, int]]) -> Tuple[int, int]:
     """ggml_gallocr_alloc_graph_impl over the graph copy: (CUDA bytes, host bytes)."""
     allocs = (_DynAlloc(ALIGN[CUDA]), _DynAlloc(ALIGN[CPU]))
 
+    def size(t: _T, bid: int) -> int:  # ggml_backend_buft_get_alloc_size
+        return t.cuda_size if bid == CUDA and t.cuda_size else t.nbytes
+
     def allocate(t: _T, bid: int) -> None:
         if t.own or t.buf is not None or t.view_src is not None:
             return  # allocated already, pre-allocated (weights, cache), or a view
         t.own = True
         if t.op in _INPLACE:
             for p in t.src:
+                # a view parent is never the allocator's own (views are not marked allocated)
                 if (p.own and not p.flags & OUTPUT and p.n_children == 1 and p.n_views == 0
-                        and p.nbytes == t.nbytes):
+                        and p.nbytes == t.nbytes and p.shape == t.shape and size(p, p.bid) == size(t, p.bid)):
                     t.bid, t.off = p.bid, p.off  # in place: the parent is not freed
                     p.own = False
                     return
-        t.bid, t.off = bid, allocs[bid].alloc(t.nbytes)
+        t.bid, t.off = bid, allocs[bid].alloc(size(t, bid))
 
     def free(t: _T) -> None:
         if t.flags & OUTPUT:
             return
-        allocs[t.bid].free(t.off, t.nbytes)
+        allocs[t.bid].free(t.off, size(t, t.bid))
         t.own = False
 
     for t in leafs:
