@@ -31,6 +31,9 @@ function, pull request, or a public log line that shows it). Pure; no vLLM impor
   PyTorch sort only where FlashInfer is installed: an optional extra (`vllm[flashinfer]`, wheel
   METADATA of 0.10.1.1 and 0.11.0) before 0.33.0's hard dependency; VLLM_USE_FLASHINFER_SAMPLER=1
   says it is installed.
+- `--cpu-offload-gb`: V1 0.8.0-0.8.2 fall back to V0 ("--cpu-offload-gb is not supported by the V1
+  Engine. Falling back to V0", arg_utils.py in the 0.8.2 log of vllm#15871); V1 offloads from 0.8.3
+  (vllm#15354, UVA). What is offloaded, and what each engine then charges: runtimes/vllm_stages.py.
 - CUDA graphs: V0 captures them after the KV pool is sized (worker.py); V1 before 0.20 also puts them
   on top of the budget (VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS default 1 from 0.20).
 - Memory outside torch: V1 0.7.0-0.9.0 (gpu_worker.py determine_available_memory, the "simple"
@@ -71,6 +74,7 @@ class LaunchFlags(Protocol):
     mla_cache_align: Optional[bool]
     flashinfer_sampler: bool
     flashinfer_sampler_env: Optional[bool]
+    cpu_offload_gb: float
 
 
 Opts = TypeVar("Opts", bound=LaunchFlags)
@@ -79,6 +83,7 @@ NEWEST: Release = (0, 33, 0)
 V1_OPT_IN: Release = (0, 7, 0)
 V1_DEFAULT: Release = (0, 8, 0)
 V0_REMOVED: Release = (0, 11, 0)
+V1_OFFLOAD: Release = (0, 8, 3)  # V1 offloads through UVA (vllm#15354); before, --cpu-offload-gb falls back to V0
 LONG_CONTEXT_CHUNKED: Release = (0, 5, 4)
 CHUNKED_BUDGET_2048: Release = (0, 6, 5)
 MLA_CACHE: Release = (0, 7, 1)
@@ -139,6 +144,9 @@ def rules(spec: "ModelSpec", version: Optional[str], opts: LaunchFlags, mla_cach
         v0 = opts.use_v1 is not True
     elif r < V0_REMOVED:
         v0 = opts.use_v1 is False
+        if not v0 and opts.cpu_offload_gb > 0 and r < V1_OFFLOAD:
+            v0 = True
+            notes.append(f"vLLM {versions.label(r)}: --cpu-offload-gb is not supported by the V1 engine; V0 is used")
     else:
         v0 = False
         if opts.use_v1 is False:
@@ -193,6 +201,16 @@ def batch_defaults(rl: Rules, max_len: int, tiers: Tuple[int, int]) -> Tuple[int
     if rl.v0_engine:
         return (2048 if rl.release >= CHUNKED_BUDGET_2048 else 512), V0_MAX_NUM_SEQS
     return tiers
+
+
+def fixed_kv_bytes_per_token(rl: Rules, spec: "ModelSpec", kv_bytes: int, tp: int, pp: int) -> Optional[float]:
+    """Per-token bytes when the cache is not kvcache.py's: the decompressed or the aligned DeepSeek
+    cache; None otherwise."""
+    if rl.decompressed_mla:
+        return decompressed_kv_bytes_per_token(spec, kv_bytes, tp, pp)
+    if rl.mla_aligned:
+        return aligned_mla_bytes_per_token(spec, kv_bytes, pp)
+    return None
 
 
 def decompressed_kv_bytes_per_token(spec: "ModelSpec", kv_bytes: float, tp: int, pp: int) -> float:
