@@ -67,3 +67,13 @@ def test_the_embedding_and_head_never_leave_the_gpu():
     # embedding and LM head (2 x 102400 x 2048 bf16 = 0.78 GiB), the rotary cache (0.04 GiB) and the
     # MLA W_UK/W_UV copies (27 x 512 x 16 x 256 bf16 = 0.11 GiB: made after loading, not parameters) stay
     assert 0.78 * GiB <= m.weights_bytes < 0.95 * GiB
+
+
+def test_the_first_of_four_deepseek_v3_stages_holds_what_its_log_printed():
+    # https://github.com/deepseek-ai/DeepSeek-V3/issues/205: vLLM 0.6.6, DeepSeek-V3 fp8 on 32 RTX 4090,
+    # --tensor-parallel-size 8 --pipeline-parallel-size 4; the driver (first stage: layers 0-14, three
+    # of them dense, and the embedding) printed "Loading model weights took 16.9583 GB" (GiB). Before
+    # vLLM 0.7.1's MLA there are no W_UK/W_UV copies. Held out: nothing was fitted to it.
+    first = vllm_stages.stages(get_model("deepseek-v3"), "fp8", 8, 4, mla_copies=False)[0]
+    assert first.layers == 15
+    assert abs(first.weights_bytes / GiB - 16.9583) <= 0.02 * 16.9583
