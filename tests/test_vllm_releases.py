@@ -129,3 +129,17 @@ def test_v0_mla_entries_are_256_byte_aligned_in_0_7_2_to_0_7_x_only():
     cmd = parse_launch(argv.split(), {"VLLM_CUDA_MEM_ALIGN_KV_CACHE": "0"})
     s = settings_from_command(Settings(runtime="vllm", runtime_version="0.7.3"), cmd, LITE, [H100])
     assert "VLLM_CUDA_MEM_ALIGN_KV_CACHE=0" in launch_command(LITE, s)
+
+
+def test_v1_samples_1024_dummy_requests_until_0_8_4_reverted_it_off_h100():
+    rtx3090 = int(23.58 * GiB)
+    argv = "vllm serve m --max-model-len 8192"
+    # vllm#16158 (first in 0.8.4): back to 256 except on H100/H200
+    assert _notes(LLAMA, argv, "0.8.3", total=rtx3090)["max_num_seqs"] == 1024
+    assert _notes(LLAMA, argv, "0.8.4", total=rtx3090)["max_num_seqs"] == 256
+    assert _notes(LLAMA, argv, "0.8.4")["max_num_seqs"] == 1024  # H100
+    # V0 (VLLM_USE_V1=0) keeps its 256 in 0.8.3
+    assert _notes(LLAMA, argv, "0.8.3", env={"VLLM_USE_V1": "0"}, total=rtx3090)["max_num_seqs"] == 256
+    # the sampler's rows are what grows: the pool shrinks by their logits
+    assert (_notes(LLAMA, argv, "0.8.3", total=rtx3090)["kv_available_bytes"]
+            < _notes(LLAMA, argv, "0.8.4", total=rtx3090)["kv_available_bytes"])

@@ -43,8 +43,9 @@ function, pull request, or a public log line that shows it). Pure; no vLLM impor
   from 0.21, int(concurrency x max_model_len) (kv_cache_utils.py _report_kv_cache_config).
 - Batch defaults: V0 256 sequences (SchedulerConfig max_num_seqs); chunked prefill's token budget
   512 in 0.5-0.6.4 ("Chunked prefill is enabled with max_num_batched_tokens=512" in 0.6.x logs) and
-  2048 from 0.6.5 (0.7.3 logs). V1 uses 0.33's per-GPU tiers (runtimes/vllm.py batch_defaults; not
-  traced per V1 release: the A10/A100/RTX logs of 0.8-0.10 get 2048 / 256 either way).
+  2048 from 0.6.5 (0.7.3 logs). V1's token budget follows 0.33's per-GPU tiers (runtimes/vllm.py
+  batch_defaults: 2048 on the A10/A100/RTX logs of 0.8-0.10, as those logs print); its
+  max_num_seqs is 1024 on every GPU before 0.8.4 (vllm#16158), then 0.33's tiers.
 """
 
 from __future__ import annotations
@@ -99,6 +100,11 @@ TOKENS_FROM_CONCURRENCY: Release = (0, 21, 0)
 FLASHINFER_DEPENDENCY: Release = (0, 33, 0)
 LONG_CONTEXT = 32768  # arg_utils.py use_long_context: max_model_len > 32K
 V0_MAX_NUM_SEQS = 256
+# V1 raised the default max_num_seqs to 1024 on every GPU; vllm#16158 (merged 2025-04-07, first in
+# 0.8.4) put it back to 256 except on H100/H200 ("since many people have run into OOM when using
+# V1": the profile's dummy sampler runs over max_num_seqs rows, vllm#15357).
+V1_MAX_NUM_SEQS = 1024
+V1_SEQS_REVERTED: Release = (0, 8, 4)
 V0_MIN_BATCHED_TOKENS = 2048  # config.py _DEFAULT_MAX_NUM_BATCHED_TOKENS
 # V0's non-torch memory after the model load ("non_torch_memory" of the V0 logs in
 # benchmarks/runtime_logs/vllm: 0.35 GiB RTX 3090 TP1, 0.25 GiB RTX 4090 TP2, 0.30 GiB L40S TP2);
@@ -196,11 +202,12 @@ def era_options(rl: Rules, opts: Opts) -> Opts:
 
 def batch_defaults(rl: Rules, max_len: int, tiers: Tuple[int, int]) -> Tuple[int, int]:
     """(max_num_batched_tokens, max_num_seqs) when the command sets neither: `tiers` is 0.33's."""
+    seqs = V0_MAX_NUM_SEQS if rl.v0_engine else (V1_MAX_NUM_SEQS if rl.release < V1_SEQS_REVERTED else tiers[1])
     if not rl.chunked_prefill:
-        return max(max_len, V0_MIN_BATCHED_TOKENS), (V0_MAX_NUM_SEQS if rl.v0_engine else tiers[1])
+        return max(max_len, V0_MIN_BATCHED_TOKENS), seqs
     if rl.v0_engine:
-        return (2048 if rl.release >= CHUNKED_BUDGET_2048 else 512), V0_MAX_NUM_SEQS
-    return tiers
+        return (2048 if rl.release >= CHUNKED_BUDGET_2048 else 512), seqs
+    return tiers[0], seqs
 
 
 def fixed_kv_bytes_per_token(rl: Rules, spec: "ModelSpec", kv_bytes: int, tp: int, pp: int) -> Optional[float]:
