@@ -143,3 +143,15 @@ def test_v1_samples_1024_dummy_requests_until_0_8_4_reverted_it_off_h100():
     # the sampler's rows are what grows: the pool shrinks by their logits
     assert (_notes(LLAMA, argv, "0.8.3", total=rtx3090)["kv_available_bytes"]
             < _notes(LLAMA, argv, "0.8.4", total=rtx3090)["kv_available_bytes"])
+
+
+def test_v0_mla_materializes_the_absorbed_matrices_in_0_7_1_to_0_7_3_only():
+    r1 = get_model("deepseek-r1")
+    argv = "vllm serve m -tp 8 --max-model-len 16384"
+    env = {"VLLM_USE_V1": "0"}
+    h200 = int(139.81 * GiB)
+    w = {v: _notes(r1, argv, v, env=env, total=h200, precision="fp8")["kv_available_bytes"] for v in ("0.7.3", "0.8.0")}
+    # per GPU at TP8, 61 layers: W_Q_UK 1536 x 16 x 512 and W_UV_O 16 x 512 x 7168 in fp8 (4.05 GiB),
+    # instead of the W_UK / W_UV copies (16 x 256 x 512 bf16 per layer, 0.24 GiB)
+    # (the two releases profile the same 16384 tokens: V0 without chunked prefill)
+    assert abs((w["0.8.0"] - w["0.7.3"]) - (4.05 - 0.24) * GiB) < 0.02 * GiB

@@ -74,6 +74,6 @@ def test_the_first_of_four_deepseek_v3_stages_holds_what_its_log_printed():
     # --tensor-parallel-size 8 --pipeline-parallel-size 4; the driver (first stage: layers 0-14, three
     # of them dense, and the embedding) printed "Loading model weights took 16.9583 GB" (GiB). Before
     # vLLM 0.7.1's MLA there are no W_UK/W_UV copies. Held out: nothing was fitted to it.
-    first = vllm_stages.stages(get_model("deepseek-v3"), "fp8", 8, 4, mla_copies=False)[0]
+    first = vllm_stages.stages(get_model("deepseek-v3"), "fp8", 8, 4, post_per_layer=0.0)[0]
     assert first.layers == 15
     assert abs(first.weights_bytes / GiB - 16.9583) <= 0.02 * 16.9583

@@ -379,10 +379,8 @@ def vllm_memory(spec: ModelSpec, settings: Settings, opts: Optional[VllmOptions]
     fixed = vllm_releases.fixed_kv_bytes_per_token(rl, spec, 1 if kv_dtype == "fp8" else 2, tp, pp)
     per_token = fixed or kv_bytes_per_token(spec, kv_dtype, tp, pp, max_len)
     weights, post = device_weight_bytes(spec, precision, tp, tp, pp)
-    if rl.decompressed_mla:  # no MLA backend: no W_UK / W_UV copies
-        weights, post = weights - post, 0
+    weights, post, notes = vllm_releases.mla_post_load(rl, spec, precision, tp, pp, weights, post)
     act_b = 4 if precision == "fp32" else 2
-    notes: List[str] = []
     if spec.family == "deepseek_v4" and precision == "fp8":  # the published checkpoint, as vLLM builds it (vllm_v4.py)
         from deepseek_probe.runtimes import vllm_v4
         if o.speculative_mtp and not o.mtp_layers:
@@ -392,7 +390,7 @@ def vllm_memory(spec: ModelSpec, settings: Settings, opts: Optional[VllmOptions]
     else:
         fwd = forward_peak_bytes(spec, tokens, tp, act_b)
         if o.speculative_mtp:
-            notes = ["--speculative-config method mtp: the MTP draft is modelled for DeepSeek-V4 (fp8) only"]
+            notes.append("--speculative-config method mtp: the MTP draft is modelled for DeepSeek-V4 (fp8) only")
     lora = vllm_releases.lora_weight_bytes(spec, o.max_loras, o.max_lora_rank, tp, act_b) if o.enable_lora else 0
     offload = int(o.cpu_offload_gb * GiB)
     weights = max(0, weights + lora - offload)
@@ -410,7 +408,7 @@ def vllm_memory(spec: ModelSpec, settings: Settings, opts: Optional[VllmOptions]
         room = math.ceil(gpu_total_bytes * o.gpu_memory_utilization) - non_torch - graphs * o.cudagraph_in_budget \
             if gpu_total_bytes else None
         staged = vllm_stages.binding(spec, precision, tp, pp, offload, per_token, fwd, smp, lora, rl.v0_engine,
-                                     not rl.decompressed_mla, room)
+                                     post * pp / spec.layers, room)
         weights, fixed, fwd, smp = staged.terms
         per_token = fixed
     m = VllmMemory(version=rl.label, tp=tp, pp=pp, max_model_len=max_len, max_num_batched_tokens=tokens,
@@ -426,7 +424,7 @@ def vllm_memory(spec: ModelSpec, settings: Settings, opts: Optional[VllmOptions]
     if lora:
         m.notes.append(f"--enable-lora: {lora / GiB:.2f} GiB of LoRA weights ({o.max_loras} x rank {o.max_lora_rank})")
     m.notes += notes
-    if post:
+    if post and not rl.mla_absorbed:
         m.notes.append(f"weights include {post / GiB:.2f} GiB of W_UK/W_UV copies (MLA weight absorption)")
     if staged:
         m.notes += vllm_stages.notes(staged, spec, pp, o.cpu_offload_gb, uva=not rl.v0_engine)

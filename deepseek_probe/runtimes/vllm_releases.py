@@ -23,6 +23,9 @@ function, pull request, or a public log line that shows it). Pure; no vLLM impor
   bf16 entry takes 640 elements (1280 B instead of 1152, "~11% (wasted)"), fp8 768 B. The builds
   after 0.7.3 name it VLLM_MLA_CUDA_MEM_ALIGN_KV_CACHE; vllm#14842 removed it (2025-03-15, before
   0.8.0). Its logs show both: 4 GiB of swap / (64 x 61 x 1280 B) = 859 CPU blocks aligned, 954 not.
+- DeepSeek V2/V3 MLA in V0 0.7.1-0.7.3: the absorbed W_Q_UK / W_UV_O matrices are materialized
+  beside the weights (VLLM_MLA_PERFORM_MATRIX_ABSORPTION, default 1) until vllm#14770 ("MLA get rid
+  of materialization", 2025-03, before 0.8.0): mla_post_load below.
 - MLA block size: 16 (Triton MLA) until FlashMLA (vllm#13747, merged after 0.7.3) became the
   default on NVIDIA with 64-token blocks (vllm#14842: "With FlashMLA now being the default on
   Nvidia GPU"; its 0.7.4.dev V0 logs print 64-token blocks, vllm#12676's 0.7.2.dev log 16).
@@ -52,7 +55,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Optional, Protocol, Tuple, TypeVar
+from typing import TYPE_CHECKING, List, Optional, Protocol, Tuple, TypeVar
 
 from deepseek_probe.runtimes import versions
 from deepseek_probe.runtimes.base import GiB
@@ -92,6 +95,7 @@ MLA_ALIGNED: Release = (0, 7, 2)  # V0 MLA entries 256-byte aligned (vllm#12676)
 MLA_ALIGN_REMOVED: Release = (0, 8, 0)  # ... until vllm#14842
 FLASHMLA_BLOCKS: Release = (0, 7, 4)  # the builds after 0.7.3 (0.8.0 dev): FlashMLA's 64-token blocks
 ALIGN_BYTES = 256  # vllm/utils.py align_to_256bytes
+MLA_MATERIALIZED_END: Release = (0, 7, 4)  # vllm#14770 (2025-03, before 0.8.0); builds after 0.7.3 not traced
 MLA_CHUNKED_ON_GPU: Release = (0, 8, 0)
 V1_SAMPLER_IN_PROFILE: Release = (0, 8, 0)
 V1_SIMPLE_FORMULA_END: Release = (0, 9, 1)  # 0.7.0 <= release < 0.9.1
@@ -124,6 +128,7 @@ class Rules:
     context_in_non_torch: bool  # the CUDA context is charged to the budget
     mla_aligned: bool = False  # MLA cache entries padded to 256 bytes
     mla_block_16: bool = False  # MLA models get 16-token blocks (before FlashMLA)
+    mla_absorbed: bool = False  # V0 MLA keeps the absorbed W_Q_UK / W_UV_O matrices
     notes: Tuple[str, ...] = ()
 
     @property
@@ -180,10 +185,11 @@ def rules(spec: "ModelSpec", version: Optional[str], opts: LaunchFlags, mla_cach
     if aligned:
         notes.append(f"vLLM {versions.label(r)} V0: MLA cache entries padded to 256 bytes "
                      "(VLLM_CUDA_MEM_ALIGN_KV_CACHE=1, the default until 0.8.0)")
+    absorbed = v0 and spec.is_mla and not decompressed and MLA_CACHE <= r < MLA_MATERIALIZED_END
     return Rules(release=r, v0_engine=v0, chunked_prefill=chunked, decompressed_mla=decompressed,
                  kv_tokens_from_blocks=r < TOKENS_FROM_CONCURRENCY,
                  context_in_non_torch=not v0 and V1_OPT_IN <= r < V1_SIMPLE_FORMULA_END,
-                 mla_aligned=aligned, mla_block_16=r < FLASHMLA_BLOCKS, notes=tuple(notes))
+                 mla_aligned=aligned, mla_block_16=r < FLASHMLA_BLOCKS, mla_absorbed=absorbed, notes=tuple(notes))
 
 
 def era_options(rl: Rules, opts: Opts) -> Opts:
@@ -208,6 +214,27 @@ def batch_defaults(rl: Rules, max_len: int, tiers: Tuple[int, int]) -> Tuple[int
     if rl.v0_engine:
         return (2048 if rl.release >= CHUNKED_BUDGET_2048 else 512), seqs
     return tiers[0], seqs
+
+
+def mla_post_load(rl: Rules, spec: "ModelSpec", precision: str, tp: int, pp: int, weights: int,
+                  post: int) -> Tuple[int, int, List[str]]:
+    """(weights, MLA tensors made after loading, notes) for the release. No MLA backend (the
+    decompressed cache): none. V0 MLA 0.7.1-0.7.3 (attention/backends/mla/utils.py
+    process_weights_after_loading, VLLM_MLA_PERFORM_MATRIX_ABSORPTION default 1) materializes, per
+    layer, W_Q_UK = q_in x heads/TP x kv_lora_rank (q_in: q_lora_rank, else hidden) and W_UV_O =
+    heads/TP x kv_lora_rank x hidden, requantized to fp8 for fp8 checkpoints (scaled_quantize; the
+    block scales are left out) and in the activation dtype otherwise, instead of the W_UK/W_UV
+    copies; vllm#14770 ("MLA get rid of materialization") removed them before 0.8.0."""
+    if rl.decompressed_mla:
+        return weights - post, 0, []
+    if not rl.mla_absorbed:
+        return weights, post, []
+    n = (spec.heads // tp) * (spec.kv_lora_rank or 0)
+    element = 1 if precision == "fp8" else (4 if precision == "fp32" else 2)
+    absorbed = ((spec.q_lora_rank or spec.hidden) * n + n * spec.hidden) * element * math.ceil(spec.layers / pp)
+    return weights - post + absorbed, absorbed, [
+        f"vLLM {rl.label} V0: MLA keeps the absorbed W_Q_UK and W_UV_O beside the weights "
+        f"({absorbed / GiB:.2f} GiB; VLLM_MLA_PERFORM_MATRIX_ABSORPTION=1, removed by vllm#14770)"]
 
 
 def fixed_kv_bytes_per_token(rl: Rules, spec: "ModelSpec", kv_bytes: int, tp: int, pp: int) -> Optional[float]:

@@ -95,11 +95,12 @@ def _layer_chunks(spec: "ModelSpec", precision: str, tp: int) -> Tuple[List[floa
 
 
 def stages(spec: "ModelSpec", precision: str, tp: int, pp: int, offload_bytes: int = 0,
-           mla_copies: bool = True) -> List[Stage]:
-    """Every stage as one of its GPUs holds it (pp = 1: one stage). `mla_copies` False: no MLA
-    backend (the decompressed cache), so no W_UK / W_UV copies."""
+           post_per_layer: Optional[float] = None) -> List[Stage]:
+    """Every stage as one of its GPUs holds it (pp = 1: one stage). `post_per_layer`: the MLA
+    tensors made after loading, per layer, when the release's differ from the W_UK / W_UV copies
+    (vllm_releases.mla_post_load: none for the decompressed cache, the absorbed matrices in 0.7.x)."""
     dense, moe, end, rope, copies = _layer_chunks(spec, precision, tp)
-    copies = copies if mla_copies else 0.0
+    copies = copies if post_per_layer is None else post_per_layer
     kinds = [dense] * spec.dense_layers + [moe] * (spec.layers - spec.dense_layers)
     out, first = [], 0
     for i, n in enumerate(partition(spec.layers, pp)):
@@ -138,14 +139,14 @@ class Binding:
 
 def binding(spec: "ModelSpec", precision: str, tp: int, pp: int, offload_bytes: int, per_token: float,
             forward_peak: int, sampler_peak: int, extra_weight_bytes: int, copies_back: bool,
-            mla_copies: bool, budget: Optional[int]) -> Binding:
+            post_per_layer: float, budget: Optional[int]) -> Binding:
     """`per_token`: the KV bytes per token of the largest stage (ceil(layers / pp) layers);
     `extra_weight_bytes`: LoRA weights of the whole model on one GPU (split by layers);
     `copies_back`: V0's offload (the largest offloaded layer rides on the forward peak);
     `budget`: the bytes left for weights, profile peak and KV (None: the heaviest stage)."""
     top = max(partition(spec.layers, pp))
     best, best_key = None, None
-    for st in stages(spec, precision, tp, pp, offload_bytes, mla_copies):
+    for st in stages(spec, precision, tp, pp, offload_bytes, post_per_layer):
         w = st.weights_bytes + extra_weight_bytes * st.layers // spec.layers
         fwd = forward_peak + (st.offloaded_layer_peak_bytes if copies_back else 0)
         smp = sampler_peak if st.last else 0
