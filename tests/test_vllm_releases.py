@@ -155,3 +155,18 @@ def test_v0_mla_materializes_the_absorbed_matrices_in_0_7_1_to_0_7_3_only():
     # instead of the W_UK / W_UV copies (16 x 256 x 512 bf16 per layer, 0.24 GiB)
     # (the two releases profile the same 16384 tokens: V0 without chunked prefill)
     assert abs((w["0.8.0"] - w["0.7.3"]) - (4.05 - 0.24) * GiB) < 0.02 * GiB
+
+
+def test_pipeline_parallel_falls_back_to_v0_until_0_9_1_unless_ray_is_named():
+    argv = "vllm serve m -tp 2 -pp 2 --max-model-len 8192"
+    v0 = "pipeline parallelism without --distributed-executor-backend ray"
+    assert any(v0 in n for n in _notes(LITE, argv, "0.8.3")["notes"])
+    assert _notes(LITE, argv, "0.8.3")["max_num_seqs"] == 256  # V0's, not 0.8.3 V1's 1024
+    assert not any(v0 in n for n in _notes(LITE, argv + " --distributed-executor-backend ray", "0.8.3")["notes"])
+    assert not any(v0 in n for n in _notes(LITE, argv, "0.9.1")["notes"])  # vllm#18915
+
+
+def test_the_command_echoes_the_executor_backend():
+    cmd = parse_launch("vllm serve deepseek-ai/DeepSeek-V2-Lite -pp 2 --distributed-executor-backend ray".split(), {})
+    s = settings_from_command(Settings(runtime="vllm"), cmd, LITE, [H100])
+    assert "--distributed-executor-backend ray" in " ".join(launch_command(LITE, s))

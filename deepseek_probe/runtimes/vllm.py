@@ -125,6 +125,7 @@ class VllmOptions:
     tp: int = 1
     pp: int = 1
     dp: int = 1  # one engine per DP rank: memory per GPU as with dp = 1
+    distributed_executor_backend: Optional[str] = None  # ray / mp / ... as given (None: vLLM picks)
     enable_expert_parallel: bool = False
     max_model_len: Optional[int] = None  # None: the model's derived maximum
     max_model_len_auto: bool = False  # --max-model-len auto / -1

@@ -34,6 +34,11 @@ function, pull request, or a public log line that shows it). Pure; no vLLM impor
   PyTorch sort only where FlashInfer is installed: an optional extra (`vllm[flashinfer]`, wheel
   METADATA of 0.10.1.1 and 0.11.0) before 0.33.0's hard dependency; VLLM_USE_FLASHINFER_SAMPLER=1
   says it is installed.
+- Pipeline parallel: V1 0.8.0-0.9.0 fall back to V0 for -pp > 1 unless the command names
+  `--distributed-executor-backend ray` (arg_utils.py _is_v1_supported_oracle: "Pipeline Parallelism
+  without Ray distributed executor ... Falling back to V0"; vllm#14219 also let an explicit mp
+  through, in a release not traced, taken as V0 here; vllm#18915, first in 0.9.1, let the default
+  through).
 - `--cpu-offload-gb`: V1 0.8.0-0.8.2 fall back to V0 ("--cpu-offload-gb is not supported by the V1
   Engine. Falling back to V0", arg_utils.py in the 0.8.2 log of vllm#15871); V1 offloads from 0.8.3
   (vllm#15354, UVA). What is offloaded, and what each engine then charges: runtimes/vllm_stages.py.
@@ -79,6 +84,8 @@ class LaunchFlags(Protocol):
     flashinfer_sampler: bool
     flashinfer_sampler_env: Optional[bool]
     cpu_offload_gb: float
+    pp: int
+    distributed_executor_backend: Optional[str]
 
 
 Opts = TypeVar("Opts", bound=LaunchFlags)
@@ -87,6 +94,7 @@ NEWEST: Release = (0, 33, 0)
 V1_OPT_IN: Release = (0, 7, 0)
 V1_DEFAULT: Release = (0, 8, 0)
 V0_REMOVED: Release = (0, 11, 0)
+V1_PP_DEFAULT_BACKEND: Release = (0, 9, 1)  # vllm#18915: -pp > 1 without --distributed-executor-backend stays V1
 V1_OFFLOAD: Release = (0, 8, 3)  # V1 offloads through UVA (vllm#15354); before, --cpu-offload-gb falls back to V0
 LONG_CONTEXT_CHUNKED: Release = (0, 5, 4)
 CHUNKED_BUDGET_2048: Release = (0, 6, 5)
@@ -158,6 +166,10 @@ def rules(spec: "ModelSpec", version: Optional[str], opts: LaunchFlags, mla_cach
         if not v0 and opts.cpu_offload_gb > 0 and r < V1_OFFLOAD:
             v0 = True
             notes.append(f"vLLM {versions.label(r)}: --cpu-offload-gb is not supported by the V1 engine; V0 is used")
+        if not v0 and opts.pp > 1 and opts.distributed_executor_backend != "ray" and r < V1_PP_DEFAULT_BACKEND:
+            v0 = True
+            notes.append(f"vLLM {versions.label(r)}: pipeline parallelism without --distributed-executor-backend "
+                         "ray is not supported by the V1 engine; V0 is used")
     else:
         v0 = False
         if opts.use_v1 is False:
