@@ -47,6 +47,9 @@ function, pull request, or a public log line that shows it). Pure; no vLLM impor
 - Memory outside torch: V1 0.7.0-0.9.0 (gpu_worker.py determine_available_memory, the "simple"
   formula from torch.cuda.mem_get_info) also charges the process's CUDA context. V0 measures it
   after the model load (worker.py, vllm#10511 memory_profiling): V0_NON_TORCH_BYTES.
+- Memory outside torch across nodes (Ray object store and workers, NCCL over the network at TP or
+  PP over two hosts): not modelled. No public log found for it; the three R1 TP8 V0 logs on one
+  8 x H200 host leave ~8-13 GiB per GPU unexplained (NVSwitch NCCL/NVLS buffers are a candidate).
 - "GPU KV cache size" / "# GPU blocks": V0 and V1 before 0.21 print blocks x block_size tokens;
   from 0.21, int(concurrency x max_model_len) (kv_cache_utils.py _report_kv_cache_config).
 - Batch defaults: V0 256 sequences (SchedulerConfig max_num_seqs); chunked prefill's token budget
