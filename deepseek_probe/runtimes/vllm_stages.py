@@ -82,13 +82,13 @@ def _layer_chunks(spec: "ModelSpec", precision: str, tp: int) -> Tuple[List[floa
     weight = spec.dense_layers * dense_raw + spec.moe_layers * moe_raw
     dense_mlp = mlp_total * dense_raw / weight if weight else 0.0
     moe_mlp = mlp_total * moe_raw / weight if weight else 0.0
-    head = [attn - o_proj, o_proj]  # q/kv projections, o_proj
-    dense = head + [dense_mlp * 2 / 3, dense_mlp / 3]  # gate_up_proj, down_proj
+    attention = [attn - o_proj, o_proj]  # q/kv projections, o_proj
+    dense = attention + [dense_mlp * 2 / 3, dense_mlp / 3]  # gate_up_proj, down_proj
     if moe_raw:  # gate (router), w13_weight, w2_weight, shared experts' gate_up and down
         e = spec.routed_experts * expert_raw
         s = spec.shared_experts * expert_raw
         parts = [h * spec.routed_experts, e * 2 / 3, e / 3, s * 2 / 3, s / 3]
-        moe = head + [moe_mlp * p / moe_raw for p in parts]
+        moe = attention + [moe_mlp * p / moe_raw for p in parts]
     else:
         moe = dense
     return dense, moe, end, rope, post / spec.layers
@@ -160,6 +160,7 @@ def binding(spec: "ModelSpec", precision: str, tp: int, pp: int, offload_bytes: 
 
 
 def notes(b: Binding, spec: "ModelSpec", pp: int, asked_gb: float, uva: bool) -> List[str]:
+    """What the report says of the binding stage and of the offload."""
     st, out = b.stage, []
     if pp > 1:
         ends = ", the LM head and the sampler" if st.last else (", the embedding" if st.index == 0 else "")
