@@ -69,8 +69,9 @@ def test_every_logged_term_within_5_percent_and_the_verdict_agrees(name, term, l
 @pytest.mark.parametrize("name,term,logged,ours", _cases("pool"))
 def test_the_pool_arithmetic_alone_reproduces_tokens_blocks_and_concurrency(name, term, logged, ours):
     # the logged KV memory in; page sizes, block rounding and vLLM's formulas out
-    # the log rounds the KV memory to 0.01 GiB (and concurrency to 0.01): that much, no more
-    tolerance = 0.011 if term == "max_concurrency" else 0.002 * abs(logged) + 1
+    # the log rounds the KV memory to 0.01 GiB (and concurrency to 0.01): that much, no more; the
+    # KV memory's rounding carries into the concurrency as into the tokens (vllm#20665: 12.13 GiB)
+    tolerance = 0.002 * abs(logged) + (0.011 if term == "max_concurrency" else 1)
     assert abs(ours - logged) <= tolerance, f"{name} {term}: logged {logged} ours {ours}"
 
 
@@ -135,8 +136,11 @@ def test_cpu_offload_and_cuda_graph_flags_move_memory_the_way_vllm_does():
     base = vllm_memory(m, s, VllmOptions(max_model_len=8192), H100)
     off = vllm_memory(m, s, VllmOptions(max_model_len=8192, cpu_offload_gb=10), H100)
     eager = vllm_memory(m, s, VllmOptions(max_model_len=8192, enforce_eager=True), H100)
-    assert base.weights_bytes - off.weights_bytes == 10 * GiB
-    assert off.kv_available_bytes - base.kv_available_bytes == 10 * GiB
+    # whole parameters leave until 10 GiB have gone: the last one overshoots, by less than the
+    # largest (a 32B layer's gate_up_proj: 2 x 27648 x 5120 bf16 = 0.53 GiB)
+    moved = base.weights_bytes - off.weights_bytes
+    assert 10 * GiB <= moved < 10.53 * GiB
+    assert off.kv_available_bytes - base.kv_available_bytes == moved
     assert eager.cuda_graph_bytes == 0 and eager.kv_available_bytes - base.kv_available_bytes == base.cuda_graph_bytes
 
 

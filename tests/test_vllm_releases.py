@@ -129,3 +129,44 @@ def test_v0_mla_entries_are_256_byte_aligned_in_0_7_2_to_0_7_x_only():
     cmd = parse_launch(argv.split(), {"VLLM_CUDA_MEM_ALIGN_KV_CACHE": "0"})
     s = settings_from_command(Settings(runtime="vllm", runtime_version="0.7.3"), cmd, LITE, [H100])
     assert "VLLM_CUDA_MEM_ALIGN_KV_CACHE=0" in launch_command(LITE, s)
+
+
+def test_v1_samples_1024_dummy_requests_until_0_8_4_reverted_it_off_h100():
+    rtx3090 = int(23.58 * GiB)
+    argv = "vllm serve m --max-model-len 8192"
+    # vllm#16158 (first in 0.8.4): back to 256 except on H100/H200
+    assert _notes(LLAMA, argv, "0.8.3", total=rtx3090)["max_num_seqs"] == 1024
+    assert _notes(LLAMA, argv, "0.8.4", total=rtx3090)["max_num_seqs"] == 256
+    assert _notes(LLAMA, argv, "0.8.4")["max_num_seqs"] == 1024  # H100
+    # V0 (VLLM_USE_V1=0) keeps its 256 in 0.8.3
+    assert _notes(LLAMA, argv, "0.8.3", env={"VLLM_USE_V1": "0"}, total=rtx3090)["max_num_seqs"] == 256
+    # the sampler's rows are what grows: the pool shrinks by their logits
+    assert (_notes(LLAMA, argv, "0.8.3", total=rtx3090)["kv_available_bytes"]
+            < _notes(LLAMA, argv, "0.8.4", total=rtx3090)["kv_available_bytes"])
+
+
+def test_v0_mla_materializes_the_absorbed_matrices_in_0_7_1_to_0_7_3_only():
+    r1 = get_model("deepseek-r1")
+    argv = "vllm serve m -tp 8 --max-model-len 16384"
+    env = {"VLLM_USE_V1": "0"}
+    h200 = int(139.81 * GiB)
+    w = {v: _notes(r1, argv, v, env=env, total=h200, precision="fp8")["kv_available_bytes"] for v in ("0.7.3", "0.8.0")}
+    # per GPU at TP8, 61 layers: W_Q_UK 1536 x 16 x 512 and W_UV_O 16 x 512 x 7168 in fp8 (4.05 GiB),
+    # instead of the W_UK / W_UV copies (16 x 256 x 512 bf16 per layer, 0.24 GiB)
+    # (the two releases profile the same 16384 tokens: V0 without chunked prefill)
+    assert abs((w["0.8.0"] - w["0.7.3"]) - (4.05 - 0.24) * GiB) < 0.02 * GiB
+
+
+def test_pipeline_parallel_falls_back_to_v0_until_0_9_1_unless_ray_is_named():
+    argv = "vllm serve m -tp 2 -pp 2 --max-model-len 8192"
+    v0 = "pipeline parallelism without --distributed-executor-backend ray"
+    assert any(v0 in n for n in _notes(LITE, argv, "0.8.3")["notes"])
+    assert _notes(LITE, argv, "0.8.3")["max_num_seqs"] == 256  # V0's, not 0.8.3 V1's 1024
+    assert not any(v0 in n for n in _notes(LITE, argv + " --distributed-executor-backend ray", "0.8.3")["notes"])
+    assert not any(v0 in n for n in _notes(LITE, argv, "0.9.1")["notes"])  # vllm#18915
+
+
+def test_the_command_echoes_the_executor_backend():
+    cmd = parse_launch("vllm serve deepseek-ai/DeepSeek-V2-Lite -pp 2 --distributed-executor-backend ray".split(), {})
+    s = settings_from_command(Settings(runtime="vllm"), cmd, LITE, [H100])
+    assert "--distributed-executor-backend ray" in " ".join(launch_command(LITE, s))

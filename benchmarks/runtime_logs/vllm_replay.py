@@ -38,10 +38,11 @@ from deepseek_probe.runtimes.vllm import VllmOptions, vllm_memory
 # (...)" of other public vLLM logs of that GPU (A100 80GB 79.15, A100 40GB 39.39, H100 79.18,
 # RTX 3090 23.58, L40S 44.42, H200 139.81 as torchtitan logs it: "CUDA capacity: NVIDIA H200 with
 # 139.81GiB memory"), vllm#13061's "23.08" = 0.98 x 23.55 (RTX 4090); A10, H20, GH200:
-# the marketed size less the same ~1.8 % as the others (not logged).
+# the marketed size less the same ~1.8 % as the others (not logged); L4 (24 GB GDDR6 like the
+# A10): the A10's 22.07 (not logged).
 GPU_TOTAL_GIB = {
     "a100 80gb": 79.15, "a100": 39.39, "a10": 22.07, "h100": 79.18, "h200": 139.81, "h20": 95.0, "gh200": 94.5,
-    "rtx 3090": 23.58, "rtx 4090": 23.55, "l40s": 44.42, "l40": 44.42,
+    "rtx 3090": 23.58, "rtx 4090": 23.55, "l40s": 44.42, "l40": 44.42, "l4": 22.07,
 }
 # weights_format as logged -> our precision name
 FORMATS = (("w8a8", "int8"), ("fp8", "fp8"), ("native", "fp8"), ("awq", "int4"), ("gptq", "int4"),

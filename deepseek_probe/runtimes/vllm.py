@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional
 
 from deepseek_probe import memory
-from deepseek_probe.runtimes import kvcache, vllm_releases
+from deepseek_probe.runtimes import kvcache, vllm_releases, vllm_stages
 from deepseek_probe.memo import memo
 from deepseek_probe.profiles import PRECISIONS, ModelSpec
 from deepseek_probe.findings import Finding
@@ -125,6 +125,7 @@ class VllmOptions:
     tp: int = 1
     pp: int = 1
     dp: int = 1  # one engine per DP rank: memory per GPU as with dp = 1
+    distributed_executor_backend: Optional[str] = None  # ray / mp / ... as given (None: vLLM picks)
     enable_expert_parallel: bool = False
     max_model_len: Optional[int] = None  # None: the model's derived maximum
     max_model_len_auto: bool = False  # --max-model-len auto / -1
@@ -376,17 +377,11 @@ def vllm_memory(spec: ModelSpec, settings: Settings, opts: Optional[VllmOptions]
     kv_dtype = kv_dtype_name(settings, o)
     bs = o.block_size or (BLOCK_SIZE if rl.decompressed_mla or (spec.is_mla and rl.mla_block_16)
                           else block_size_for(spec, o, settings.gpu_compute_capability))
-    fixed = None  # per-token bytes when the cache is not kvcache.py's (decompressed or aligned DeepSeek)
-    if rl.decompressed_mla:
-        fixed = vllm_releases.decompressed_kv_bytes_per_token(spec, 1 if kv_dtype == "fp8" else 2, tp, pp)
-    elif rl.mla_aligned:
-        fixed = vllm_releases.aligned_mla_bytes_per_token(spec, 1 if kv_dtype == "fp8" else 2, pp)
+    fixed = vllm_releases.fixed_kv_bytes_per_token(rl, spec, 1 if kv_dtype == "fp8" else 2, tp, pp)
     per_token = fixed or kv_bytes_per_token(spec, kv_dtype, tp, pp, max_len)
     weights, post = device_weight_bytes(spec, precision, tp, tp, pp)
-    if rl.decompressed_mla:  # no MLA backend: no W_UK / W_UV copies
-        weights, post = weights - post, 0
+    weights, post, notes = vllm_releases.mla_post_load(rl, spec, precision, tp, pp, weights, post)
     act_b = 4 if precision == "fp32" else 2
-    notes: List[str] = []
     if spec.family == "deepseek_v4" and precision == "fp8":  # the published checkpoint, as vLLM builds it (vllm_v4.py)
         from deepseek_probe.runtimes import vllm_v4
         if o.speculative_mtp and not o.mtp_layers:
@@ -396,7 +391,7 @@ def vllm_memory(spec: ModelSpec, settings: Settings, opts: Optional[VllmOptions]
     else:
         fwd = forward_peak_bytes(spec, tokens, tp, act_b)
         if o.speculative_mtp:
-            notes = ["--speculative-config method mtp: the MTP draft is modelled for DeepSeek-V4 (fp8) only"]
+            notes.append("--speculative-config method mtp: the MTP draft is modelled for DeepSeek-V4 (fp8) only")
     lora = vllm_releases.lora_weight_bytes(spec, o.max_loras, o.max_lora_rank, tp, act_b) if o.enable_lora else 0
     offload = int(o.cpu_offload_gb * GiB)
     weights = max(0, weights + lora - offload)
@@ -409,6 +404,14 @@ def vllm_memory(spec: ModelSpec, settings: Settings, opts: Optional[VllmOptions]
             non_torch_bytes += CUDA_CONTEXT_BYTES if rl.context_in_non_torch else 0
     non_torch = non_torch_bytes
     graphs = 0 if o.enforce_eager else CUDA_GRAPH_BYTES + (CUDA_GRAPH_TP_BYTES if tp > 1 else 0)
+    staged = None  # pipeline stages / --cpu-offload-gb: the stage that binds (runtimes/vllm_stages.py)
+    if (pp > 1 or offload) and spec.family != "deepseek_v4":
+        room = math.ceil(gpu_total_bytes * o.gpu_memory_utilization) - non_torch - graphs * o.cudagraph_in_budget \
+            if gpu_total_bytes else None
+        staged = vllm_stages.binding(spec, precision, tp, pp, offload, per_token, fwd, smp, lora, rl.v0_engine,
+                                     post * pp / spec.layers, room)
+        weights, fixed, fwd, smp = staged.terms
+        per_token = fixed
     m = VllmMemory(version=rl.label, tp=tp, pp=pp, max_model_len=max_len, max_num_batched_tokens=tokens,
                    max_num_seqs=seqs, block_size=bs, precision=precision, kv_bytes_per_token=per_token,
                    weights_bytes=weights, activation_bytes=max(fwd, smp), forward_peak_bytes=fwd,
@@ -422,9 +425,11 @@ def vllm_memory(spec: ModelSpec, settings: Settings, opts: Optional[VllmOptions]
     if lora:
         m.notes.append(f"--enable-lora: {lora / GiB:.2f} GiB of LoRA weights ({o.max_loras} x rank {o.max_lora_rank})")
     m.notes += notes
-    if post:
+    if post and not rl.mla_absorbed:
         m.notes.append(f"weights include {post / GiB:.2f} GiB of W_UK/W_UV copies (MLA weight absorption)")
-    if offload:
+    if staged:
+        m.notes += vllm_stages.notes(staged, spec, pp, o.cpu_offload_gb, uva=not rl.v0_engine)
+    elif offload:
         m.notes.append(f"--cpu-offload-gb {o.cpu_offload_gb:g}: {offload / GiB:.2f} GiB of weights stay in host memory")
     if o.enable_expert_parallel:
         m.notes.append("--enable-expert-parallel: whole experts per GPU; the same bytes as TP-split experts")

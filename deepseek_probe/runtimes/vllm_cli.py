@@ -75,6 +75,8 @@ FLAGS: Tuple[Flag, ...] = (
     Flag(("--tensor-parallel-size", "-tp"), "tp", convert=human_int("--tensor-parallel-size")),
     Flag(("--pipeline-parallel-size", "-pp"), "pp", convert=human_int("--pipeline-parallel-size")),
     Flag(("--data-parallel-size", "-dp"), "dp", convert=human_int("--data-parallel-size")),
+    # which engine a V1-default release picks for -pp > 1 (vllm_releases.rules)
+    Flag(("--distributed-executor-backend",), "distributed_executor_backend"),
     Flag(("--enable-expert-parallel", "-ep"), "enable_expert_parallel", takes_value=False),
     Flag(("--max-model-len",), "max_model_len", convert=_max_model_len),
     Flag(("--gpu-memory-utilization",), "gpu_memory_utilization",
@@ -112,7 +114,7 @@ FLAGS: Tuple[Flag, ...] = (
         "--host", "--port", "--served-model-name", "--tokenizer", "--tokenizer-mode", "--api-key",
         "--chat-template", "--reasoning-parser", "--tool-call-parser", "--seed", "--download-dir",
         "--revision", "--load-format", "--uvicorn-log-level", "--generation-config", "--root-path",
-        "--distributed-executor-backend", "--config-format", "--trust-request-chat-template",
+        "--config-format", "--trust-request-chat-template",
         "--tokenizer-revision", "--code-revision", "--middleware", "--allowed-origins", "--ssl-keyfile",
         "--ssl-certfile", "--max-log-len", "--response-role", "--lora-modules", "--guided-decoding-backend",
         "--structured-outputs-config", "--override-generation-config", "--logits-processors", "--task",
@@ -301,6 +303,8 @@ def launch_command(spec: "ModelSpec", settings: "Settings", model_ref: Optional[
         argv += ["--gpu-memory-utilization", f"{o.gpu_memory_utilization:g}"]
     if o.cpu_offload_gb:
         argv += ["--cpu-offload-gb", f"{o.cpu_offload_gb:g}"]
+    if o.distributed_executor_backend:
+        argv += ["--distributed-executor-backend", o.distributed_executor_backend]
     if o.enable_expert_parallel:
         argv.append("--enable-expert-parallel")
     if o.enforce_eager:
