@@ -145,7 +145,7 @@ def ratio_line(results: Dict[str, Timing], numerator: str, denominator: str, tar
     ratio = num.median_s / den.median_s
     row.update(ratio=round(ratio, 3), meets_target=ratio <= target)
     verdict = "meets" if ratio <= target else "MISSES"
-    print(f"{numerator} / {denominator} = {ratio:.2f}x  ({verdict} the <= {target:.1f}x target)")
+    print(f"{numerator} / {denominator} = {ratio:.2f}x  ({verdict} the <= {target:g}x target)")
     return row
 
 

@@ -11,7 +11,7 @@ machine's GPUs, the checks (rules.py runs checks/*), where the bytes live and th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple, Union
 
 from deepseek_probe import __version__
@@ -20,6 +20,7 @@ from deepseek_probe.profiles import ModelSpec
 from deepseek_probe.question import Question
 from deepseek_probe.runtimes.base import Estimate, Settings
 from deepseek_probe.snapshot import GpuInfo, Snapshot
+from deepseek_probe.records import record
 
 if TYPE_CHECKING:  # annotations only
     from deepseek_probe.checks.training import TrainingOutcome
@@ -33,7 +34,7 @@ MACHINE_CHECKS = ("driver.present", "driver.cuda_version", "gpu.lost", "gpu.mig"
                   "gpu.throttle", "gpu.temperature", "gpu.pcie_link", "gpu.other_processes")
 
 
-@dataclass
+@record
 class Assessment:
     """One question on one machine: allocation, placement, speed, the runtime's own verdict terms
     and the findings."""
@@ -132,7 +133,7 @@ class Assessment:
         }
 
 
-@dataclass
+@record
 class CheckResult:
     """Every question asked of one snapshot: what ``check`` reports and exits with."""
 

@@ -3,13 +3,14 @@ probes/model_path.py), the catalog's name resolver reads it (profiles/names.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import field, fields
 from typing import Dict, List, Mapping, Optional, Union
+from deepseek_probe.records import record
 
 Fact = Union[int, float, str, bool, None]
 
 
-@dataclass
+@record
 class Checkpoint:
     """One model found on disk. Sizes in bytes; `expected_bytes` is what the headers promise
     (header + tensor data), `bytes_on_disk` what the files hold (st_size)."""

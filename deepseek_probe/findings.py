@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from typing import Any, Dict, Iterable, List, Optional
+from deepseek_probe.records import record
 
 # Worst last. "unknown" outranks "fail" only when nothing failed: a definite "not ready" is more
 # useful to a provisioning script than "could not tell".
@@ -14,7 +15,7 @@ EXIT_USAGE = 64  # bad flag, unknown model, unreadable snapshot
 EXIT_INTERNAL = 70  # a bug
 
 
-@dataclass
+@record
 class Finding:
     """One check's outcome: what was measured, what was required, what to do about it."""
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from deepseek_probe import __version__
@@ -32,6 +32,7 @@ from deepseek_probe.units import gib
 from deepseek_probe.checks.interconnect import MIN_NIC_MBPS, MIN_RDMA_GBPS, interconnect_finding  # noqa: F401  (re-exported)
 from deepseek_probe.fleet_nodes import (  # noqa: F401  (re-exported: the fleet API)
     FleetInputError, FleetNode, collect_sources, load_nodes, node_kind, one_line)
+from deepseek_probe.records import record
 
 if TYPE_CHECKING:  # annotations only (from __future__ import annotations): no import at run time
     from deepseek_probe.profiles import ModelSpec
@@ -51,7 +52,7 @@ NAMES_SHOWN = 12
 # --- results ----------------------------------------------------------------------------------
 
 
-@dataclass
+@record
 class NodeVerdict:
     """One node under one model profile."""
 
@@ -67,7 +68,7 @@ class NodeVerdict:
                 "findings": [f.to_dict() for f in self.findings]}
 
 
-@dataclass
+@record
 class KindPlan:
     """How a model is split over nodes of one kind (same GPU model and count)."""
 
@@ -104,7 +105,7 @@ class KindPlan:
                 "more_nodes_needed": self.more_nodes_needed, "feasible": self.feasible}
 
 
-@dataclass
+@record
 class ProfilePlan:
     model: str
     precision: str
@@ -127,7 +128,7 @@ class ProfilePlan:
                 "nodes": [n.to_dict() for n in self.nodes]}
 
 
-@dataclass
+@record
 class FleetResult:
     nodes: List[FleetNode]
     profiles: List[ProfilePlan]
@@ -186,7 +187,7 @@ def evaluate_fleet(paths: Sequence[str], specs_settings: Sequence[Tuple[ModelSpe
     return FleetResult(nodes, profiles)
 
 
-@dataclass
+@record
 class _NodeState:
     """Working state of one readable node under one profile."""
 

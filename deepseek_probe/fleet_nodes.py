@@ -7,19 +7,19 @@ from __future__ import annotations
 import glob
 import os
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from deepseek_probe.errors import InputError
 from deepseek_probe.snapshot import Snapshot
 from deepseek_probe.units import gib
+from deepseek_probe.records import record
 
 
 class FleetInputError(InputError):
     """No snapshot at all could be read, or no snapshot was given (exit 64)."""
 
 
-@dataclass
+@record
 class FleetNode:
     """One input snapshot: its node name, where it came from, and whether it could be read."""
 

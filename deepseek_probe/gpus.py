@@ -9,13 +9,14 @@ datasheet peak. Compute capability from NVIDIA's CUDA GPUs table
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any, Dict, List, Optional, Tuple
+from deepseek_probe.records import record
 
 GIB = 1024**3
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class GpuModel:
     """A common GPU: memory a CUDA process sees, peak bandwidth, compute capability."""
 

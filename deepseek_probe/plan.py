@@ -7,7 +7,6 @@ that assessment's, the same that `check` gives on a machine with those GPUs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 
 from deepseek_probe import gpus as gpu_catalog
@@ -18,12 +17,13 @@ from deepseek_probe.question import Question
 from deepseek_probe.runtimes.base import Estimate, Settings
 from deepseek_probe.snapshot import Snapshot
 from deepseek_probe.thresholds import CC_BF16, CC_FP8, CC_MARLIN, DEVICE_MARGIN_BYTES
+from deepseek_probe.records import record
 
 if TYPE_CHECKING:  # annotations only
     from deepseek_probe.assess import Assessment
 
 
-@dataclass
+@record
 class PlanRow:
     """How many of one catalog GPU a profile needs, and how fast it would decode."""
 
@@ -44,7 +44,7 @@ class PlanRow:
                 "source": self.gpu.source}
 
 
-@dataclass
+@record
 class PlanResult:
     """The hardware plan of one question: its estimate and one row per catalog GPU."""
 

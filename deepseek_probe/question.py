@@ -14,12 +14,13 @@ Pure apart from the name resolver reading a local GGUF / checkpoint header when 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from deepseek_probe.errors import InputError
 from deepseek_probe.profiles import ModelSpec
 from deepseek_probe.runtimes.base import Settings
+from deepseek_probe.records import record
 if TYPE_CHECKING:  # annotations only: training is imported only for a training question
     from deepseek_probe.runtimes.command import ParsedCommand
     from deepseek_probe.profiles.names import Resolved
@@ -51,7 +52,7 @@ def _none_installed(runtime: str, program: Optional[str]) -> Tuple[Optional[str]
 InstalledLookup = Callable[[str, Optional[str]], Tuple[Optional[str], str]]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Disk:
     """What building a question may read from this machine. The CLI passes the probes' readers
     (probes/model_path.read_model, formats/hf_config.spec_from_file, a regular-file reader);
@@ -66,7 +67,7 @@ class Disk:
 NO_DISK = Disk()
 
 
-@dataclass(frozen=True)
+@record(frozen=True, many=True)
 class Flags:
     """What the user set with flags; None = not set (the runtime's default applies)."""
 
@@ -81,7 +82,7 @@ class Flags:
     runtime_version: Optional[str] = None  # --runtime-version V
 
 
-@dataclass(frozen=True)
+@record(frozen=True, many=True)
 class Question:
     """One model under one runtime and workload: what assess() answers."""
 
@@ -148,7 +149,7 @@ def question_for(spec: ModelSpec, runtime: str, flags: Flags = Flags(), model_na
                     context_source="flag" if flags.context else "runtime default")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _Named:
     spec: ModelSpec
     name: str

@@ -12,13 +12,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from deepseek_probe import runtimes
 from deepseek_probe.errors import InputError
 from deepseek_probe.units import count, gib
+from deepseek_probe.records import record
 
 if TYPE_CHECKING:  # annotations only (from __future__ import annotations): no import at run time
     from deepseek_probe.profiles import ModelSpec
@@ -56,7 +57,7 @@ class RequirementsFormatError(InputError):
     """An output format `plan --all` does not have."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ClassFit:
     """The fewest GPUs of one class that hold a row, and what each of them then holds."""
 
@@ -67,7 +68,7 @@ class ClassFit:
     per_device_bytes: Optional[int]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RequirementRow:
     model: str
     aliases: Tuple[str, ...]

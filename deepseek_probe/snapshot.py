@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Dict, List, Optional
 
 from deepseek_probe.errors import InputError
+from deepseek_probe.records import record
 
 SCHEMA_VERSION = 1
 
@@ -50,7 +51,7 @@ class _Record:
 
 
 # The records: dataclasses without generated __eq__/__repr__ (see _Record).
-_record = dataclass(eq=False, repr=False)
+_record = record(eq=False, repr=False)
 
 
 @_record

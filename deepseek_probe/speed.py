@@ -14,19 +14,19 @@ sources. Pure.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Dict, Optional, Sequence
 
 from deepseek_probe.estimate import DECODE_EFFICIENCY
 from deepseek_probe.profiles import ModelSpec
 from deepseek_probe.runtimes.base import Estimate, Runtime
+from deepseek_probe.records import record
 
 # Host RAM bandwidth when nothing better is known: dual-channel DDR5-6400 peak,
 # 2 channels x 8 bytes x 6400 MT/s = 102.4 GB/s (JEDEC DDR5); servers have 4-12 channels.
 HOST_RAM_BANDWIDTH_BYTES_PER_S = 102.4e9
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Where:
     """Where the bytes a decode step reads live."""
 

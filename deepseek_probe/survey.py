@@ -12,7 +12,7 @@ snapshot in, rows out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from deepseek_probe import __version__, profiles, runtimes
@@ -26,6 +26,7 @@ from deepseek_probe.fixes import CONTEXT_STEP_TOKENS, max_context_fitting
 from deepseek_probe.profiles import ModelSpec
 from deepseek_probe.question import Flags, Question, question_for
 from deepseek_probe.snapshot import GpuInfo, Snapshot
+from deepseek_probe.records import record
 
 if TYPE_CHECKING:  # annotations only
     from deepseek_probe.assess import CheckResult
@@ -40,7 +41,7 @@ SURVEY_CONTEXT = 4096
 HEALTH_CHECKS = MACHINE_CHECKS
 
 
-@dataclass
+@record
 class SurveyRow:
     models: List[str]  # catalog ids of this architecture
     params: int
@@ -67,7 +68,7 @@ class SurveyRow:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
-@dataclass
+@record
 class SurveyResult:
     snapshot: Snapshot
     rows: List[SurveyRow]

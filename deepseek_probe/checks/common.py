@@ -5,10 +5,10 @@ Pure: snapshot + estimate -> findings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, List, Optional, Tuple
 
 from deepseek_probe.snapshot import GpuInfo
+from deepseek_probe.records import record
 
 if TYPE_CHECKING:  # annotations only (from __future__ import annotations): no import at run time
     from deepseek_probe.runtimes.base import Estimate
@@ -50,7 +50,7 @@ def unavailable_reason(record: Any, name: str) -> str:
     return (getattr(record, "unavailable", {}) or {}).get(name) or "not reported"
 
 
-@dataclass
+@record
 class Placement:
     """Where the model goes: which GPUs, which tensor-parallel size, and whether it fits."""
 

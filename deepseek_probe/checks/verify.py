@@ -6,12 +6,13 @@ into findings and says which bytes a checked profile would hold on each GPU.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from deepseek_probe.findings import Finding
 from deepseek_probe.runtimes import RUNTIMES
 from deepseek_probe.thresholds import DEVICE_MARGIN_BYTES, VLLM_GPU_MEMORY_UTILIZATION
+from deepseek_probe.records import record
 
 if TYPE_CHECKING:  # annotations only: no import at run time
     from deepseek_probe.assess import Assessment as ProfileResult
@@ -24,7 +25,7 @@ NOT_VISIBLE = "not_visible_to_cuda"  # error value: the GPU is hidden from CUDA 
 CUDA_ERROR_OUT_OF_MEMORY = "CUDA_ERROR_OUT_OF_MEMORY"
 
 
-@dataclass
+@record
 class Reservation:
     """What one GPU let us take. Sizes are bytes; CUDA's free/total exclude its reserved region."""
 

@@ -15,12 +15,13 @@ from __future__ import annotations
 import os
 import re
 import struct
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import BinaryIO, Dict, List, Optional, Tuple, Union
 
 from deepseek_probe.errors import InputError
 from deepseek_probe.formats.errors import HeaderError, read_path
 from deepseek_probe.formats.ggml_types import GGML_TYPES
+from deepseek_probe.records import record
 
 GGUF_MAGIC = b"GGUF"
 DEFAULT_ALIGNMENT = 32  # gguf.h GGUF_DEFAULT_ALIGNMENT
@@ -65,7 +66,7 @@ SPLIT_RE = re.compile(r"^(?P<prefix>.*)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gguf$
 Value = Union[int, float, bool, str, list, Tuple[str, int]]
 
 
-@dataclass
+@record
 class GgufTensor:
     name: str
     ggml_type: str
@@ -81,7 +82,7 @@ class GgufTensor:
         return n
 
 
-@dataclass
+@record
 class GgufSummary:
     """One GGUF file's header (or a split model's shards summed; `tensors` then lists them all)."""
 

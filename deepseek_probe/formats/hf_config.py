@@ -20,10 +20,11 @@ Keys as written by the quantizers:
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Dict, List, Optional, Union
 
 from deepseek_probe.formats.errors import HeaderError, read_bytes
+from deepseek_probe.records import record
 
 if TYPE_CHECKING:  # annotations only
     from deepseek_probe.profiles import ModelSpec
@@ -31,7 +32,7 @@ if TYPE_CHECKING:  # annotations only
 Json = Union[None, bool, int, float, str, List["Json"], Dict[str, "Json"]]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Quantization:
     """What the config says about the weight format. precision: a profiles.PRECISIONS name when
     one fits (fp8, int8, int4), else None with `method` saying what it is."""

@@ -16,10 +16,11 @@ from __future__ import annotations
 import json
 import os
 import struct
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import BinaryIO, Dict, List, Optional, Tuple
 
 from deepseek_probe.formats.errors import HeaderError, read_bytes, read_path
+from deepseek_probe.records import record
 
 # safetensors/src/tensor.rs `MAX_HEADER_SIZE` (v0.6).
 MAX_HEADER_BYTES = 100_000_000
@@ -35,7 +36,7 @@ DTYPE_BITS: Dict[str, int] = {
 _MAX_TENSOR_BYTES = 1 << 48
 
 
-@dataclass
+@record
 class SafetensorsSummary:
     """What one safetensors file (or a sharded set, summed) holds, from its header(s) only."""
 

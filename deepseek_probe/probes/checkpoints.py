@@ -22,7 +22,7 @@ import json
 import os
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from deepseek_probe.errors import InputError
@@ -30,6 +30,7 @@ from deepseek_probe.files import read_regular
 from deepseek_probe.formats import gguf, hf_config, safetensors
 from deepseek_probe.checkpoint import Checkpoint, Fact  # noqa: F401  (the record this probe fills)
 from deepseek_probe.formats.errors import HeaderError
+from deepseek_probe.records import record
 
 if TYPE_CHECKING:  # annotations only: the snapshot record is built in probe_checkpoints
     from deepseek_probe.snapshot import CheckpointsInfo
@@ -43,7 +44,7 @@ DEFAULT_MAX_ENTRIES = 20000
 _MANIFEST_MAX_BYTES = 1 << 20
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
-@dataclass
+@record
 class CheckpointScan:
     checkpoints: List[Checkpoint] = field(default_factory=list)
     roots: List[str] = field(default_factory=list)  # folders looked at

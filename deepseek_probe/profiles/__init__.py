@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any, ClassVar, Dict, List, Optional, Tuple
 
 from deepseek_probe.errors import InputError
 from deepseek_probe.memo import memo
 from deepseek_probe.profiles import arch2026
+from deepseek_probe.records import record
 
 FAMILIES = ("llama", "qwen2", "deepseek_v2", "deepseek_v3", "deepseek_v32", "deepseek_v4", "qwen3")
 
@@ -31,7 +32,7 @@ class ModelConfigError(InputError):
     """A Hugging Face config.json we cannot read or do not understand."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True, many=True)
 class ModelSpec:
     """Architecture of one decoder-only model: everything the memory math needs.
 
@@ -489,7 +490,7 @@ def spec_from_config(cfg: Dict[str, Any], p: str) -> ModelSpec:
 
 
 # -- precisions ----------------------------------------------------------------------------
-@dataclass(frozen=True)
+@record(frozen=True)
 class Precision:
     """How one weight format stores a model. kind: float | fp8 | int8 | int4 | gguf."""
 

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 from deepseek_probe.errors import InputError
 from deepseek_probe.profiles import PRECISIONS, ModelSpec, UnknownModelError, all_models, get_model
 from deepseek_probe.profiles import ollama_tags
+from deepseek_probe.records import record
 
 if TYPE_CHECKING:  # the probe module does I/O; imported lazily where a path is read
     from deepseek_probe.checkpoint import Checkpoint
@@ -36,7 +37,7 @@ class UnknownNameError(InputError):
     """A model name that is no path, catalog name, Ollama tag or known Hugging Face id."""
 
 
-@dataclass
+@record
 class Resolved:
     query: str
     model_id: Optional[str]  # catalog id; None when the model is not in the catalog

@@ -24,8 +24,8 @@ Sources (checked 2026-11; GB = 10^9 bytes as the library prints them):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
+from deepseek_probe.records import record
 
 # GGUF quant names as Ollama writes them in tags (lower-case q, upper-case K/S/M/L).
 QUANTS = ("q2_K", "q3_K_S", "q3_K_M", "q3_K_L", "q4_0", "q4_1", "q4_K_S", "q4_K_M", "q5_0", "q5_1",
@@ -34,7 +34,7 @@ _QUANT_RE = re.compile(r"-(" + "|".join(QUANTS) + r")$", re.IGNORECASE)
 _QUANT_CANON = {q.lower(): q for q in QUANTS}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TagSize:
     """One size of a library model, e.g. deepseek-r1 32b."""
 
@@ -46,7 +46,7 @@ class TagSize:
     note: str = ""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LibraryModel:
     name: str  # deepseek-r1
     latest: str  # size the bare name / :latest pulls
@@ -116,7 +116,7 @@ LIBRARY: Dict[str, LibraryModel] = {m.name: m for m in (
 )}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class OllamaName:
     namespace: str  # "library" for the official models
     model: str
@@ -134,7 +134,7 @@ def parse_name(name: str) -> OllamaName:
     return OllamaName(ns or "library", model.lower(), tag or "latest")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TagMatch:
     """A library tag decoded: which size, which quant, and where that came from."""
 

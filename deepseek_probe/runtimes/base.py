@@ -6,10 +6,11 @@ to name them (issue 13: no import circles, real types in signatures).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Optional, Protocol, Tuple
 
 from deepseek_probe.errors import InputError
+from deepseek_probe.records import record
 
 if TYPE_CHECKING:  # types only: profiles never imports runtimes, so no circle at run time
     from deepseek_probe.profiles import ModelSpec
@@ -22,7 +23,7 @@ class EstimateInputError(InputError):
     """Settings that make no sense for this model (context <= 0 or past max, TP not dividing heads…)."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True, many=True)
 class Settings:
     precision: str = "bf16"  # fp32 bf16 fp16 fp8 int8 int4 | q8_0 q6_k q5_k_m q4_k_m q4_0 q3_k_m q2_k
     kv_precision: str = "bf16"  # bf16 fp16 fp8 q8_0 q4_0
@@ -47,7 +48,7 @@ class Settings:
     runtime_version: Optional[str] = None
 
 
-@dataclass
+@record
 class DeviceMemory:
     """Bytes one GPU holds at peak for this process (what NVML shows used by it); no margin."""
 
@@ -58,7 +59,7 @@ class DeviceMemory:
     total_bytes: int = 0
 
 
-@dataclass
+@record
 class Estimate:
     model: str
     precision: str
@@ -80,7 +81,7 @@ class Estimate:
         return {"schema_version": 1, **asdict(self)}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CudaBuilds:
     """Which CUDA a runtime's current binaries are built with (checks/driver.py)."""
 
@@ -91,7 +92,7 @@ class CudaBuilds:
     source: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RocmBuild:
     """The AMD gfx targets one build of a runtime lists (checks/amd.py: finding amd.runtime.<name>)."""
 
@@ -102,7 +103,7 @@ class RocmBuild:
     builds_from_source: bool = False
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StartDevice:
     """The GPU a runtime's start verdict is judged on: the tightest of the placement (every rank
     must start). cuda_total_bytes: what torch sees (NVML total - the driver's reserved memory)."""
@@ -113,7 +114,7 @@ class StartDevice:
     name: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Runtime:
     """What a runtime accepts and what a user gets without flags."""
 

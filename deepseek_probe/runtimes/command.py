@@ -8,10 +8,11 @@ not matter for memory, so the report can echo all three.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from deepseek_probe.errors import InputError
+from deepseek_probe.records import record
 
 
 class CommandError(InputError):
@@ -24,7 +25,7 @@ NOT_MODELLED = "not_modelled"  # affects memory, but we do not model it: reporte
 IGNORED = "ignored"  # does not affect memory: reported as ignored
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Flag:
     names: Tuple[str, ...]  # every spelling, e.g. ("-c", "--ctx-size")
     key: str  # the option it sets
@@ -34,7 +35,7 @@ class Flag:
     value_if_set: Any = True  # for switches: the value a bare flag gives (e.g. --no-mmap -> False)
 
 
-@dataclass
+@record
 class ParsedFlags:
     values: Dict[str, Any] = field(default_factory=dict)  # key -> converted value (MODELLED only)
     understood: List[Tuple[str, str]] = field(default_factory=list)  # (flag as written, value)
@@ -43,7 +44,7 @@ class ParsedFlags:
     positional: List[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ParsedCommand:
     """A runtime's reading of one launch command."""
 

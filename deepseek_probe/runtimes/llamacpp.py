@@ -9,7 +9,7 @@ GraphSize compute buffer and average bits per weight, labelled as such in the es
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Dict, Optional
 
 from deepseek_probe import memory
@@ -17,6 +17,7 @@ from deepseek_probe.profiles import PRECISIONS, ModelSpec, weight_bytes
 from deepseek_probe.runtimes import gguf_recipe, llamacpp_alloc, llamacpp_builds
 from deepseek_probe.runtimes.base import CudaBuilds, Estimate, GiB, MiB, RocmBuild, Runtime, Settings
 from deepseek_probe.runtimes.llamacpp_alloc import LlamaCppMemory, LlamaCppOptions
+from deepseek_probe.records import record
 
 RUNTIME = Runtime(
     "llamacpp", ("fp32", "bf16", "fp16", "q8_0", "q6_k", "q5_k_m", "q4_k_m", "q4_0", "q3_k_m", "q2_k"),
@@ -62,7 +63,7 @@ def _llamacpp_compute_buffer_bytes(spec: ModelSpec, s: Settings) -> int:
     return max(4 * ub * (1 + 4 * emb + t * (1 + spec.heads)), 4 * ub * (emb + spec.vocab))
 
 
-@dataclass
+@record
 class OffloadSplit:
     """llama.cpp -ngl placement for one GPU budget."""
 

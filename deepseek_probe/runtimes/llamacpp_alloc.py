@@ -30,7 +30,7 @@ Pure. Sources in the llama.cpp tree (github.com/ggml-org/llama.cpp, commit 0c1e5
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Callable, Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Tuple
 
@@ -38,6 +38,7 @@ from deepseek_probe.formats.ggml_types import GGML_TYPES_BY_NAME
 from deepseek_probe import memo
 from deepseek_probe.profiles import ModelSpec
 from deepseek_probe.runtimes import gguf_recipe, llamacpp_graph
+from deepseek_probe.records import record
 
 if TYPE_CHECKING:
     from deepseek_probe.runtimes.llamacpp_replay_mla import MlaGraph
@@ -51,7 +52,7 @@ _CACHE_TYPES = {"f32": "F32", "f16": "F16", "bf16": "BF16", "q8_0": "Q8_0", "q4_
                 "q4_1": "Q4_1", "q5_0": "Q5_0", "q5_1": "Q5_1", "iq4_nl": "IQ4_NL"}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LlamaCppOptions:
     """llama-server's options that change memory, with its defaults (common/common.h, arg.cpp)."""
 
@@ -78,7 +79,7 @@ class LlamaCppOptions:
     explicit: FrozenSet[str] = frozenset()
 
 
-@dataclass
+@record
 class LlamaCppMemory:
     """Bytes per GPU and on the host, in llama.cpp's own terms."""
 
@@ -413,7 +414,7 @@ def _replayed_mla_compute(spec: ModelSpec, ftype: str, cache_type: str, n_tokens
     return memo.memo("llamacpp.replay_mla", key, compute)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _Sums:
     """Prefix sums / maxima over layers [0, i), so that placing a model costs O(devices)."""
 

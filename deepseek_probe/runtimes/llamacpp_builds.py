@@ -30,13 +30,13 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional
+from deepseek_probe.records import record
 
 OLDEST, NEWEST = "b4400", "b11096"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Change:
     what: str
     first_with: int

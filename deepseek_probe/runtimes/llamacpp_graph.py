@@ -30,9 +30,9 @@ next tensor are skipped, so the high-water mark is the live set plus those holes
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from deepseek_probe.profiles import ModelSpec
+from deepseek_probe.records import record
 
 MiB = 1 << 20
 # results.jsonl: NVML used after one /completion minus the three CUDA0 buffers, each rounded up to
@@ -51,7 +51,7 @@ PARTIAL_OFFLOAD_NOTE = ("partial offload: the host layer's K/V view copies, one 
                         "the live activations are summed without the allocator's holes")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class GraphShape:
     """What sizes the reserve graph: the micro-batch, the cache and where the layers are."""
 

@@ -27,8 +27,9 @@ same tensors with 4 rows instead of n_ubatch, and never has the op_offload copie
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Dict, List, Optional, Tuple
+from deepseek_probe.records import record
 
 CUDA, CPU = 0, 1  # ggml_backend_sched priority: the GPU first, the CPU last
 ALIGN = (128, 32)  # ggml-cuda.cu get_alignment; ggml-impl.h TENSOR_ALIGNMENT (host buffers)
@@ -63,7 +64,7 @@ class _T:
         self.own = False  # allocated by the graph allocator (hash_node.allocated)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DenseGraph:
     """What sizes a dense (llama / qwen2) reserve graph and where its tensors live."""
 
@@ -402,7 +403,7 @@ def _allocate(leafs: List[_T], graph: List[Tuple[_T, int]]) -> Tuple[int, int]:
     return allocs[CUDA].max_size, allocs[CPU].max_size
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Replay:
     """What sched_reserve logs for the prompt graph: "graph (pp ...): nodes = N, splits = S" and
     the compute buffer sizes."""

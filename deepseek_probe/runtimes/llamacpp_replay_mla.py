@@ -27,11 +27,12 @@ model's config.json; see GATING.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Dict, List, Tuple
 
 from deepseek_probe.runtimes.llamacpp_replay import (
     CPU, CUDA, INPUT, OUTPUT, WEIGHT, _VIEW_OPS, Replay, _allocate, _assign, _split, _T)
+from deepseek_probe.records import record
 
 # blk.N weights in the order of each layer's tuple of CUDA bytes (GGUF names, ".weight" dropped)
 MLA_WEIGHT_NAMES = ("attn_norm", "attn_q_a_norm", "attn_kv_a_norm", "attn_q", "attn_q_a", "attn_q_b",
@@ -49,7 +50,7 @@ _EXPERT_NAMES = frozenset(("ffn_gate_exps", "ffn_up_exps", "ffn_down_exps"))
 GATING = {"v2-lite": (False, False, 1.0, 1, 1), "v2": (False, False, 16.0, 8, 3), "v3": (True, True, 2.5, 8, 4)}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MlaGraph:
     """What sizes a deepseek2 reserve graph and where its tensors live."""
 

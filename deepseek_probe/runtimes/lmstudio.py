@@ -15,11 +15,11 @@ Pure: no I/O, no printing.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from deepseek_probe.runtimes.command import (IGNORED, NOT_MODELLED, CommandError, Flag,
                                              ParsedCommand, parse_flags)
+from deepseek_probe.records import record
 
 LMSTUDIO_SOURCES = ("lmstudio-ai/lms@07b7252", "lmstudio-ai/lmstudio-js@6ec11db")
 
@@ -39,7 +39,7 @@ SCHEMA_FLASH_ATTENTION = False
 DEFAULT_KV_TYPE = "f16"  # "llama.k/vCacheQuantizationType" unchecked, value "f16"; useFp16ForKVCache
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LMStudioOptions:
     context_length: Optional[int] = None  # -c/--context-length; None: app default (schema 2048)
     gpu_ratio: Optional[float] = None  # --gpu off|max|0..1 -> 0..1; None: auto (autoFit)

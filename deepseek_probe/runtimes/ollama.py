@@ -14,12 +14,12 @@ Pure: no I/O, no printing.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from deepseek_probe.runtimes.base import GiB, MiB
 from deepseek_probe.runtimes.command import (IGNORED, CommandError, Flag, ParsedCommand,
                                              parse_flags, to_int)
+from deepseek_probe.records import record
 
 OLLAMA_VERSION = "v0.33.0-rc2 (fb30760996871fa9460115c753afd2c60d4ab0f7)"
 
@@ -57,7 +57,7 @@ KV_CACHE_TYPES = ("f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0"
 _KV_TO_PRECISION = {"f16": "fp16", "bf16": "bf16", "q8_0": "q8_0", "q4_0": "q4_0", "f32": "fp32"}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class OllamaOptions:
     """Ollama's memory-relevant settings. None = Ollama decides (see the named function)."""
 

@@ -22,7 +22,7 @@ Pure: no I/O, no printing. The launch-command parser is in sglang_cli.py.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Dict, List, Optional, Tuple
 
 from deepseek_probe import memory
@@ -33,6 +33,7 @@ from deepseek_probe.runtimes.base import (CudaBuilds, Estimate, EstimateInputErr
 from deepseek_probe.units import count
 from deepseek_probe.runtimes.sharded import device_weight_bytes
 from deepseek_probe.runtimes import sglang_versions, versions
+from deepseek_probe.records import record
 
 SGLANG_VERSION = "0.5.5"
 
@@ -96,7 +97,7 @@ CUDA_CONTEXT_BYTES = 621 * MiB
 DISTRIBUTED_INIT_BYTES = int(2.01 * GiB)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SglangOptions:
     """`python -m sglang.launch_server` flags that shape memory; defaults as server_args.py
     ServerArgs (0.5.5). None = SGLang decides (by GPU size or model)."""
@@ -135,7 +136,7 @@ class SglangOptions:
             raise EstimateInputError(f"sglang: --tp-size {self.tp} is not a multiple of --dp-size {self.dp}")
 
 
-@dataclass
+@record
 class SglangMemory:
     """One GPU's memory as SGLang 0.5.5 would size it (bytes unless named otherwise)."""
 

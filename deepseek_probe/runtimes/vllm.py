@@ -30,7 +30,7 @@ measurement (benchmarks/vllm/sampler_peak-h200.json). Pure; the command parser i
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Dict, List, Optional
 
 from deepseek_probe import memory
@@ -43,6 +43,7 @@ from deepseek_probe.runtimes.base import (CudaBuilds, Estimate, EstimateInputErr
 from deepseek_probe.thresholds import CC_VLLM_MIN
 from deepseek_probe.units import count, gib
 from deepseek_probe.runtimes.sharded import device_weight_bytes
+from deepseek_probe.records import record
 
 VLLM_VERSION = "0.33.0"
 
@@ -116,7 +117,7 @@ CUDA_GRAPH_TP_BYTES = int(0.15 * GiB)
 CUDA_CONTEXT_BYTES = 621 * MiB
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class VllmOptions:
     """`vllm serve` flags (and environment) that shape memory, with vLLM 0.33.0's defaults
     (engine/arg_utils.py EngineArgs). None = vLLM decides (from the model or the GPU)."""
@@ -176,7 +177,7 @@ class VllmOptions:
             raise EstimateInputError(f"vllm: --cpu-offload-gb must be >= 0, got {self.cpu_offload_gb}")
 
 
-@dataclass
+@record
 class VllmMemory:
     """One GPU's memory as vLLM (0.33.0, or `version`) would size it (bytes unless named otherwise)."""
 

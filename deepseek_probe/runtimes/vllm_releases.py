@@ -62,11 +62,12 @@ function, pull request, or a public log line that shows it). Pure; no vLLM impor
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, List, Optional, Protocol, Tuple, TypeVar
 
 from deepseek_probe.runtimes import versions
 from deepseek_probe.runtimes.base import GiB
+from deepseek_probe.records import record
 
 if TYPE_CHECKING:
     from deepseek_probe.profiles import ModelSpec
@@ -127,7 +128,7 @@ V0_MIN_BATCHED_TOKENS = 2048  # config.py _DEFAULT_MAX_NUM_BATCHED_TOKENS
 V0_NON_TORCH_BYTES = int(0.30 * GiB)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Rules:
     """How one release sizes memory where it differs from 0.33.0."""
 

@@ -29,17 +29,17 @@ and `--cpu-offload-gb`. Pure; no vLLM import. runtimes/vllm.py sizes the stage t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, List, Optional, Tuple
 
 from deepseek_probe.runtimes import sharded
 from deepseek_probe.runtimes.base import GiB
+from deepseek_probe.records import record
 
 if TYPE_CHECKING:
     from deepseek_probe.profiles import ModelSpec
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Stage:
     """One pipeline stage as one of its GPUs holds it."""
 
@@ -121,7 +121,7 @@ def stages(spec: "ModelSpec", precision: str, tp: int, pp: int, offload_bytes: i
     return out
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Binding:
     """The stage whose pool holds the fewest tokens, with its own terms."""
 

@@ -33,11 +33,11 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Dict
 
 from deepseek_probe.memo import memo
 from deepseek_probe.profiles import ModelSpec, arch2026
+from deepseek_probe.records import record
 
 # layers/vocab_parallel_embedding.py DEFAULT_VOCAB_PADDING_SIZE
 VOCAB_PAD = 64
@@ -66,7 +66,7 @@ def padded_heads(local_heads: int) -> int:
     return next(h for h in FLASHMLA_HEADS if local_heads <= h)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class V4Parallel:
     """The launch's parallel layout and the scheduler size the buffers depend on."""
 
@@ -195,7 +195,7 @@ def forward_peak_bytes(spec: ModelSpec, tokens: int, max_model_len: int, par: V4
     return {"layer": tokens * per_token, "prefill_workspace": workspace, "indexer_prefill_buffer": indexer}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class V4Terms:
     """runtimes/vllm.py's weights and forward-peak terms for a V4 launch, with their parts."""
 

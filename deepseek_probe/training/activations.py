@@ -31,15 +31,15 @@ Widths are counted per token; `res` is the residual-stream byte width: 4 for fp3
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import FrozenSet, Tuple
 
 from deepseek_probe.profiles import ModelSpec
 from deepseek_probe.training.modules import expert_lora_params, lora_targets
 from deepseek_probe.training.workload import TrainingWorkload
+from deepseek_probe.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Regime:
     """What decides which tensors are saved: dtypes and which weights need gradients."""
 

@@ -22,15 +22,15 @@ with every default taken from the tool that owns it:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from deepseek_probe.training.workload import TrainingInputError, TrainingWorkload, make_workload
+from deepseek_probe.records import record
 
 Reader = Callable[[str], str]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TrainingLaunch:
     program: str
     model_ref: Optional[str]

@@ -27,16 +27,16 @@ What follows from that:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import List, Tuple
 
 from deepseek_probe.errors import InputError
 from deepseek_probe.profiles import ModelSpec
+from deepseek_probe.records import record
 
 FAMILIES = ("llama", "qwen2", "deepseek_v2", "deepseek_v3")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Linear:
     """One nn.Linear kind of a model: `count` copies of an (out x in) weight."""
 
@@ -51,7 +51,7 @@ class Linear:
         return self.in_features * self.out_features * self.count
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ModelTensors:
     """Every parameter of the model, grouped by what training does to it."""
 

@@ -3,23 +3,24 @@ the result types shared by accounting.py (one GPU) and sharding.py (several)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Dict, List, Tuple
 
 from deepseek_probe.profiles import ModelSpec
 from deepseek_probe.training import calibration
 from deepseek_probe.training.activations import regime, saved_bytes
 from deepseek_probe.training.workload import TrainingWorkload
+from deepseek_probe.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Term:
     name: str
     bytes: int
     source: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TrainingMemory:
     """Per-GPU peak and its terms (bytes), host RAM for offload, disk for one checkpoint save."""
 
@@ -43,7 +44,7 @@ class TrainingMemory:
                 "notes": list(self.notes)}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ModelStates:
     """Bytes of weights, gradients and optimizer states on one GPU (before sharding)."""
 

@@ -8,12 +8,12 @@ linear scan.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
 from deepseek_probe.profiles import ModelSpec
 from deepseek_probe.training.accounting import training_memory
 from deepseek_probe.training.workload import TrainingWorkload
+from deepseek_probe.records import record
 
 GiB = 1 << 30
 SEQ_STEP = 128  # sequence answers in multiples of 128 tokens
@@ -48,7 +48,7 @@ def max_seq_len(spec: ModelSpec, w: TrainingWorkload, budget: int, cap: Optional
     return n * SEQ_STEP if n else None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Fix:
     label: str  # e.g. "gradient checkpointing -> 31.2 GiB"
     workload: TrainingWorkload

@@ -9,13 +9,13 @@ adamw_torch_fused, checkpointing off except QLoRA); LoRA and QLoRA at r16 on all
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import List, Sequence, Tuple
 
 from deepseek_probe.profiles import ModelSpec, all_models, get_model
 from deepseek_probe.training.accounting import training_memory
 from deepseek_probe.training.modules import FAMILIES
 from deepseek_probe.training.workload import make_workload
+from deepseek_probe.records import record
 
 GiB = 1 << 30
 METHODS = ("full", "lora", "qlora")
@@ -23,7 +23,7 @@ SEQS = (2048, 8192)
 BATCHES = (1, 8)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Row:
     model: str
     method: str
@@ -62,7 +62,7 @@ def markdown(models: Sequence[ModelSpec] = ()) -> str:
     return "\n".join(lines) + "\n"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ClaimCheck:
     claim: str
     command: str

@@ -15,10 +15,11 @@ Defaults (each from the library that owns it):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Optional, Tuple
 
 from deepseek_probe.errors import InputError
+from deepseek_probe.records import record
 
 METHODS = ("full", "lora", "qlora")
 LOAD_PRECISIONS = ("fp32", "bf16")
@@ -36,7 +37,7 @@ class TrainingInputError(InputError):
     """A training workload that cannot be run as given (exit 64, one line)."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TrainingWorkload:
     """One fine-tuning run, per GPU. Every field has Trainer 5.x / peft's default."""
 

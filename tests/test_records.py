@@ -1,0 +1,96 @@
+"""records.record against dataclasses.dataclass: the same classes (fields, replace, asdict,
+FrozenInstanceError, equality, hashing, repr), only cheaper to define."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import field
+from typing import Dict, List, Optional, Tuple
+
+import pytest
+
+from deepseek_probe.records import record
+
+
+def _pair(frozen: bool, many: bool = False):
+    """The same class body under both decorators."""
+    def body():
+        class C:
+            a: int
+            b: str = "x"
+            c: Tuple[int, ...] = ()
+            d: List[int] = field(default_factory=list, compare=False)
+            e: Optional[float] = field(default=None, repr=False)
+            f: int = field(default=0, hash=False)
+        return C
+    return dataclasses.dataclass(frozen=frozen)(body()), record(frozen=frozen, many=many)(body())
+
+
+@pytest.mark.parametrize("frozen,many", [(True, False), (True, True), (False, False)])
+def test_record_behaves_as_dataclass(frozen, many):
+    D, R = _pair(frozen, many)
+    for cls in (D, R):
+        assert dataclasses.is_dataclass(cls)
+    assert [f.name for f in dataclasses.fields(D)] == [f.name for f in dataclasses.fields(R)]
+    args = [(1,), (1, "y"), (1, "x", (2,)), (2, "x", (), [5], 1.5, 3)]
+    for a in args:
+        for b in args:
+            assert (D(*a) == D(*b)) == (R(*a) == R(*b)), (a, b)
+        assert repr(D(*a)).split("(", 1)[1] == repr(R(*a)).split("(", 1)[1]
+        assert dataclasses.asdict(D(*a)) == dataclasses.asdict(R(*a))
+        assert dataclasses.replace(R(*a), b="z") == R(*((a + ("x",))[:1] + ("z",) + a[2:]))
+    assert R(1, d=[1]) == R(1, d=[2])  # compare=False is left out of ==
+    assert R(1) != D(1) and R(1).__eq__(D(1)) is NotImplemented  # another class: never equal
+    if frozen:
+        assert hash(D(1, "y", (3,), [], 2.0, 7)) == hash(R(1, "y", (3,), [], 2.0, 7))
+        assert hash(R(1, f=1)) == hash(R(1, f=2))  # hash=False: left out of the hash only
+        assert R(1, f=1) != R(1, f=2)
+        for cls in (D, R):
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                cls(1).a = 2  # type: ignore[misc]
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                cls(1).other = 2  # type: ignore[attr-defined]
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                del cls(1).a
+    else:
+        assert R.__hash__ is None and D.__hash__ is None  # eq without frozen: unhashable
+        r = R(1)
+        r.a = 2
+        assert r.a == 2
+
+
+def test_subclasses_compare_their_own_fields():
+    @record(frozen=True)
+    class Base:
+        a: int
+
+    @record(frozen=True)
+    class Sub(Base):
+        b: int = 0
+
+    assert Sub(1, 2) != Sub(1, 3) and Sub(1, 2) == Sub(1, 2)
+    assert Base(1) != Sub(1, 0)
+    assert repr(Sub(1, 2)).endswith("Sub(a=1, b=2)")
+
+
+def test_a_class_keeps_its_own_methods():
+    @record(frozen=True)
+    class Own:
+        a: int
+
+        def __hash__(self) -> int:
+            return 42
+
+        def __repr__(self) -> str:
+            return "own"
+
+    assert hash(Own(1)) == 42 and repr(Own(1)) == "own" and Own(1) == Own(1)
+
+
+def test_eq_false_keeps_identity():
+    @record(eq=False, repr=False)
+    class Plain:
+        a: Dict[str, int] = field(default_factory=dict)
+
+    p = Plain()
+    assert p != Plain() and p == p and hash(p) == hash(p)
