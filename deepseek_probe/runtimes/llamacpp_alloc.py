@@ -52,7 +52,7 @@ _CACHE_TYPES = {"f32": "F32", "f16": "F16", "bf16": "BF16", "q8_0": "Q8_0", "q4_
                 "q4_1": "Q4_1", "q5_0": "Q5_0", "q5_1": "Q5_1", "iq4_nl": "IQ4_NL"}
 
 
-@record(frozen=True)
+@record(frozen=True, many=True)
 class LlamaCppOptions:
     """llama-server's options that change memory, with its defaults (common/common.h, arg.cpp)."""
 
@@ -190,6 +190,10 @@ def _layer_ranges(n_layer: int, ngl: int, shares: Tuple[float, ...]) -> Tuple[in
     place one model many times."""
     i_gpu_start = max(n_layer + 1 - ngl, 0)
     act = min(ngl, n_layer + 1)
+    if len(shares) == 1:  # one GPU: every offloaded layer is its (the loop below, in closed form)
+        on = act > 0
+        mine = (i_gpu_start, n_layer) if on and i_gpu_start < n_layer else (0, 0)
+        return min(i_gpu_start, n_layer), (mine,), (0 if on else None)
     total = sum(shares) or 1.0
     cum, acc = [], 0.0
     for s in shares:

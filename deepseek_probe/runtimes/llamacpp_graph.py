@@ -51,7 +51,7 @@ PARTIAL_OFFLOAD_NOTE = ("partial offload: the host layer's K/V view copies, one 
                         "the live activations are summed without the allocator's holes")
 
 
-@record(frozen=True)
+@record(frozen=True, many=True)
 class GraphShape:
     """What sizes the reserve graph: the micro-batch, the cache and where the layers are."""
 

@@ -117,7 +117,7 @@ CUDA_GRAPH_TP_BYTES = int(0.15 * GiB)
 CUDA_CONTEXT_BYTES = 621 * MiB
 
 
-@record(frozen=True)
+@record(frozen=True, many=True)
 class VllmOptions:
     """`vllm serve` flags (and environment) that shape memory, with vLLM 0.33.0's defaults
     (engine/arg_utils.py EngineArgs). None = vLLM decides (from the model or the GPU)."""

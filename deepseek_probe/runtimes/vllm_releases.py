@@ -128,7 +128,7 @@ V0_MIN_BATCHED_TOKENS = 2048  # config.py _DEFAULT_MAX_NUM_BATCHED_TOKENS
 V0_NON_TORCH_BYTES = int(0.30 * GiB)
 
 
-@record(frozen=True)
+@record(frozen=True, many=True)
 class Rules:
     """How one release sizes memory where it differs from 0.33.0."""
 
