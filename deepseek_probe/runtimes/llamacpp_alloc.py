@@ -333,13 +333,22 @@ def llamacpp_memory(spec: ModelSpec, ftype: str, o: LlamaCppOptions,
         m = lo
         n_ctx = o.fit_ctx
         m.notes.append(f"--fit: context {spec.max_context} -> {o.fit_ctx} (the --fit-ctx floor)")
+    def resident_fits(k: int) -> bool:  # weights and cache alone (the graph only adds)
+        pl = place(n_ctx, k)
+        return all(mb + kb + margin <= f for mb, kb, f in zip(pl.model_bytes, pl.kv_bytes, gpu_free_bytes))
+
     if o.n_gpu_layers < 0:  # --fit moves whole layers to the CPU until the rest fits
-        for k in range(ngl_all, -1, -1):
-            # weights and cache alone rule most counts out (the graph only adds); then the
-            # closed forms; then confirm with the replayed allocator (its holes may cost one
-            # layer more)
-            pl = place(n_ctx, k)
-            if k > 0 and any(mb + kb + margin > f for mb, kb, f in zip(pl.model_bytes, pl.kv_bytes, gpu_free_bytes)):
+        top = ngl_all
+        if n_dev == 1:  # one GPU: its weights and cache grow with k, so bisect for the largest k that holds them
+            lo, hi = 0, ngl_all
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                lo, hi = (mid, hi) if resident_fits(mid) else (lo, mid - 1)
+            top = lo
+        for k in range(top, -1, -1):
+            # weights and cache alone rule most counts out; then the closed forms; then confirm
+            # with the replayed allocator (its holes may cost one layer more)
+            if k > 0 and not resident_fits(k):
                 continue
             if not fits(plan(n_ctx, k, exact=False)) and k > 0:
                 continue
