@@ -121,6 +121,32 @@ def run_interleaved(commands: Sequence[Command], rounds: int, warmup: int = 1,
     return results
 
 
+def instructions(argv: List[str]) -> Optional[int]:
+    """Instructions one run of `argv` executes (valgrind cachegrind's "I refs"): unlike wall time,
+    the same on a loaded box, so an A/B of two commits needs one run each. None without valgrind."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return None
+    proc = subprocess.run([valgrind, "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
+                           *argv], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          timeout=COMMAND_TIMEOUT_S * 20, cwd=REPO)
+    m = re.search(r"I\s+refs:\s+([\d,]+)", proc.stderr.decode("utf-8", "replace"))
+    return int(m.group(1).replace(",", "")) if m else None
+
+
+def print_instructions(commands: Sequence[Command], floor: str) -> Dict[str, Optional[int]]:
+    """One cachegrind run of each command (the real interpreter, not a pyenv shim: valgrind would
+    count the shell script) and its ratio to `floor`'s."""
+    counts = {c.label: instructions([os.path.realpath(c.argv[0]), *c.argv[1:]]) for c in commands
+              if c.label != "nvidia-smi -q"}
+    base = counts.get(floor)
+    print("\ninstructions (valgrind cachegrind, one run each; the same on a loaded box):")
+    for label, n in counts.items():
+        ratio = f"  {n / base:.2f}x {floor}" if n and base else ""
+        print(f"  {label:<24} {'-' if n is None else f'{n / 1e6:,.0f}M'}{ratio}")
+    return counts
+
+
 def print_table(results: Dict[str, Timing]) -> None:
     width = max(len(label) for label in results)
     print(f"{'command':<{width}}  {'median':>9}  {'min':>9}  {'max':>9}  {'n':>3}  exit")
@@ -219,6 +245,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--top", type=int, default=15, help="slowest imports to list (default 15)")
     parser.add_argument("--no-importtime", action="store_true", help="skip the -X importtime listing")
     parser.add_argument("--out", help="also write the results as JSON to this file")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count each command's instructions under valgrind (load-independent)")
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
@@ -264,10 +292,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         top = importtime_top([py, "-m", "deepseek_probe", "check"], top=args.top)
         print_importtime(top)
 
+    counts = print_instructions(commands, "imports") if args.instructions else {}
+
     if args.out:
         doc = {"benchmark": "startup", "host": host_info(), "rounds": args.rounds, "snapshot": snapshot,
                "commands": {label: t.to_dict() for label, t in results.items()}, "ratios": ratios,
-               "importtime_top": top}
+               "importtime_top": top, "instructions": counts}
         with open(args.out, "w") as f:
             json.dump(doc, f, indent=1)
         print(f"\nwrote {args.out}")
