@@ -227,14 +227,21 @@ def _replayable(row):
     return not spec.is_mla and o.flash_attn != "off" and o.cache_type_k == o.cache_type_v == "f16"
 
 
-def _replay(row, full=False):
-    from deepseek_probe.runtimes import llamacpp_replay as rp
+def placement(row):
+    """(spec, options, slots, unified, cells per slot, first GPU layer, output device) of a run,
+    as llamacpp_memory places it on one GPU."""
     spec = get_model(row["model"])
     o = parse_command(["llama-server", *row["args"]], {}).options
     n_seq, unified = la._slots(o)
     _, per_seq = la._cells(o.n_ctx or spec.max_context, n_seq, unified)
     ngl = spec.layers + 1 if o.n_gpu_layers < 0 else min(o.n_gpu_layers, spec.layers + 1)
     first, _, out_dev = la._layer_ranges(spec.layers, ngl, (1.0,))
+    return spec, o, n_seq, unified, per_seq, first, out_dev
+
+
+def _replay(row, full=False):
+    from deepseek_probe.runtimes import llamacpp_replay as rp
+    spec, o, n_seq, unified, per_seq, first, out_dev = placement(row)
     sums = la._tensor_sums(spec, row["ftype"])
     return rp.replay(rp.DenseGraph(
         spec.hidden, spec.heads, spec.kv_heads, spec.head_dim, spec.intermediate, spec.vocab, spec.layers,

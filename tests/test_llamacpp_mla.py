@@ -13,19 +13,13 @@ import pytest
 from deepseek_probe.profiles import get_model
 from deepseek_probe.runtimes import llamacpp_alloc as la
 from deepseek_probe.runtimes import llamacpp_replay_mla as rm
-from deepseek_probe.runtimes.llamacpp_cli import parse_command
-from test_llamacpp_alloc import RESULTS, _graph_lines, _logged, measured_cases
+from test_llamacpp_alloc import RESULTS, _graph_lines, _logged, measured_cases, placement
 
 MiB = 2**20
 
 
 def _graph(row, ub=None):
-    spec = get_model(row["model"])
-    o = parse_command(["llama-server", *row["args"]], {}).options
-    n_seq, unified = la._slots(o)
-    _, per_seq = la._cells(o.n_ctx or spec.max_context, n_seq, unified)
-    ngl = spec.layers + 1 if o.n_gpu_layers < 0 else min(o.n_gpu_layers, spec.layers + 1)
-    first, _, out_dev = la._layer_ranges(spec.layers, ngl, (1.0,))
+    spec, o, n_seq, unified, per_seq, first, out_dev = placement(row)
     n_moe_host = spec.layers if o.cpu_moe else max(min(o.n_cpu_moe, spec.layers), first)
     return la.mla_graph(spec, row["ftype"], la._cache_type(o.cache_type_k), ub or min(o.n_ubatch, o.n_batch),
                         n_seq, per_seq, 1 if unified else n_seq, first, n_moe_host, out_dev is None)

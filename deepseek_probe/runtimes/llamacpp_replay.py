@@ -92,6 +92,23 @@ WEIGHT_NAMES = ("attn_norm", "attn_q", "attn_q.bias", "attn_k", "attn_k.bias", "
                 "attn_v.bias", "attn_output", "ffn_norm", "ffn_gate", "ffn_up", "ffn_down")
 
 
+def visit(t: _T, seen: set, nodes: List[_T], leafs: List[_T]) -> None:
+    """Append `t` and what it depends on, not yet `seen`, to nodes (ops) and leafs (tensors) in
+    ggml_visit_parents_graph's order: sources first, depth first (iterative: graphs are deep)."""
+    stack = [(t, 0)]
+    while stack:
+        cur, i = stack.pop()
+        if i == 0:
+            if id(cur) in seen:
+                continue
+            seen.add(id(cur))
+        if i < len(cur.src):
+            stack.append((cur, i + 1))
+            stack.append((cur.src[i], 0))
+            continue
+        (leafs if cur.op == "NONE" else nodes).append(cur)
+
+
 def _build(g: DenseGraph) -> Tuple[List[_T], List[_T]]:
     """(nodes, leafs) in ggml_visit_parents_graph order."""
     nodes: List[_T] = []
@@ -99,18 +116,7 @@ def _build(g: DenseGraph) -> Tuple[List[_T], List[_T]]:
     seen = set()
 
     def expand(t: _T) -> None:
-        stack = [(t, 0)]
-        while stack:
-            cur, i = stack.pop()
-            if i == 0:
-                if id(cur) in seen:
-                    continue
-                seen.add(id(cur))
-            if i < len(cur.src):
-                stack.append((cur, i + 1))
-                stack.append((cur.src[i], 0))
-                continue
-            (leafs if cur.op == "NONE" else nodes).append(cur)
+        visit(t, seen, nodes, leafs)
 
     T, E, D = g.n_tokens, g.hidden, g.head_dim
     q_w, kv_w = g.heads * D, g.kv_heads * D

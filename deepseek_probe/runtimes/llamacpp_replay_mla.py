@@ -31,7 +31,7 @@ from dataclasses import replace
 from typing import Dict, List, Tuple
 
 from deepseek_probe.runtimes.llamacpp_replay import (
-    CPU, CUDA, INPUT, OUTPUT, WEIGHT, _VIEW_OPS, Replay, _allocate, _assign, _split, _T)
+    CPU, CUDA, INPUT, OUTPUT, WEIGHT, _VIEW_OPS, Replay, _allocate, _assign, _split, _T, visit)
 from deepseek_probe.records import record
 
 # blk.N weights in the order of each layer's tuple of CUDA bytes (GGUF names, ".weight" dropped)
@@ -93,18 +93,7 @@ def _build(g: MlaGraph) -> Tuple[List[_T], List[_T], List[Tuple[List[_T], List[_
     fusions: List[Tuple[List[_T], List[_T], _T]] = []
 
     def expand(t: _T) -> None:
-        stack = [(t, 0)]
-        while stack:
-            cur, i = stack.pop()
-            if i == 0:
-                if id(cur) in seen:
-                    continue
-                seen.add(id(cur))
-            if i < len(cur.src):
-                stack.append((cur, i + 1))
-                stack.append((cur.src[i], 0))
-                continue
-            (leafs if cur.op == "NONE" else nodes).append(cur)
+        visit(t, seen, nodes, leafs)
 
     f32 = 4
 
