@@ -34,7 +34,7 @@ MACHINE_CHECKS = ("driver.present", "driver.cuda_version", "gpu.lost", "gpu.mig"
                   "gpu.throttle", "gpu.temperature", "gpu.pcie_link", "gpu.other_processes")
 
 
-@record
+@record(many=True)
 class Assessment:
     """One question on one machine: allocation, placement, speed, the runtime's own verdict terms
     and the findings."""

@@ -15,7 +15,7 @@ EXIT_USAGE = 64  # bad flag, unknown model, unreadable snapshot
 EXIT_INTERNAL = 70  # a bug
 
 
-@record
+@record(many=True)
 class Finding:
     """One check's outcome: what was measured, what was required, what to do about it."""
 

@@ -1,20 +1,20 @@
-"""`record`: the project's dataclass decorator, the same classes at a third of the cost to define.
+"""`record`: the project's dataclass decorator, the same classes without compiling their methods.
 
 Why: `check` is run in provisioning loops, and defining a class with `dataclasses.dataclass`
 compiles its methods from source at import (`exec` of `__init__`, `__repr__`, `__eq__`, and for a
 frozen class `__setattr__`, `__delattr__`, `__hash__`: CPython Lib/dataclasses.py `_create_fn`).
-On the survey's import path (some 70 classes) that was 100M of the 160M instructions our modules take
-import on the 2-core dev box (benchmarks/startup.py; measured by defining them with only
-`__init__` generated).
+On the survey's import path (some 70 classes) that was 100M of the 160M instructions our modules
+take to import on the 2-core dev box (valgrind cachegrind; benchmarks/startup.py --instructions).
 
-`record` lets dataclasses generate only `__init__`, the one method that must be compiled per
-class, and gives every class the same shared `__eq__`, `__hash__` and `__repr__` (which read
-the field names once per class) and, for a frozen one, shared guards that raise
-FrozenInstanceError. The classes stay dataclasses: `fields`, `replace`, `asdict` and
-`is_dataclass` work, and equality, hashing, repr and frozenness give what dataclasses'
-generated methods give (tests/test_records.py compares them). What differs: a frozen record's
-`__dataclass_params__.frozen` reads False (its guards are not dataclasses' own), and each field
-assignment in `__init__` passes the guard (~0.1 us a field).
+`record` lets dataclasses collect the fields and compile nothing: every class gets the same
+shared `__init__` (driven by a per-class field plan), `__eq__`, `__hash__`, `__repr__` and, for a
+frozen one, guards that raise FrozenInstanceError. The classes stay dataclasses: `fields`,
+`replace`, `asdict` and `is_dataclass` work, and construction, its TypeErrors, `__post_init__`,
+equality, hashing, repr and frozenness behave as dataclasses' generated methods do
+(tests/test_records.py compares them). `many=True` keeps dataclasses' compiled `__init__` (and
+frozen guards) for the few classes made thousands of times a run, where the shared one's loop
+would cost more than the compile. `__dataclass_params__` reads init=False, frozen=False for the
+others (the methods are not dataclasses' own).
 """
 
 from __future__ import annotations
@@ -52,6 +52,43 @@ def _hash(self: Any) -> int:
 def _repr(self: Any) -> str:
     cls = self.__class__
     return f"{cls.__qualname__}(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in cls.__record_repr__) + ")"
+
+
+_MISSING = dataclasses.MISSING
+
+
+def _init(self: Any, *args: Any, **kwargs: Any) -> None:
+    """The __init__ dataclasses would generate, read from the class's field plan: positional
+    arguments in field order, then keywords, then defaults and default factories; the same
+    TypeErrors; then __post_init__. Fields go straight into the instance dict (frozen guards
+    are for later assignments)."""
+    cls = self.__class__
+    plan, required, positional = cls.__record_init__
+    if len(args) > positional:
+        takes = f"{positional + 1}" if required == positional else f"from {required + 1} to {positional + 1}"
+        raise TypeError(f"{cls.__qualname__}.__init__() takes {takes} positional arguments "
+                        f"but {len(args) + 1} were given")
+    values = self.__dict__
+    i = 0
+    for name, init, default, factory in plan:
+        if init and i < len(args):
+            if name in kwargs:
+                raise TypeError(f"{cls.__qualname__}.__init__() got multiple values for argument '{name}'")
+            values[name] = args[i]
+            i += 1
+        elif init and name in kwargs:
+            values[name] = kwargs.pop(name)
+        elif default is not _MISSING:
+            values[name] = default
+        elif factory is not _MISSING:
+            values[name] = factory()
+        elif init:
+            raise TypeError(f"{cls.__qualname__}.__init__() missing 1 required positional argument: '{name}'")
+    if kwargs:
+        raise TypeError(f"{cls.__qualname__}.__init__() got an unexpected keyword argument '{next(iter(kwargs))}'")
+    post = getattr(self, "__post_init__", None)
+    if post is not None:
+        post()
 
 
 def _frozen_setattr(self: Any, name: str, value: Any) -> None:
@@ -95,9 +132,19 @@ def record(cls: Optional[Type[T]] = None, *, frozen: bool = False, eq: bool = Tr
     `__init__` and guards (two more methods compiled at import, no guard call per field at
     each instance: ~400 field assignments a run is where that pays)."""
     def wrap(c: Type[T]) -> Type[T]:
-        if frozen and many:
-            return _finish(dataclasses.dataclass(c, frozen=True, eq=False, repr=False), True, eq, repr,
+        if many:  # dataclasses' compiled __init__ (and, frozen, its guards)
+            return _finish(dataclasses.dataclass(c, frozen=frozen, eq=False, repr=False), frozen, eq, repr,
                            guards=False)
-        return _finish(dataclasses.dataclass(c, eq=False, repr=False), frozen, eq, repr)
+        own_init = "__init__" in c.__dict__
+        cls = _finish(dataclasses.dataclass(c, init=False, eq=False, repr=False), frozen, eq, repr)
+        if not own_init:
+            fields = dataclasses.fields(cls)
+            init = [f for f in fields if f.init]
+            cls.__record_init__ = (tuple((f.name, f.init, f.default, f.default_factory)  # type: ignore[attr-defined]
+                                         for f in fields),
+                                   sum(1 for f in init if f.default is _MISSING and f.default_factory is _MISSING),
+                                   len(init))
+            cls.__init__ = _init  # type: ignore[misc]
+        return cls
 
     return wrap if cls is None else wrap(cls)

@@ -94,3 +94,27 @@ def test_eq_false_keeps_identity():
 
     p = Plain()
     assert p != Plain() and p == p and hash(p) == hash(p)
+
+
+def test_the_shared_init_raises_and_builds_as_dataclasses_init():
+    def body():
+        class C:
+            a: int
+            b: List[int] = field(default_factory=list)
+            c: str = "x"
+            d: int = field(default=5, init=False)
+
+            def __post_init__(self):
+                self.b.append(len(self.b))
+        return C
+    D, R = dataclasses.dataclass(body()), record(body())
+    for call in (lambda k: k(), lambda k: k(1, [], "y", 4), lambda k: k(1, a=2), lambda k: k(1, e=2)):
+        with pytest.raises(TypeError) as want:
+            call(D)
+        with pytest.raises(TypeError) as got:
+            call(R)
+        assert str(want.value).split("__init__()")[1] == str(got.value).split("__init__()")[1]
+    for args, kwargs in (((1,), {}), ((1, [7]), {"c": "z"}), ((), {"a": 3, "c": "q"})):
+        d, r = D(*args, **kwargs), R(*args, **kwargs)
+        assert (d.a, d.b, d.c, d.d) == (r.a, r.b, r.c, r.d)  # __post_init__ ran, init=False default set
+    assert R(1).b is not R(1).b  # a fresh default per instance

@@ -50,7 +50,7 @@ def unavailable_reason(record: Any, name: str) -> str:
     return (getattr(record, "unavailable", {}) or {}).get(name) or "not reported"
 
 
-@record
+@record(many=True)
 class Placement:
     """Where the model goes: which GPUs, which tensor-parallel size, and whether it fits."""
 

@@ -48,7 +48,7 @@ class Settings:
     runtime_version: Optional[str] = None
 
 
-@record
+@record(many=True)
 class DeviceMemory:
     """Bytes one GPU holds at peak for this process (what NVML shows used by it); no margin."""
 
@@ -59,7 +59,7 @@ class DeviceMemory:
     total_bytes: int = 0
 
 
-@record
+@record(many=True)
 class Estimate:
     model: str
     precision: str

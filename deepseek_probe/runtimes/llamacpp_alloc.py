@@ -79,7 +79,7 @@ class LlamaCppOptions:
     explicit: FrozenSet[str] = frozenset()
 
 
-@record
+@record(many=True)
 class LlamaCppMemory:
     """Bytes per GPU and on the host, in llama.cpp's own terms."""
 

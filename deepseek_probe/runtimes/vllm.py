@@ -177,7 +177,7 @@ class VllmOptions:
             raise EstimateInputError(f"vllm: --cpu-offload-gb must be >= 0, got {self.cpu_offload_gb}")
 
 
-@record
+@record(many=True)
 class VllmMemory:
     """One GPU's memory as vLLM (0.33.0, or `version`) would size it (bytes unless named otherwise)."""
 
