@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 from typing import List, Mapping, Optional, Tuple
 
 from deepseek_probe.probes import _read
@@ -13,7 +14,9 @@ from deepseek_probe.snapshot import SystemInfo
 def probe_system(root: str = "/", environ: Optional[Mapping[str, str]] = None) -> SystemInfo:
     env = os.environ if environ is None else environ
     live = root in ("", "/")
-    info = SystemInfo(python_version=platform.python_version())
+    # sys.version's first word is platform.python_version() for CPython ("3.11.7", "3.13.0rc1"),
+    # without platform._sys_version's three regular expressions (~1 ms to compile)
+    info = SystemInfo(python_version=sys.version.split()[0])
     if live:
         uname = os.uname() if hasattr(os, "uname") else None
         info.os_name = platform.system() or None
