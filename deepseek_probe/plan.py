@@ -134,6 +134,6 @@ def hardware_plan(question: Question,
     from deepseek_probe import estimate as est_mod
 
     est = est_mod.estimate(question.spec, question.settings)  # raises InputError on bad settings
-    weights = _weights_bytes(question)
+    weights = est.per_device.weights_bytes * est.tensor_parallel  # as _weights_bytes
     rows = [plan_row(question, g, weights) for g in (catalog or gpu_catalog.CATALOG)]
     return PlanResult(question.spec.id, question.settings, est, rows)
