@@ -121,7 +121,7 @@ def run_interleaved(commands: Sequence[Command], rounds: int, warmup: int = 1,
     return results
 
 
-def instructions(argv: List[str]) -> Optional[int]:
+def instructions(argv: List[str], env: Optional[Dict[str, str]] = None, cwd: str = REPO) -> Optional[int]:
     """Instructions one run of `argv` executes (valgrind cachegrind's "I refs"): unlike wall time,
     the same on a loaded box, so an A/B of two commits needs one run each. None without valgrind."""
     valgrind = shutil.which("valgrind")
@@ -129,7 +129,7 @@ def instructions(argv: List[str]) -> Optional[int]:
         return None
     proc = subprocess.run([valgrind, "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
                            *argv], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          timeout=COMMAND_TIMEOUT_S * 20, cwd=REPO)
+                          timeout=COMMAND_TIMEOUT_S * 20, cwd=cwd, env=env)
     m = re.search(r"I\s+refs:\s+([\d,]+)", proc.stderr.decode("utf-8", "replace"))
     return int(m.group(1).replace(",", "")) if m else None
 
