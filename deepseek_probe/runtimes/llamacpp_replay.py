@@ -95,18 +95,20 @@ WEIGHT_NAMES = ("attn_norm", "attn_q", "attn_q.bias", "attn_k", "attn_k.bias", "
 def visit(t: _T, seen: set, nodes: List[_T], leafs: List[_T]) -> None:
     """Append `t` and what it depends on, not yet `seen`, to nodes (ops) and leafs (tensors) in
     ggml_visit_parents_graph's order: sources first, depth first (iterative: graphs are deep)."""
-    stack = [(t, 0)]
+    if id(t) in seen:
+        return
+    seen.add(id(t))
+    stack = [(t, iter(t.src))]
     while stack:
-        cur, i = stack.pop()
-        if i == 0:
-            if id(cur) in seen:
-                continue
-            seen.add(id(cur))
-        if i < len(cur.src):
-            stack.append((cur, i + 1))
-            stack.append((cur.src[i], 0))
-            continue
-        (leafs if cur.op == "NONE" else nodes).append(cur)
+        cur, sources = stack[-1]
+        for s in sources:  # the next source not seen yet: descend into it
+            if id(s) not in seen:
+                seen.add(id(s))
+                stack.append((s, iter(s.src)))
+                break
+        else:  # every source done: the tensor itself
+            stack.pop()
+            (leafs if cur.op == "NONE" else nodes).append(cur)
 
 
 def _build(g: DenseGraph) -> Tuple[List[_T], List[_T]]:
