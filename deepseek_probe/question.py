@@ -13,7 +13,6 @@ Pure apart from the name resolver reading a local GGUF / checkpoint header when 
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -263,17 +262,8 @@ def from_command(argv: Sequence[str], env: Mapping[str, str], models: Sequence[s
         s = launch_mod.settings_from_command(base, cmd, n.spec, gpu_totals)
         note = "; ".join(x for x in (n.note, how) if x) or None
         q = Question(n.spec, s, n.name, n.resolved_by, note, launch_mod.context_source(cmd), echo)
-        out.append(_with_version(q, cmd.runtime, program_word(argv), flags.runtime_version, disk))
+        out.append(_with_version(q, cmd.runtime, launch_mod.program_word(argv), flags.runtime_version, disk))
     return out
-
-
-def program_word(argv: Sequence[str]) -> Optional[str]:
-    """The program a launch command runs, as written (after its `VAR=value` words): an
-    interpreter (`/venv/bin/python`), a script (`vllm`) or a binary (`llama-server`)."""
-    return next((str(w) for w in argv if not _ASSIGNMENT.match(str(w))), None)
-
-
-_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 
 
 def _with_version(q: Question, runtime: str, program: Optional[str], named: Optional[str],

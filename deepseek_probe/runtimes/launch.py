@@ -39,6 +39,12 @@ _ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 KNOWN = "llama-server, llama-cli, ollama, lms, vllm serve, sglang serve or python -m sglang.launch_server"
 
 
+def program_word(argv: Sequence[str]) -> Optional[str]:
+    """The program a launch command runs, as written (after its `VAR=value` words): an
+    interpreter (`/venv/bin/python`), a script (`vllm`) or a binary (`llama-server`)."""
+    return next((str(w) for w in argv if not _ENV_ASSIGNMENT.match(str(w))), None)
+
+
 def _program(argv: Sequence[str]) -> Tuple[str, int]:
     """(parser module, index of the program word) for a command line, after `VAR=value` words."""
     i = 0
