@@ -47,15 +47,9 @@ def take_snapshot(model_dir: Optional[str] = None, nvml: Any = None, root: str =
 
 
 def _installed(env: Mapping[str, str], probe_versions: bool) -> InstalledInfo:
-    from deepseek_probe.probes import installed
+    from deepseek_probe.probes.installed_lookup import read_installed
 
-    info = installed.probe_installed(env)
-    if probe_versions:
-        from deepseek_probe.probes.installed_lookup import probe_versions as run_versions
-
-        run_versions(info.programs)
-        info.versions_probed = True
-    return info
+    return read_installed(env, probe_versions)
 
 
 def _fill_installed(snap: Snapshot, outcome: Outcome) -> None:

@@ -72,6 +72,18 @@ def probe_versions(programs: List[InstalledProgram], timeout_s: float = VERSION_
             program.unavailable["version"] = why
 
 
+def read_installed(env: Mapping[str, str], probe: bool = False) -> InstalledInfo:
+    """What probes/installed.py finds on this machine; with `probe` (--probe-versions) also the
+    programs' `X --version`."""
+    from deepseek_probe.probes.installed import probe_installed
+
+    info = probe_installed(env)
+    if probe:
+        probe_versions(info.programs)
+        info.versions_probed = True
+    return info
+
+
 class InstalledLookup:
     """(version or None, where in words) for a runtime and the launch command's program word.
 
@@ -178,13 +190,8 @@ class LiveLookup:
 
     def __call__(self, runtime: str, word: Optional[str]) -> Tuple[Optional[str], str]:
         if self._lookup is None:
-            from deepseek_probe.probes.installed import probe_installed
-
-            info = probe_installed(self.env)
-            if self.probe:
-                probe_versions(info.programs)
-                info.versions_probed = True
-            self._lookup = InstalledLookup(info, self.env, live=True, probe=self.probe)
+            self._lookup = InstalledLookup(read_installed(self.env, self.probe), self.env, live=True,
+                                           probe=self.probe)
         return self._lookup(runtime, word)
 
 
