@@ -103,12 +103,8 @@ def plan_row(question: Question, g: gpu_catalog.GpuModel, weights_bytes: int = 0
                    _cc_note(g, question.settings))
 
 
-def _weights_bytes(question: Question) -> int:
-    """The whole model's weights under the question's settings (per device x devices; raises
-    InputError on bad settings)."""
-    from deepseek_probe import estimate as est_mod
-
-    est = est_mod.estimate(question.spec, question.settings)
+def _weights_bytes(est: Estimate) -> int:
+    """The whole model's weights: per device x devices."""
     return est.per_device.weights_bytes * est.tensor_parallel
 
 
@@ -117,7 +113,9 @@ def fewest_gpus(question: Question,
     """The row hardware_plan(question) would give for the fewest GPUs (the smallest GPU among
     ties; None: none holds it on one node). GPUs are assessed smallest first, stopping at the
     first that needs only one: no later row can beat (1, its memory)."""
-    weights = _weights_bytes(question)
+    from deepseek_probe import estimate as est_mod
+
+    weights = _weights_bytes(est_mod.estimate(question.spec, question.settings))  # InputError on bad settings
     best: Optional[PlanRow] = None
     for g in sorted(catalog or gpu_catalog.CATALOG, key=lambda g: g.memory_bytes):  # stable: catalog order in ties
         r = plan_row(question, g, weights)
@@ -134,6 +132,5 @@ def hardware_plan(question: Question,
     from deepseek_probe import estimate as est_mod
 
     est = est_mod.estimate(question.spec, question.settings)  # raises InputError on bad settings
-    weights = est.per_device.weights_bytes * est.tensor_parallel  # as _weights_bytes
-    rows = [plan_row(question, g, weights) for g in (catalog or gpu_catalog.CATALOG)]
+    rows = [plan_row(question, g, _weights_bytes(est)) for g in (catalog or gpu_catalog.CATALOG)]
     return PlanResult(question.spec.id, question.settings, est, rows)
