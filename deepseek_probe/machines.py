@@ -25,7 +25,16 @@ def _links(n: int, nvlink: bool) -> List[GpuLink]:
 
 def catalog_node(gpu: GpuModel, count: int) -> Snapshot:
     """`count` idle GPUs of a catalog model in one node (NVLink between data-center GPUs with
-    HBM; PCIe between the others), the vendor's software installed, roomy host RAM and disk."""
+    HBM; PCIe between the others), the vendor's software installed, roomy host RAM and disk.
+
+    Built once per (GPU, count) in a run and shared: assess() only reads its snapshot, and the
+    survey and `plan` ask about the same few nodes dozens of times (an 8-GPU node is 37 records)."""
+    from deepseek_probe.memo import memo
+
+    return memo("catalog_node", (gpu, count), lambda: _catalog_node(gpu, count))
+
+
+def _catalog_node(gpu: GpuModel, count: int) -> Snapshot:
     gpus = [GpuInfo(index=i, name=gpu.name, memory_total_bytes=gpu.memory_bytes,
                     memory_free_bytes=gpu.memory_bytes - IDLE_USED_BYTES, memory_used_bytes=IDLE_USED_BYTES,
                     memory_reserved_bytes=0, compute_capability=list(gpu.compute_capability),

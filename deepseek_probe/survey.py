@@ -13,7 +13,7 @@ snapshot in, rows out.
 from __future__ import annotations
 
 from dataclasses import field, replace
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from deepseek_probe import __version__, profiles, runtimes
 from deepseek_probe.assess import MACHINE_CHECKS, Assessment, assess, command_for
@@ -119,7 +119,7 @@ def architecture_groups(specs: Sequence[ModelSpec]) -> List[List[ModelSpec]]:
     return list(groups.values())
 
 
-def _candidates(spec: ModelSpec, have_gpu: bool) -> List[Question]:
+def _candidates(spec: ModelSpec, have_gpu: bool) -> Iterator[Question]:
     """The ways people run `spec`, best quality first: vLLM at the checkpoint's own precision,
     then fp8, then GGUF quants through llama.cpp (Q4_K_M is Ollama's default tag), then AWQ int4
     on vLLM, then the smallest GGUF quants. Without a GPU only the runtimes that run on the CPU."""
@@ -136,7 +136,7 @@ def _candidates(spec: ModelSpec, have_gpu: bool) -> List[Question]:
     ways += [(sv, "int4") for sv in served if have_gpu]
     ways += [(g, q) for g in gguf for q in ("q3_k_m", "q2_k")]
     context = min(SURVEY_CONTEXT, spec.max_context)
-    return [question_for(spec, rt, Flags(precision=p, context=context)) for rt, p in ways]
+    return (question_for(spec, rt, Flags(precision=p, context=context)) for rt, p in ways)  # made as tried
 
 
 def _used(snap: Snapshot, a: Assessment) -> List[GpuInfo]:
@@ -168,7 +168,7 @@ def _row_for(snap: Snapshot, specs: List[ModelSpec]) -> SurveyRow:
         except InputError:  # a split this model cannot take (heads not divisible...)
             continue
         tried.append(a)
-        if a.fit == "gpu":
+        if _settled(a, have_gpu):
             break
     row = SurveyRow(models=[m.id for m in specs], params=spec.params, active_params=spec.active_params, fit="none")
     best = _pick(tried)
@@ -196,10 +196,19 @@ def _row_for(snap: Snapshot, specs: List[ModelSpec]) -> SurveyRow:
     return row
 
 
+def _settled(a: Assessment, have_gpu: bool) -> bool:
+    """`a` is what _pick takes whatever the later candidates give: it runs on the GPUs, or there
+    is no GPU here (nothing beats "cpu") and it is the Q4_K_M that _pick prefers."""
+    return a.fit == "gpu" or (not have_gpu and a.fit == "cpu" and a.precision == "q4_k_m")
+
+
 def _pick(tried: List[Assessment]) -> Optional[Assessment]:
     """The first full-GPU way; else the Q4_K_M offload (Ollama's default), else any offload; else
     CPU-only at Q4_K_M, else any CPU way."""
-    for want in ("gpu", "partial", "cpu"):
+    gpu = next((a for a in tried if a.fit == "gpu"), None)
+    if gpu is not None:
+        return gpu
+    for want in ("partial", "cpu"):
         hits = [a for a in tried if a.fit == want]
         if hits:
             return next((a for a in hits if a.precision == "q4_k_m"), hits[0])

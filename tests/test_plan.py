@@ -241,6 +241,20 @@ def test_fewest_gpus_is_the_row_the_whole_plan_picks(model):
     # the reference: every GPU assessed, no weights bound
     assessed = [plan.plan_row(q, g) for g in gpus.CATALOG]
     assert [r.count for r in plan.hardware_plan(q).rows] == [r.count for r in assessed]
+    # the premise of fewest_gpus' skip: a GPU holds at most its memory of the weights
+    weights = plan._weights_bytes(estimate(spec, q.settings))
+    assert all(r.count >= -(-weights // r.gpu.memory_bytes) for r in everyone)
     want = min(everyone, key=lambda r: (r.count, r.gpu.memory_bytes)) if everyone else None
     got = plan.fewest_gpus(q)
     assert (got and (got.gpu.name, got.count)) == (want and (want.gpu.name, want.count))
+
+
+def test_a_catalog_node_is_built_once_and_planning_leaves_it_as_built():
+    # catalog_node shares one Snapshot per (GPU, count): safe only while nothing that assesses on
+    # it writes to it; plan the whole catalog for a dense and an MoE model, then compare
+    for mid in ("deepseek-r1-distill-qwen-32b", "deepseek-v3"):
+        plan.hardware_plan(question_for(profiles.get_model(mid), "vllm", Flags()))
+    for g in gpus.CATALOG:
+        node = machines.catalog_node(g, plan.MAX_GPUS_PER_NODE)
+        assert node is machines.catalog_node(g, plan.MAX_GPUS_PER_NODE)
+        assert node.to_dict() == machines._catalog_node(g, plan.MAX_GPUS_PER_NODE).to_dict(), g.key

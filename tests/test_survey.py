@@ -56,6 +56,17 @@ def test_laptop_without_gpu_runs_the_small_distills_on_the_cpu_and_says_what_the
     assert got["deepseek-v3"].fit == "none" and "RAM" in got["deepseek-v3"].to_run[0]
 
 
+@pytest.mark.parametrize("path", [LAPTOP, os.path.join(SNAPSHOT_FIXTURES, "derived-epyc9354p-cpu-only.json"),
+                                  RTX4090, H100])
+def test_stopping_at_a_settled_candidate_gives_the_rows_trying_them_all_gives(monkeypatch, path):
+    # the survey stops trying ways once _settled says none later can change _pick's choice; the
+    # rows must be those of trying every way (the stop is a saving, never a different answer)
+    fast = [r.to_dict() for r in survey.survey(Snapshot.load(path)).rows]
+    monkeypatch.setattr(survey, "_settled", lambda a, have_gpu: False)
+    full = [r.to_dict() for r in survey.survey(Snapshot.load(path)).rows]
+    assert fast == full
+
+
 def test_rtx4090_runs_the_7b_on_the_gpu_the_32b_quantized_and_the_70b_partially():
     got = rows(RTX4090)
     usable = 24564 * 2**20 - 390 * 2**20 - GIB  # free minus the 1 GiB margin
