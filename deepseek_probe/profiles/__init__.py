@@ -304,15 +304,13 @@ def _spec_from_row(row: Dict[str, Any]) -> ModelSpec:
     kw["aliases"] = tuple(row.get("aliases", ()))
     if "compress_ratios" in kw:
         kw["compress_ratios"] = tuple(kw["compress_ratios"])
-    kw.pop("transformers_activation", None)
-    spec = ModelSpec(**kw)
-    table = row.get("transformers_activation")
+    table = kw.pop("transformers_activation", None)
     if table:
-        spec = replace(spec, transformers_activation=_monotone_table(spec, table))
-    return spec
+        kw["transformers_activation"] = _monotone_table(table)
+    return ModelSpec(**kw)
 
 
-def _monotone_table(spec: ModelSpec, rows: List[List[int]]) -> Tuple[Tuple[int, int, int], ...]:
+def _monotone_table(rows: List[List[int]]) -> Tuple[Tuple[int, int, int], ...]:
     """Simulated rows with the prefill extra raised where it dipped, so that neither it nor
     the total falls as the prompt grows (a running maximum): a fragmentation accident at one
     size (a block that happened to fit) is not a promise that a larger prompt needs less.
@@ -328,26 +326,32 @@ def _monotone_table(spec: ModelSpec, rows: List[List[int]]) -> Tuple[Tuple[int, 
 
 
 @lru_cache(maxsize=1)
-def _catalog() -> Tuple[Tuple[ModelSpec, ...], Dict[str, ModelSpec], Tuple[ModelSpec, ...]]:
+def _rows() -> Tuple[List[Dict[str, Any]], int, Dict[str, int]]:
+    """models.json's rows (2026 rows last), how many come before the 2026 ones, and row index by
+    lower-case id and alias. Specs are built from rows only when asked for (_spec_at): `check
+    --model 7b` builds one, not all 21 with their parameter counts."""
     path = os.path.join(os.path.dirname(__file__), "models.json")
     with open(path, encoding="utf-8") as f:
         doc = json.load(f)
-    specs = tuple(_spec_from_row(r) for r in doc["models"])
-    # 2026 rows live in their own list: get_model finds them, but all_models() (which plan --all,
-    # the requirements table and the golden outputs iterate) lists them only when asked.
-    new = tuple(_spec_from_row(r) for r in doc.get("models_2026", ()))
-    index: Dict[str, ModelSpec] = {}
-    for s in specs + new:
-        for name in (s.id,) + s.aliases:
-            index[name.lower()] = s
-    return specs, index, new
+    rows = list(doc["models"]) + list(doc.get("models_2026", ()))
+    index: Dict[str, int] = {}
+    for i, r in enumerate(rows):
+        for name in [r["id"]] + list(r.get("aliases", ())):
+            index[name.lower()] = i
+    return rows, len(doc["models"]), index
+
+
+@lru_cache(maxsize=None)
+def _spec_at(i: int) -> ModelSpec:
+    """The spec of row i, built once (get_model and all_models give the same object)."""
+    return _spec_from_row(_rows()[0][i])
 
 
 def all_models(include_2026: bool = True) -> List[ModelSpec]:
     """Every catalog model, in catalog order (the 2026 rows, V3.1 .. V4, last; include_2026=False
     leaves them out)."""
-    specs, _, new = _catalog()
-    return list(specs + new) if include_2026 else list(specs)
+    rows, classic, _ = _rows()
+    return [_spec_at(i) for i in range(len(rows) if include_2026 else classic)]
 
 
 def _normalise(name: str) -> str:
@@ -359,10 +363,10 @@ def _normalise(name: str) -> str:
 
 def get_model(name: str) -> ModelSpec:
     """Catalog model by id or alias (case-insensitive; `deepseek-ai/` prefix allowed)."""
-    _, index, _ = _catalog()
+    index = _rows()[2]
     key = _normalise(str(name))
     if key in index:
-        return index[key]
+        return _spec_at(index[key])
     import difflib  # lazy: only an unknown name needs it
 
     close = difflib.get_close_matches(key, list(index), n=4, cutoff=0.6)
