@@ -77,13 +77,15 @@ def _redact_identity(text: str, users: Iterable[str], homes: Iterable[str] = (),
                      hosts: Iterable[str] = ()) -> str:
     """Home folders (whose last component is no user name) -> <home>; user and host names as
     path components -> <user> / <hostname>; safe user names as whole words -> <user>."""
-    users = sorted({u for u in users if u and u not in (".", "..")}, key=len, reverse=True)
+    # A name absent from the text cannot match: skipping it skips compiling its pattern (the
+    # common case: a report that names no path of its user).
+    users = sorted({u for u in users if u and u not in (".", "..") and u in text}, key=len, reverse=True)
     # One alternation per kind, longest first (a fleet report may carry many nodes' names).
     homes = [h for h in sorted({h.rstrip("/\\") for h in homes if h}, key=len, reverse=True)
-             if h and re.split(r"[/\\]", h)[-1] not in users]
+             if h and h in text and h.replace("\\", "/").split("/")[-1] not in users]
     if homes:
         text = re.sub(_any(homes) + _COMPONENT_END, REDACTED_HOME, text)
-    for placeholder, names in ((REDACTED_USER, users), (REDACTED_HOST, [h for h in hosts if h])):
+    for placeholder, names in ((REDACTED_USER, users), (REDACTED_HOST, [h for h in hosts if h and h in text])):
         if names:
             text = re.sub(r"(?<=[/\\])" + _any(names) + _COMPONENT_END, placeholder, text)
     words = [u for u in users if _word_safe(u)]
@@ -206,14 +208,17 @@ def redact_text(text: str, secrets: Iterable[str] = (), users: Iterable[str] = (
     # that is a JSON literal (a machine named "false") would break every JSON report if replaced.
     keep = {s for s in secrets if s and len(s) >= (6 if s.isdigit() else 5) and s.lower() not in _JSON_WORDS}
     for s in sorted(keep, key=len, reverse=True):
+        if s not in text:  # cannot match: no pattern to compile
+            continue
         placeholder = "<redacted>"
         if _NV_UUID_RE.fullmatch(s):
             placeholder = s.split("-", 1)[0] + "-<uuid>"
         text = re.sub(r"(?<![\w-])" + re.escape(s) + r"(?![\w-])", placeholder, text)
-    text = _NV_UUID_RE.sub(lambda m: m.group(1) + "-<uuid>", text)
+    if "GPU-" in text or "MIG-" in text:  # the literal prefix the pattern needs
+        text = _NV_UUID_RE.sub(lambda m: m.group(1) + "-<uuid>", text)
     text = _UUID_RE.sub("<uuid>", text)
     text = _HOME_RE.sub(lambda m: m.group("prefix") + REDACTED_USER, text)
-    for u in {u for u in users if u}:
+    for u in {u for u in users if u and u in text}:
         text = re.sub(r"(/home/|/Users/)" + re.escape(u) + r"(?=[/\\\s\"']|$)", r"\1" + REDACTED_USER, text)
     return _redact_identity(text, users, homes, hosts)
 

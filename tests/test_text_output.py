@@ -46,3 +46,22 @@ def test_a_checkpoint_config_json_is_named_by_its_folder(tmp_path, capsys):
     (folder / "config.json").write_bytes(open(V32, "rb").read())
     out = run(capsys, "estimate", "--model-config", folder / "config.json")
     assert out.startswith("deepseek-v3.2-exp · ")
+
+
+def test_the_survey_wraps_words_exactly_as_textwrap_would():
+    # report/survey.wrap_words replaces textwrap.wrap (break_long_words=False,
+    # break_on_hyphens=False) to spare its import; same lines on random text, widths, indents
+    import random
+    import textwrap
+
+    from deepseek_probe.report.survey import wrap_words
+
+    rnd = random.Random(3)
+    words = ["a", "bb", "ccc", "/path/to/a/very/long/model/file.gguf", "x-y", "\t", "  ", "\n", "±30%",
+             "deepseek-probe", " ", "--max-model-len=32768"]
+    for _ in range(3000):
+        text = "".join(rnd.choice(words) + rnd.choice(["", " ", "  "]) for _ in range(rnd.randint(0, 30)))
+        width, first, rest = rnd.randint(1, 60), " " * rnd.randint(0, 10), " " * rnd.randint(0, 12)
+        assert wrap_words(text, width, first, rest) == textwrap.wrap(
+            text, width=width, initial_indent=first, subsequent_indent=rest, break_long_words=False,
+            break_on_hyphens=False), (text, width, first, rest)

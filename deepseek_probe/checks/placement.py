@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import TYPE_CHECKING, List, Optional, Sequence
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 from deepseek_probe.errors import InputError
 from deepseek_probe.findings import Finding
@@ -98,19 +98,22 @@ def tensor_parallel_findings(snapshot: Snapshot, settings: Settings, p: Placemen
     return out
 
 
-def _link_between(snapshot: Snapshot, a: int, b: int) -> Optional[GpuLink]:
+def _links_by_pair(snapshot: Snapshot) -> Dict[Tuple[int, int], GpuLink]:
+    """(a, b) and (b, a) -> the first link recorded between GPUs a and b."""
+    out: Dict[Tuple[int, int], GpuLink] = {}
     for link in snapshot.links:
-        if {link.gpu_a, link.gpu_b} == {a, b}:
-            return link
-    return None
+        out.setdefault((link.gpu_a, link.gpu_b), link)
+        out.setdefault((link.gpu_b, link.gpu_a), link)
+    return out
 
 
 def _interconnect_finding(snapshot: Snapshot, settings: Settings, p: Placement) -> Finding:
     idx = [g.index for g in p.gpus]
     pairs = [(a, b) for i, a in enumerate(idx) for b in idx[i + 1:]]
     kinds = []
+    links = _links_by_pair(snapshot)
     for a, b in pairs:
-        link = _link_between(snapshot, a, b)
+        link = links.get((a, b))
         if link is None or (link.nvlink_p2p is None and link.common_ancestor is None):
             kinds.append((a, b, None))
         elif link.nvlink_p2p:

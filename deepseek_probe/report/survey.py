@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import textwrap
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional
 
 from deepseek_probe.report.text import _MARKS, _bold, _paint, machine_summary
@@ -33,12 +32,49 @@ def terminal_width(environ: Optional[Mapping[str, str]] = None) -> int:
     return max(cols, _MIN_WIDTH)
 
 
+_WHITESPACE = str.maketrans("\t\n\x0b\x0c\r", "     ")
+
+
+def wrap_words(text: str, width: int, initial_indent: str = "", subsequent_indent: str = "") -> List[str]:
+    """textwrap.wrap(text, width, initial_indent=..., subsequent_indent=...,
+    break_long_words=False, break_on_hyphens=False), line for line (CPython Lib/textwrap.py
+    TextWrapper._wrap_chunks): a word longer than the line stands alone, uncut. Ours because
+    importing textwrap compiles its word-splitting expressions, a cost every `check` paid."""
+    text = text.expandtabs().translate(_WHITESPACE)
+    chunks: List[str] = []  # words and runs of spaces, in order (TextWrapper._split)
+    i, n = 0, len(text)
+    while i < n:
+        j, space = i, text[i] == " "
+        while j < n and (text[j] == " ") == space:
+            j += 1
+        chunks.append(text[i:j])
+        i = j
+    chunks.reverse()
+    lines: List[str] = []
+    while chunks:
+        indent = subsequent_indent if lines else initial_indent
+        room = width - len(indent)
+        if lines and not chunks[-1].strip():  # a line never starts with the spaces that broke it
+            chunks.pop()
+        line: List[str] = []
+        used = 0
+        while chunks and used + len(chunks[-1]) <= room:
+            used += len(chunks[-1])
+            line.append(chunks.pop())
+        if chunks and len(chunks[-1]) > room and not line:  # too long for any line: alone
+            line.append(chunks.pop())
+        if line and not line[-1].strip():
+            line.pop()
+        if line:
+            lines.append(indent + "".join(line))
+    return lines
+
+
 def _wrap(first: str, text: str, indent: str, width: int, painted_first: Optional[str] = None) -> List[str]:
     """`first` + `text` wrapped at `width` with a hanging `indent`, between words only (a path or
     a command is never cut); `painted_first` replaces `first` on the first line (colour codes
     do not count towards the width)."""
-    lines = textwrap.wrap(text, width=width, initial_indent=" " * len(first), subsequent_indent=indent,
-                          break_long_words=False, break_on_hyphens=False) or [" " * len(first)]
+    lines = wrap_words(text, width, " " * len(first), indent) or [" " * len(first)]
     lines[0] = (painted_first if painted_first is not None else first) + lines[0][len(first):]
     return lines
 _FIT_WORDS = {"gpu": "on GPU", "partial": "partial", "cpu": "CPU only", "none": "no"}
