@@ -358,3 +358,23 @@ def test_a_closed_pipe_is_not_an_error():
     _, err = proc.communicate(timeout=60)
     assert b"Traceback" not in err
     assert proc.returncode == 0
+
+
+def test_the_script_runs_without_the_cyclic_collector_and_cli_main_keeps_it(monkeypatch):
+    # __main__.run (the `deepseek-probe` script, python -m) turns the cyclic collector off before
+    # importing anything of ours; cli.main, which tests call in-process, does not touch it
+    import gc
+
+    from deepseek_probe import __main__ as entry
+
+    seen = []
+    monkeypatch.setattr(cli, "main", lambda: seen.append(gc.isenabled()))
+    try:
+        entry.run()
+    finally:
+        gc.enable()
+    assert seen == [False]
+    monkeypatch.undo()
+    with pytest.raises(SystemExit):
+        cli.main(["--version"])
+    assert gc.isenabled()
