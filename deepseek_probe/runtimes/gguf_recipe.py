@@ -221,11 +221,15 @@ def layer_recipe(spec, ftype: str, base_type: str = "Q8_0") -> Recipe:
 
     classes: Dict[Tuple[object, ...], Tuple[LayerTensor, ...]] = {}
     layers: List[Tuple[LayerTensor, ...]] = []
+    # what _impl compares a counter value k with, for every k a layer can reach (sliced per layer)
+    wv_class = [(_use_more_bits(k, n_attn_v), k < 2) for k in range(n_attn_v)]
+    n_downs = max(n_layer, sum(n_down[d] for d in kinds))
+    down_class = [(_use_more_bits(k, n_layer), k < n_layer // 16) for k in range(n_downs)]
     i_wv = i_down = 0
     for i, dense in enumerate(kinds):
-        downs = [i] * n_down[dense] if moe else list(range(i_down, i_down + n_down[dense]))
-        key = (dense, tuple((_use_more_bits(k, n_attn_v), k < 2) for k in range(i_wv, i_wv + n_wv[dense])),
-               tuple((_use_more_bits(k, n_layer), k < n_layer // 16) for k in downs))
+        downs = ((down_class[i],) * n_down[dense] if moe
+                 else tuple(down_class[i_down:i_down + n_down[dense]]))
+        key = (dense, tuple(wv_class[i_wv:i_wv + n_wv[dense]]), downs)
         layer = classes.get(key)
         if layer is None:
             rows, c_wv, c_down = [], i_wv, i_down

@@ -32,6 +32,8 @@ from __future__ import annotations
 
 from dataclasses import field
 from functools import lru_cache
+from itertools import accumulate
+from operator import add
 from typing import TYPE_CHECKING, Callable, Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Tuple
 
 from deepseek_probe.formats.ggml_types import GGML_TYPES_BY_NAME
@@ -463,19 +465,15 @@ def _tensor_sums(spec: ModelSpec, ftype: str) -> _Sums:
     embd = sum(t.nbytes for t in recipe.head)  # token_embd, always in host memory
     outw = {t.name.split(".")[0]: _cuda_bytes(t.type, t.shape[0], t.nbytes) for t in recipe.tail}
     out_host = sum(t.nbytes for t in recipe.tail)
-    return _Sums(_prefix([r[0] for r in rows], sum), _prefix([r[1] for r in rows], sum),
-                 _prefix([r[2] for r in rows], sum), _prefix([r[3] for r in rows], max),
+    return _Sums(_prefix([r[0] for r in rows], add), _prefix([r[1] for r in rows], add),
+                 _prefix([r[2] for r in rows], add), _prefix([r[3] for r in rows], max),
                  _prefix([r[4] for r in rows], max), sum(outw.values()), out_host, embd,
                  tuple(r[5] for r in rows), (outw.get("output_norm", 0), outw.get("output", 0)))
 
 
-def _prefix(values: Sequence[int], op: Callable[[Tuple[int, int]], int]) -> Tuple[int, ...]:
-    """op (sum or max) over [0, i) for every i."""
-    out, acc = [0], 0
-    for v in values:
-        acc = op((acc, v))
-        out.append(acc)
-    return tuple(out)
+def _prefix(values: Sequence[int], op: Callable[[int, int], int]) -> Tuple[int, ...]:
+    """op (add or max) over [0, i) for every i."""
+    return tuple(accumulate(values, op, initial=0))
 
 def terms(m: LlamaCppMemory) -> Dict[str, int]:
     """The largest device's terms (what one GPU must hold)."""
