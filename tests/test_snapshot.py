@@ -72,3 +72,19 @@ def test_derived_fixtures_keep_the_captured_serials_of_real_gpus():
     for name in ("derived-h100-mig-on", "derived-h100-hot-throttled"):
         gpu = Snapshot.load(os.path.join(SNAPSHOT_FIXTURES, name + ".json")).gpus[0]
         assert (gpu.serial, gpu.uuid) == (real.serial, real.uuid)
+
+
+def test_the_strict_loader_reads_every_field_type_as_get_type_hints_does():
+    # strict_json._hint evaluates each distinct annotation string once instead of calling
+    # typing.get_type_hints per record; the types must be the same for every snapshot record
+    import dataclasses
+    import typing
+
+    from deepseek_probe import snapshot as snapshot_mod, strict_json
+
+    records = [o for o in vars(snapshot_mod).values() if isinstance(o, type) and dataclasses.is_dataclass(o)]
+    assert snapshot_mod.Snapshot in records and len(records) > 10
+    for cls in records:
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            assert strict_json._hint(cls, f) == hints[f.name], (cls.__name__, f.name)
