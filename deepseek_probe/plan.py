@@ -112,17 +112,23 @@ def fewest_gpus(question: Question,
                 catalog: Optional[Sequence[gpu_catalog.GpuModel]] = None) -> Optional[PlanRow]:
     """The row hardware_plan(question) would give for the fewest GPUs (the smallest GPU among
     ties; None: none holds it on one node). GPUs are assessed smallest first, stopping at the
-    first that needs only one: no later row can beat (1, its memory). A GPU that needs at least
-    as many as the best so far (its weights share bound, as plan_row's) cannot beat it either: it
-    is not assessed."""
+    first that needs only one: no later row can beat (1, its memory). Nor can a GPU that needs at
+    least as many as the best so far by its weights share bound (as plan_row's), or one with the
+    memory of a GPU already placed: the placement depends on the GPU only through its memory (the
+    rest of a GPU can only rule it out), so it needs as many, and loses the tie. Neither is
+    assessed."""
     from deepseek_probe import estimate as est_mod
 
     weights = _weights_bytes(est_mod.estimate(question.spec, question.settings))  # InputError on bad settings
     best: Optional[PlanRow] = None
+    placed = set()  # memory sizes of the GPUs that ran it
     for g in sorted(catalog or gpu_catalog.CATALOG, key=lambda g: g.memory_bytes):  # stable: catalog order in ties
-        if best is not None and best.count is not None and -(-weights // g.memory_bytes) >= best.count:
+        if best is not None and best.count is not None and (
+                -(-weights // g.memory_bytes) >= best.count or g.memory_bytes in placed):
             continue  # it needs >= best.count GPUs and has no less memory: a tie it loses
         r = plan_row(question, g, weights)
+        if r.count:
+            placed.add(g.memory_bytes)
         if r.count and (best is None or (r.count, g.memory_bytes) < (best.count or 0, best.gpu.memory_bytes)):
             best = r
         if best is not None and best.count == 1:

@@ -244,6 +244,11 @@ def test_fewest_gpus_is_the_row_the_whole_plan_picks(model):
     # the premise of fewest_gpus' skip: a GPU holds at most its memory of the weights
     weights = plan._weights_bytes(estimate(spec, q.settings))
     assert all(r.count >= -(-weights // r.gpu.memory_bytes) for r in everyone)
+    # and of its other skip: GPUs of one memory size that run it need as many
+    by_memory = {}
+    for r in everyone:
+        by_memory.setdefault(r.gpu.memory_bytes, set()).add(r.count)
+    assert all(len(counts) == 1 for counts in by_memory.values()), by_memory
     want = min(everyone, key=lambda r: (r.count, r.gpu.memory_bytes)) if everyone else None
     got = plan.fewest_gpus(q)
     assert (got and (got.gpu.name, got.count)) == (want and (want.gpu.name, want.count))
