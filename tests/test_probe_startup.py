@@ -1,0 +1,40 @@
+"""What the live snapshot imports (issue 24): a parser, the ctypes package or a probe's helpers
+are imported on the branch that needs them, so `check` on a machine without models or an
+NVIDIA driver (a CPU box, CI) does not pay for them. Each case runs in a fresh interpreter:
+the test process itself has imported everything long before."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from conftest import REPO_DIR
+
+_PROBE = """
+import json, sys
+from deepseek_probe.probes import take_snapshot
+snap = take_snapshot()
+print(json.dumps({"modules": sorted(sys.modules), "nvml_status": snap.cuda.nvml_status,
+                  "found": len(snap.checkpoints.found), "roots": snap.checkpoints.roots}))
+"""
+
+
+def live_snapshot_in_a_fresh_interpreter(home: str) -> dict:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("HF_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME", "OLLAMA_MODELS")}
+    env.update(HOME=str(home), PYTHONPATH=REPO_DIR)
+    out = subprocess.run([sys.executable, "-c", _PROBE], env=env, cwd=str(home), capture_output=True,
+                         text=True, timeout=60, check=True).stdout
+    return json.loads(out)
+
+
+def test_a_home_without_model_stores_imports_no_header_parser(tmp_path):
+    doc = live_snapshot_in_a_fresh_interpreter(tmp_path)
+    assert doc["roots"] == [] and doc["found"] == 0
+    loaded = set(doc["modules"])
+    for module in ("deepseek_probe.formats.gguf", "deepseek_probe.formats.safetensors",
+                   "deepseek_probe.formats.hf_config", "deepseek_probe.checkpoint"):
+        assert module not in loaded, module
+
