@@ -38,3 +38,10 @@ def test_a_home_without_model_stores_imports_no_header_parser(tmp_path):
                    "deepseek_probe.formats.hf_config", "deepseek_probe.checkpoint"):
         assert module not in loaded, module
 
+
+def test_a_machine_without_the_nvidia_driver_never_imports_ctypes(tmp_path):
+    doc = live_snapshot_in_a_fresh_interpreter(tmp_path)
+    if doc["nvml_status"] != "library_not_found":  # a GPU host: ctypes is what drives NVML there
+        return
+    loaded = set(doc["modules"])
+    assert "ctypes" not in loaded and "deepseek_probe.probes._nvml_types" not in loaded
