@@ -6,6 +6,7 @@ import json
 import os
 import stat
 
+import pytest
 
 from conftest import FS_FIXTURES
 from deepseek_probe.probes import cuda
@@ -98,3 +99,30 @@ def test_wsl_libcuda_is_found_in_the_wsl_driver_dir():
 def test_cuda_visible_devices_raw_value_is_kept(tmp_path):
     assert cuda.probe_toolkit(str(tmp_path), environ={"CUDA_VISIBLE_DEVICES": ""}).cuda_visible_devices == ""
     assert cuda.probe_toolkit(str(tmp_path), environ={}).cuda_visible_devices is None
+
+
+def test_a_folder_reached_by_two_names_is_listed_once_and_found_under_the_first(tmp_path, monkeypatch):
+    # merged /usr: /lib -> usr/lib, so /lib/x86_64-linux-gnu and /usr/lib/x86_64-linux-gnu are one folder
+    lib = tmp_path / "usr" / "lib" / "x86_64-linux-gnu"
+    lib.mkdir(parents=True)
+    for name in ("libcudart.so.12", "libcudart.so.12.4.127", "libc.so.6"):
+        (lib / name).write_text("")
+    (tmp_path / "lib").symlink_to("usr/lib")
+    listed = []
+    real_list_dir = cuda._read.list_dir
+    monkeypatch.setattr(cuda._read, "list_dir", lambda root, path: listed.append(path) or real_list_dir(root, path))
+    dirs = ["/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/missing"]
+    listings = {}
+    assert cuda.find_library(str(tmp_path), dirs, ("libcuda.so.1", "libcuda.so"), listings) is None
+    assert cuda.find_library(str(tmp_path), dirs, ("libcudart.so*",), listings) == "/lib/x86_64-linux-gnu/libcudart.so.12"
+    assert listed == ["/lib/x86_64-linux-gnu"]
+
+
+@pytest.mark.parametrize("pattern", ["libcuda.so.1", "libcuda.so", "libcudart.so*", "libcud*", "*", "",
+                                     "libcuda.so.?", "libcud[a]*", "libcuda.so.1*x"])
+def test_library_name_matching_is_fnmatch_s(pattern):
+    import fnmatch
+
+    names = ["libcuda.so", "libcuda.so.1", "libcuda.so.580.95.05", "libcudart.so", "libcudart.so.13",
+             "libcudart.so.13.0.96", "libcudadebugger.so.1", "libcuda.so.1x", "LIBCUDA.SO.1"]
+    assert cuda._matching(names, pattern) == fnmatch.filter(names, pattern)

@@ -53,7 +53,7 @@ def probe_toolkit(root: str = "/", environ: Optional[Mapping[str, str]] = None,
             info.unavailable["nvcc_version"] = "error: nvcc found but its version is unreadable"
 
     dirs = loader_search_dirs(root, env)
-    listings: Dict[str, List[str]] = {}
+    listings: Dict[object, List[str]] = {}
     info.libcuda_path = find_library(root, dirs, ("libcuda.so.1", "libcuda.so"), listings)
     if info.libcuda_path is None:
         info.unavailable["libcuda_path"] = "not_found"
@@ -186,7 +186,7 @@ def _ld_so_conf_dirs(root: str, path: str, depth: int) -> List[str]:
 
 
 def find_library(root: str, dirs: List[str], patterns,
-                 listings: Optional[Dict[str, List[str]]] = None) -> Optional[str]:
+                 listings: Optional[Dict[object, List[str]]] = None) -> Optional[str]:
     """First match, in search order; the path is as on the live system (not inside root).
 
     ``listings`` caches one listdir per directory across calls (/usr/lib/x86_64-linux-gnu
@@ -194,15 +194,40 @@ def find_library(root: str, dirs: List[str], patterns,
     """
     listings = {} if listings is None else listings
     for d in dirs:
-        if d not in listings:
-            listings[d] = [n for n in (_read.list_dir(root, d) or []) if n.startswith("libcud")]
-        names = listings[d]
+        names = _libcud_names(root, d, listings)
         for pattern in patterns:
-            matches = fnmatch.filter(names, pattern)
+            matches = _matching(names, pattern)
             if matches:
                 found = _prefer_soname(matches) if "*" in pattern else matches[0]
                 return os.path.join(d, found)
     return None
+
+
+def _libcud_names(root: str, d: str, listings: Dict[object, List[str]]) -> List[str]:
+    """The names starting with "libcud" in ``d``, listed once per folder: keyed by the folder's
+    (device, inode), so the two names merged-/usr systems give one folder (/lib is a link to
+    usr/lib on Debian 12, Ubuntu 20.04+, Fedora: /lib/x86_64-linux-gnu and
+    /usr/lib/x86_64-linux-gnu, ~1000 files) cost one listing (~1 M instructions each, valgrind)."""
+    try:
+        st = os.stat(_read.at(root, d))
+    except (OSError, ValueError):
+        return []  # missing or unreachable: listdir would fail the same way
+    key = (st.st_dev, st.st_ino)
+    if key not in listings:
+        listings[key] = [n for n in (_read.list_dir(root, d) or []) if n.startswith("libcud")]
+    return listings[key]
+
+
+def _matching(names: List[str], pattern: str) -> List[str]:
+    """fnmatch.filter(names, pattern) without compiling a regular expression for the two shapes
+    asked here: a plain name, and a name ending in one ``*`` (POSIX: fnmatch keeps case there)."""
+    if os.name == "nt":
+        return fnmatch.filter(names, pattern)  # Windows: fnmatch compares case-folded names
+    if not any(c in pattern for c in "*?["):
+        return [n for n in names if n == pattern]
+    if pattern.endswith("*") and not any(c in pattern[:-1] for c in "*?["):
+        return [n for n in names if n.startswith(pattern[:-1])]
+    return fnmatch.filter(names, pattern)
 
 
 def _prefer_soname(matches: List[str]) -> str:
