@@ -27,7 +27,7 @@ def test_driver_version_is_read_from_the_kernel_module_file():
 
 def test_older_driver_version_line_format():
     text = "NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.104.05  Sat Aug 19 01:15:15 UTC 2023\n"
-    assert cuda._DRIVER_RE.search(text).group(1) == "535.104.05"
+    assert cuda.driver_version_in(text) == "535.104.05"
 
 
 def test_toolkit_version_json(tmp_path):

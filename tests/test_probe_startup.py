@@ -45,3 +45,25 @@ def test_a_machine_without_the_nvidia_driver_never_imports_ctypes(tmp_path):
         return
     loaded = set(doc["modules"])
     assert "ctypes" not in loaded and "deepseek_probe.probes._nvml_types" not in loaded
+
+
+_IMPORT_PROBES = """
+import json, re, sys
+import glob, platform  # the standard library's own patterns (glob: cuda.py's library folders)
+import deepseek_probe.snapshot
+compiled = []
+real = re._compile
+re._compile = lambda pattern, flags: compiled.append(str(pattern)) or real(pattern, flags)
+import deepseek_probe.probes.{}
+print(json.dumps(compiled))
+"""
+PROBE_MODULES = ("cpu", "cuda", "disk", "memory", "network", "pci", "system", "membw", "installed",
+                 "installed_lookup", "checkpoints", "_nvml", "gpu.nvidia", "gpu._common")
+
+
+def test_no_probe_module_compiles_a_regular_expression_at_import():
+    # each is compiled on the branch that reads what it parses (re caches it there)
+    for module in PROBE_MODULES:
+        out = subprocess.run([sys.executable, "-c", _IMPORT_PROBES.format(module)], env=dict(os.environ, PYTHONPATH=REPO_DIR),
+                             capture_output=True, text=True, timeout=60, check=True).stdout
+        assert json.loads(out) == [], module

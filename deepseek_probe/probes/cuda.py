@@ -90,11 +90,14 @@ def toolkit_version(nvcc_path: str) -> Optional[str]:
             return _major_minor(version)
     except (OSError, ValueError, AttributeError):
         pass
+    # Each regular expression is compiled only when its file is there (re caches it then).
     text = _read.read_text("/", os.path.join(toolkit, "version.txt"))
-    match = re.search(r"CUDA Version\s+(\d+\.\d+)", text or "")
+    match = re.search(r"CUDA Version\s+(\d+\.\d+)", text) if text is not None else None
     if match:
         return match.group(1)
     for name in _read.list_dir("/", os.path.join(toolkit, "dist-info")) or []:
+        if not name.startswith("nvidia_cuda_nvcc"):
+            continue  # the toolkit's other wheels (cccl, crt, cupti, nvvm...)
         match = re.fullmatch(r"nvidia_cuda_nvcc(?:_cu\d+)?-(\d+\.\d+)[.\d]*\.dist-info", name)
         if match:
             return match.group(1)
@@ -239,11 +242,17 @@ def _prefer_soname(matches: List[str]) -> str:
     return sorted(matches, key=rank)[0]
 
 
-_DRIVER_RE = re.compile(r"Kernel Module(?:\s+for\s+\S+)?\s+(\d+\.\d+(?:\.\d+)?)")
+# Compiled on first use (re's cache): only a host with the NVIDIA kernel module has the file.
+_DRIVER_RE = r"Kernel Module(?:\s+for\s+\S+)?\s+(\d+\.\d+(?:\.\d+)?)"
 
 
 def driver_version_from_proc(root: str = "/") -> Optional[str]:
     """``580.159.04`` from /proc/driver/nvidia/version (the kernel module, no NVML needed)."""
     text = _read.read_text(root, "/proc/driver/nvidia/version")
-    match = _DRIVER_RE.search(text or "")
+    return None if text is None else driver_version_in(text)
+
+
+def driver_version_in(text: str) -> Optional[str]:
+    """The kernel module's version in the text of /proc/driver/nvidia/version."""
+    match = re.search(_DRIVER_RE, text)
     return match.group(1) if match else None
