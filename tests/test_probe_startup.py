@@ -49,7 +49,7 @@ def test_a_machine_without_the_nvidia_driver_never_imports_ctypes(tmp_path):
 
 _IMPORT_PROBES = """
 import json, re, sys
-import glob, platform  # the standard library's own patterns (glob: cuda.py's library folders)
+import platform  # the standard library's own patterns (uuid imports it before any probe)
 import deepseek_probe.snapshot
 compiled = []
 real = re._compile
@@ -59,6 +59,11 @@ print(json.dumps(compiled))
 """
 PROBE_MODULES = ("cpu", "cuda", "disk", "memory", "network", "pci", "system", "membw", "installed",
                  "installed_lookup", "checkpoints", "_nvml", "gpu.nvidia", "gpu._common")
+
+
+def test_the_loader_s_folders_are_listed_without_importing_glob(tmp_path):
+    doc = live_snapshot_in_a_fresh_interpreter(tmp_path)  # probes/cuda.py _glob
+    assert "glob" not in set(doc["modules"])
 
 
 def test_no_probe_module_compiles_a_regular_expression_at_import():
