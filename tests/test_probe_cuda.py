@@ -149,3 +149,17 @@ def test_the_loader_s_folder_patterns_find_what_glob_finds(tmp_path, monkeypatch
     for pattern in patterns:
         assert sorted(cuda._glob(pattern)) == sorted(glob.glob(pattern)), pattern
     assert len(cuda._glob(patterns[1])) == 3
+
+
+def test_nvcc_on_path_is_the_first_executable_regular_file(tmp_path):
+    folder_named_nvcc, not_executable, executable = (tmp_path / n for n in ("a", "b", "c"))
+    (folder_named_nvcc / "nvcc").mkdir(parents=True)  # a folder: executable, not a file
+    not_executable.mkdir()
+    (not_executable / "nvcc").write_text("#!/bin/sh\n")
+    executable.mkdir()
+    make = executable / "nvcc"
+    make.write_text("#!/bin/sh\n")
+    make.chmod(0o755)
+    path = os.pathsep.join(["", str(tmp_path / "missing"), "/x\0y", str(folder_named_nvcc), str(not_executable),
+                            str(executable)])
+    assert cuda.find_on_path("nvcc", path) == str(make)

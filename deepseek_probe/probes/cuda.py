@@ -68,7 +68,13 @@ def find_on_path(name: str, path_var: str, root: str = "/") -> Optional[str]:
             continue
         candidate = os.path.join(d, name)
         real = _read.at(root, candidate)
-        if os.path.isfile(real) and os.access(real, os.X_OK):
+        # access() first: a folder without nvcc answers False without the exception a failed
+        # stat() (isfile) raises and catches
+        try:
+            runnable = os.access(real, os.X_OK)
+        except ValueError:  # a NUL byte in PATH
+            continue
+        if runnable and os.path.isfile(real):
             return real
     return None
 
