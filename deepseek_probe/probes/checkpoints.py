@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # annotations only: the records are made where a model is fou
 
 # The header parsers (formats/: gguf, safetensors, hf_config) and the Checkpoint record are
 # imported where a model file is found, not with this module: `check` scans the stores on every
-# run, and on a machine without models (most CI boxes, a fresh GPU host) they cost ~10 M of the
+# run, and on a machine without models (most CI boxes, a fresh GPU host) they cost ~12 M of the
 # ~70 M instructions the live snapshot took (valgrind cachegrind, issue 24).
 
 SOURCES = ("hf_cache", "ollama", "lmstudio", "model_dir")

@@ -198,8 +198,8 @@ def _glob(pattern: str, dirs_only: bool = False) -> List[str]:
     (ld.so.conf's ``include /etc/ld.so.conf.d/*.conf``, _CUDA_LIB_GLOBS), as glob walks them:
     a part with a ``*`` lists its folder (names starting with "." only for a pattern that does;
     only folders before the last part), a plain last part need only exist (lexists). Importing
-    glob and compiling fnmatch's patterns cost ~2.5 M instructions of the ~30 M a live snapshot
-    took (valgrind, issue 24). Any other pattern, and Windows (case-folded), go to glob."""
+    glob and compiling fnmatch's patterns cost ~1.4 M instructions of the ~30 M a live snapshot
+    takes (valgrind, issue 24). Any other pattern, and Windows (case-folded), go to glob."""
     if os.name == "nt" or "?" in pattern or "[" in pattern or any(p.count("*") > 1 for p in pattern.split("/")):
         import glob
 
@@ -232,8 +232,8 @@ def find_library(root: str, dirs: List[str], patterns,
                  listings: Optional[Dict[object, List[str]]] = None) -> Optional[str]:
     """First match, in search order; the path is as on the live system (not inside root).
 
-    ``listings`` caches one listdir per directory across calls (/usr/lib/x86_64-linux-gnu
-    holds thousands of files); only names starting with "libcud" are kept.
+    ``listings`` caches one listdir per folder across calls (/usr/lib/x86_64-linux-gnu
+    holds thousands of files), keyed by (device, inode); only names starting with "libcud" are kept.
     """
     listings = {} if listings is None else listings
     for d in dirs:
