@@ -132,9 +132,9 @@ def toolkit_from_census(census: Dict[str, Any], cuda: CudaInfo) -> None:
     if cuda.nvml_status != "ok":  # as take_snapshot does: the kernel module's version instead
         for name in ("driver_version", "cuda_driver_version", "nvml_version"):
             cuda.unavailable.setdefault(name, cuda.nvml_status)
-        match = cuda_probe._DRIVER_RE.search(_value(calls, "file:/proc/driver/nvidia/version") or "")
-        if match:
-            cuda.driver_version = match.group(1)
+        version = cuda_probe.driver_version_in(_value(calls, "file:/proc/driver/nvidia/version") or "")
+        if version:
+            cuda.driver_version = version
             cuda.unavailable.pop("driver_version", None)
 
 

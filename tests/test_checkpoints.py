@@ -9,7 +9,8 @@ import shutil
 
 import pytest
 
-from deepseek_probe.probes.checkpoints import Checkpoint, CheckpointScan, find_checkpoints
+from deepseek_probe.checkpoint import Checkpoint
+from deepseek_probe.probes.checkpoints import CheckpointScan, find_checkpoints
 
 HOME = os.path.join(os.path.dirname(__file__), "..", "fixtures", "home", "derived-home")
 

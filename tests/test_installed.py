@@ -201,3 +201,12 @@ def test_paths_under_a_home_folder_are_redacted(tmp_path):
     red = redact_snapshot(snap)
     assert "alice" not in red.to_json()
     assert red.installed.pythons[0].prefix == "/home/<user>/venv"
+
+
+@pytest.mark.parametrize("name", ["vllm", "Flash_Attn", "flash-attn", "llama.cpp--python", "a-_.b", "A__B..C",
+                                  "peft", "bitsandbytes-0.45.0", "x---y", "_lead", "trail.", "", "İstanbul-x"])
+def test_normalize_is_importlib_metadata_s_regular_expression(name):
+    import re
+
+    # importlib.metadata Prepared.normalize (3.10-3.13), which installed.normalize spells without re
+    assert installed.normalize(name) == re.sub(r"[-_.]+", "-", name).lower().replace("-", "_")

@@ -82,6 +82,25 @@ def test_return_codes_buffer_sizes_and_error_classes_are_pynvml_s():
     assert _nvml.NVMLError_GpuIsLost().value == pynvml.NVMLError_GpuIsLost().value == 15
 
 
+def test_an_error_class_made_on_first_use_is_the_one_every_later_error_has():
+    # probes/_nvml.py makes NVMLError_<suffix> when first raised or named, not at import
+    named = _nvml.NVMLError_NoData
+    raised = _nvml.NVMLError(pynvml.NVML_ERROR_NO_DATA)
+    assert type(raised) is named is _nvml.NVMLError_NoData
+    assert named().value == 21 and issubclass(named, _nvml.NVMLError)
+    assert type(_nvml.NVMLError(12345)) is _nvml.NVMLError  # no class for an unknown code
+
+
+def test_the_structures_are_the_binding_s_attributes_and_unknown_names_stay_unknown():
+    from deepseek_probe.probes import _nvml_types
+
+    assert _nvml.c_nvmlMemory_v2_t is _nvml_types.c_nvmlMemory_v2_t
+    assert _nvml.nvmlPciInfo_t is _nvml_types.nvmlPciInfo_t
+    # getattr with a default (the probe's nvmlMemory_v2 lookup) needs AttributeError, not another error
+    assert getattr(_nvml, "nvmlNoSuchCall", None) is None
+    assert getattr(_nvml, "NVMLError_NoSuchThing", None) is None
+
+
 def test_every_error_maps_to_the_same_probe_reason_with_either_binding():
     for code in list(range(1, 21)) + [999, 12345]:
         assert gpu.reason_for(_nvml.NVMLError(code), _nvml) == gpu.reason_for(pynvml.NVMLError(code), pynvml)

@@ -118,3 +118,16 @@ def _no_nvml():
         raise _nvml.NVMLError(_nvml.NVML_ERROR_LIBRARY_NOT_FOUND)
     module.nvmlInit = init
     return module
+
+
+def test_amd_cards_are_the_card_n_entries_as_re_would_match_them(tmp_path):
+    import re
+
+    from deepseek_probe.probes.gpu._common import amd_cards
+
+    names = ["card0", "card12", "card1-DP-1", "card", "cardX", "card\u0663", "card²", "renderD128"]
+    for n in names:
+        (tmp_path / "sys" / "class" / "drm" / n / "device").mkdir(parents=True)
+        (tmp_path / "sys" / "class" / "drm" / n / "device" / "vendor").write_text("0x1002\n")
+    expected = sorted((n for n in names if re.fullmatch(r"card\d+", n)), key=lambda n: int(n[4:]))
+    assert amd_cards(str(tmp_path)) == expected == ["card0", "card\u0663", "card12"]

@@ -92,3 +92,14 @@ def test_live_memory_probe_reads_this_machine():
     mem = probe_memory("/")
     assert mem.total_bytes and mem.total_bytes > 0
     assert mem.available_bytes is not None
+
+
+def test_numa_nodes_are_the_node_n_folders_as_re_would_match_them(tmp_path):
+    import re
+
+    from deepseek_probe.probes.cpu import numa_node_count
+
+    names = ["node0", "node17", "node", "nodeX", "node1a", "node\u0663", "node²", "has_cpu", "online", "power"]
+    for n in names:
+        (tmp_path / "sys" / "devices" / "system" / "node" / n).mkdir(parents=True)
+    assert numa_node_count(str(tmp_path)) == sum(1 for n in names if re.fullmatch(r"node\d+", n)) == 3

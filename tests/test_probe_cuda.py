@@ -6,6 +6,7 @@ import json
 import os
 import stat
 
+import pytest
 
 from conftest import FS_FIXTURES
 from deepseek_probe.probes import cuda
@@ -26,7 +27,7 @@ def test_driver_version_is_read_from_the_kernel_module_file():
 
 def test_older_driver_version_line_format():
     text = "NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.104.05  Sat Aug 19 01:15:15 UTC 2023\n"
-    assert cuda._DRIVER_RE.search(text).group(1) == "535.104.05"
+    assert cuda.driver_version_in(text) == "535.104.05"
 
 
 def test_toolkit_version_json(tmp_path):
@@ -98,3 +99,67 @@ def test_wsl_libcuda_is_found_in_the_wsl_driver_dir():
 def test_cuda_visible_devices_raw_value_is_kept(tmp_path):
     assert cuda.probe_toolkit(str(tmp_path), environ={"CUDA_VISIBLE_DEVICES": ""}).cuda_visible_devices == ""
     assert cuda.probe_toolkit(str(tmp_path), environ={}).cuda_visible_devices is None
+
+
+def test_a_folder_reached_by_two_names_is_listed_once_and_found_under_the_first(tmp_path, monkeypatch):
+    # merged /usr: /lib -> usr/lib, so /lib/x86_64-linux-gnu and /usr/lib/x86_64-linux-gnu are one folder
+    lib = tmp_path / "usr" / "lib" / "x86_64-linux-gnu"
+    lib.mkdir(parents=True)
+    for name in ("libcudart.so.12", "libcudart.so.12.4.127", "libc.so.6"):
+        (lib / name).write_text("")
+    (tmp_path / "lib").symlink_to("usr/lib")
+    listed = []
+    real_list_dir = cuda._read.list_dir
+    monkeypatch.setattr(cuda._read, "list_dir", lambda root, path: listed.append(path) or real_list_dir(root, path))
+    dirs = ["/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/missing"]
+    listings = {}
+    assert cuda.find_library(str(tmp_path), dirs, ("libcuda.so.1", "libcuda.so"), listings) is None
+    assert cuda.find_library(str(tmp_path), dirs, ("libcudart.so*",), listings) == "/lib/x86_64-linux-gnu/libcudart.so.12"
+    assert listed == ["/lib/x86_64-linux-gnu"]
+
+
+@pytest.mark.parametrize("pattern", ["libcuda.so.1", "libcuda.so", "libcudart.so*", "libcud*", "*", "",
+                                     "libcuda.so.?", "libcud[a]*", "libcuda.so.1*x"])
+def test_library_name_matching_is_fnmatch_s(pattern):
+    import fnmatch
+
+    names = ["libcuda.so", "libcuda.so.1", "libcuda.so.580.95.05", "libcudart.so", "libcudart.so.13",
+             "libcudart.so.13.0.96", "libcudadebugger.so.1", "libcuda.so.1x", "LIBCUDA.SO.1"]
+    assert cuda._matching(names, pattern) == fnmatch.filter(names, pattern)
+
+
+def test_the_loader_s_folder_patterns_find_what_glob_finds(tmp_path, monkeypatch):
+    import glob
+
+    local = tmp_path / "usr" / "local"
+    for d in ("cuda-13.0/lib64", "cuda-13.0/targets/x86_64-linux/lib", "cuda-12.4/targets/sbsa-linux/lib",
+              "cuda-12.4/targets/.hidden-linux/lib", "cuda-11.8", ".cuda-old/lib64", "cudnn/lib64", "other/lib64"):
+        (local / d).mkdir(parents=True)
+    (local / "cuda-file").write_text("")  # a file: not a folder to look in
+    (local / "cuda").symlink_to("cuda-13.0")  # the usual /usr/local/cuda link
+    (local / "cuda-11.8" / "lib64").symlink_to("gone")  # a dangling link still exists for glob
+    conf = tmp_path / "etc" / "ld.so.conf.d"
+    conf.mkdir(parents=True)
+    for name in ("libc.conf", "zz-cuda-13-0.conf", ".hidden.conf", "README", "x.conf.bak"):
+        (conf / name).write_text("")
+    monkeypatch.chdir(conf)
+    patterns = [str(local / "cuda*" / "lib64"), str(local / "cuda*" / "targets" / "*-linux" / "lib"),
+                str(conf / "*.conf"), str(conf / ".*"), str(local / "cuda*") + "/", "*.conf",
+                str(local / "missing*" / "lib64"), str(conf / "libc.conf"), str(local / "cuda-1?.*" / "lib64")]
+    for pattern in patterns:
+        assert sorted(cuda._glob(pattern)) == sorted(glob.glob(pattern)), pattern
+    assert len(cuda._glob(patterns[1])) == 3
+
+
+def test_nvcc_on_path_is_the_first_executable_regular_file(tmp_path):
+    folder_named_nvcc, not_executable, executable = (tmp_path / n for n in ("a", "b", "c"))
+    (folder_named_nvcc / "nvcc").mkdir(parents=True)  # a folder: executable, not a file
+    not_executable.mkdir()
+    (not_executable / "nvcc").write_text("#!/bin/sh\n")
+    executable.mkdir()
+    make = executable / "nvcc"
+    make.write_text("#!/bin/sh\n")
+    make.chmod(0o755)
+    path = os.pathsep.join(["", str(tmp_path / "missing"), "/x\0y", str(folder_named_nvcc), str(not_executable),
+                            str(executable)])
+    assert cuda.find_on_path("nvcc", path) == str(make)

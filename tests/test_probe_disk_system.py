@@ -101,3 +101,19 @@ def test_bare_tree_is_not_a_container(tmp_path):
     info = probe_system(str(tmp_path), environ={})
     assert info.container is None and info.wsl is False
     assert info.unavailable["os_release"] == "not_found"
+
+
+def test_a_partition_s_parent_disk_is_worked_out_only_when_the_device_s_own_queue_does_not_answer(tmp_path, monkeypatch):
+    from deepseek_probe.probes import disk
+
+    queue = tmp_path / "sys" / "devices" / "virtual" / "block" / "vda" / "queue"
+    queue.mkdir(parents=True)
+    (queue / "rotational").write_text("1\n")
+    (tmp_path / "sys" / "dev" / "block").mkdir(parents=True)
+    (tmp_path / "sys" / "dev" / "block" / "254:0").symlink_to(queue.parent)
+
+    def not_needed(name):
+        raise AssertionError("the partition's parent was worked out though the device answered")
+
+    monkeypatch.setattr(disk, "_partition_parent", not_needed)
+    assert disk.rotational(str(tmp_path), "254:0", "/dev/vda") is True

@@ -95,3 +95,32 @@ def test_real_gpu_host_snapshot_has_gpus_and_replays_identically(tmp_path):
     for a, b in zip(live.gpus, replay.gpus):
         assert {k: getattr(a, k) for k in stable} == {k: getattr(b, k) for k in stable}
     assert live.links == replay.links
+
+
+def test_a_bounded_call_runs_under_threading_s_trace_hook_and_can_be_waited_on_twice():
+    # probes/_timeout.py starts bare threads: they must still run what threading.settrace installs
+    # (coverage, profilers), and a finished call keeps its outcome
+    import sys
+    import threading
+
+    from deepseek_probe.probes._timeout import start_bounded
+
+    seen = []
+
+    def tracer(frame, event, arg):
+        if event == "call" and frame.f_code.co_name == "traced_probe":
+            seen.append(event)
+        return None
+
+    def traced_probe():
+        return 42
+
+    threading.settrace(tracer)
+    try:
+        pending = start_bounded(traced_probe, "traced")
+        first, second = pending.wait(5.0), pending.wait(5.0)
+    finally:
+        threading.settrace(None)
+        sys.settrace(None)
+    assert seen == ["call"]
+    assert (first.status, first.value) == (second.status, second.value) == ("ok", 42)

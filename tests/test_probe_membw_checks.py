@@ -149,3 +149,42 @@ def test_wsl_says_the_driver_is_the_windows_hosts():
     snap.cuda.host_driver_os, snap.cuda.wsl_driver_store = "windows", "nv_dispi.inf_amd64_x"
     (f,) = windows.findings(snap, None, Settings())
     assert f.check == "wsl.driver" and snap.cuda.driver_version in f.message
+
+
+MODELS = ["AMD EPYC", "AMD EPYC 7763 64-Core Processor", "AMD EPYC 9354P 32-Core Processor",
+          "AMD EPYC 9654 96-Core Processor", "AMD EPYC 9575F 64-Core Processor", "AMD EPYC 8534P",
+          "AMD EPYC 7742 64-Core Processor", "AMD EPYC 7551 32-Core Processor",
+          "Intel(R) Xeon(R) Platinum 8480+", "Intel(R) Xeon(R) Gold 6548Y+", "Intel(R) Xeon(R) Silver 4314",
+          "Intel(R) Xeon(R) 6980P", "Intel(R) Xeon(R) Processor", "AMD Ryzen 9 7950X 16-Core Processor",
+          "AMD Ryzen 9 9950X 16-Core Processor", "AMD Ryzen Threadripper PRO 7995WX 96-Cores",
+          "13th Gen Intel(R) Core(TM) i9-13900K", "Apple M3 Max", ""]
+
+
+def test_leading_text_is_what_re_s_parser_says_every_family_pattern_starts_with():
+    try:
+        from re import _parser  # CPython 3.11+
+    except ImportError:  # pragma: no cover - 3.10
+        import sre_parse as _parser
+    for family in membw.CPU_FAMILIES:
+        text = ""
+        for op, arg in _parser.parse(family.pattern):
+            if op is not _parser.LITERAL:
+                break
+            text += chr(arg)
+        assert membw.leading_text(family.pattern) == text != "", family.pattern
+    assert membw.leading_text("ab*c") == "a" and membw.leading_text("x(a|b)") == "x"
+    assert membw.leading_text("EPYC|Xeon") == "" and membw.leading_text("\\d+") == ""
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_a_family_pattern_is_compiled_only_for_a_model_holding_its_leading_text(model, monkeypatch):
+    import re
+
+    expected = next((f for f in membw.CPU_FAMILIES if re.search(f.pattern, model)), None)
+    searched = []
+    real_search = re.search
+    monkeypatch.setattr(re, "search", lambda p, s, *a: searched.append(p) or real_search(p, s, *a))
+    assert membw.cpu_family(model) is expected
+    assert all(membw.leading_text(p) in model for p in searched)
+    if model == "AMD EPYC":  # a VM's model name: no pattern can match, none is compiled
+        assert searched == []

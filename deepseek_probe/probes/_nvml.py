@@ -3,8 +3,14 @@
 Why not nvidia-ml-py's ``pynvml``: importing it defines hundreds of ctypes structures and costs
 75-80 ms on the H100 host (``python -X importtime``: pynvml 75309 us self, 80079 us cumulative),
 two thirds of the 117 ms ``nvidia-smi -q`` takes for the whole job, and ``check`` must not be
-slower than that (issue 7). This module imports only ctypes and loads the library in
-``nvmlInit``.
+slower than that (issue 7). The library is loaded in ``nvmlInit``.
+
+No ctypes at import: on a machine without the driver, which is every ``check`` on a CPU box,
+``nvmlInit`` tries ``dlopen`` through the ``_ctypes`` extension alone and raises LibraryNotFound;
+importing the ``ctypes`` package, defining the structures and pointer types and making every
+error class cost ~12 M instructions there, of the ~70 M the live snapshot took (valgrind
+cachegrind, issue 24). probes/_nvml_types.py (ctypes, nvml.h's structures and prototypes) is
+imported once a library has loaded or a structure is named here (the module ``__getattr__``).
 
 Same function names, arguments, return shapes and exception classes as pynvml (13.615), so the
 probe, the fake NVML (tests/fake_nvml.py) and the recorder work with either;
@@ -21,9 +27,12 @@ from __future__ import annotations
 
 import threading
 import types
-from ctypes import (CDLL, POINTER, Structure, byref, c_char, c_char_p, c_int, c_uint,
-                    c_ulonglong, c_void_p, create_string_buffer)
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+
+if TYPE_CHECKING:  # annotations only: ctypes is imported once a library has loaded
+    from ctypes import c_void_p
+
+    from deepseek_probe.probes._nvml_types import nvmlPciInfo_t
 
 LIBRARY_NAME = "libnvidia-ml.so.1"  # the driver's soname (pynvml loads the same on Linux)
 
@@ -107,7 +116,7 @@ class NVMLError(Exception):
 
     def __new__(cls, value: Optional[int] = None) -> "NVMLError":
         if cls is NVMLError:
-            cls = _CLASS_BY_CODE.get(value, NVMLError)  # type: ignore[assignment]
+            cls = _error_class(value)  # type: ignore[assignment]
         error = Exception.__new__(cls)
         error.value = cls._code if value is None else value
         return error
@@ -155,11 +164,23 @@ _ERRORS: Dict[int, Tuple[str, Optional[str]]] = {
     NVML_ERROR_RESET_TYPE_NOT_SUPPORTED: ("ResetTypeNotSupported", None),
     NVML_ERROR_UNKNOWN: ("Unknown", "Unknown Error"),
 }
+# The NVMLError_<suffix> classes are made when first raised or named (``_error_class``, the
+# module ``__getattr__``): making all 31 at import cost ~2.8 M instructions, and a machine
+# without the driver only ever raises one.
 _CLASS_BY_CODE: Dict[Any, type] = {}
-for _code, (_suffix, _text) in _ERRORS.items():
-    _CLASS_BY_CODE[_code] = globals()["NVMLError_" + _suffix] = type(
-        "NVMLError_" + _suffix, (NVMLError,), {"_code": _code, "__module__": __name__})
-del _code, _suffix, _text
+_CODE_BY_SUFFIX = {suffix: code for code, (suffix, _) in _ERRORS.items()}
+
+
+def _error_class(code: Any) -> type:
+    """The NVMLError subclass for ``code`` (NVMLError itself for a code pynvml has no class for)."""
+    cls = _CLASS_BY_CODE.get(code)
+    if cls is None:
+        if code not in _ERRORS:
+            return NVMLError
+        made = type("NVMLError_" + _ERRORS[code][0], (NVMLError,), {"_code": code, "__module__": __name__})
+        cls = _CLASS_BY_CODE.setdefault(code, made)  # two threads at once: the first one stored wins
+        globals()[cls.__name__] = cls
+    return cls
 
 
 def _error_string(code: Any) -> str:
@@ -181,99 +202,25 @@ def _check(code: int) -> None:
         raise NVMLError(code)
 
 
-# --- structs (nvml.h) ---------------------------------------------------------------------
-
-class c_nvmlMemory_t(Structure):
-    """nvmlMemory_t: ``used`` includes the driver's reservation."""
-
-    _fields_ = [("total", c_ulonglong), ("free", c_ulonglong), ("used", c_ulonglong)]
-
-
-class c_nvmlMemory_v2_t(Structure):
-    """nvmlMemory_v2_t: ``reserved`` (driver/firmware) split out of ``used``."""
-
-    _fields_ = [("version", c_uint), ("total", c_ulonglong), ("reserved", c_ulonglong),
-                ("free", c_ulonglong), ("used", c_ulonglong)]
-
-
 # NVML_STRUCT_VERSION(Memory, 2) = sizeof(nvmlMemory_v2_t) | 2 << 24 = 40 | 0x02000000.
 nvmlMemory_v2 = 0x02000028
 
 
-class nvmlPciInfo_t(Structure):
-    """nvmlPciInfo_t; the bus ids read as str, as pynvml gives them."""
-
-    _fields_ = [("busIdLegacy", c_char * NVML_DEVICE_PCI_BUS_ID_BUFFER_V2_SIZE),
-                ("domain", c_uint), ("bus", c_uint), ("device", c_uint), ("pciDeviceId", c_uint),
-                ("pciSubSystemId", c_uint), ("busId", c_char * NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE)]
-
-    def __getattribute__(self, name: str) -> Any:
-        value = super().__getattribute__(name)
-        return value.decode() if isinstance(value, bytes) else value
-
-
-class c_nvmlProcessInfo_t(Structure):
-    """nvmlProcessInfo_t (= nvmlProcessInfo_v2_t), what the _v3 process queries fill."""
-
-    _fields_ = [("pid", c_uint), ("usedGpuMemory", c_ulonglong), ("gpuInstanceId", c_uint),
-                ("computeInstanceId", c_uint)]
-
-
 # --- the library ------------------------------------------------------------------------------
 
-_lib: Optional[CDLL] = None
+_lib: Optional[Any] = None  # a ctypes.CDLL once nvmlInit has loaded one
 _lib_lock = threading.Lock()
-_functions: Dict[str, Any] = {}
+_functions: Dict[str, Any] = {}  # name -> the C function with its nvml.h prototype
 
-_DEVICE = c_void_p  # nvmlDevice_t: an opaque struct nvmlDevice_st *
-_U = POINTER(c_uint)
-_STR = POINTER(c_char)  # a create_string_buffer, then its length as unsigned int
 
-# nvml.h prototypes (arguments after the return code, nvmlReturn_t, an int enum). Enums are ints.
-_ARGTYPES: Dict[str, tuple] = {
-    "nvmlInit_v2": (),
-    "nvmlShutdown": (),
-    "nvmlErrorString": (c_int,),
-    "nvmlSystemGetDriverVersion": (_STR, c_uint),
-    "nvmlSystemGetNVMLVersion": (_STR, c_uint),
-    "nvmlSystemGetCudaDriverVersion": (POINTER(c_int),),
-    "nvmlDeviceGetCount_v2": (_U,),
-    "nvmlDeviceGetHandleByIndex_v2": (c_uint, POINTER(_DEVICE)),
-    "nvmlDeviceGetName": (_DEVICE, _STR, c_uint),
-    "nvmlDeviceGetUUID": (_DEVICE, _STR, c_uint),
-    "nvmlDeviceGetSerial": (_DEVICE, _STR, c_uint),
-    "nvmlDeviceGetVbiosVersion": (_DEVICE, _STR, c_uint),
-    "nvmlDeviceGetPciInfo_v3": (_DEVICE, POINTER(nvmlPciInfo_t)),
-    "nvmlDeviceGetMemoryInfo": (_DEVICE, POINTER(c_nvmlMemory_t)),
-    "nvmlDeviceGetMemoryInfo_v2": (_DEVICE, POINTER(c_nvmlMemory_v2_t)),
-    "nvmlDeviceGetCudaComputeCapability": (_DEVICE, POINTER(c_int), POINTER(c_int)),
-    "nvmlDeviceGetArchitecture": (_DEVICE, _U),
-    "nvmlDeviceGetCurrPcieLinkGeneration": (_DEVICE, _U),
-    "nvmlDeviceGetMaxPcieLinkGeneration": (_DEVICE, _U),
-    "nvmlDeviceGetCurrPcieLinkWidth": (_DEVICE, _U),
-    "nvmlDeviceGetMaxPcieLinkWidth": (_DEVICE, _U),
-    "nvmlDeviceGetMemoryBusWidth": (_DEVICE, _U),
-    "nvmlDeviceGetMaxClockInfo": (_DEVICE, c_int, _U),
-    "nvmlDeviceGetNumGpuCores": (_DEVICE, _U),
-    "nvmlDeviceGetNvLinkState": (_DEVICE, c_uint, _U),
-    "nvmlDeviceGetMigMode": (_DEVICE, _U, _U),
-    "nvmlDeviceGetEccMode": (_DEVICE, _U, _U),
-    "nvmlDeviceGetTotalEccErrors": (_DEVICE, c_int, c_int, POINTER(c_ulonglong)),
-    "nvmlDeviceGetRemappedRows": (_DEVICE, _U, _U, _U, _U),
-    "nvmlDeviceGetPersistenceMode": (_DEVICE, _U),
-    "nvmlDeviceGetComputeMode": (_DEVICE, _U),
-    "nvmlDeviceGetTemperature": (_DEVICE, c_int, _U),
-    "nvmlDeviceGetPowerManagementLimit": (_DEVICE, _U),
-    "nvmlDeviceGetPowerUsage": (_DEVICE, _U),
-    "nvmlDeviceGetCurrentClocksEventReasons": (_DEVICE, POINTER(c_ulonglong)),
-    "nvmlDeviceGetCurrentClocksThrottleReasons": (_DEVICE, POINTER(c_ulonglong)),
-    "nvmlDeviceGetComputeRunningProcesses_v3": (_DEVICE, _U, POINTER(c_nvmlProcessInfo_t)),
-    "nvmlDeviceGetTopologyCommonAncestor": (_DEVICE, _DEVICE, _U),
-    "nvmlDeviceGetP2PStatus": (_DEVICE, _DEVICE, c_int, _U),
-    # Windows only (the probe asks them there): WDDM/TCC/MCDM and whether a display is driven.
-    "nvmlDeviceGetDriverModel_v2": (_DEVICE, _U, _U),
-    "nvmlDeviceGetDisplayActive": (_DEVICE, _U),
-}
+_STRUCTURES = ("c_nvmlMemory_t", "c_nvmlMemory_v2_t", "nvmlPciInfo_t", "c_nvmlProcessInfo_t")
+
+
+def _types() -> Any:
+    """probes/_nvml_types.py: ctypes and nvml.h's structures and prototypes, imported on first use."""
+    from deepseek_probe.probes import _nvml_types
+
+    return _nvml_types
 
 
 def _function(name: str) -> Any:
@@ -286,8 +233,9 @@ def _function(name: str) -> Any:
             fn = getattr(_lib, name)
         except AttributeError:  # a driver older than the call
             raise NVMLError(NVML_ERROR_FUNCTION_NOT_FOUND) from None
-        fn.argtypes = _ARGTYPES[name]
-        fn.restype = c_char_p if name == "nvmlErrorString" else c_int
+        t = _types()
+        fn.argtypes = t.ARGTYPES[name]
+        fn.restype = t.c_char_p if name == "nvmlErrorString" else t.c_int
         _functions[name] = fn
     return fn
 
@@ -296,16 +244,40 @@ def _call(name: str, *args: Any) -> None:
     _check(_function(name)(*args))
 
 
-def _value(name: str, out: Any, *args: Any) -> Any:
-    """Call ``name(*args, &out)`` and return ``out.value``."""
-    _call(name, *args, byref(out))
+def _value(name: str, ctype: str, *args: Any) -> Any:
+    """Call ``name(*args, &out)``, ``out`` a new ctypes ``ctype`` (``"c_uint"``), and return ``out.value``."""
+    t = _types()
+    out = getattr(t, ctype)()
+    _call(name, *args, t.byref(out))
     return out.value
 
 
 def _text(name: str, size: int, *args: Any) -> str:
-    buf = create_string_buffer(size)
-    _call(name, *args, buf, c_uint(size))
+    t = _types()
+    buf = t.create_string_buffer(size)
+    _call(name, *args, buf, t.c_uint(size))
     return buf.value.decode()
+
+
+def _load_library() -> Any:
+    """CDLL of the first of ``library_candidates`` that loads; LibraryNotFound when none does.
+
+    On POSIX the dlopen is CDLL's own (``_ctypes.dlopen(path, RTLD_LOCAL)``, ctypes' DEFAULT_MODE;
+    the extension adds RTLD_NOW), made before the ctypes package is imported; the handle it gives
+    is the one CDLL keeps (``CDLL(path, handle=...)``). Windows loads with CDLL (LoadLibrary).
+    """
+    import _ctypes
+
+    dlopen = getattr(_ctypes, "dlopen", None)  # POSIX; Windows' _ctypes has LoadLibrary instead
+    for path in library_candidates():
+        try:
+            handle = None if dlopen is None else dlopen(path, _ctypes.RTLD_LOCAL)
+            from ctypes import CDLL
+
+            return CDLL(path, handle=handle)  # handle None (Windows): CDLL loads it
+        except OSError:
+            continue
+    raise NVMLError(NVML_ERROR_LIBRARY_NOT_FOUND) from None
 
 
 # --- library lifecycle ------------------------------------------------------------------------
@@ -315,20 +287,24 @@ def nvmlInit() -> None:
     global _lib
     with _lib_lock:
         if _lib is None:
-            for path in library_candidates():
-                try:
-                    _lib = CDLL(path)
-                    break
-                except OSError:
-                    continue
-            else:
-                raise NVMLError(NVML_ERROR_LIBRARY_NOT_FOUND) from None
+            _lib = _load_library()
     _call("nvmlInit_v2")
 
 
 def nvmlShutdown() -> None:
     """Release NVML (the library stays loaded, as with pynvml)."""
     _call("nvmlShutdown")
+
+
+def __getattr__(name: str) -> Any:
+    """What is not defined here (PEP 562): an ``NVMLError_<suffix>`` class, made on first use, or
+    one of nvml.h's structures (probes/_nvml_types.py, imported with ctypes then)."""
+    if name.startswith("NVMLError_") and name[len("NVMLError_"):] in _CODE_BY_SUFFIX:
+        return _error_class(_CODE_BY_SUFFIX[name[len("NVMLError_"):]])
+    if name in _STRUCTURES:
+        value = globals()[name] = getattr(_types(), name)  # looked up once
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --- system -----------------------------------------------------------------------------------
@@ -343,16 +319,17 @@ def nvmlSystemGetNVMLVersion() -> str:
 
 def nvmlSystemGetCudaDriverVersion() -> int:
     """1000 * major + 10 * minor (13000 = CUDA 13.0)."""
-    return _value("nvmlSystemGetCudaDriverVersion", c_int())
+    return _value("nvmlSystemGetCudaDriverVersion", "c_int")
 
 
 def nvmlDeviceGetCount() -> int:
-    return _value("nvmlDeviceGetCount_v2", c_uint())
+    return _value("nvmlDeviceGetCount_v2", "c_uint")
 
 
 def nvmlDeviceGetHandleByIndex(index: int) -> c_void_p:
-    handle = _DEVICE()
-    _call("nvmlDeviceGetHandleByIndex_v2", index, byref(handle))
+    t = _types()
+    handle = t.DEVICE()
+    _call("nvmlDeviceGetHandleByIndex_v2", index, t.byref(handle))
     return handle
 
 
@@ -375,122 +352,128 @@ def nvmlDeviceGetVbiosVersion(handle: Any) -> str:
 
 
 def nvmlDeviceGetPciInfo(handle: Any) -> nvmlPciInfo_t:
-    info = nvmlPciInfo_t()
-    _call("nvmlDeviceGetPciInfo_v3", handle, byref(info))
+    t = _types()
+    info = t.nvmlPciInfo_t()
+    _call("nvmlDeviceGetPciInfo_v3", handle, t.byref(info))
     return info
 
 
 def nvmlDeviceGetMemoryInfo(handle: Any, version: Optional[int] = None) -> Any:
     """nvmlMemory_t, or with ``version=nvmlMemory_v2`` an nvmlMemory_v2_t (reserved split out)."""
+    t = _types()
     if not version:
-        memory: Any = c_nvmlMemory_t()
-        _call("nvmlDeviceGetMemoryInfo", handle, byref(memory))
+        memory: Any = t.c_nvmlMemory_t()
+        _call("nvmlDeviceGetMemoryInfo", handle, t.byref(memory))
     else:
-        memory = c_nvmlMemory_v2_t(version=version)
-        _call("nvmlDeviceGetMemoryInfo_v2", handle, byref(memory))
+        memory = t.c_nvmlMemory_v2_t(version=version)
+        _call("nvmlDeviceGetMemoryInfo_v2", handle, t.byref(memory))
     return memory
 
 
 def nvmlDeviceGetCudaComputeCapability(handle: Any) -> Tuple[int, int]:
-    major, minor = c_int(), c_int()
-    _call("nvmlDeviceGetCudaComputeCapability", handle, byref(major), byref(minor))
+    t = _types()
+    major, minor = t.c_int(), t.c_int()
+    _call("nvmlDeviceGetCudaComputeCapability", handle, t.byref(major), t.byref(minor))
     return (major.value, minor.value)
 
 
 def nvmlDeviceGetArchitecture(device: Any) -> int:
-    return _value("nvmlDeviceGetArchitecture", c_uint(), device)
+    return _value("nvmlDeviceGetArchitecture", "c_uint", device)
 
 
 def nvmlDeviceGetCurrPcieLinkGeneration(handle: Any) -> int:
-    return _value("nvmlDeviceGetCurrPcieLinkGeneration", c_uint(), handle)
+    return _value("nvmlDeviceGetCurrPcieLinkGeneration", "c_uint", handle)
 
 
 def nvmlDeviceGetMaxPcieLinkGeneration(handle: Any) -> int:
-    return _value("nvmlDeviceGetMaxPcieLinkGeneration", c_uint(), handle)
+    return _value("nvmlDeviceGetMaxPcieLinkGeneration", "c_uint", handle)
 
 
 def nvmlDeviceGetCurrPcieLinkWidth(handle: Any) -> int:
-    return _value("nvmlDeviceGetCurrPcieLinkWidth", c_uint(), handle)
+    return _value("nvmlDeviceGetCurrPcieLinkWidth", "c_uint", handle)
 
 
 def nvmlDeviceGetMaxPcieLinkWidth(handle: Any) -> int:
-    return _value("nvmlDeviceGetMaxPcieLinkWidth", c_uint(), handle)
+    return _value("nvmlDeviceGetMaxPcieLinkWidth", "c_uint", handle)
 
 
 def nvmlDeviceGetMemoryBusWidth(device: Any) -> int:
-    return _value("nvmlDeviceGetMemoryBusWidth", c_uint(), device)
+    return _value("nvmlDeviceGetMemoryBusWidth", "c_uint", device)
 
 
 def nvmlDeviceGetMaxClockInfo(handle: Any, type: int) -> int:  # noqa: A002 - pynvml's name
     """MHz; ``type`` is nvmlClockType_t (0 graphics, 1 SM, 2 memory, 3 video)."""
-    return _value("nvmlDeviceGetMaxClockInfo", c_uint(), handle, type)
+    return _value("nvmlDeviceGetMaxClockInfo", "c_uint", handle, type)
 
 
 def nvmlDeviceGetNumGpuCores(device: Any) -> int:
-    return _value("nvmlDeviceGetNumGpuCores", c_uint(), device)
+    return _value("nvmlDeviceGetNumGpuCores", "c_uint", device)
 
 
 def nvmlDeviceGetNvLinkState(device: Any, link: int) -> int:
     """nvmlEnableState_t of one link (1 = active)."""
-    return _value("nvmlDeviceGetNvLinkState", c_uint(), device, link)
+    return _value("nvmlDeviceGetNvLinkState", "c_uint", device, link)
 
 
 def nvmlDeviceGetMigMode(device: Any) -> List[int]:
     """[current, pending] MIG mode."""
-    current, pending = c_uint(), c_uint()
-    _call("nvmlDeviceGetMigMode", device, byref(current), byref(pending))
+    t = _types()
+    current, pending = t.c_uint(), t.c_uint()
+    _call("nvmlDeviceGetMigMode", device, t.byref(current), t.byref(pending))
     return [current.value, pending.value]
 
 
 def nvmlDeviceGetEccMode(handle: Any) -> List[int]:
     """[current, pending] nvmlEnableState_t."""
-    current, pending = c_uint(), c_uint()
-    _call("nvmlDeviceGetEccMode", handle, byref(current), byref(pending))
+    t = _types()
+    current, pending = t.c_uint(), t.c_uint()
+    _call("nvmlDeviceGetEccMode", handle, t.byref(current), t.byref(pending))
     return [current.value, pending.value]
 
 
 def nvmlDeviceGetTotalEccErrors(handle: Any, errorType: int, counterType: int) -> int:
-    return _value("nvmlDeviceGetTotalEccErrors", c_ulonglong(), handle, errorType, counterType)
+    return _value("nvmlDeviceGetTotalEccErrors", "c_ulonglong", handle, errorType, counterType)
 
 
 def nvmlDeviceGetRemappedRows(device: Any) -> Tuple[int, int, int, int]:
     """(correctable rows, uncorrectable rows, remap pending, remap failed)."""
-    values = [c_uint() for _ in range(4)]
-    _call("nvmlDeviceGetRemappedRows", device, *(byref(v) for v in values))
+    t = _types()
+    values = [t.c_uint() for _ in range(4)]
+    _call("nvmlDeviceGetRemappedRows", device, *(t.byref(v) for v in values))
     return (values[0].value, values[1].value, values[2].value, values[3].value)
 
 
 def nvmlDeviceGetPersistenceMode(handle: Any) -> int:
-    return _value("nvmlDeviceGetPersistenceMode", c_uint(), handle)
+    return _value("nvmlDeviceGetPersistenceMode", "c_uint", handle)
 
 
 def nvmlDeviceGetComputeMode(handle: Any) -> int:
-    return _value("nvmlDeviceGetComputeMode", c_uint(), handle)
+    return _value("nvmlDeviceGetComputeMode", "c_uint", handle)
 
 
 def nvmlDeviceGetTemperature(handle: Any, sensor: int) -> int:
     """Degrees C; ``sensor`` is nvmlTemperatureSensors_t (0 = the GPU die)."""
-    return _value("nvmlDeviceGetTemperature", c_uint(), handle, sensor)
+    return _value("nvmlDeviceGetTemperature", "c_uint", handle, sensor)
 
 
 def nvmlDeviceGetPowerManagementLimit(handle: Any) -> int:
     """Milliwatts."""
-    return _value("nvmlDeviceGetPowerManagementLimit", c_uint(), handle)
+    return _value("nvmlDeviceGetPowerManagementLimit", "c_uint", handle)
 
 
 def nvmlDeviceGetPowerUsage(handle: Any) -> int:
     """Milliwatts."""
-    return _value("nvmlDeviceGetPowerUsage", c_uint(), handle)
+    return _value("nvmlDeviceGetPowerUsage", "c_uint", handle)
 
 
 def nvmlDeviceGetCurrentClocksEventReasons(handle: Any) -> int:
     """Bit mask of nvmlClocksEventReason* (driver >= 535)."""
-    return _value("nvmlDeviceGetCurrentClocksEventReasons", c_ulonglong(), handle)
+    return _value("nvmlDeviceGetCurrentClocksEventReasons", "c_ulonglong", handle)
 
 
 def nvmlDeviceGetCurrentClocksThrottleReasons(handle: Any) -> int:
     """The same mask under its pre-535 name."""
-    return _value("nvmlDeviceGetCurrentClocksThrottleReasons", c_ulonglong(), handle)
+    return _value("nvmlDeviceGetCurrentClocksThrottleReasons", "c_ulonglong", handle)
 
 
 def nvmlDeviceGetComputeRunningProcesses(handle: Any) -> List[Any]:
@@ -501,15 +484,16 @@ def nvmlDeviceGetComputeRunningProcesses(handle: Any) -> List[Any]:
     (pynvml's count * 2 + 5).
     """
     fn = _function("nvmlDeviceGetComputeRunningProcesses_v3")
-    count = c_uint(0)
-    code = fn(handle, byref(count), None)
+    t = _types()
+    count = t.c_uint(0)
+    code = fn(handle, t.byref(count), None)
     if code == NVML_SUCCESS:
         return []
     if code != NVML_ERROR_INSUFFICIENT_SIZE:
         raise NVMLError(code)
     count.value = count.value * 2 + 5
-    infos = (c_nvmlProcessInfo_t * count.value)()
-    _check(fn(handle, byref(count), infos))
+    infos = (t.c_nvmlProcessInfo_t * count.value)()
+    _check(fn(handle, t.byref(count), infos))
     processes = []
     for info in infos[:count.value]:
         used: Optional[int] = info.usedGpuMemory
@@ -525,21 +509,22 @@ def nvmlDeviceGetComputeRunningProcesses(handle: Any) -> List[Any]:
 
 def nvmlDeviceGetTopologyCommonAncestor(device1: Any, device2: Any) -> int:
     """nvmlGpuTopologyLevel_t of the closest common ancestor (0 internal … 50 system)."""
-    return _value("nvmlDeviceGetTopologyCommonAncestor", c_uint(), device1, device2)
+    return _value("nvmlDeviceGetTopologyCommonAncestor", "c_uint", device1, device2)
 
 
 def nvmlDeviceGetP2PStatus(device1: Any, device2: Any, p2pIndex: int) -> int:
     """nvmlGpuP2PStatus_t (0 = OK) for one nvmlGpuP2PCapsIndex_t (2 = NVLink)."""
-    return _value("nvmlDeviceGetP2PStatus", c_uint(), device1, device2, p2pIndex)
+    return _value("nvmlDeviceGetP2PStatus", "c_uint", device1, device2, p2pIndex)
 
 
 def nvmlDeviceGetDriverModel(handle: Any) -> List[int]:
     """[current, pending] nvmlDriverModel_t: 0 WDDM, 1 WDM (TCC), 2 MCDM. Windows only."""
-    current, pending = c_uint(), c_uint()
-    _call("nvmlDeviceGetDriverModel_v2", handle, byref(current), byref(pending))
+    t = _types()
+    current, pending = t.c_uint(), t.c_uint()
+    _call("nvmlDeviceGetDriverModel_v2", handle, t.byref(current), t.byref(pending))
     return [current.value, pending.value]
 
 
 def nvmlDeviceGetDisplayActive(handle: Any) -> int:
     """nvmlEnableState_t: 1 when a display is initialised on the GPU (its memory is in use)."""
-    return _value("nvmlDeviceGetDisplayActive", c_uint(), handle)
+    return _value("nvmlDeviceGetDisplayActive", "c_uint", handle)

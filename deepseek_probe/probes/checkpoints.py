@@ -27,13 +27,16 @@ from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from deepseek_probe.errors import InputError
 from deepseek_probe.files import read_regular
-from deepseek_probe.formats import gguf, hf_config, safetensors
-from deepseek_probe.checkpoint import Checkpoint, Fact  # noqa: F401  (the record this probe fills)
-from deepseek_probe.formats.errors import HeaderError
 from deepseek_probe.records import record
 
-if TYPE_CHECKING:  # annotations only: the snapshot record is built in probe_checkpoints
+if TYPE_CHECKING:  # annotations only: the records are made where a model is found
+    from deepseek_probe.checkpoint import Checkpoint, Fact
     from deepseek_probe.snapshot import CheckpointsInfo
+
+# The header parsers (formats/: gguf, safetensors, hf_config) and the Checkpoint record are
+# imported where a model file is found, not with this module: `check` scans the stores on every
+# run, and on a machine without models (most CI boxes, a fresh GPU host) they cost ~12 M of the
+# ~70 M instructions the live snapshot took (valgrind cachegrind, issue 24).
 
 SOURCES = ("hf_cache", "ollama", "lmstudio", "model_dir")
 OLLAMA_MODEL_MEDIA_TYPE = "application/vnd.ollama.image.model"
@@ -42,7 +45,8 @@ OLLAMA_MODEL_MEDIA_TYPE = "application/vnd.ollama.image.model"
 DEFAULT_TIME_LIMIT_S = 2.0
 DEFAULT_MAX_ENTRIES = 20000
 _MANIFEST_MAX_BYTES = 1 << 20
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+# compiled on first use (re's own cache): only an Ollama manifest's digest is checked
+_HEX64 = r"^[0-9a-f]{64}$"
 
 @record
 class CheckpointScan:
@@ -61,6 +65,8 @@ class CheckpointScan:
         if not isinstance(raw, list):
             from deepseek_probe.errors import InputError
             raise InputError("checkpoints: not a list")
+        from deepseek_probe.checkpoint import Checkpoint
+
         return cls([Checkpoint.from_dict(c) for c in raw], list(d.get("roots") or []),  # type: ignore[arg-type]
                    list(d.get("notes") or []), float(d.get("elapsed_ms") or 0.0))  # type: ignore[arg-type]
 
@@ -124,6 +130,10 @@ def _gguf_precision(file_type: Optional[str]) -> Optional[str]:
 
 def inspect_gguf(path: str, source: str, name: str) -> Checkpoint:
     """Checkpoint of a GGUF file (the first shard of a split: all shards present, summed)."""
+    from deepseek_probe.checkpoint import Checkpoint
+    from deepseek_probe.formats import gguf
+    from deepseek_probe.formats.errors import HeaderError
+
     c = Checkpoint(source, name, path, "gguf")
     try:
         s, missing = gguf.read_model(path)
@@ -157,6 +167,10 @@ def inspect_gguf(path: str, source: str, name: str) -> Checkpoint:
 
 def inspect_folder(path: str, source: str, name: str, revision: Optional[str] = None) -> Checkpoint:
     """Checkpoint of a transformers folder: config.json and its safetensors (headers only)."""
+    from deepseek_probe.checkpoint import Checkpoint
+    from deepseek_probe.formats import hf_config, safetensors
+    from deepseek_probe.formats.errors import HeaderError
+
     c = Checkpoint(source, name, path, "safetensors", revision=revision)
     cfg_path = os.path.join(path, "config.json")
     if os.path.exists(cfg_path):
@@ -225,6 +239,9 @@ def _deepseek_name(name: str) -> bool:
 
 def _config_is_deepseek(folder: str) -> bool:
     """model_type / architectures of a config.json say DeepSeek (a fine-tune under another name)."""
+    from deepseek_probe.formats import hf_config
+    from deepseek_probe.formats.errors import HeaderError
+
     try:
         cfg = hf_config.read_config(os.path.join(folder, "config.json"))
     except HeaderError:
@@ -234,6 +251,8 @@ def _config_is_deepseek(folder: str) -> bool:
 
 
 def _gguf_is_deepseek(path: str) -> bool:
+    from deepseek_probe.formats import gguf
+
     arch = gguf.peek_architecture(path)
     return bool(arch) and arch.startswith("deepseek")  # type: ignore[union-attr]
 
@@ -284,7 +303,11 @@ def scan_hf_cache(hub: str, budget: _Budget, out: List[Checkpoint], notes: List[
 
 
 def _first_shards(names: Sequence[str]) -> List[str]:
-    out = []
+    out: List[str] = []
+    if not names:
+        return out
+    from deepseek_probe.formats import gguf
+
     for n in names:
         m = gguf.SPLIT_RE.match(n)
         if (m is None or int(m.group("no")) == 1) and not n.startswith("mmproj"):
@@ -308,6 +331,8 @@ def scan_ollama(store: str, budget: _Budget, out: List[Checkpoint], notes: List[
 
 
 def _ollama_entry(store: str, mpath: str, name: str, notes: List[str], include_all: bool = True) -> Checkpoint:
+    from deepseek_probe.checkpoint import Checkpoint
+
     c = Checkpoint("ollama", name, mpath, "gguf")
     if os.path.islink(mpath) or not os.path.isfile(mpath):
         c.error = f"{mpath}: manifest is not a regular file"
@@ -321,7 +346,7 @@ def _ollama_entry(store: str, mpath: str, name: str, notes: List[str], include_a
         c.error = f"{mpath}: not an Ollama manifest with a model layer"
         return c
     algo, _, hexd = digest.partition(":")
-    if algo != "sha256" or not _HEX64.match(hexd):
+    if algo != "sha256" or not re.match(_HEX64, hexd):
         c.error = f"{mpath}: bad model digest {digest[:80]!r}"
         return c
     blob = os.path.join(store, "blobs", f"sha256-{hexd}")

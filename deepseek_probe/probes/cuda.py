@@ -9,7 +9,6 @@ exists). libcuda/libcudart are found by walking the dynamic loader's search path
 from __future__ import annotations
 
 import fnmatch
-import glob
 import json
 import os
 import re
@@ -53,7 +52,7 @@ def probe_toolkit(root: str = "/", environ: Optional[Mapping[str, str]] = None,
             info.unavailable["nvcc_version"] = "error: nvcc found but its version is unreadable"
 
     dirs = loader_search_dirs(root, env)
-    listings: Dict[str, List[str]] = {}
+    listings: Dict[object, List[str]] = {}
     info.libcuda_path = find_library(root, dirs, ("libcuda.so.1", "libcuda.so"), listings)
     if info.libcuda_path is None:
         info.unavailable["libcuda_path"] = "not_found"
@@ -69,7 +68,13 @@ def find_on_path(name: str, path_var: str, root: str = "/") -> Optional[str]:
             continue
         candidate = os.path.join(d, name)
         real = _read.at(root, candidate)
-        if os.path.isfile(real) and os.access(real, os.X_OK):
+        # access() first: a folder without nvcc answers False without the exception a failed
+        # stat() (isfile) raises and catches
+        try:
+            runnable = os.access(real, os.X_OK)
+        except ValueError:  # a NUL byte in PATH
+            continue
+        if runnable and os.path.isfile(real):
             return real
     return None
 
@@ -90,11 +95,14 @@ def toolkit_version(nvcc_path: str) -> Optional[str]:
             return _major_minor(version)
     except (OSError, ValueError, AttributeError):
         pass
+    # Each regular expression is compiled only when its file is there (re caches it then).
     text = _read.read_text("/", os.path.join(toolkit, "version.txt"))
-    match = re.search(r"CUDA Version\s+(\d+\.\d+)", text or "")
+    match = re.search(r"CUDA Version\s+(\d+\.\d+)", text) if text is not None else None
     if match:
         return match.group(1)
     for name in _read.list_dir("/", os.path.join(toolkit, "dist-info")) or []:
+        if not name.startswith("nvidia_cuda_nvcc"):
+            continue  # the toolkit's other wheels (cccl, crt, cupti, nvvm...)
         match = re.fullmatch(r"nvidia_cuda_nvcc(?:_cu\d+)?-(\d+\.\d+)[.\d]*\.dist-info", name)
         if match:
             return match.group(1)
@@ -153,7 +161,7 @@ def loader_search_dirs(root: str, env: Mapping[str, str]) -> List[str]:
     dirs += list(_STANDARD_LIB_DIRS)
     for pattern in _CUDA_LIB_GLOBS:
         dirs += [p[len(root.rstrip("/")):] if root not in ("", "/") else p
-                 for p in sorted(glob.glob(_read.at(root, pattern)))]
+                 for p in sorted(_glob(_read.at(root, pattern)))]
     seen, out = set(), []
     for d in dirs:
         if d not in seen:
@@ -177,7 +185,7 @@ def _ld_so_conf_dirs(root: str, path: str, depth: int) -> List[str]:
             pattern = line.split(None, 1)[1] if len(line.split(None, 1)) > 1 else ""
             if not pattern.startswith("/"):
                 pattern = os.path.join(os.path.dirname(path), pattern)
-            for inc in sorted(glob.glob(_read.at(root, pattern))):
+            for inc in sorted(_glob(_read.at(root, pattern))):
                 live = inc[len(root.rstrip("/")):] if root not in ("", "/") else inc
                 dirs += _ld_so_conf_dirs(root, live, depth + 1)
         elif line.startswith("/"):
@@ -185,24 +193,84 @@ def _ld_so_conf_dirs(root: str, path: str, depth: int) -> List[str]:
     return dirs
 
 
+def _glob(pattern: str, dirs_only: bool = False) -> List[str]:
+    """glob.glob(pattern), unsorted, for patterns whose only wildcard is one ``*`` per path part
+    (ld.so.conf's ``include /etc/ld.so.conf.d/*.conf``, _CUDA_LIB_GLOBS), as glob walks them:
+    a part with a ``*`` lists its folder (names starting with "." only for a pattern that does;
+    only folders before the last part), a plain last part need only exist (lexists). Importing
+    glob and compiling fnmatch's patterns cost ~1.4 M instructions of the ~30 M a live snapshot
+    takes (valgrind, issue 24). Any other pattern, and Windows (case-folded), go to glob."""
+    if os.name == "nt" or "?" in pattern or "[" in pattern or any(p.count("*") > 1 for p in pattern.split("/")):
+        import glob
+
+        return glob.glob(pattern)
+    dirname, basename = os.path.split(pattern)
+    if "*" not in pattern:
+        return [pattern] if (os.path.lexists(pattern) if basename else os.path.isdir(dirname)) else []
+    parents = _glob(dirname, True) if "*" in dirname else [dirname]
+    if "*" not in basename:
+        return [os.path.join(p, basename) for p in parents
+                if (os.path.lexists(os.path.join(p, basename)) if basename else os.path.isdir(p))]
+    head, _, tail = basename.partition("*")
+    out = []
+    for parent in parents:
+        try:
+            names = os.listdir(parent or os.curdir)
+        except OSError:
+            continue
+        for name in names:
+            if (name.startswith(".") and not head.startswith(".")) or len(name) < len(head) + len(tail) \
+                    or not (name.startswith(head) and name.endswith(tail)):
+                continue
+            path = os.path.join(parent, name)
+            if not dirs_only or os.path.isdir(path):
+                out.append(path)
+    return out
+
+
 def find_library(root: str, dirs: List[str], patterns,
-                 listings: Optional[Dict[str, List[str]]] = None) -> Optional[str]:
+                 listings: Optional[Dict[object, List[str]]] = None) -> Optional[str]:
     """First match, in search order; the path is as on the live system (not inside root).
 
-    ``listings`` caches one listdir per directory across calls (/usr/lib/x86_64-linux-gnu
-    holds thousands of files); only names starting with "libcud" are kept.
+    ``listings`` caches one listdir per folder across calls (/usr/lib/x86_64-linux-gnu
+    holds thousands of files), keyed by (device, inode); only names starting with "libcud" are kept.
     """
     listings = {} if listings is None else listings
     for d in dirs:
-        if d not in listings:
-            listings[d] = [n for n in (_read.list_dir(root, d) or []) if n.startswith("libcud")]
-        names = listings[d]
+        names = _libcud_names(root, d, listings)
         for pattern in patterns:
-            matches = fnmatch.filter(names, pattern)
+            matches = _matching(names, pattern)
             if matches:
                 found = _prefer_soname(matches) if "*" in pattern else matches[0]
                 return os.path.join(d, found)
     return None
+
+
+def _libcud_names(root: str, d: str, listings: Dict[object, List[str]]) -> List[str]:
+    """The names starting with "libcud" in ``d``, listed once per folder: keyed by the folder's
+    (device, inode), so the two names merged-/usr systems give one folder (/lib is a link to
+    usr/lib on Debian 12, Ubuntu 20.04+, Fedora: /lib/x86_64-linux-gnu and
+    /usr/lib/x86_64-linux-gnu, ~1000 files) cost one listing (~1 M instructions each, valgrind)."""
+    try:
+        st = os.stat(_read.at(root, d))
+    except (OSError, ValueError):
+        return []  # missing or unreachable: listdir would fail the same way
+    key = (st.st_dev, st.st_ino)
+    if key not in listings:
+        listings[key] = [n for n in (_read.list_dir(root, d) or []) if n.startswith("libcud")]
+    return listings[key]
+
+
+def _matching(names: List[str], pattern: str) -> List[str]:
+    """fnmatch.filter(names, pattern) without compiling a regular expression for the two shapes
+    asked here: a plain name, and a name ending in one ``*`` (POSIX: fnmatch keeps case there)."""
+    if os.name == "nt":
+        return fnmatch.filter(names, pattern)  # Windows: fnmatch compares case-folded names
+    if not any(c in pattern for c in "*?["):
+        return [n for n in names if n == pattern]
+    if pattern.endswith("*") and not any(c in pattern[:-1] for c in "*?["):
+        return [n for n in names if n.startswith(pattern[:-1])]
+    return fnmatch.filter(names, pattern)
 
 
 def _prefer_soname(matches: List[str]) -> str:
@@ -214,11 +282,17 @@ def _prefer_soname(matches: List[str]) -> str:
     return sorted(matches, key=rank)[0]
 
 
-_DRIVER_RE = re.compile(r"Kernel Module(?:\s+for\s+\S+)?\s+(\d+\.\d+(?:\.\d+)?)")
+# Compiled on first use (re's cache): only a host with the NVIDIA kernel module has the file.
+_DRIVER_RE = r"Kernel Module(?:\s+for\s+\S+)?\s+(\d+\.\d+(?:\.\d+)?)"
 
 
 def driver_version_from_proc(root: str = "/") -> Optional[str]:
     """``580.159.04`` from /proc/driver/nvidia/version (the kernel module, no NVML needed)."""
     text = _read.read_text(root, "/proc/driver/nvidia/version")
-    match = _DRIVER_RE.search(text or "")
+    return None if text is None else driver_version_in(text)
+
+
+def driver_version_in(text: str) -> Optional[str]:
+    """The kernel module's version in the text of /proc/driver/nvidia/version."""
+    match = re.search(_DRIVER_RE, text)
     return match.group(1) if match else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-from typing import List, Optional
+from typing import Iterator, List, Optional
 
 from deepseek_probe.probes import _read
 from deepseek_probe.snapshot import DiskInfo
@@ -94,18 +94,22 @@ def rotational(root: str, major_minor: str, source: str) -> Optional[bool]:
     Major 0 is an anonymous device (overlay, tmpfs, nfs, btrfs subvolume): no block queue.
     Partitions have no queue of their own; their parent disk has it.
     """
-    candidates = []
-    if major_minor and not major_minor.startswith("0:"):
-        dev_dir = os.path.realpath(_read.at(root, f"/sys/dev/block/{major_minor}"))
-        candidates.append(posixpath.join(dev_dir, "queue/rotational"))
-        if os.path.exists(posixpath.join(dev_dir, "partition")):
-            candidates.append(posixpath.join(posixpath.dirname(dev_dir), "queue/rotational"))
-    if source.startswith("/dev/"):
-        name = posixpath.basename(os.path.realpath(source) if root in ("", "/") else source)
-        candidates.append(_read.at(root, f"/sys/block/{name}/queue/rotational"))
-        candidates.append(_read.at(root, f"/sys/block/{_partition_parent(name)}/queue/rotational"))
-    for path in candidates:
+    for path in _rotational_files(root, major_minor, source):
         value = _read.read_first_line("/", path)
         if value in ("0", "1"):
             return value == "1"
     return None
+
+
+def _rotational_files(root: str, major_minor: str, source: str) -> Iterator[str]:
+    """The rotational files to try, in order; each made only when the one before gave no answer
+    (the partition-name regular expressions are compiled only for that last one)."""
+    if major_minor and not major_minor.startswith("0:"):
+        dev_dir = os.path.realpath(_read.at(root, f"/sys/dev/block/{major_minor}"))
+        yield posixpath.join(dev_dir, "queue/rotational")
+        if os.path.exists(posixpath.join(dev_dir, "partition")):
+            yield posixpath.join(posixpath.dirname(dev_dir), "queue/rotational")
+    if source.startswith("/dev/"):
+        name = posixpath.basename(os.path.realpath(source) if root in ("", "/") else source)
+        yield _read.at(root, f"/sys/block/{name}/queue/rotational")
+        yield _read.at(root, f"/sys/block/{_partition_parent(name)}/queue/rotational")

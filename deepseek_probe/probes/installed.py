@@ -46,22 +46,37 @@ SCRIPTS = ("vllm", "sglang")
 SHEBANG_BYTES = 256
 # METADATA's headers come first (core metadata spec); Version is among the first lines.
 _METADATA_BYTES = 64 * 1024
-PYTHON_NAME = re.compile(r"python(\d+(\.\d+)?)?(\.exe)?", re.IGNORECASE)
-_XY = re.compile(r"python(\d+\.\d+)$")
+# The regular expressions below are compiled on first use (re's cache): the snapshot's default
+# path (this interpreter, the programs on PATH) needs none of them.
+_PYTHON_NAME = r"python(\d+(\.\d+)?)?(\.exe)?"  # case-insensitive
+_XY = r"python(\d+\.\d+)$"
 # pip (distlib ScriptMaker._build_shebang) writes a /bin/sh launcher when the interpreter's path
 # is too long for a #! line or has spaces: `#!/bin/sh` then `'''exec' "/path/python" "$0" "$@"`.
-_SH_EXEC = re.compile(rb"'''exec' +\"?([^\"\n]+?)\"? +\"\$0\"")
+_SH_EXEC = rb"'''exec' +\"?([^\"\n]+?)\"? +\"\$0\""
+
+
+def is_python_name(name: str) -> bool:
+    """``python``, ``python3``, ``python3.11``, ``python.exe`` (any case): an interpreter's file name."""
+    return re.fullmatch(_PYTHON_NAME, name, re.IGNORECASE) is not None
 
 
 def normalize(name: str) -> str:
-    """importlib.metadata's Prepared.normalize: PEP 503, then dashes as underscores."""
-    return re.sub(r"[-_.]+", "-", name).lower().replace("-", "_")
+    """importlib.metadata's Prepared.normalize: PEP 503 (runs of "-_." -> "-", lower case), then
+    dashes as underscores, i.e. ``re.sub(r"[-_.]+", "-", name).lower().replace("-", "_")`` with
+    str methods: it runs on every candidate listed, and the regular expression cost ~1 M
+    instructions a snapshot (valgrind, issue 24). Lower-casing first changes nothing: no
+    character lower-cases to or from "-", "_" or "."."""
+    low = name.lower().replace("-", "_").replace(".", "_")
+    while "__" in low:
+        low = low.replace("__", "_")
+    return low
 
 
 def _children(entry: str) -> List[str]:
+    # os.listdir, not scandir: the same names in the same (readdir) order, without a DirEntry
+    # each (half the instructions over this interpreter's ~500 sys.path entries, valgrind)
     try:
-        with os.scandir(entry or ".") as it:
-            return [e.name for e in it]
+        return os.listdir(entry or ".")
     except (OSError, ValueError):  # missing, not a folder (a zip), unreadable, a NUL byte
         return []
 
@@ -79,14 +94,15 @@ def find_distributions(entries: Sequence[str], names: Sequence[str] = DISTRIBUTI
         if len(found) == len(wanted):
             break
         base = os.path.basename(entry).lower()
+        egg = base.endswith(".egg")
         hits: Dict[str, List[str]] = {}
         for child in _children(entry):
             low = child.lower()
-            if not low.startswith(initials) and not base.endswith(".egg"):
+            if not egg and not low.startswith(initials):
                 continue
             if low.endswith((".dist-info", ".egg-info")):
                 name = wanted.get(normalize(low.rpartition(".")[0].partition("-")[0]))
-            elif base.endswith(".egg") and low == "egg-info":
+            elif egg and low == "egg-info":
                 name = legacy.get(base.rpartition(".")[0].partition("-")[0].replace("-", "_"))
             else:
                 continue
@@ -135,11 +151,15 @@ def which(name: str, path_env: Optional[str]) -> Optional[str]:
 
 
 def _executable(path: str) -> bool:
+    # access() first: most PATH folders lack the name, and its False costs no exception where a
+    # failed stat() raises one (~0.5 M instructions over the snapshot's ~80 lookups, valgrind)
     try:
+        if not os.access(path, os.X_OK):
+            return False
         st = os.stat(path)
     except (OSError, ValueError):
         return False
-    return stat.S_ISREG(st.st_mode) and os.access(path, os.X_OK)
+    return stat.S_ISREG(st.st_mode)
 
 
 def script_interpreter(path: str, path_env: Optional[str]) -> Tuple[Optional[str], Optional[str]]:
@@ -163,11 +183,11 @@ def script_interpreter(path: str, path_env: Optional[str]) -> Tuple[Optional[str
             return None, f"#!/usr/bin/env {rest[0]}: {rest[0]} is not on PATH"
         words = [found]
     if os.path.basename(words[0]) in ("sh", "bash"):
-        m = _SH_EXEC.search(head)
+        m = re.search(_SH_EXEC, head)
         if m is None:
             return None, "a shell script (a pyenv shim?): its Python is not named"
         return m.group(1).decode("utf-8", "replace"), None
-    if not PYTHON_NAME.fullmatch(os.path.basename(words[0])):
+    if not is_python_name(os.path.basename(words[0])):
         return None, f"its #! line runs {os.path.basename(words[0])}, not Python"
     return words[0], None
 
@@ -191,7 +211,7 @@ def _major_minor(interpreter: str, cfg: Mapping[str, str], prefix: str) -> List[
     """The X.Y whose lib/pythonX.Y the interpreter reads: its name, pyvenv.cfg's version, the file
     its symlink names; else every lib/python3.* under the prefix (newest first)."""
     for name in (os.path.basename(interpreter), os.path.basename(os.path.realpath(interpreter))):
-        m = _XY.match(name)
+        m = re.match(_XY, name)
         if m:
             return [m.group(1)]
     m = re.match(r"(\d+\.\d+)", cfg.get("version_info") or cfg.get("version") or "")

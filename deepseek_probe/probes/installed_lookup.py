@@ -13,7 +13,7 @@ import re
 from typing import List, Mapping, Optional, Tuple
 
 from deepseek_probe.probes._timeout import start_bounded
-from deepseek_probe.probes.installed import PYTHON_NAME, SCRIPTS, python_env, script_interpreter
+from deepseek_probe.probes.installed import SCRIPTS, is_python_name, python_env, script_interpreter
 from deepseek_probe.snapshot import InstalledInfo, InstalledProgram, PythonEnv
 
 # A runtime (as --runtime or a launch command's parser names it) -> the Python distribution whose
@@ -23,21 +23,22 @@ RUNTIME_PROGRAMS = {"llamacpp": "llama-server", "ollama": "ollama", "lmstudio": 
 # `X --version` answers at once (it prints and exits); a slow one is a hung binary or a network
 # filesystem. Ollama's also asks the local server for its version (cmd/cmd.go versionHandler).
 VERSION_TIMEOUT_S = 3.0
+# Compiled on first use (re's cache): only --probe-versions reads a program's output.
 # llama.cpp common/arg.cpp, "--version": fprintf(stderr, "version: %d (%s)\n", LLAMA_BUILD_NUMBER, LLAMA_COMMIT)
-_LLAMA_BUILD = re.compile(r"version:\s*(\d+)\s*\(([0-9a-fA-F]+)\)")
+_LLAMA_BUILD = r"version:\s*(\d+)\s*\(([0-9a-fA-F]+)\)"
 # Ollama cmd/cmd.go versionHandler: "ollama version is <server>", then "Warning: client version is
 # <binary>" when the running server differs from this binary.
-_OLLAMA_CLIENT = re.compile(r"client version is\s+v?(\S+)")
-_OLLAMA = re.compile(r"ollama version is\s+v?(\S+)")
-_ANY = re.compile(r"\bv?(\d+\.\d+(?:\.\d+)?[\w.+-]*)")
+_OLLAMA_CLIENT = r"client version is\s+v?(\S+)"
+_OLLAMA = r"ollama version is\s+v?(\S+)"
+_ANY = r"\bv?(\d+\.\d+(?:\.\d+)?[\w.+-]*)"
 
 
 def parse_version_output(name: str, text: str) -> Optional[str]:
     """The release in a program's `--version` output: llama.cpp "b6123", Ollama "0.12.3"."""
-    m = _LLAMA_BUILD.search(text)
+    m = re.search(_LLAMA_BUILD, text)
     if m:
         return f"b{m.group(1)}"
-    m = _OLLAMA_CLIENT.search(text) or _OLLAMA.search(text) or _ANY.search(text)
+    m = re.search(_OLLAMA_CLIENT, text) or re.search(_OLLAMA, text) or re.search(_ANY, text)
     return m.group(1) if m else None
 
 
@@ -205,6 +206,6 @@ def _kind(word: Optional[str]) -> Optional[str]:
     if word is None:
         return None
     base = _base(word)
-    if PYTHON_NAME.fullmatch(base):
+    if is_python_name(base):
         return "python"
     return "script" if base in SCRIPTS else None

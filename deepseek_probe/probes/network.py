@@ -41,7 +41,8 @@ _VIRTUAL_PREFIXES = ("veth", "docker", "br-", "virbr", "vnet", "cni", "flannel",
 # Module names as they appear in /proc/modules (first column).
 GPUDIRECT_MODULES = ("nvidia_peermem", "nv_peer_mem")
 
-_RATE_RE = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*Gb/sec")
+# Compiled on first use (re's cache): only a host with RDMA ports reads a rate.
+_RATE_RE = r"([0-9]+(?:\.[0-9]+)?)\s*Gb/sec"
 
 
 def probe_network(root: str = "/") -> NetworkInfo:
@@ -149,7 +150,7 @@ def parse_rate_gbps(text: Optional[str]) -> Optional[float]:
     """'400 Gb/sec (4X NDR)' -> 400.0; '2.5 Gb/sec (1X SDR)' -> 2.5; junk -> None."""
     if not text:
         return None
-    m = _RATE_RE.search(text)
+    m = re.search(_RATE_RE, text)
     return float(m.group(1)) if m else None
 
 

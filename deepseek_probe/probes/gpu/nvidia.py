@@ -507,8 +507,8 @@ def nvml_backend(environ: Optional[Mapping[str, str]] = None) -> str:
 def load_nvml(environ: Optional[Mapping[str, str]] = None) -> Any:
     """The NVML module the probe drives, imported only when GPUs are probed.
 
-    Default: probes/_nvml.py, a ctypes binding of the ~35 calls this probe makes (~4 ms to
-    import with ctypes itself). nvidia-ml-py's ``pynvml`` (``DEEPSEEK_PROBE_NVML=pynvml``) has the same API but its
+    Default: probes/_nvml.py, a ctypes binding of the ~35 calls this probe makes (ctypes itself
+    is imported only once the library has loaded). nvidia-ml-py's ``pynvml`` (``DEEPSEEK_PROBE_NVML=pynvml``) has the same API but its
     import took 75-80 ms on the H100 host (``-X importtime``), more than half of what
     ``nvidia-smi -q`` takes for the whole job; it stays a dependency as the reference the GPU
     tests compare against and as the recorder's backend (tests/gpu/record_nvml.py).
