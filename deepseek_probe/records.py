@@ -20,10 +20,15 @@ others (the methods are not dataclasses' own).
 from __future__ import annotations
 
 import dataclasses
+import sys
 from operator import attrgetter
-from typing import Any, Callable, Optional, Tuple, Type, TypeVar
+from typing import Any, Callable, Dict, List, Optional, Tuple, Type, TypeVar
 
 T = TypeVar("T")
+_MISSING = dataclasses.MISSING
+_NEED = object()  # a template slot __init__ must fill: a required argument or a default factory
+_QUALIFIED = sys.version_info >= (3, 10)  # the interpreter's TypeErrors name C.__init__ (3.9: __init__)
+_TYPE_ATTRS = frozenset(type.__dict__)  # the metaclass's: getattr(cls, name) finds these too
 
 
 def _key(names: Tuple[str, ...]) -> Callable[[Any], Tuple[Any, ...]]:
@@ -54,41 +59,86 @@ def _repr(self: Any) -> str:
     return f"{cls.__qualname__}(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in cls.__record_repr__) + ")"
 
 
-_MISSING = dataclasses.MISSING
-
-
-def _init(self: Any, *args: Any, **kwargs: Any) -> None:
-    """The __init__ dataclasses would generate, read from the class's field plan: positional
-    arguments in field order, then keywords, then defaults and default factories; the same
-    TypeErrors; then __post_init__. Fields go straight into the instance dict (frozen guards
-    are for later assignments)."""
-    cls = self.__class__
-    plan, required, positional = cls.__record_init__
-    if len(args) > positional:
-        takes = f"{positional + 1}" if required == positional else f"from {required + 1} to {positional + 1}"
-        raise TypeError(f"{cls.__qualname__}.__init__() takes {takes} positional arguments "
-                        f"but {len(args) + 1} were given")
+def _init(self: Any, /, *args: Any, **kwargs: Any) -> None:
+    """dataclasses' __init__ from the class's `_plan`: the template (the fields it sets, in order,
+    with their defaults) into the instance dict (frozen guards are for later assignments), the
+    arguments over it, checked after (cheaper: a stray keyword adds a key); then the factories."""
+    names, template, factories, post, required, needs, hidden, _ = plan = self.__class__.__record_init__
     values = self.__dict__
+    values.update(template)
+    n = len(args)
+    if n > len(names):
+        _bind(plan, args, kwargs)
     i = 0
-    for name, init, default, factory in plan:
-        if init and i < len(args):
-            if name in kwargs:
-                raise TypeError(f"{cls.__qualname__}.__init__() got multiple values for argument '{name}'")
-            values[name] = args[i]
-            i += 1
-        elif init and name in kwargs:
-            values[name] = kwargs.pop(name)
-        elif default is not _MISSING:
-            values[name] = default
-        elif factory is not _MISSING:
-            values[name] = factory()
-        elif init:
-            raise TypeError(f"{cls.__qualname__}.__init__() missing 1 required positional argument: '{name}'")
+    for value in args:  # cheaper than update(zip(...)) for the few positional arguments calls give
+        values[names[i]] = value
+        i += 1
     if kwargs:
-        raise TypeError(f"{cls.__qualname__}.__init__() got an unexpected keyword argument '{next(iter(kwargs))}'")
-    post = getattr(self, "__post_init__", None)
-    if post is not None:
-        post()
+        values.update(kwargs)
+        if (len(values) != len(template) or (n and not kwargs.keys().isdisjoint(names[:n]))
+                or (hidden and not kwargs.keys().isdisjoint(hidden))):
+            _bind(plan, args, kwargs)
+    if n < required:
+        need = needs.get(n)
+        if need is None or not kwargs.keys() >= need:
+            _bind(plan, args, kwargs)
+    for name, factory in factories:
+        if values[name] is _NEED:
+            values[name] = factory()
+    if post:
+        self.__post_init__()
+
+
+def _bind(plan: Tuple[Any, ...], args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> None:
+    """The interpreter's TypeError for this call, in its order (Python/ceval.c initialize_locals);
+    none for a good call, whose required keywords for this many positional ones are then kept."""
+    names, _, _, _, required, needs, _, qualname = plan
+    n = len(args)
+    for k in kwargs:
+        if k not in names:
+            raise TypeError(f"{qualname}() got an unexpected keyword argument '{k}'")
+        if k in names[:n]:
+            raise TypeError(f"{qualname}() got multiple values for argument '{k}'")
+    if n > len(names):
+        takes = (f"from {required + 1} to {len(names) + 1} positional arguments" if required < len(names)
+                 else f"{len(names) + 1} positional argument{'s' if names else ''}")
+        raise TypeError(f"{qualname}() takes {takes} but {n + 1} were given")
+    missing = [repr(name) for name in names[n:required] if name not in kwargs]
+    if missing:  # format_missing: 'a' / 'a' and 'b' / 'a', 'b', and 'c'
+        listed = " and ".join(missing) if len(missing) < 3 else ", ".join(missing[:-1]) + ", and " + missing[-1]
+        s = "s" if len(missing) > 1 else ""
+        raise TypeError(f"{qualname}() missing {len(missing)} required positional argument{s}: {listed}")
+    needs[n] = frozenset(names[n:required])
+
+
+def _has(cls: type, name: str) -> bool:
+    """hasattr(cls, name) without raising and clearing an AttributeError (formatted: costly)."""
+    if type(cls) is not type or name in _TYPE_ATTRS:
+        return hasattr(cls, name)
+    return any(name in b.__dict__ for b in cls.__mro__)
+
+
+def _plan(cls: type, fields: List[Any]) -> Optional[Tuple[Any, ...]]:
+    """`__record_init__` for these (real) fields; None where dataclasses' _init_fn raises (a field
+    without a default after one with)."""
+    names = tuple(f.name for f in fields if f.init)
+    template, factories, required, seen_default = {}, [], 0, False
+    for f in fields:
+        if f.init:
+            if f.default is not _MISSING or f.default_factory is not _MISSING:
+                seen_default = True
+            elif seen_default:
+                return None
+            else:
+                required += 1
+        if f.default_factory is not _MISSING:
+            template[f.name] = _NEED
+            factories.append((f.name, f.default_factory))
+        elif f.init:  # _field_init: init=False with a default is left to the class attribute
+            template[f.name] = f.default if f.default is not _MISSING else _NEED
+    qualname = f"{cls.__qualname__}.__init__" if _QUALIFIED else "__init__"
+    return (names, template, tuple(factories), _has(cls, "__post_init__"),  # read once, as _process_class does
+            required, {}, frozenset(template.keys() - set(names)), qualname)
 
 
 def _frozen_setattr(self: Any, name: str, value: Any) -> None:
@@ -137,13 +187,11 @@ def record(cls: Optional[Type[T]] = None, *, frozen: bool = False, eq: bool = Tr
                            guards=False)
         own_init = "__init__" in c.__dict__
         cls = _finish(dataclasses.dataclass(c, init=False, eq=False, repr=False), frozen, eq, repr)
+        plan = _plan(cls, list(dataclasses.fields(cls)))
+        if plan is None:  # dataclasses' own __init__ raises "non-default argument ... follows default argument"
+            dataclasses.dataclass(c)
         if not own_init:
-            fields = dataclasses.fields(cls)
-            init = [f for f in fields if f.init]
-            cls.__record_init__ = (tuple((f.name, f.init, f.default, f.default_factory)  # type: ignore[attr-defined]
-                                         for f in fields),
-                                   sum(1 for f in init if f.default is _MISSING and f.default_factory is _MISSING),
-                                   len(init))
+            cls.__record_init__ = plan  # type: ignore[attr-defined]
             cls.__init__ = _init  # type: ignore[misc]
         return cls
 

@@ -26,6 +26,15 @@ def _pair(frozen: bool, many: bool = False):
     return dataclasses.dataclass(frozen=frozen)(body()), record(frozen=frozen, many=many)(body())
 
 
+def _same_error(call, D, R):
+    """The same exception, word for word (the qualnames are the same: both C.__init__)."""
+    with pytest.raises(Exception) as want:
+        call(D)
+    with pytest.raises(Exception) as got:
+        call(R)
+    assert (type(want.value), str(want.value)) == (type(got.value), str(got.value))
+
+
 @pytest.mark.parametrize("frozen,many", [(True, False), (True, True), (False, False)])
 def test_record_behaves_as_dataclass(frozen, many):
     D, R = _pair(frozen, many)
@@ -38,6 +47,7 @@ def test_record_behaves_as_dataclass(frozen, many):
             assert (D(*a) == D(*b)) == (R(*a) == R(*b)), (a, b)
         assert repr(D(*a)).split("(", 1)[1] == repr(R(*a)).split("(", 1)[1]
         assert dataclasses.asdict(D(*a)) == dataclasses.asdict(R(*a))
+        assert vars(D(*a)) == vars(R(*a)) and list(vars(D(*a))) == list(vars(R(*a)))  # field order too
         assert dataclasses.replace(R(*a), b="z") == R(*((a + ("x",))[:1] + ("z",) + a[2:]))
     assert R(1, d=[1]) == R(1, d=[2])  # compare=False is left out of ==
     assert R(1) != D(1) and R(1).__eq__(D(1)) is NotImplemented  # another class: never equal
@@ -103,18 +113,52 @@ def test_the_shared_init_raises_and_builds_as_dataclasses_init():
             b: List[int] = field(default_factory=list)
             c: str = "x"
             d: int = field(default=5, init=False)
+            g: int = field(default_factory=lambda: 9, init=False)
 
             def __post_init__(self):
                 self.b.append(len(self.b))
         return C
+
+    def three():
+        class Three:
+            a: int
+            b: int
+            c: int
+            h: int = field(init=False)
+        return Three
+
+    def empty():
+        class Empty:
+            pass
+        return Empty
+
+    for make in (body, three, empty):
+        D, R = dataclasses.dataclass(make()), record(make())
+        calls = [lambda k: k(), lambda k: k(1), lambda k: k(1, 2), lambda k: k(1, [], "y", 4), lambda k: k(1, a=2),
+                 lambda k: k(1, e=2), lambda k: k(1, 2, 3, 4, e=5), lambda k: k(1, 2, 3, 4, a=5),
+                 lambda k: k(1, d=3), lambda k: k(1, g=3), lambda k: k(1, h=3), lambda k: k(c="z"),
+                 lambda k: k(b=2, c=3, a=1, e=4), lambda k: k(a=1, b=2), lambda k: k(1, 2, c=3)]
+        for call in calls:
+            try:
+                want = call(D)
+            except Exception:  # a TypeError of the call, or __post_init__ failing on it
+                _same_error(call, D, R)
+            else:
+                got = call(R)
+                assert vars(want) == vars(got) and list(vars(want)) == list(vars(got))
     D, R = dataclasses.dataclass(body()), record(body())
-    for call in (lambda k: k(), lambda k: k(1, [], "y", 4), lambda k: k(1, a=2), lambda k: k(1, e=2)):
-        with pytest.raises(TypeError) as want:
-            call(D)
-        with pytest.raises(TypeError) as got:
-            call(R)
-        assert str(want.value).split("__init__()")[1] == str(got.value).split("__init__()")[1]
     for args, kwargs in (((1,), {}), ((1, [7]), {"c": "z"}), ((), {"a": 3, "c": "q"})):
         d, r = D(*args, **kwargs), R(*args, **kwargs)
-        assert (d.a, d.b, d.c, d.d) == (r.a, r.b, r.c, r.d)  # __post_init__ ran, init=False default set
+        assert (d.a, d.b, d.c, d.d, d.g) == (r.a, r.b, r.c, r.d, r.g)  # __post_init__ ran, init=False set
     assert R(1).b is not R(1).b  # a fresh default per instance
+    _same_error(lambda k: dataclasses.replace(k(1), d=1), D, R)  # init=False: replace refuses it
+
+
+def test_a_field_named_self_is_a_keyword_like_any_other():
+    def body():
+        class C:
+            self: int
+            other: int = 0
+        return C
+    D, R = dataclasses.dataclass(body()), record(body())
+    assert vars(D(self=1)) == vars(R(self=1)) and vars(D(1, 2)) == vars(R(1, 2))
