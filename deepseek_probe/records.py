@@ -15,8 +15,8 @@ pseudo-fields) and writes the `__dataclass_fields__` and `__dataclass_params__` 
 and frozenness behave as dataclasses' methods do (tests/test_records.py compares them, and every
 record's fields with those dataclasses makes of its body). A class it does not cover (InitVar,
 KW_ONLY, kw_only fields, evaluated annotations) or that dataclasses rejects goes to dataclasses
-(compiled `__init__`, its own errors), as do `many=True` classes (its compiled `__init__`). A
-Python without the internals used here takes the earlier path: dataclasses collects the fields.
+(compiled `__init__`, its own errors). A Python without the internals used here takes the earlier
+path: dataclasses collects the fields (init=False); `many=True` classes keep its `__init__`.
 """
 
 from __future__ import annotations
@@ -303,12 +303,13 @@ def record(cls: Optional[Type[T]] = None, *, frozen: bool = False, eq: bool = Tr
            repr: bool = True, many: bool = False) -> Any:  # noqa: A002 - dataclass's own keyword
     """`@record`, `@record(frozen=True)`, `@record(eq=False, repr=False)`: as `@dataclass(...)`
     with these keywords (the module doc says what differs: only the cost). `many`: a class made
-    hundreds of times a run (Settings, Finding, Estimate...): dataclasses' compiled `__init__`
-    (and, frozen, its guards), faster per instance than the shared one."""
+    hundreds of times a run (Settings, Finding...); read only without the dataclasses internals,
+    where it keeps dataclasses' compiled __init__. Otherwise its compile (~1M instructions a
+    class) costs more than the shared __init__'s few K more per instance save (CHANGELOG.md)."""
     def wrap(c: Type[T]) -> Type[T]:
         if not c.__doc__:  # else dataclasses writes one from inspect.signature (tokenize: ~5 ms once)
             c.__doc__ = f"{c.__qualname__}({', '.join(c.__dict__.get('__annotations__', {}))})"
-        if _FAST and not many and _collect(c, frozen, eq, repr):
+        if _FAST and _collect(c, frozen, eq, repr):
             return c
         if many or _FAST:  # dataclasses' compiled __init__ (and, frozen, its guards)
             cls = dataclasses.dataclass(c, frozen=frozen, eq=False, repr=False)
