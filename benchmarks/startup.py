@@ -140,10 +140,10 @@ def instructions(argv: List[str], env: Optional[Dict[str, str]] = None, cwd: str
 
 
 def print_instructions(commands: Sequence[Command], floor: str) -> Dict[str, Optional[int]]:
-    """One cachegrind run of each command (the real interpreter, not a pyenv shim: valgrind would
-    count the shell script) and its ratio to `floor`'s."""
-    counts = {c.label: instructions([os.path.realpath(c.argv[0]), *c.argv[1:]]) for c in commands
-              if c.label != "nvidia-smi -q"}
+    """One cachegrind run of each command and its ratio to `floor`'s. The interpreter as invoked
+    (sys.executable, never a pyenv shim): resolving a venv's python symlink would leave the venv
+    and measure the base interpreter's packages."""
+    counts = {c.label: instructions(list(c.argv)) for c in commands if c.label != "nvidia-smi -q"}
     base = counts.get(floor)
     print("\ninstructions (valgrind cachegrind, one run each; the same on a loaded box):")
     for label, n in counts.items():
