@@ -7,7 +7,7 @@ that assessment's, the same that `check` gives on a machine with those GPUs.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Set
 
 from deepseek_probe import gpus as gpu_catalog
 from deepseek_probe.fixes import (  # noqa: F401  (re-exported: the plan API)
@@ -121,7 +121,7 @@ def fewest_gpus(question: Question,
 
     weights = _weights_bytes(est_mod.estimate(question.spec, question.settings))  # InputError on bad settings
     best: Optional[PlanRow] = None
-    placed = set()  # memory sizes of the GPUs that ran it
+    placed: Set[int] = set()  # memory sizes of the GPUs that ran it
     for g in sorted(catalog or gpu_catalog.CATALOG, key=lambda g: g.memory_bytes):  # stable: catalog order in ties
         if best is not None and best.count is not None and (
                 -(-weights // g.memory_bytes) >= best.count or g.memory_bytes in placed):
