@@ -156,12 +156,14 @@ def _major_minor(version: str) -> str:
 
 def loader_search_dirs(root: str, env: Mapping[str, str]) -> List[str]:
     """Directories in the order ld.so searches them (ld.so(8)), then CUDA's install dirs."""
+    import glob  # here: importing it compiles a pattern, and no probe module compiles one at import
+
     dirs: List[str] = [d for d in env.get("LD_LIBRARY_PATH", "").split(":") if d]
     dirs += _ld_so_conf_dirs(root, "/etc/ld.so.conf", depth=0)
     dirs += list(_STANDARD_LIB_DIRS)
     for pattern in _CUDA_LIB_GLOBS:
         dirs += [p[len(root.rstrip("/")):] if root not in ("", "/") else p
-                 for p in sorted(_glob(_read.at(root, pattern)))]
+                 for p in sorted(glob.glob(_read.at(root, pattern)))]
     seen, out = set(), []
     for d in dirs:
         if d not in seen:
@@ -171,6 +173,8 @@ def loader_search_dirs(root: str, env: Mapping[str, str]) -> List[str]:
 
 
 def _ld_so_conf_dirs(root: str, path: str, depth: int) -> List[str]:
+    import glob  # as in loader_search_dirs
+
     if depth > 4:  # include loops
         return []
     text = _read.read_text(root, path)
@@ -185,47 +189,12 @@ def _ld_so_conf_dirs(root: str, path: str, depth: int) -> List[str]:
             pattern = line.split(None, 1)[1] if len(line.split(None, 1)) > 1 else ""
             if not pattern.startswith("/"):
                 pattern = os.path.join(os.path.dirname(path), pattern)
-            for inc in sorted(_glob(_read.at(root, pattern))):
+            for inc in sorted(glob.glob(_read.at(root, pattern))):
                 live = inc[len(root.rstrip("/")):] if root not in ("", "/") else inc
                 dirs += _ld_so_conf_dirs(root, live, depth + 1)
         elif line.startswith("/"):
             dirs.append(line)
     return dirs
-
-
-def _glob(pattern: str, dirs_only: bool = False) -> List[str]:
-    """glob.glob(pattern), unsorted, for patterns whose only wildcard is one ``*`` per path part
-    (ld.so.conf's ``include /etc/ld.so.conf.d/*.conf``, _CUDA_LIB_GLOBS), as glob walks them:
-    a part with a ``*`` lists its folder (names starting with "." only for a pattern that does;
-    only folders before the last part), a plain last part need only exist (lexists). Importing
-    glob and compiling fnmatch's patterns cost ~1.4 M instructions of the ~30 M a live snapshot
-    takes (valgrind, issue 24). Any other pattern, and Windows (case-folded), go to glob."""
-    if os.name == "nt" or "?" in pattern or "[" in pattern or any(p.count("*") > 1 for p in pattern.split("/")):
-        import glob
-
-        return glob.glob(pattern)
-    dirname, basename = os.path.split(pattern)
-    if "*" not in pattern:
-        return [pattern] if (os.path.lexists(pattern) if basename else os.path.isdir(dirname)) else []
-    parents = _glob(dirname, True) if "*" in dirname else [dirname]
-    if "*" not in basename:
-        return [os.path.join(p, basename) for p in parents
-                if (os.path.lexists(os.path.join(p, basename)) if basename else os.path.isdir(p))]
-    head, _, tail = basename.partition("*")
-    out = []
-    for parent in parents:
-        try:
-            names = os.listdir(parent or os.curdir)
-        except OSError:
-            continue
-        for name in names:
-            if (name.startswith(".") and not head.startswith(".")) or len(name) < len(head) + len(tail) \
-                    or not (name.startswith(head) and name.endswith(tail)):
-                continue
-            path = os.path.join(parent, name)
-            if not dirs_only or os.path.isdir(path):
-                out.append(path)
-    return out
 
 
 def find_library(root: str, dirs: List[str], patterns,
