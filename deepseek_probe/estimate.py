@@ -134,7 +134,7 @@ def _own_copy(est: Estimate) -> Estimate:
 def max_context(spec: ModelSpec, settings: Settings, budget_bytes: int) -> int:
     """Largest context (tokens, per sequence, at settings.concurrency) whose per-device total
     fits in `budget_bytes`; 0 if even the weights do not fit."""
-    from dataclasses import replace
+    from deepseek_probe.records import replace
 
     validate(spec, replace(settings, context=1))
 

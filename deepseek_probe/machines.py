@@ -6,10 +6,10 @@ They are Snapshots, so assess() answers questions on them exactly as on a probed
 
 from __future__ import annotations
 
-import dataclasses
 from typing import List, Optional
 
 from deepseek_probe.gpus import GpuModel
+from deepseek_probe.records import replace
 from deepseek_probe.snapshot import GpuInfo, GpuLink, MemoryInfo, RocmInfo, Snapshot
 
 # Idle memory NVML shows used on a GPU nobody uses: up to 615 MiB (census-h200.json).
@@ -49,7 +49,7 @@ def _catalog_node(gpu: GpuModel, count: int) -> Snapshot:
 
         snap.rocm = RocmInfo(rocm_version=newest_rocm(), kfd_present=True)
     snap.memory = MemoryInfo(total_bytes=_ROOMY_BYTES, available_bytes=_ROOMY_BYTES)
-    snap.disk = dataclasses.replace(snap.disk, free_bytes=_ROOMY_BYTES, total_bytes=_ROOMY_BYTES)
+    snap.disk = replace(snap.disk, free_bytes=_ROOMY_BYTES, total_bytes=_ROOMY_BYTES)
     return snap
 
 
@@ -58,15 +58,14 @@ def like(snapshot: Snapshot, count: int, template: Optional[GpuInfo] = None) -> 
     (other processes included): what "add N more of these GPUs" proposes."""
     gpus = snapshot.visible_gpus
     g = template or min(gpus, key=lambda x: x.memory_free_bytes or 0)
-    made = [dataclasses.replace(g, index=i, visible=True) for i in range(count)]
+    made = [replace(g, index=i, visible=True) for i in range(count)]
     nvlink = bool(g.nvlink_active_links)
-    return dataclasses.replace(snapshot, gpus=made, links=_links(count, nvlink))
+    return replace(snapshot, gpus=made, links=_links(count, nvlink))
 
 
 def freed(snapshot: Snapshot) -> Snapshot:
     """This machine once other processes have freed the GPUs' memory."""
-    made = [dataclasses.replace(g, memory_free_bytes=max(g.memory_free_bytes or 0,
-                                                         (g.memory_total_bytes or 0) - IDLE_USED_BYTES),
-                                processes=[])
+    made = [replace(g, memory_free_bytes=max(g.memory_free_bytes or 0, (g.memory_total_bytes or 0) - IDLE_USED_BYTES),
+                    processes=[])
             if g.memory_total_bytes else g for g in snapshot.gpus]
-    return dataclasses.replace(snapshot, gpus=made)
+    return replace(snapshot, gpus=made)

@@ -7,10 +7,10 @@ runtime it is serving (the caller says whether layers or heads are split across 
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Dict, Optional
 
 from deepseek_probe.profiles import KV_PRECISIONS, PRECISIONS, ModelSpec, weight_bytes
+from deepseek_probe.records import replace
 from deepseek_probe.runtimes.base import GiB, Settings
 
 

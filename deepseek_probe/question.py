@@ -13,13 +13,12 @@ Pure apart from the name resolver reading a local GGUF / checkpoint header when 
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from deepseek_probe.errors import InputError
 from deepseek_probe.profiles import ModelSpec
 from deepseek_probe.runtimes.base import Settings
-from deepseek_probe.records import record
+from deepseek_probe.records import record, replace
 if TYPE_CHECKING:  # annotations only: training is imported only for a training question
     from deepseek_probe.runtimes.command import ParsedCommand
     from deepseek_probe.profiles.names import Resolved

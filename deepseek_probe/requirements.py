@@ -12,14 +12,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from deepseek_probe import runtimes
 from deepseek_probe.errors import InputError
 from deepseek_probe.units import count, gib
-from deepseek_probe.records import record
+from deepseek_probe.records import record, replace
 
 if TYPE_CHECKING:  # annotations only (from __future__ import annotations): no import at run time
     from deepseek_probe.profiles import ModelSpec

@@ -13,7 +13,6 @@ scripts key on them); findings.CHECK_UNITS gives the unit of ``measured`` / ``re
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING, List, Optional
 
 from deepseek_probe.errors import InputError
@@ -36,7 +35,7 @@ from deepseek_probe.checks.runtime_start import start_findings
 # Re-exported for callers that name them through rules (fleet, verify, plan, tests).
 from deepseek_probe.checks.placement import budget_bytes, vllm_utilization  # noqa: F401,E402
 from deepseek_probe.thresholds import DEVICE_MARGIN_BYTES, VLLM_GPU_MEMORY_UTILIZATION  # noqa: F401,E402
-from deepseek_probe.records import record
+from deepseek_probe.records import record, replace
 
 if TYPE_CHECKING:  # annotations only (from __future__ import annotations): no import at run time
     from deepseek_probe.profiles import ModelSpec

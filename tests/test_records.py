@@ -368,3 +368,71 @@ print(json.dumps({"seen": seen, "diffs": diffs}))
     out = json.loads(proc.stdout.splitlines()[-1])
     assert len(out["seen"]) >= 90 and "deepseek_probe.profiles.ModelSpec" in out["seen"]  # ModelSpec: ClassVars
     assert out["diffs"] == []
+
+
+@pytest.mark.parametrize("frozen,many", [(True, False), (False, False), (True, True), (False, True)])
+def test_replace_gives_what_dataclasses_replace_gives(frozen, many):
+    D, R = _pair(frozen, many)
+    for changes in ({}, {"a": 2}, {"b": "z", "d": [1]}, {"f": 3, "a": 0}):
+        want, got = dataclasses.replace(D(1, "y", (3,)), **changes), records.replace(R(1, "y", (3,)), **changes)
+        assert vars(want) == vars(got) and type(got) is R
+    _same_error(lambda k: records.replace(k(1), zz=1) if k is R else dataclasses.replace(k(1), zz=1), D, R)
+    _same_error(lambda k: records.replace(k(1), zz=1, a=2) if k is R else dataclasses.replace(k(1), zz=1, a=2),
+                D, R)
+
+
+def test_replace_leaves_initvar_init_false_and_non_dataclasses_to_dataclasses():
+    @record
+    class Hidden:
+        a: int
+        b: int = field(default=5, init=False)
+
+    @record
+    class WithInitVar:
+        a: int
+        scale: InitVar[int] = 1
+
+        def __post_init__(self, scale):
+            self.a *= scale
+
+    assert records.replace(Hidden(1), a=2).a == 2
+    with pytest.raises(ValueError, match="init=False"):
+        records.replace(Hidden(1), b=2)
+    with pytest.raises(ValueError, match="InitVar"):  # an InitVar without a default must be given...
+        @record
+        class Needs:
+            a: int
+            scale: InitVar[int]
+
+            def __post_init__(self, scale):
+                pass
+        records.replace(Needs(1, 2))
+    assert records.replace(WithInitVar(2, 3)).a == 6  # ...one with a default is called with it
+    with pytest.raises(TypeError, match="dataclass"):
+        records.replace(object())
+
+
+def test_every_replace_of_a_survey_and_a_check_equals_dataclasses_replace(monkeypatch):
+    """Each module's `replace` (records.replace), wrapped to compare its result with
+    dataclasses.replace's for every call the survey and a check make on real records."""
+    from deepseek_probe import assess, question, survey
+    from deepseek_probe.snapshot import Snapshot
+
+    calls, ours = [], records.replace
+
+    def checked(obj, /, **changes):
+        got, want = ours(obj, **dict(changes)), dataclasses.replace(obj, **dict(changes))
+        assert type(got) is type(want) and vars(got) == vars(want), type(obj)
+        calls.append(type(obj))
+        return got
+
+    for name, module in list(sys.modules.items()):
+        if name.startswith("deepseek_probe.") and name != "deepseek_probe.records" and \
+                getattr(module, "replace", None) is ours:
+            monkeypatch.setattr(module, "replace", checked)
+    fixtures = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "snapshots")
+    for name in ("h100.json", "derived-rtx4090.json", "nogpu-dev.json"):
+        snap = Snapshot.load(os.path.join(fixtures, name))
+        survey.survey(snap)
+        assess.check(snap, question.build(["deepseek-r1:7b"], (), question.Flags(), None, {}))
+    assert len(calls) > 100 and len(set(calls)) >= 4

@@ -7,10 +7,10 @@ Pure: snapshot + estimate -> findings.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
 from deepseek_probe.findings import Finding
+from deepseek_probe.records import replace
 from deepseek_probe.runtimes import RUNTIMES, gpu_layers
 from deepseek_probe.snapshot import GpuInfo, Snapshot
 from deepseek_probe.units import count, gib

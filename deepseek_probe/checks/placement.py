@@ -7,11 +7,11 @@ Pure: snapshot + estimate -> findings.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 from deepseek_probe.errors import InputError
 from deepseek_probe.findings import Finding
+from deepseek_probe.records import replace
 from deepseek_probe.runtimes import RUNTIMES
 from deepseek_probe.snapshot import GpuInfo, GpuLink, Snapshot
 from deepseek_probe.checks.common import Placement, cuda_total_bytes, need_bytes

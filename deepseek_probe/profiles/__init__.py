@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import replace
 from functools import lru_cache
 from typing import Any, ClassVar, Dict, List, Optional, Tuple
 
 from deepseek_probe.errors import InputError
 from deepseek_probe.memo import memo
 from deepseek_probe.profiles import arch2026
-from deepseek_probe.records import record
+from deepseek_probe.records import record, replace
 
 FAMILIES = ("llama", "qwen2", "deepseek_v2", "deepseek_v3", "deepseek_v32", "deepseek_v4", "qwen3")
 

@@ -7,8 +7,9 @@ original snapshot held.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any, Optional, Sequence
+
+from deepseek_probe.records import replace
 
 FORMATS = ("text", "json", "markdown", "prometheus")
 PLAN_FORMATS = ("text", "json", "markdown", "csv")

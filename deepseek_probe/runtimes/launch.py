@@ -11,10 +11,10 @@ import importlib
 import os
 import re
 import shlex
-from dataclasses import replace
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from deepseek_probe.profiles import ModelSpec
+from deepseek_probe.records import replace
 from deepseek_probe.runtimes.base import Settings
 from deepseek_probe.runtimes.command import CommandError, ParsedCommand
 

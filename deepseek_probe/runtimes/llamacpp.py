@@ -9,7 +9,6 @@ GraphSize compute buffer and average bits per weight, labelled as such in the es
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Dict, Optional
 
 from deepseek_probe import memory
@@ -17,7 +16,7 @@ from deepseek_probe.profiles import PRECISIONS, ModelSpec, weight_bytes
 from deepseek_probe.runtimes import gguf_recipe, llamacpp_alloc, llamacpp_builds
 from deepseek_probe.runtimes.base import CudaBuilds, Estimate, GiB, MiB, RocmBuild, Runtime, Settings
 from deepseek_probe.runtimes.llamacpp_alloc import LlamaCppMemory, LlamaCppOptions
-from deepseek_probe.records import record
+from deepseek_probe.records import record, replace
 
 RUNTIME = Runtime(
     "llamacpp", ("fp32", "bf16", "fp16", "q8_0", "q6_k", "q5_k_m", "q4_k_m", "q4_0", "q3_k_m", "q2_k"),

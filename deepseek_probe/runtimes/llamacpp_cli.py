@@ -5,9 +5,9 @@ do not model, and what does not matter for memory."""
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence
 
+from deepseek_probe.records import replace
 from deepseek_probe.runtimes.command import (IGNORED, NOT_MODELLED, CommandError, Flag, ParsedCommand,
                                              parse_flags, to_int)
 from deepseek_probe.runtimes.llamacpp_alloc import LlamaCppOptions

@@ -27,9 +27,8 @@ same tensors with 4 rows instead of n_ubatch, and never has the op_offload copie
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Dict, List, Optional, Tuple
-from deepseek_probe.records import record
+from deepseek_probe.records import record, replace
 
 CUDA, CPU = 0, 1  # ggml_backend_sched priority: the GPU first, the CPU last
 ALIGN = (128, 32)  # ggml-cuda.cu get_alignment; ggml-impl.h TENSOR_ALIGNMENT (host buffers)

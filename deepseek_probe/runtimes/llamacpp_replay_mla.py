@@ -27,12 +27,11 @@ model's config.json; see GATING.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Dict, List, Tuple
 
 from deepseek_probe.runtimes.llamacpp_replay import (
     CPU, CUDA, INPUT, OUTPUT, WEIGHT, _VIEW_OPS, Replay, _allocate, _assign, _split, _T, visit)
-from deepseek_probe.records import record
+from deepseek_probe.records import record, replace
 
 # blk.N weights in the order of each layer's tuple of CUDA bytes (GGUF names, ".weight" dropped)
 MLA_WEIGHT_NAMES = ("attn_norm", "attn_q_a_norm", "attn_kv_a_norm", "attn_q", "attn_q_a", "attn_q_b",

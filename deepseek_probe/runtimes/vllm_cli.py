@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from deepseek_probe.records import replace
 from deepseek_probe.runtimes.command import (
     IGNORED, NOT_MODELLED, CommandError, Flag, ParsedCommand, ParsedFlags, parse_flags, to_choice, to_float, to_fraction)
 from deepseek_probe.runtimes.vllm import KV_DTYPE_BYTES, QUANT_TO_PRECISION, VllmOptions

@@ -62,12 +62,11 @@ function, pull request, or a public log line that shows it). Pure; no vLLM impor
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from typing import TYPE_CHECKING, List, Optional, Protocol, Tuple, TypeVar
 
 from deepseek_probe.runtimes import versions
 from deepseek_probe.runtimes.base import GiB
-from deepseek_probe.records import record
+from deepseek_probe.records import record, replace
 
 if TYPE_CHECKING:
     from deepseek_probe.profiles import ModelSpec

@@ -28,10 +28,10 @@ Per trainable parameter, mixed-precision AdamW under DeepSpeed (bf16 compute):
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import List
 
 from deepseek_probe.profiles import ModelSpec
+from deepseek_probe.records import replace
 from deepseek_probe.training.modules import tensors
 from deepseek_probe.training.peak import ModelStates, Term, TrainingMemory, assemble
 from deepseek_probe.training.workload import TrainingWorkload

@@ -15,11 +15,11 @@ Defaults (each from the library that owns it):
 
 from __future__ import annotations
 
-from dataclasses import field, replace
+from dataclasses import field
 from typing import Optional, Tuple
 
 from deepseek_probe.errors import InputError
-from deepseek_probe.records import record
+from deepseek_probe.records import record, replace
 
 METHODS = ("full", "lora", "qlora")
 LOAD_PRECISIONS = ("fp32", "bf16")

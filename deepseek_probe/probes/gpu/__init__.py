@@ -14,10 +14,10 @@ OS only, so tests run every path on Linux.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from deepseek_probe.probes import _platform
+from deepseek_probe.records import replace
 from deepseek_probe.snapshot import CudaInfo, GpuInfo, GpuLink, RocmInfo
 
 # What each OS can have (a vendor absent here is never imported there).
