@@ -117,3 +117,12 @@ def test_a_partition_s_parent_disk_is_worked_out_only_when_the_device_s_own_queu
 
     monkeypatch.setattr(disk, "_partition_parent", not_needed)
     assert disk.rotational(str(tmp_path), "254:0", "/dev/vda") is True
+
+
+def test_os_kernel_arch_is_what_platform_says():
+    import platform
+
+    from deepseek_probe.probes.system import os_kernel_arch
+
+    assert os_kernel_arch(os.uname()) == (platform.system(), platform.release(), platform.machine())
+    assert os_kernel_arch(None) == (platform.system(), platform.release(), platform.machine())

@@ -250,3 +250,27 @@ def test_cpu_only_decode_speed_follows_the_probed_memory_bandwidth():
 
 def rows_of(snap):
     return {r.models[0]: r for r in survey.survey(snap).rows}
+
+
+@pytest.mark.parametrize("size", [None, (37, 10), (132, 50), (0, 0)])
+def test_terminal_width_is_shutils_without_columns(monkeypatch, size):
+    import fcntl
+    import pty
+    import shutil
+    import struct
+    import termios
+
+    from deepseek_probe.report.survey import WIDTH, terminal_width
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.delenv("LINES", raising=False)
+    if size is not None:  # a terminal of this size on stdout (TIOCSWINSZ on a pseudo-terminal)
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
+        monkeypatch.setattr(sys, "__stdout__", os.fdopen(slave, "w"))
+    try:
+        assert terminal_width() == max(shutil.get_terminal_size((WIDTH, 24)).columns, 40)
+    finally:
+        if size is not None:
+            sys.__stdout__.close()
+            os.close(master)

@@ -25,7 +25,7 @@ nvmlInit_v2``, ``nvmlDeviceGetCount_v2``, ``nvmlDeviceGetHandleByIndex_v2``,
 
 from __future__ import annotations
 
-import threading
+import _thread
 import types
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
@@ -209,7 +209,7 @@ nvmlMemory_v2 = 0x02000028
 # --- the library ------------------------------------------------------------------------------
 
 _lib: Optional[Any] = None  # a ctypes.CDLL once nvmlInit has loaded one
-_lib_lock = threading.Lock()
+_lib_lock = _thread.allocate_lock()  # threading.Lock is this, without importing threading
 _functions: Dict[str, Any] = {}  # name -> the C function with its nvml.h prototype
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import _thread
 import sys
-import threading
 import time
 from typing import Any, Callable, Optional
 
@@ -49,7 +48,9 @@ class Pending:
             self._done.release()
 
     def _target(self, fn: Callable[[], Any]) -> None:
-        trace, profile = threading.gettrace(), threading.getprofile()  # as threading.Thread runs
+        # as threading.Thread runs; hooks are only set through threading, so unless it is imported there are none
+        threading = sys.modules.get("threading")
+        trace, profile = (threading.gettrace(), threading.getprofile()) if threading is not None else (None, None)
         if trace is not None:
             sys.settrace(trace)
         if profile is not None:

@@ -8,7 +8,6 @@ py-cpuinfo only when /proc/cpuinfo cannot be read: its get_cpu_info() costs ~1.2
 from __future__ import annotations
 
 import os
-import platform
 import re
 from typing import Dict, List, Optional, Set, Tuple
 
@@ -50,7 +49,12 @@ def probe_cpu(root: str = "/") -> CpuInfo:
     else:
         for name in ("model", "vendor", "flags", "physical_cores"):
             info.unavailable[name] = "not_found"
-    info.arch = (platform.machine() or None) if live else _arch_from_cpuinfo(text)
+    if live:
+        from deepseek_probe.probes.system import os_kernel_arch
+
+        info.arch = os_kernel_arch(os.uname() if hasattr(os, "uname") else None)[2]
+    else:
+        info.arch = _arch_from_cpuinfo(text)
     if info.arch is None:
         info.unavailable.setdefault("arch", "not_found")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import platform
 import sys
 from typing import List, Mapping, Optional, Tuple
 
@@ -19,9 +18,7 @@ def probe_system(root: str = "/", environ: Optional[Mapping[str, str]] = None) -
     info = SystemInfo(python_version=sys.version.split()[0])
     if live:
         uname = os.uname() if hasattr(os, "uname") else None
-        info.os_name = platform.system() or None
-        info.kernel = uname.release if uname else platform.release() or None
-        info.arch = platform.machine() or None
+        info.os_name, info.kernel, info.arch = os_kernel_arch(uname)
         try:
             # gethostname(2) is uname's nodename on Linux; no socket import (~2 ms) needed.
             info.hostname = (uname.nodename if uname else _socket_hostname()) or None
@@ -46,6 +43,18 @@ def probe_system(root: str = "/", environ: Optional[Mapping[str, str]] = None) -
         if getattr(info, name) is None:
             info.unavailable.setdefault(name, "not_found")
     return info
+
+
+def os_kernel_arch(uname: Optional[os.uname_result]) -> Tuple[Optional[str], Optional[str], Optional[str]]:
+    """platform.system(), .release() and .machine(). On Linux and macOS these are the fields of
+    os.uname() as they are (CPython Lib/platform.py uname(); it renames only Windows, OpenVMS and
+    the mobile systems): read there, without importing platform (~8M instructions, valgrind)."""
+    if uname is not None and sys.platform in ("linux", "darwin"):
+        return uname.sysname or None, uname.release or None, uname.machine or None
+    import platform
+
+    return platform.system() or None, (uname.release if uname else platform.release()) or None, \
+        platform.machine() or None
 
 
 def identity(env: Mapping[str, str]) -> Tuple[Optional[str], Optional[str], Optional[List[str]]]:

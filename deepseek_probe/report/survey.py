@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
+import sys
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional
 
 from deepseek_probe.report.text import _MARKS, _bold, _paint, machine_summary
@@ -20,15 +20,21 @@ _MIN_WIDTH = 40  # below this a wrapped fix is a column of single words: wrap at
 
 
 def terminal_width(environ: Optional[Mapping[str, str]] = None) -> int:
-    """COLUMNS when set (the shell's word), else the terminal's size (TIOCGWINSZ through
-    shutil.get_terminal_size), else WIDTH."""
+    """COLUMNS when set (the shell's word), else the terminal's size (TIOCGWINSZ), else WIDTH:
+    shutil.get_terminal_size's columns (CPython Lib/shutil.py), without importing shutil (its
+    compression modules: ~6M instructions)."""
     env = os.environ if environ is None else environ
     try:
         cols = int(env.get("COLUMNS", ""))
     except ValueError:
         cols = 0
     if cols <= 0:
-        cols = shutil.get_terminal_size((WIDTH, 24)).columns if environ is None else WIDTH
+        cols = WIDTH
+        if environ is None:
+            try:
+                cols = os.get_terminal_size(sys.__stdout__.fileno()).columns or WIDTH
+            except (AttributeError, ValueError, OSError):
+                pass
     return max(cols, _MIN_WIDTH)
 
 

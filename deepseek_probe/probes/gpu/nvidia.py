@@ -24,9 +24,9 @@ read and mark the rest ``timeout``.
 
 from __future__ import annotations
 
+import _thread
 import copy
 import os
-import threading
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from deepseek_probe.probes import _read
@@ -128,7 +128,7 @@ class GpuProbe:
         self.links: List[GpuLink] = []
         self.init_done = False
         self.finished = False
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()  # threading.Lock, without importing threading
         self._stopped = False
         self._lost: Set[int] = set()
 
