@@ -101,15 +101,17 @@ def test_no_module_over_600_lines():
 def test_probes_never_import_the_layers_above_them():
     graph = _edges(_modules())
     above = ("deepseek_probe.estimate", "deepseek_probe.rules", "deepseek_probe.checks", "deepseek_probe.plan",
-             "deepseek_probe.report", "deepseek_probe.runtimes", "deepseek_probe.cli")
+             "deepseek_probe.report", "deepseek_probe.runtimes", "deepseek_probe.cli", "deepseek_probe.commands")
     bad = {m: sorted(t for t in ts if t.startswith(above))
            for m, ts in graph.items() if m.startswith("deepseek_probe.probes")}
     assert not any(bad.values()), bad
 
 
 # The I/O edge: what reads the machine or files (probes, file formats, the snapshot loader, the
-# fleet's snapshot files, --verify's CUDA calls) and the CLI that wires it. Everything else is pure.
+# fleet's snapshot files, --verify's CUDA calls) and the CLI that wires it (cli, commands, argv).
+# Everything else is pure.
 IO_EDGE = ("deepseek_probe.probes", "deepseek_probe.formats", "deepseek_probe.files", "deepseek_probe.cli",
+           "deepseek_probe.commands", "deepseek_probe.argv",
            "deepseek_probe.__main__", "deepseek_probe.verify", "deepseek_probe.fleet_nodes",
            "deepseek_probe.snapshot", "deepseek_probe.strict_json", "deepseek_probe.interrupts")
 

@@ -366,9 +366,10 @@ def test_the_script_runs_without_the_cyclic_collector_and_cli_main_keeps_it(monk
     import gc
 
     from deepseek_probe import __main__ as entry
+    from deepseek_probe import commands
 
     seen = []
-    monkeypatch.setattr(cli, "main", lambda: seen.append(gc.isenabled()))
+    monkeypatch.setattr(commands, "main", lambda args, with_click: seen.append(gc.isenabled()))
     try:
         entry.run()
     finally:
