@@ -11,7 +11,6 @@ machine's GPUs, the checks (rules.py runs checks/*), where the bytes live and th
 
 from __future__ import annotations
 
-from dataclasses import field
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple, Union
 
 from deepseek_probe import __version__
@@ -20,7 +19,7 @@ from deepseek_probe.profiles import ModelSpec
 from deepseek_probe.question import Question
 from deepseek_probe.runtimes.base import Estimate, Settings
 from deepseek_probe.snapshot import GpuInfo, Snapshot
-from deepseek_probe.records import record, replace
+from deepseek_probe.records import field, record, replace
 
 if TYPE_CHECKING:  # annotations only
     from deepseek_probe.checks.training import TrainingOutcome

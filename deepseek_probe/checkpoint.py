@@ -3,9 +3,8 @@ probes/model_path.py), the catalog's name resolver reads it (profiles/names.py).
 
 from __future__ import annotations
 
-from dataclasses import field, fields
 from typing import Dict, List, Mapping, Optional, Union
-from deepseek_probe.records import record
+from deepseek_probe.records import field, fields, record
 
 Fact = Union[int, float, str, bool, None]
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, field
 from typing import Any, Dict, Iterable, List, Optional
-from deepseek_probe.records import record
+from deepseek_probe.records import asdict, field, record
 
 # Worst last. "unknown" outranks "fail" only when nothing failed: a definite "not ready" is more
 # useful to a provisioning script than "could not tell".

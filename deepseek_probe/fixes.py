@@ -9,7 +9,6 @@ the figures of that re-assessment.
 
 from __future__ import annotations
 
-from dataclasses import field
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from deepseek_probe import gpus as gpu_catalog
@@ -19,7 +18,7 @@ from deepseek_probe.machines import IDLE_USED_BYTES
 from deepseek_probe.runtimes import RUNTIMES
 from deepseek_probe.thresholds import DEVICE_MARGIN_BYTES
 from deepseek_probe.units import count, gib
-from deepseek_probe.records import record, replace
+from deepseek_probe.records import field, record, replace
 
 if TYPE_CHECKING:  # annotations only (from __future__ import annotations): no import at run time
     from deepseek_probe.profiles import ModelSpec

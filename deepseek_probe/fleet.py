@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import bisect
 import math
-from dataclasses import field
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from deepseek_probe import __version__
@@ -32,7 +31,7 @@ from deepseek_probe.units import gib
 from deepseek_probe.checks.interconnect import MIN_NIC_MBPS, MIN_RDMA_GBPS, interconnect_finding  # noqa: F401  (re-exported)
 from deepseek_probe.fleet_nodes import (  # noqa: F401  (re-exported: the fleet API)
     FleetInputError, FleetNode, collect_sources, load_nodes, node_kind, one_line)
-from deepseek_probe.records import record, replace
+from deepseek_probe.records import field, record, replace
 
 if TYPE_CHECKING:  # annotations only (from __future__ import annotations): no import at run time
     from deepseek_probe.profiles import ModelSpec

@@ -9,9 +9,8 @@ datasheet peak. Compute capability from NVIDIA's CUDA GPUs table
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any, Dict, List, Optional, Tuple
-from deepseek_probe.records import record
+from deepseek_probe.records import asdict, record
 
 GIB = 1024**3
 

@@ -23,7 +23,6 @@ path: dataclasses collects the fields (init=False); `many=True` classes keep its
 from __future__ import annotations
 
 import abc
-import dataclasses
 import sys
 import types
 import typing
@@ -31,6 +30,44 @@ from itertools import repeat
 from operator import attrgetter
 from typing import Any, Callable, Dict, List, Optional, Tuple, Type, TypeVar
 
+
+
+def _import_dataclasses() -> types.ModuleType:
+    """dataclasses, without importing inspect where neither is loaded yet (a fresh `check`).
+
+    dataclasses imports inspect at its top for one call made when it processes a class
+    (`inspect.signature` for a class without a doc; 3.12+ also `inspect.get_annotations`), and
+    inspect imports ast, dis and tokenize: ~36M instructions of a ~430M survey (valgrind), for
+    a call `record` never makes. So dataclasses gets a module named inspect whose attributes are
+    read from the real one, imported on first use (PEP 562 module __getattr__); it is in
+    sys.modules only while dataclasses is imported, so every other import finds the real one.
+    """
+    if "dataclasses" in sys.modules or "inspect" in sys.modules:
+        import dataclasses
+
+        return dataclasses
+
+    def real(name: str) -> Any:
+        import inspect  # the stub is out of sys.modules by then: the real module
+
+        return getattr(inspect, name)
+
+    stub = types.ModuleType("inspect", "inspect, imported on first use (records._import_dataclasses)")
+    stub.__getattr__ = real  # type: ignore[attr-defined]
+    sys.modules["inspect"] = stub
+    try:
+        import dataclasses
+    finally:
+        if sys.modules.get("inspect") is stub:
+            del sys.modules["inspect"]
+    return dataclasses
+
+
+dataclasses = _import_dataclasses()
+# The package takes dataclasses' functions from here, so that dataclasses is first imported above
+# (tests/test_architecture.py: no other module imports it).
+field, fields, asdict, is_dataclass = dataclasses.field, dataclasses.fields, dataclasses.asdict, dataclasses.is_dataclass
+Field, MISSING = dataclasses.Field, dataclasses.MISSING
 T = TypeVar("T")
 _MISSING, _Field = dataclasses.MISSING, dataclasses.Field
 _NEED = object()  # a template slot __init__ must fill: a required argument or a default factory

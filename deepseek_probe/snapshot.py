@@ -11,13 +11,12 @@ replays exactly as the live machine did.
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from dataclasses import field
 from typing import Any, Dict, List, Optional
 
+from deepseek_probe import records
 from deepseek_probe.errors import InputError
-from deepseek_probe.records import record
+from deepseek_probe.records import field, record
 
 SCHEMA_VERSION = 1
 
@@ -375,7 +374,7 @@ class Snapshot(_Record):
         return [g for g in self.gpus if g.visible]
 
     def to_dict(self) -> Dict[str, Any]:
-        doc = dataclasses.asdict(self)
+        doc = records.asdict(self)
         _omit_none(doc)
         return doc
 
@@ -501,12 +500,12 @@ def _not_above(part: Optional[int], whole: Optional[int], where: str, whole_name
 
 def _no_negatives(record: Any, where: str) -> None:
     """Every number in the record tree is >= 0 (sizes, counts, clocks, watts, latencies)."""
-    for f in dataclasses.fields(record):
+    for f in records.fields(record):
         value = getattr(record, f.name)
         at = f"{where}.{f.name}"
         if isinstance(value, list):
             for i, item in enumerate(value):
-                if dataclasses.is_dataclass(item):
+                if records.is_dataclass(item):
                     _no_negatives(item, f"{at}[{i}]")
                 elif _negative(item):
                     raise SnapshotError(f"{at}[{i}]: negative value {item}")
@@ -514,7 +513,7 @@ def _no_negatives(record: Any, where: str) -> None:
             for key, item in value.items():
                 if _negative(item):
                     raise SnapshotError(f"{at}.{key}: negative value {item}")
-        elif dataclasses.is_dataclass(value):
+        elif records.is_dataclass(value):
             _no_negatives(value, at)
         elif _negative(value) and f.name not in _MAY_BE_NEGATIVE:
             raise SnapshotError(f"{at}: negative value {value}")

@@ -7,11 +7,12 @@ Kept apart from snapshot.py so that file holds the records and their meaning onl
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import sys
 import typing
 from typing import Any, Callable, Dict, List
+
+from deepseek_probe import records
 
 # --- strict, typed loading: every field checked, unknown keys rejected ---------------------
 # One converter per schema type, built once: `fleet` loads a thousand snapshots, and walking the
@@ -52,7 +53,7 @@ def _converter(tp: Any) -> Callable[[Any], Any]:
 _HINTS: Dict[Any, Any] = {}
 
 
-def _hint(cls: type, f: "dataclasses.Field[Any]") -> Any:
+def _hint(cls: type, f: "records.Field[Any]") -> Any:
     """The type of field `f` of record `cls`: its annotation (a string, `from __future__ import
     annotations`) evaluated in the module that defines `cls`, as typing.get_type_hints does, but
     once per distinct string: the schema's ~180 annotations are ~25 strings ("Optional[int]"...),
@@ -104,11 +105,11 @@ def _make_converter(tp: Any) -> Callable[[Any], Any]:  # noqa: C901 - one branch
                     raise
             return out
         return as_dict
-    if dataclasses.is_dataclass(tp):
-        fields = [(f.name, _converter(_hint(tp, f))) for f in dataclasses.fields(tp)]
+    if records.is_dataclass(tp):
+        fields = [(f.name, _converter(_hint(tp, f))) for f in records.fields(tp)]
         names = frozenset(name for name, _ in fields)
-        required = frozenset(f.name for f in dataclasses.fields(tp)
-                             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+        required = frozenset(f.name for f in records.fields(tp)
+                             if f.default is records.MISSING and f.default_factory is records.MISSING)
 
         def as_record(v: Any) -> Any:
             if not isinstance(v, dict):

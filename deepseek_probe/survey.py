@@ -12,7 +12,6 @@ snapshot in, rows out.
 
 from __future__ import annotations
 
-from dataclasses import field
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from deepseek_probe import __version__, profiles, runtimes
@@ -26,7 +25,7 @@ from deepseek_probe.fixes import CONTEXT_STEP_TOKENS, max_context_fitting
 from deepseek_probe.profiles import ModelSpec
 from deepseek_probe.question import Flags, Question, question_for
 from deepseek_probe.snapshot import GpuInfo, Snapshot
-from deepseek_probe.records import record, replace
+from deepseek_probe.records import field, record, replace
 
 if TYPE_CHECKING:  # annotations only
     from deepseek_probe.assess import CheckResult

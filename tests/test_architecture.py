@@ -98,6 +98,18 @@ def test_no_module_over_600_lines():
     assert not long, f"split these by concern: {long}"
 
 
+def test_only_records_imports_dataclasses():
+    # records imports it without inspect (records._import_dataclasses); the rest take its
+    # functions from records, so that import comes first
+    direct = []
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
+            if (isinstance(node, ast.Import) and any(a.name == "dataclasses" for a in node.names)) or \
+                    (isinstance(node, ast.ImportFrom) and node.module == "dataclasses"):
+                direct.append(name)
+    assert direct == ["deepseek_probe.records"] * len(direct) and direct, direct
+
+
 def test_probes_never_import_the_layers_above_them():
     graph = _edges(_modules())
     above = ("deepseek_probe.estimate", "deepseek_probe.rules", "deepseek_probe.checks", "deepseek_probe.plan",

@@ -436,3 +436,22 @@ def test_every_replace_of_a_survey_and_a_check_equals_dataclasses_replace(monkey
         survey.survey(snap)
         assess.check(snap, question.build(["deepseek-r1:7b"], (), question.Flags(), None, {}))
     assert len(calls) > 100 and len(set(calls)) >= 4
+
+
+def test_dataclasses_comes_without_inspect_and_reads_it_on_first_use():
+    """records imports dataclasses with a stand-in for inspect (its one use is processing a
+    class without a doc): a fresh interpreter has no inspect after importing the package, the
+    real one for every later import, and dataclasses' own docs and errors as ever."""
+    code = (
+        "import sys\nimport deepseek_probe.records, deepseek_probe.snapshot, deepseek_probe.survey\n"
+        "print('inspect' in sys.modules, 'ast' in sys.modules)\n"
+        "import dataclasses\n@dataclasses.dataclass\nclass C:\n    a: int\n    b: 'list' = None\n"
+        "print(C.__doc__)\nimport inspect\nprint(inspect.__file__ is not None, hasattr(inspect, 'signature'),"
+        " dataclasses.inspect.signature is inspect.signature)\n")
+    lines = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__)))).stdout.splitlines()
+    plain = subprocess.run([sys.executable, "-c", "import inspect, sys\n" + code.split("\n", 2)[2]], capture_output=True,
+                           text=True, check=True).stdout.splitlines()
+    assert lines[0] == "False False"
+    assert lines[1] == plain[1] == "C(a: int, b: 'list' = None)"
+    assert lines[2] == plain[2] == "True True True"

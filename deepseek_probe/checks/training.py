@@ -5,7 +5,6 @@ checkpoint save (issue 22). Pure: snapshot + model + workload -> findings.
 
 from __future__ import annotations
 
-from dataclasses import field
 from typing import List, Optional, Sequence
 
 from deepseek_probe.checks.common import gpu_label
@@ -18,7 +17,7 @@ from deepseek_probe.training.peak import TrainingMemory
 from deepseek_probe.training.search import Fix as TrainingFix
 from deepseek_probe.training.workload import TrainingWorkload
 from deepseek_probe.units import count, gib
-from deepseek_probe.records import record
+from deepseek_probe.records import field, record
 
 
 @record

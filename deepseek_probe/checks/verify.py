@@ -6,13 +6,12 @@ into findings and says which bytes a checked profile would hold on each GPU.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from deepseek_probe.findings import Finding
 from deepseek_probe.runtimes import RUNTIMES
 from deepseek_probe.thresholds import DEVICE_MARGIN_BYTES, VLLM_GPU_MEMORY_UTILIZATION
-from deepseek_probe.records import record
+from deepseek_probe.records import asdict, record
 
 if TYPE_CHECKING:  # annotations only: no import at run time
     from deepseek_probe.assess import Assessment as ProfileResult

@@ -15,13 +15,12 @@ from __future__ import annotations
 import os
 import re
 import struct
-from dataclasses import field
 from typing import BinaryIO, Dict, List, Optional, Tuple, Union
 
 from deepseek_probe.errors import InputError
 from deepseek_probe.formats.errors import HeaderError, read_path
 from deepseek_probe.formats.ggml_types import GGML_TYPES
-from deepseek_probe.records import record
+from deepseek_probe.records import field, record
 
 GGUF_MAGIC = b"GGUF"
 DEFAULT_ALIGNMENT = 32  # gguf.h GGUF_DEFAULT_ALIGNMENT

@@ -20,11 +20,10 @@ Keys as written by the quantizers:
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Dict, List, Optional, Union
 
 from deepseek_probe.formats.errors import HeaderError, read_bytes
-from deepseek_probe.records import record
+from deepseek_probe.records import asdict, record
 
 if TYPE_CHECKING:  # annotations only
     from deepseek_probe.profiles import ModelSpec

@@ -16,11 +16,10 @@ from __future__ import annotations
 import json
 import os
 import struct
-from dataclasses import field
 from typing import BinaryIO, Dict, List, Optional, Tuple
 
 from deepseek_probe.formats.errors import HeaderError, read_bytes, read_path
-from deepseek_probe.records import record
+from deepseek_probe.records import field, record
 
 # safetensors/src/tensor.rs `MAX_HEADER_SIZE` (v0.6).
 MAX_HEADER_BYTES = 100_000_000

@@ -7,11 +7,11 @@ thread under a time limit; a probe that overruns or fails yields its record with
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from datetime import datetime, timezone
 from typing import Any, Dict, Mapping, Optional
 
+from deepseek_probe import records
 from deepseek_probe.probes._timeout import Outcome, start_bounded
 from deepseek_probe.snapshot import (CheckpointsInfo, CpuInfo, CudaInfo, DiskInfo, InstalledInfo, MemoryInfo,
                                      NetworkInfo, RocmInfo, Snapshot, SystemInfo)
@@ -254,7 +254,7 @@ def _collect(snap: Snapshot, name: str, pending: Any, cls: type, limit_s: float)
     reason = "timeout" if outcome.status == "timeout" else \
         f"error: {type(outcome.error).__name__}: {outcome.error}"[:120]
     record = cls()
-    for f in dataclasses.fields(cls):
+    for f in records.fields(cls):
         if f.name != "unavailable" and getattr(record, f.name) is None:
             record.unavailable[f.name] = reason
     return record

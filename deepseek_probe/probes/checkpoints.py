@@ -22,12 +22,11 @@ import json
 import os
 import re
 import time
-from dataclasses import field
 from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from deepseek_probe.errors import InputError
 from deepseek_probe.files import read_regular
-from deepseek_probe.records import record
+from deepseek_probe.records import field, record
 
 if TYPE_CHECKING:  # annotations only: the records are made where a model is found
     from deepseek_probe.checkpoint import Checkpoint, Fact

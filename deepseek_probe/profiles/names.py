@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import field
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 from deepseek_probe.errors import InputError
 from deepseek_probe.profiles import PRECISIONS, ModelSpec, UnknownModelError, all_models, get_model
 from deepseek_probe.profiles import ollama_tags
-from deepseek_probe.records import record
+from deepseek_probe.records import field, record
 
 if TYPE_CHECKING:  # the probe module does I/O; imported lazily where a path is read
     from deepseek_probe.checkpoint import Checkpoint

@@ -6,11 +6,10 @@ to name them (issue 13: no import circles, real types in signatures).
 
 from __future__ import annotations
 
-from dataclasses import asdict, field
 from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Optional, Protocol, Tuple
 
 from deepseek_probe.errors import InputError
-from deepseek_probe.records import record
+from deepseek_probe.records import asdict, field, record
 
 if TYPE_CHECKING:  # types only: profiles never imports runtimes, so no circle at run time
     from deepseek_probe.profiles import ModelSpec

@@ -8,11 +8,10 @@ not matter for memory, so the report can echo all three.
 
 from __future__ import annotations
 
-from dataclasses import field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from deepseek_probe.errors import InputError
-from deepseek_probe.records import record
+from deepseek_probe.records import field, record
 
 
 class CommandError(InputError):

@@ -30,7 +30,6 @@ Pure. Sources in the llama.cpp tree (github.com/ggml-org/llama.cpp, commit 0c1e5
 
 from __future__ import annotations
 
-from dataclasses import field
 from functools import lru_cache
 from itertools import accumulate
 from operator import add
@@ -40,7 +39,7 @@ from deepseek_probe.formats.ggml_types import GGML_TYPES_BY_NAME
 from deepseek_probe import memo
 from deepseek_probe.profiles import ModelSpec
 from deepseek_probe.runtimes import gguf_recipe, llamacpp_graph
-from deepseek_probe.records import record
+from deepseek_probe.records import field, record
 
 if TYPE_CHECKING:
     from deepseek_probe.runtimes.llamacpp_replay_mla import MlaGraph

@@ -22,7 +22,6 @@ Pure: no I/O, no printing. The launch-command parser is in sglang_cli.py.
 
 from __future__ import annotations
 
-from dataclasses import field
 from typing import Dict, List, Optional, Tuple
 
 from deepseek_probe import memory
@@ -33,7 +32,7 @@ from deepseek_probe.runtimes.base import (CudaBuilds, Estimate, EstimateInputErr
 from deepseek_probe.units import count
 from deepseek_probe.runtimes.sharded import device_weight_bytes
 from deepseek_probe.runtimes import sglang_versions, versions
-from deepseek_probe.records import record
+from deepseek_probe.records import field, record
 
 SGLANG_VERSION = "0.5.5"
 

@@ -30,7 +30,6 @@ measurement (benchmarks/vllm/sampler_peak-h200.json). Pure; the command parser i
 from __future__ import annotations
 
 import math
-from dataclasses import field
 from typing import Dict, List, Optional
 
 from deepseek_probe import memory
@@ -43,7 +42,7 @@ from deepseek_probe.runtimes.base import (CudaBuilds, Estimate, EstimateInputErr
 from deepseek_probe.thresholds import CC_VLLM_MIN
 from deepseek_probe.units import count, gib
 from deepseek_probe.runtimes.sharded import device_weight_bytes
-from deepseek_probe.records import record, replace
+from deepseek_probe.records import field, record, replace
 
 VLLM_VERSION = "0.33.0"
 

@@ -3,14 +3,13 @@ the result types shared by accounting.py (one GPU) and sharding.py (several)."""
 
 from __future__ import annotations
 
-from dataclasses import field
 from typing import Dict, List, Tuple
 
 from deepseek_probe.profiles import ModelSpec
 from deepseek_probe.training import calibration
 from deepseek_probe.training.activations import regime, saved_bytes
 from deepseek_probe.training.workload import TrainingWorkload
-from deepseek_probe.records import record
+from deepseek_probe.records import field, record
 
 
 @record(frozen=True)

@@ -15,11 +15,10 @@ Defaults (each from the library that owns it):
 
 from __future__ import annotations
 
-from dataclasses import field
 from typing import Optional, Tuple
 
 from deepseek_probe.errors import InputError
-from deepseek_probe.records import record, replace
+from deepseek_probe.records import field, record, replace
 
 METHODS = ("full", "lora", "qlora")
 LOAD_PRECISIONS = ("fp32", "bf16")
