@@ -124,3 +124,14 @@ def test_a_bounded_call_runs_under_threading_s_trace_hook_and_can_be_waited_on_t
         sys.settrace(None)
     assert seen == ["call"]
     assert (first.status, first.value) == (second.status, second.value) == ("ok", 42)
+
+
+def test_the_capture_time_is_datetimes_utc_text():
+    from datetime import datetime, timezone
+
+    from deepseek_probe import probes
+
+    before = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    ours = probes._utc_now()
+    after = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert ours in (before, after)

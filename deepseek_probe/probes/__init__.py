@@ -8,7 +8,7 @@ thread under a time limit; a probe that overruns or fails yields its record with
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+import time
 from typing import Any, Dict, Mapping, Optional
 
 from deepseek_probe import records
@@ -290,5 +290,6 @@ def _tool_version() -> Optional[str]:
 
 
 def _utc_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # datetime.now(timezone.utc).strftime(...) gives the same text; time needs no datetime import
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 

@@ -379,20 +379,14 @@ def _replayed_compute(spec: ModelSpec, ftype: str, n_tokens: int, n_outputs: int
     return memo.memo("llamacpp.replay", key, compute)
 
 
-class _Placement(NamedTuple):
-    """Where llamacpp_memory's plan puts the layers for one (context, -ngl): the part of it that
-    needs no graph. model_bytes / kv_bytes: per GPU, in the order of ranges."""
-
-    cells: int
-    per_seq: int
-    first_gpu: int
-    ranges: Tuple[Tuple[int, int], ...]
-    out_dev: Optional[int]
-    kv_cuda: int
-    kv_host: int
-    n_moe_host: int
-    model_bytes: Tuple[int, ...]
-    kv_bytes: Tuple[int, ...]
+# Where llamacpp_memory's plan puts the layers for one (context, -ngl): the part of it that needs
+# no graph. model_bytes / kv_bytes: per GPU, in the order of ranges. NamedTuple's functional form,
+# whose types are objects: a class body's would be strings here (`from __future__ import
+# annotations`), each compiled into a ForwardRef (~2.5M instructions a field, every `check`).
+_Placement = NamedTuple("_Placement", [
+    ("cells", int), ("per_seq", int), ("first_gpu", int), ("ranges", Tuple[Tuple[int, int], ...]),
+    ("out_dev", Optional[int]), ("kv_cuda", int), ("kv_host", int), ("n_moe_host", int),
+    ("model_bytes", Tuple[int, ...]), ("kv_bytes", Tuple[int, ...])])
 
 
 def mla_graph(spec: ModelSpec, ftype: str, cache_type: str, n_tokens: int, n_outputs: int, n_kv: int,
