@@ -3,7 +3,7 @@
 
 Each round starts a new interpreter that times, with the cyclic collector off as the
 `deepseek-probe` script runs: the imports the survey needs, the live snapshot (`take_snapshot`),
-the survey, and the text report. `python -c pass` and `nvidia-smi -q` (where on PATH) are timed
+the survey, and the text report (and each probe's own time, from the snapshot's probe_ms). `python -c pass` and `nvidia-smi -q` (where on PATH) are timed
 beside it, so the phases read against the interpreter's own start and the GPU tool's.
 
     python benchmarks/startup_phases.py [--rounds 11] [--snapshot FILE] [--out result.json]
@@ -41,7 +41,9 @@ result = survey.survey(snap)
 t3 = time.perf_counter()
 text = report.render(result, "text", redact=True, color=False)
 t4 = time.perf_counter()
-print(repr({"imports": t1 - t0, "snapshot": t2 - t1, "survey": t3 - t2, "render": t4 - t3}))
+phases = {"imports": t1 - t0, "snapshot": t2 - t1, "survey": t3 - t2, "render": t4 - t3}
+phases.update({"  probe " + k: v / 1e3 for k, v in snap.probe_ms.items()})  # each probe's own time
+print(repr(phases))
 """
 
 
