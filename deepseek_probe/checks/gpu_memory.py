@@ -127,8 +127,9 @@ def _reserved_vram_findings(spec: ModelSpec, settings: Settings, p: Placement, n
     free = min(g.memory_free_bytes or 0 for g in p.gpus)
     reserve = math.ceil(util * total)
     where = f"{gpu_label(tightest)}" if len(p.gpus) == 1 else f"each of {len(p.gpus)} GPUs"
-    pool_text = _pool_text(spec, settings, p.tensor_parallel, reserve) if detail else ""
     if reserve <= free and need <= reserve:
+        # the pool's room is two searches over the estimator: only the passing message shows it
+        pool_text = _pool_text(spec, settings, p.tensor_parallel, reserve) if detail else ""
         return [Finding("gpu.vram", "pass",
                         f"{label} reserves {util:g} x {gib(total)} = {gib(reserve)} on {where} "
                         f"({gib(free)} free); this profile needs {gib(need)}{pool_text}"
