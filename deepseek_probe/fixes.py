@@ -122,8 +122,10 @@ class Fix:
 
 def vram_fixes(spec: ModelSpec, settings: Settings, budget_bytes: int, gpu_total_bytes: Optional[int] = None,
                gpu_name: Optional[str] = None, n_gpus: Optional[int] = None,
-               compute_capability: Optional[Tuple[int, int]] = None) -> List[Fix]:
-    """Fixes that make the profile fit `budget_bytes` per GPU, cheapest first, each verified."""
+               compute_capability: Optional[Tuple[int, int]] = None, offload: bool = True) -> List[Fix]:
+    """Fixes that make the profile fit `budget_bytes` per GPU, cheapest first, each verified.
+    `offload` False leaves out the CPU offload (a caller that already placed it: llama.cpp's
+    --fit search is the costliest fix to pre-check)."""
     fixes: List[Fix] = []
     runtime = RUNTIMES[settings.runtime]
     # 1. A quantised KV cache: halves the cache, little quality cost.
@@ -159,7 +161,7 @@ def vram_fixes(spec: ModelSpec, settings: Settings, budget_bytes: int, gpu_total
                              {"precision": p}, need))
             break
     # 4. CPU offload (llama.cpp only): runs, slower.
-    if runtime.splits_layers and budget_bytes > 0:
+    if offload and runtime.splits_layers and budget_bytes > 0:
         from deepseek_probe.runtimes import llamacpp
 
         split = llamacpp.offload_split(spec, settings, budget_bytes)

@@ -187,9 +187,11 @@ def _offload_findings(spec: ModelSpec, settings: Settings, p: Placement, detail:
     split = llamacpp.offload_split(spec, s, max(budget, 0))
     need = need_bytes(p.estimate)
     short = need - budget
+    # without vram_fixes' offload fix: that is offload_split(spec, s, budget), `split` above,
+    # put first below (-ngl set) or what llama.cpp runs already
     fixes = _proposed(detail, spec, s, budget, gpu_total_bytes=p.gpus[0].memory_total_bytes,
-                            gpu_name=p.gpus[0].name, n_gpus=len(p.gpus), compute_capability=cc_of(p.gpus[0]))
-    fixes = [f for f in fixes if f.kind != "offload"]
+                      gpu_name=p.gpus[0].name, n_gpus=len(p.gpus), compute_capability=cc_of(p.gpus[0]),
+                      offload=False)
     layers = llamacpp.user_gpu_layers(settings)
     if layers is not None:
         fixes = [plan.Fix("offload", f"-ngl {split.ngl} (keeps {split.cpu_layers} of {spec.layers} "
