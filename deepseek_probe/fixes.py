@@ -190,13 +190,19 @@ def smallest_gpu_count(spec: ModelSpec, settings: Settings, gpu_total_bytes: int
     # its need the estimate without one.
     sized_by_device = RUNTIMES[settings.runtime].reserves_fraction_of_total
     for n in range(1, limit + 1):
-        est = _estimate(spec, replace(settings, tensor_parallel=n), gpu_total_bytes)
+        s = replace(settings, tensor_parallel=n)
+        if sized_by_device:
+            # the need does not depend on the device: the device's estimate (its pool, ~one per
+            # catalog GPU and n) only for the n that holds it
+            need = _need(spec, s)
+            if need is None or need > budget:
+                continue
+        est = _estimate(spec, s, gpu_total_bytes)
         if est is None:
             continue
-        need = _need(spec, replace(settings, tensor_parallel=n)) if sized_by_device \
-            else int(est.per_device.total_bytes)
-        if need is not None and need <= budget:
-            return n, est
+        if not sized_by_device and int(est.per_device.total_bytes) > budget:
+            continue
+        return n, est
     return None, None
 
 
