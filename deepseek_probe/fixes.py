@@ -85,6 +85,18 @@ def max_context_fitting(spec: ModelSpec, settings: Settings, budget_bytes: int,
     return lo * step
 
 
+def _fitting_context(spec: ModelSpec, settings: Settings, budget_bytes: int) -> int:
+    """max_context_fitting, for a profile that fails: 0 at once where the shortest context it
+    may answer (one step, or the model's maximum below it) does not fit. The need grows with
+    the context (the search assumes it too; tests/test_survey_savings.py compares the two), so
+    none fits then, and the search's ~10 estimates are skipped: a model too big for the GPU,
+    as every failing survey row is."""
+    top = int(getattr(spec, "max_context", 0) or 0)
+    if top <= 0 or not _fits(spec, replace(settings, context=min(CONTEXT_STEP_TOKENS, top)), budget_bytes):
+        return 0
+    return max_context_fitting(spec, settings, budget_bytes)
+
+
 def max_concurrency_fitting(spec: ModelSpec, settings: Settings, budget_bytes: int,
                             limit: int = MAX_CONCURRENCY_SEARCH) -> int:
     """Most sequences of settings.context tokens that fit `budget_bytes`; 0 if not one."""
@@ -137,7 +149,7 @@ def vram_fixes(spec: ModelSpec, settings: Settings, budget_bytes: int, gpu_total
             fixes.append(Fix("kv_precision", f"KV cache in {alt[0]} ({alt[1]}): needs {gib(need)} per GPU",
                              {"kv_precision": alt[0]}, need))
     # 2. A shorter context (or fewer sequences).
-    mc = max_context_fitting(spec, settings, budget_bytes)
+    mc = _fitting_context(spec, settings, budget_bytes)
     if 0 < mc < settings.context:
         fixes.append(Fix("context", f"max context that fits: {count(mc)} tokens (--context {mc})",
                          {"context": mc}, _need(spec, replace(settings, context=mc))))

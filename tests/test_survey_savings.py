@@ -3,11 +3,14 @@ what the computation it skips gives."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from deepseek_probe import estimate as est_mod
 from deepseek_probe import profiles
 from deepseek_probe.runtimes import llamacpp
+from deepseek_probe.records import replace
 from deepseek_probe.runtimes.base import Settings
 from deepseek_probe.runtimes.llamacpp_alloc import LlamaCppOptions
 
@@ -40,3 +43,61 @@ def test_a_llamacpp_command_is_sized_by_its_device():
     for d in DEVICES:
         assert got[d] == est_mod._estimate(spec, s, d).to_dict()
     assert got[24 * GiB] != got[141 * GiB]
+
+
+# -- fixes._fitting_context: no context search where the shortest context does not fit ----------
+FIXTURES = ("h100", "derived-rtx4090", "nogpu-dev", "derived-8xh200", "2xh200", "derived-h100-no-driver")
+
+
+def _vram_fixes_calls(monkeypatch):
+    """(spec, settings, budget) of every vram_fixes call a survey and the goldens' `check`
+    questions make on the fixtures."""
+    from conftest import SNAPSHOT_FIXTURES
+    from deepseek_probe import fixes, survey
+    from deepseek_probe.assess import assess
+    from deepseek_probe.question import Flags, question_for
+    from deepseek_probe.snapshot import Snapshot
+
+    calls = []
+    real = fixes.vram_fixes
+
+    def record(spec, settings, budget_bytes, *a, **k):
+        calls.append((spec, settings, budget_bytes))
+        return real(spec, settings, budget_bytes, *a, **k)
+
+    monkeypatch.setattr(fixes, "vram_fixes", record)
+    for name in FIXTURES:
+        snap = Snapshot.load(os.path.join(SNAPSHOT_FIXTURES, name + ".json"))
+        survey.survey(snap)
+        for rt, model in (("vllm", "deepseek-llm-67b"), ("llamacpp", "deepseek-coder-33b"), ("vllm", "deepseek-v2")):
+            spec = profiles.get_model(model)
+            assess(question_for(spec, rt, Flags(context=spec.max_context)), snap)
+    monkeypatch.setattr(fixes, "vram_fixes", real)
+    return calls
+
+
+def _grid():
+    """Every catalog architecture on vLLM and llama.cpp, from a small GPU to a big one."""
+    from deepseek_probe.runtimes import default_settings
+    from deepseek_probe.survey import architecture_groups
+
+    for group in architecture_groups(profiles.all_models()):
+        spec = group[0]
+        for rt, p in (("vllm", spec.native_precision), ("llamacpp", "q4_k_m")):
+            s = replace(default_settings(spec, rt), precision=p, context=4096)
+            for budget in (4 * GiB, 16 * GiB, 40 * GiB, 80 * GiB, 130 * GiB):
+                yield spec, s, budget
+
+
+def test_fitting_context_is_the_search_on_every_failing_profile_and_a_grid(monkeypatch):
+    from deepseek_probe import fixes
+
+    cases = _vram_fixes_calls(monkeypatch) + list(_grid())
+    assert len(cases) > 200
+    answers = set()
+    for spec, s, budget in cases:
+        want = fixes.max_context_fitting(spec, s, budget)
+        assert fixes._fitting_context(spec, s, budget) == want, (spec.id, s, budget)
+        answers.add("zero" if want == 0 else "some")
+    assert answers == {"zero", "some"}  # both sides of the shortcut are exercised
+
