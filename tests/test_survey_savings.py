@@ -101,3 +101,33 @@ def test_fitting_context_is_the_search_on_every_failing_profile_and_a_grid(monke
         answers.add("zero" if want == 0 else "some")
     assert answers == {"zero", "some"}  # both sides of the shortcut are exercised
 
+
+# -- survey._stopping_findings: no re-assessment where no stop carries fixes ---------------------
+def test_a_host_stop_needs_no_reassessment(monkeypatch):
+    from conftest import SNAPSHOT_FIXTURES
+    from deepseek_probe import survey
+    from deepseek_probe.assess import assess
+    from deepseek_probe.snapshot import Snapshot
+
+    def reassessed(snap, a, stops):
+        return assess(a.question, snap).findings  # what the survey did before the shortcut
+
+    real = survey._stopping_findings
+    seen = []
+
+    def compare(snap, a, stops):
+        got = real(snap, a, stops)
+        want = reassessed(snap, a, stops)
+        pick = lambda fs: [f.to_dict() for f in fs if f.check in stops]  # noqa: E731
+        assert pick(got) == pick(want), (a.model, a.runtime, a.precision, stops)
+        seen.append("gpu.vram" in stops)
+        return got
+
+    for name in FIXTURES + ("derived-epyc9354p-cpu-only",):
+        snap = Snapshot.load(os.path.join(SNAPSHOT_FIXTURES, name + ".json"))
+        monkeypatch.setattr(survey, "_stopping_findings", compare)
+        fast = [r.to_dict() for r in survey.survey(snap).rows]
+        monkeypatch.setattr(survey, "_stopping_findings", reassessed)
+        full = [r.to_dict() for r in survey.survey(snap).rows]
+        assert fast == full, name
+    assert True in seen and False in seen  # both ways are exercised
