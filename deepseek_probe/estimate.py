@@ -109,6 +109,11 @@ def estimate(spec: ModelSpec, settings: Settings, device_total_bytes: Optional[i
     Raises EstimateInputError on settings that make no sense for the model.
     """
     validate(spec, settings)
+    sized = getattr(runtime_model(settings.runtime), "sized_by_device", None)
+    if device_total_bytes is not None and sized is not None and not sized(settings):
+        # the runtime ignores the device here: one memo entry for every size (fixes.py asks
+        # for each catalog GPU and GPU count)
+        device_total_bytes = None
     try:
         est = memo("estimate", (spec, settings, device_total_bytes),
                    lambda: _estimate(spec, settings, device_total_bytes))

@@ -84,6 +84,18 @@ def max_context_fitting(spec: ModelSpec, settings: Settings, budget_bytes: int,
     return lo * step
 
 
+def _fitting_context(spec: ModelSpec, settings: Settings, budget_bytes: int) -> int:
+    """max_context_fitting, for a profile that fails: 0 at once where the shortest context it
+    may answer (one step, or the model's maximum below it) does not fit. The need grows with
+    the context (the search assumes it too; tests/test_survey_savings.py compares the two), so
+    none fits then, and the search's ~10 estimates are skipped: a model too big for the GPU,
+    as every failing survey row is."""
+    top = int(getattr(spec, "max_context", 0) or 0)
+    if top <= 0 or not _fits(spec, replace(settings, context=min(CONTEXT_STEP_TOKENS, top)), budget_bytes):
+        return 0
+    return max_context_fitting(spec, settings, budget_bytes)
+
+
 def max_concurrency_fitting(spec: ModelSpec, settings: Settings, budget_bytes: int,
                             limit: int = MAX_CONCURRENCY_SEARCH) -> int:
     """Most sequences of settings.context tokens that fit `budget_bytes`; 0 if not one."""
@@ -121,8 +133,10 @@ class Fix:
 
 def vram_fixes(spec: ModelSpec, settings: Settings, budget_bytes: int, gpu_total_bytes: Optional[int] = None,
                gpu_name: Optional[str] = None, n_gpus: Optional[int] = None,
-               compute_capability: Optional[Tuple[int, int]] = None) -> List[Fix]:
-    """Fixes that make the profile fit `budget_bytes` per GPU, cheapest first, each verified."""
+               compute_capability: Optional[Tuple[int, int]] = None, offload: bool = True) -> List[Fix]:
+    """Fixes that make the profile fit `budget_bytes` per GPU, cheapest first, each verified.
+    `offload` False leaves out the CPU offload (a caller that already placed it: llama.cpp's
+    --fit search is the costliest fix to pre-check)."""
     fixes: List[Fix] = []
     runtime = RUNTIMES[settings.runtime]
     # 1. A quantised KV cache: halves the cache, little quality cost.
@@ -134,7 +148,7 @@ def vram_fixes(spec: ModelSpec, settings: Settings, budget_bytes: int, gpu_total
             fixes.append(Fix("kv_precision", f"KV cache in {alt[0]} ({alt[1]}): needs {gib(need)} per GPU",
                              {"kv_precision": alt[0]}, need))
     # 2. A shorter context (or fewer sequences).
-    mc = max_context_fitting(spec, settings, budget_bytes)
+    mc = _fitting_context(spec, settings, budget_bytes)
     if 0 < mc < settings.context:
         fixes.append(Fix("context", f"max context that fits: {count(mc)} tokens (--context {mc})",
                          {"context": mc}, _need(spec, replace(settings, context=mc))))
@@ -158,7 +172,7 @@ def vram_fixes(spec: ModelSpec, settings: Settings, budget_bytes: int, gpu_total
                              {"precision": p}, need))
             break
     # 4. CPU offload (llama.cpp only): runs, slower.
-    if runtime.splits_layers and budget_bytes > 0:
+    if offload and runtime.splits_layers and budget_bytes > 0:
         from deepseek_probe.runtimes import llamacpp
 
         split = llamacpp.offload_split(spec, settings, budget_bytes)
@@ -187,13 +201,19 @@ def smallest_gpu_count(spec: ModelSpec, settings: Settings, gpu_total_bytes: int
     # its need the estimate without one.
     sized_by_device = RUNTIMES[settings.runtime].reserves_fraction_of_total
     for n in range(1, limit + 1):
-        est = _estimate(spec, replace(settings, tensor_parallel=n), gpu_total_bytes)
+        s = replace(settings, tensor_parallel=n)
+        if sized_by_device:
+            # the need does not depend on the device: the device's estimate (its pool, ~one per
+            # catalog GPU and n) only for the n that holds it
+            need = _need(spec, s)
+            if need is None or need > budget:
+                continue
+        est = _estimate(spec, s, gpu_total_bytes)
         if est is None:
             continue
-        need = _need(spec, replace(settings, tensor_parallel=n)) if sized_by_device \
-            else int(est.per_device.total_bytes)
-        if need is not None and need <= budget:
-            return n, est
+        if not sized_by_device and int(est.per_device.total_bytes) > budget:
+            continue
+        return n, est
     return None, None
 
 

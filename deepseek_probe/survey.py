@@ -12,7 +12,7 @@ snapshot in, rows out.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from deepseek_probe import __version__, profiles, runtimes
 from deepseek_probe.assess import MACHINE_CHECKS, Assessment, assess, command_for
@@ -226,7 +226,7 @@ def _to_run(snap: Snapshot, spec: ModelSpec, tried: List[Assessment],
                  and (f.check == "gpu.vram" or (f.check in ("host.ram", "host.cgroup_memory") and not gpu_only))}
         if not stops:
             continue
-        for f in assess(a.question, snap).findings:  # the same question, its fixes re-assessed
+        for f in _stopping_findings(snap, a, stops):
             if f.level == "fail" and f.check in stops and f.suggestion:
                 out.append(f"{a.runtime} {a.precision}: {f.suggestion}")
                 if f.fix_command:
@@ -247,6 +247,15 @@ def _to_run(snap: Snapshot, spec: ModelSpec, tried: List[Assessment],
             out.append("a multi-node deployment (see `deepseek-probe plan --model "
                        f"{spec.id}` and `deepseek-probe fleet`)")
     return out[:2], commands[:2]
+
+
+def _stopping_findings(snap: Snapshot, a: Assessment, stops: Set[str]) -> List[Finding]:
+    """The findings of `a`'s question with the fixes of `stops` re-assessed (assess verifies
+    them). Only gpu.vram carries fixes (checks/gpu_memory.py); the host's RAM findings are the
+    same whether or not assess verifies or details (tests/test_survey_savings.py compares), so
+    without gpu.vram among the stops the candidate's own findings say it: no re-assessment, whose
+    fixes for a gpu.vram warning (llama.cpp offloading) would each be assessed for nothing."""
+    return assess(a.question, snap).findings if "gpu.vram" in stops else a.findings
 
 
 def health_findings(snap: Snapshot) -> List[Finding]:

@@ -127,8 +127,9 @@ def _reserved_vram_findings(spec: ModelSpec, settings: Settings, p: Placement, n
     free = min(g.memory_free_bytes or 0 for g in p.gpus)
     reserve = math.ceil(util * total)
     where = f"{gpu_label(tightest)}" if len(p.gpus) == 1 else f"each of {len(p.gpus)} GPUs"
-    pool_text = _pool_text(spec, settings, p.tensor_parallel, reserve) if detail else ""
     if reserve <= free and need <= reserve:
+        # the pool's room is two searches over the estimator: only the passing message shows it
+        pool_text = _pool_text(spec, settings, p.tensor_parallel, reserve) if detail else ""
         return [Finding("gpu.vram", "pass",
                         f"{label} reserves {util:g} x {gib(total)} = {gib(reserve)} on {where} "
                         f"({gib(free)} free); this profile needs {gib(need)}{pool_text}"
@@ -186,9 +187,11 @@ def _offload_findings(spec: ModelSpec, settings: Settings, p: Placement, detail:
     split = llamacpp.offload_split(spec, s, max(budget, 0))
     need = need_bytes(p.estimate)
     short = need - budget
+    # without vram_fixes' offload fix: that is offload_split(spec, s, budget), `split` above,
+    # put first below (-ngl set) or what llama.cpp runs already
     fixes = _proposed(detail, spec, s, budget, gpu_total_bytes=p.gpus[0].memory_total_bytes,
-                            gpu_name=p.gpus[0].name, n_gpus=len(p.gpus), compute_capability=cc_of(p.gpus[0]))
-    fixes = [f for f in fixes if f.kind != "offload"]
+                      gpu_name=p.gpus[0].name, n_gpus=len(p.gpus), compute_capability=cc_of(p.gpus[0]),
+                      offload=False)
     layers = llamacpp.user_gpu_layers(settings)
     if layers is not None:
         fixes = [plan.Fix("offload", f"-ngl {split.ngl} (keeps {split.cpu_layers} of {spec.layers} "

@@ -201,3 +201,5 @@ class RuntimeModel(Protocol):
     # start_finding(spec, settings, device: StartDevice) -> Finding: whether the server starts on
     #     that GPU, in its own words (checks/runtime_start.py).
     # gpu_layers(est) -> Optional[int]: the layers its allocation put on the GPU.
+    # sized_by_device(settings) -> bool: False where account() ignores device_total_bytes for
+    #     these settings (estimate.estimate then shares one answer across device sizes).

@@ -295,12 +295,18 @@ def account(spec: ModelSpec, s: Settings, est: Estimate, device_total_bytes: Opt
         est.notes["llamacpp_build_notes"] = llamacpp_builds.notes(build_of(s), bool(spec.is_mla))
 
 
+def sized_by_device(s: Settings) -> bool:
+    """Whether the estimate reads the device's size: only a launch command's --fit does
+    (_account_allocation); from flags the full offload is placed whatever the GPU, so
+    estimate.estimate keeps one answer for every device size."""
+    return isinstance(s.runtime_options, LlamaCppOptions)
+
+
 def _account_allocation(spec: ModelSpec, s: Settings, est: Estimate, device_total_bytes: Optional[int]) -> None:
     """llama.cpp's buffers on the busiest GPU (runtimes/llamacpp_alloc.py). --fit runs only for a
     launch command on a GPU of known size (estimate --gpu-memory -- llama-server ...); the checks
     place a profile themselves (offload_split) and need the full-offload figure here."""
-    from_command = isinstance(s.runtime_options, LlamaCppOptions)
-    m = allocation(spec, s, device_total_bytes if from_command else None)
+    m = allocation(spec, s, device_total_bytes if sized_by_device(s) else None)
     t = llamacpp_alloc.terms(m)
     d = est.per_device
     d.weights_bytes, d.kv_cache_bytes = t["model"], t["kv"]
