@@ -62,6 +62,10 @@ def kv_breakdown_bytes(spec: ModelSpec, s: Settings, devices: int) -> float:
 
 
 def kv_cache_bytes(spec: ModelSpec, s: Settings, layer_split: bool = False) -> int:
+    if spec.family in SPARSE_CACHE_FAMILIES:
+        # kvcache.py gives these as totals at the context: dividing by the context and multiplying
+        # back lost a byte to rounding (V4 in llama.cpp: 58146815 at 183 tokens, 58146816 at 182)
+        return int(kv_breakdown_bytes(spec, s, s.tensor_parallel) * s.concurrency)
     return int(kv_bytes_per_token(spec, s, layer_split=layer_split) * s.context * s.concurrency)
 
 

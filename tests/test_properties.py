@@ -56,6 +56,17 @@ def base_settings(spec, runtime, precision):
     return replace(runtimes.default_settings(spec, runtime), precision=precision)
 
 
+@pytest.mark.parametrize("model", ["deepseek-v4-flash", "deepseek-v3.2"])
+def test_sparse_caches_grow_with_the_context_byte_for_byte(model):
+    # found by the property below: V4's llama.cpp cache went 58146816 -> 58146815 bytes from 182
+    # to 183 tokens (a total divided by the context and multiplied back); every context 1..400
+    spec = profiles.get_model(model)
+    for runtime, r in runtimes.RUNTIMES.items():
+        s = base_settings(spec, runtime, r.precisions[0])
+        kv = [estimate(spec, replace(s, context=c)).per_device.kv_cache_bytes for c in range(1, 401)]
+        assert all(a <= b for a, b in zip(kv, kv[1:])), runtime
+
+
 @fast(400)
 @given(st.sampled_from(COMBOS), st.data())
 def test_more_context_never_needs_less_memory(combo, data):

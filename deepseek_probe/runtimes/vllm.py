@@ -532,6 +532,8 @@ def account(spec: ModelSpec, s: Settings, est: Estimate, device_total_bytes: Opt
     d.activation_bytes = m.activation_bytes
     d.runtime_overhead_bytes = m.non_torch_bytes + m.cuda_graph_bytes
     want = int(m.kv_bytes_per_token * s.context * s.concurrency)
+    if spec.family == "deepseek_v4" and m.max_model_len == s.context:  # V4 per token = total / max_len: the total
+        want = m.kv_needed_bytes * s.concurrency
     d.kv_cache_bytes = want
     min_need = m.weights_bytes + m.activation_bytes + d.runtime_overhead_bytes + want
     d.total_bytes = min_need
