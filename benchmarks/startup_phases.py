@@ -3,8 +3,9 @@
 
 Each round starts a new interpreter that times, with the cyclic collector off as the
 `deepseek-probe` script runs: the imports the survey needs, the live snapshot (`take_snapshot`),
-the survey, and the text report (and each probe's own time, from the snapshot's probe_ms). `python -c pass` and `nvidia-smi -q` (where on PATH) are timed
-beside it, so the phases read against the interpreter's own start and the GPU tool's.
+the survey, and the text report (and each probe's own time, from the snapshot's probe_ms).
+`python -c pass` and `nvidia-smi -q` (where on PATH) are timed beside it, so the phases read
+against the interpreter's own start and the GPU tool's.
 
     python benchmarks/startup_phases.py [--rounds 11] [--snapshot FILE] [--out result.json]
 

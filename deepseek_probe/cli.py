@@ -156,9 +156,10 @@ def check(models, precision, kv_precision, context, concurrency, runtime, tensor
       deepseek-probe check -- ollama run deepseek-r1:32b
       deepseek-probe check --train lora --model deepseek-r1:7b --batch 4 --seq-len 4096
       deepseek-probe check -- trl sft --model_name_or_path deepseek-ai/DeepSeek-R1-Distill-Qwen-7B --use_peft"""
-    commands.check(_launch_command(), models, precision, kv_precision, context, concurrency, runtime, tensor_parallel,
-                   model_configs, snapshot_path, model_dir, fmt, output, no_redact, verify, mla_cache,
-                   gpu_memory_utilization, print_command, runtime_version, probe_versions, train, **training_flags)
+    commands.check(_launch_command(), models, precision, kv_precision, context, concurrency, runtime,
+                   tensor_parallel, model_configs, snapshot_path, model_dir, fmt, output, no_redact, verify,
+                   mla_cache, gpu_memory_utilization, print_command, runtime_version, probe_versions, train,
+                   **training_flags)
 
 
 @cli.command(epilog=EXIT_HELP)
@@ -181,7 +182,8 @@ def fleet(snapshots, models, precision, kv_precision, context, concurrency, runt
                    mla_cache, gpu_memory_utilization)
     questions = commands.questions(models or ("671b",), model_configs, flags, None)
     result = fleet_mod.evaluate_fleet(snapshots, [(q.spec, q.settings) for q in questions])
-    commands.write(fleet_report.render_fleet(result, fmt, redact=not no_redact, color=commands.color(fmt, output)), output)
+    color = commands.color(fmt, output)
+    commands.write(fleet_report.render_fleet(result, fmt, redact=not no_redact, color=color), output)
     sys.exit(result.exit_code)
 
 
@@ -237,7 +239,8 @@ def estimate(models, precision, kv_precision, context, concurrency, runtime, ten
     flags = commands.flags(runtime, precision, kv_precision, context, concurrency, tensor_parallel, mla_cache,
                    gpu_memory_utilization, runtime_version)
     questions = commands.questions(models, model_configs, flags, _launch_command(),
-                                   [device_total] if device_total else (), commands.workload(train, precision, training_flags),
+                                   [device_total] if device_total else (),
+                                   commands.workload(train, precision, training_flags),
                                    commands.installed_lookup(probe_versions=probe_versions))
     if not questions:
         raise InputError("estimate needs --model ID (or --model-config PATH); see `deepseek-probe models`")
@@ -302,7 +305,8 @@ def schema(name):
     `check --model` / `check -- CMD`; estimate)."""
     from importlib import resources
 
-    commands.write(resources.files("deepseek_probe.schemas").joinpath(f"{name}.schema.json").read_text("utf-8"), None)
+    text = resources.files("deepseek_probe.schemas").joinpath(f"{name}.schema.json").read_text("utf-8")
+    commands.write(text, None)
 
 
 def main(argv: Optional[List[str]] = None) -> None:

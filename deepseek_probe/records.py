@@ -12,9 +12,10 @@ does it call `dataclasses.dataclass`: `_collect` reads the fields as `_process_c
 pseudo-fields) and writes the `__dataclass_fields__` and `__dataclass_params__` that
 `dataclass(frozen=..., eq=..., repr=...)` would, so `fields`, `replace`, `asdict` and
 `is_dataclass` work (`records.replace` is dataclasses.replace without its per-call walk of the
-fields: the survey replaces some 1 000 records a run), and construction, its TypeErrors, `__post_init__`, equality, hashing, repr
-and frozenness behave as dataclasses' methods do (tests/test_records.py compares them, and every
-record's fields with those dataclasses makes of its body). A class it does not cover (InitVar,
+fields: the survey replaces some 1 000 records a run), and construction, its TypeErrors,
+`__post_init__`, equality, hashing, repr and frozenness behave as dataclasses' methods do
+(tests/test_records.py compares them, and every record's fields with those dataclasses makes of
+its body). A class it does not cover (InitVar,
 KW_ONLY, kw_only fields, evaluated annotations) or that dataclasses rejects goes to dataclasses
 (compiled `__init__`, its own errors). A Python without the internals used here takes the earlier
 path: dataclasses collects the fields (init=False); `many=True` classes keep its `__init__`.
@@ -29,7 +30,6 @@ import typing
 from itertools import repeat
 from operator import attrgetter
 from typing import Any, Callable, Dict, List, Optional, Tuple, Type, TypeVar
-
 
 
 def _import_dataclasses() -> types.ModuleType:
@@ -66,10 +66,11 @@ def _import_dataclasses() -> types.ModuleType:
 dataclasses = _import_dataclasses()
 # The package takes dataclasses' functions from here, so that dataclasses is first imported above
 # (tests/test_architecture.py: no other module imports it).
-field, fields, asdict, is_dataclass = dataclasses.field, dataclasses.fields, dataclasses.asdict, dataclasses.is_dataclass
+field, fields, asdict, is_dataclass = (dataclasses.field, dataclasses.fields, dataclasses.asdict,
+                                       dataclasses.is_dataclass)
 Field, MISSING = dataclasses.Field, dataclasses.MISSING
 T = TypeVar("T")
-_MISSING, _Field = dataclasses.MISSING, dataclasses.Field
+_MISSING, _Field = MISSING, Field
 _NEED = object()  # a template slot __init__ must fill: a required argument or a default factory
 _KW = "kw_only" in _Field.__slots__  # 3.10+
 _KW_ONLY = getattr(dataclasses, "KW_ONLY", _NEED)  # 3.10+
@@ -386,11 +387,11 @@ def replace(obj: T, /, **changes: Any) -> T:
 def _copied(cls: type) -> Optional[Tuple[str, ...]]:
     """The init fields dataclasses.replace copies for `cls` (ClassVars skipped), or None where it
     does more (InitVar, init=False) or refuses (not a dataclass)."""
-    fields = cls.__dict__.get("__dataclass_fields__") if _FAST else None
-    if fields is None:
+    own = cls.__dict__.get("__dataclass_fields__") if _FAST else None
+    if own is None:
         return None
     names = []
-    for f in fields.values():
+    for f in own.values():
         if f._field_type is _CLASSVAR:
             continue
         if f._field_type is not _FIELD or not f.init:

@@ -450,8 +450,8 @@ def test_dataclasses_comes_without_inspect_and_reads_it_on_first_use():
         " dataclasses.inspect.signature is inspect.signature)\n")
     lines = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__)))).stdout.splitlines()
-    plain = subprocess.run([sys.executable, "-c", "import inspect, sys\n" + code.split("\n", 2)[2]], capture_output=True,
-                           text=True, check=True).stdout.splitlines()
+    plain = subprocess.run([sys.executable, "-c", "import inspect, sys\n" + code.split("\n", 2)[2]],
+                           capture_output=True, text=True, check=True).stdout.splitlines()
     assert lines[0] == "False False"
     assert lines[1] == plain[1] == "C(a: int, b: 'list' = None)"
     assert lines[2] == plain[2] == "True True True"
