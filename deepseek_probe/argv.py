@@ -6,7 +6,7 @@ Covered: `check` followed by --model (repeatable), --snapshot, --model-dir, --fo
 and --tensor-parallel, as `--opt VALUE` or `--opt=VALUE`, each given once (--model any number of
 times). Anything else (another command or option, help, a repeated option, a value click would
 reject or that starts with "-") returns None, and click parses the whole line, errors included.
-tests/test_argv.py compares every line it reads with click's own parse of it.
+tests/test_argv.py compares its parse with click's on 3 000 random lines (and both paths' output).
 """
 
 from __future__ import annotations
