@@ -8,9 +8,9 @@ N-th row and send them back pickled. It prints the survey's wall time and a dige
 
     python benchmarks/survey_fork.py [--rounds 15] [--workers 1 2 4 8] [--out result.json]
 
-A measurement to make before the tool forks anything: on the 2-core dev box two workers saved
-~10 % of the survey of h100.json at best (noisy); a many-core GPU host was not reachable to
-measure it, so the tool stays serial.
+A measurement to make before the tool forks anything: on the 2-core dev box a trial inside the
+tool (since removed) with two workers saved ~10 % of `check --snapshot h100.json` at best, in
+noisy timings; no many-core GPU host could be reached to measure it, so the tool stays serial.
 """
 
 from __future__ import annotations
