@@ -70,9 +70,8 @@ field, fields, asdict, is_dataclass = (dataclasses.field, dataclasses.fields, da
                                        dataclasses.is_dataclass)
 Field, MISSING = dataclasses.Field, dataclasses.MISSING
 T = TypeVar("T")
-_MISSING, _Field = MISSING, Field
 _NEED = object()  # a template slot __init__ must fill: a required argument or a default factory
-_KW = "kw_only" in _Field.__slots__  # 3.10+
+_KW = "kw_only" in Field.__slots__  # 3.10+
 _KW_ONLY = getattr(dataclasses, "KW_ONLY", _NEED)  # 3.10+
 _MATCH_ARGS = _QUALIFIED = sys.version_info >= (3, 10)  # and the interpreter's TypeErrors name C.__init__
 _ABSTRACT = getattr(abc, "update_abstractmethods", None)  # 3.10+: _process_class ends with it
@@ -81,14 +80,14 @@ try:  # the internals _process_class and _get_field use (CPython Lib/dataclasses
     _IDENT = dataclasses._MODULE_IDENTIFIER_RE  # type: ignore[attr-defined]  # _is_type's regex
     _Params = dataclasses._DataclassParams  # type: ignore[attr-defined]
     _ALIAS = typing._GenericAlias  # type: ignore[attr-defined]  # _is_classvar: ClassVar[...]
-    _code = _Field.__init__.__code__
-    _FAST = ("_field_type" in _Field.__slots__ and set(_Params.__slots__) <= {
+    _code = Field.__init__.__code__
+    _FAST = ("_field_type" in Field.__slots__ and set(_Params.__slots__) <= {
         "init", "repr", "eq", "order", "unsafe_hash", "frozen", "match_args", "kw_only", "slots", "weakref_slot"}
         and _code.co_varnames[:_code.co_argcount] == ("self", "default", "default_factory", "init", "repr", "hash",
                                                       "compare", "metadata") + ("kw_only",) * _KW)
 except AttributeError:
     _FAST = False
-_PLAIN = (_MISSING, True, True, None, True, None) + (False,) * _KW  # Field(d, *_PLAIN): field(default=d)
+_PLAIN = (MISSING, True, True, None, True, None) + (False,) * _KW  # Field(d, *_PLAIN): field(default=d)
 _SPECIAL = {id(typing.ClassVar), id(dataclasses.InitVar), id(_KW_ONLY)}  # by id: some define __eq__
 _SPECIAL_TYPES = {getattr(typing, "_GenericAlias", None), dataclasses.InitVar}  # ClassVar[x], InitVar[x]
 _TYPE_ATTRS = frozenset(type.__dict__)  # the metaclass's: getattr(cls, name) finds these too
@@ -190,17 +189,17 @@ def _plan(cls: type, fields: List[Any]) -> Optional[Tuple[Any, ...]]:
     template, factories, required, seen_default = {}, [], 0, False
     for f in fields:
         if f.init:
-            if f.default is not _MISSING or f.default_factory is not _MISSING:
+            if f.default is not MISSING or f.default_factory is not MISSING:
                 seen_default = True
             elif seen_default:
                 return None
             else:
                 required += 1
-        if f.default_factory is not _MISSING:
+        if f.default_factory is not MISSING:
             template[f.name] = _NEED
             factories.append((f.name, f.default_factory))
         elif f.init:  # _field_init: init=False with a default is left to the class attribute
-            template[f.name] = f.default if f.default is not _MISSING else _NEED
+            template[f.name] = f.default if f.default is not MISSING else _NEED
     qualname = f"{cls.__qualname__}.__init__" if _QUALIFIED else "__init__"
     return (names, template, tuple(factories), _has(cls, "__post_init__"),  # read once, as _process_class does
             required, {}, frozenset(template.keys() - set(names)), qualname)
@@ -239,8 +238,8 @@ def _finish(cls: Type[T], fields: Any, frozen: bool, eq: bool, repr_: bool, guar
     if eq:
         # _process_class's hash rule (_hash_action) for eq=True, read before __eq__ is added: a
         # __hash__ of the class's own stays; else frozen -> hash of the fields, not -> unhashable
-        class_hash = own.get("__hash__", _MISSING)
-        explicit = not (class_hash is _MISSING or (class_hash is None and "__eq__" in own))
+        class_hash = own.get("__hash__", MISSING)
+        explicit = not (class_hash is MISSING or (class_hash is None and "__eq__" in own))
         if "__eq__" not in own:
             cls.__eq__ = _eq  # type: ignore[assignment]
         if not explicit:
@@ -299,31 +298,31 @@ def _collect(cls: type, frozen: bool, eq: bool, repr_: bool) -> bool:
                     field_type = _CLASSVAR  # _is_classvar
                 elif obj is dataclasses.InitVar or type(obj) is dataclasses.InitVar or obj is _KW_ONLY:
                     return False  # _is_initvar, _is_kw_only
-        default = getattr(cls, name, _MISSING) if name in held else _MISSING
-        if isinstance(default, _Field):
+        default = getattr(cls, name, MISSING) if name in held else MISSING
+        if isinstance(default, Field):
             f = default
             own_fields += own.get(name) is f
             fixups.append(f)
-            if field_type is _CLASSVAR and (f.default_factory is not _MISSING or (_KW and f.kw_only is not _MISSING)):
+            if field_type is _CLASSVAR and (f.default_factory is not MISSING or (_KW and f.kw_only is not MISSING)):
                 return False  # dataclasses raises
-            if field_type is _FIELD and _KW and f.kw_only is not _MISSING and f.kw_only is not False:
+            if field_type is _FIELD and _KW and f.kw_only is not MISSING and f.kw_only is not False:
                 return False  # keyword-only
         else:
-            f = _Field(_MISSING if isinstance(default, types.MemberDescriptorType) else default, *_PLAIN)
+            f = Field(MISSING if isinstance(default, types.MemberDescriptorType) else default, *_PLAIN)
         if field_type is _FIELD and (isinstance(f.default, (list, dict, set)) or f.default.__class__.__hash__ is None):
             return False  # a mutable default: dataclasses decides, by its version's rule
         f.name, f.type, f._field_type = name, kind, field_type  # what _get_field sets, and kw_only:
         if _KW:
-            f.kw_only = False if field_type is _FIELD else _MISSING  # none for a ClassVar
+            f.kw_only = False if field_type is _FIELD else MISSING  # none for a ClassVar
         fields[name] = f
-    if sum(map(isinstance, own.values(), repeat(_Field))) != own_fields:
+    if sum(map(isinstance, own.values(), repeat(Field))) != own_fields:
         return False  # "... is a field but has no type annotation"
     real = [f for f in fields.values() if f._field_type is _FIELD]
     plan = _plan(cls, real)
     if plan is None:
         return False
     for f in fixups:  # a field(...) class attribute -> its default, or none
-        if f.default is _MISSING:
+        if f.default is MISSING:
             delattr(cls, f.name)
         else:
             setattr(cls, f.name, f.default)
