@@ -7,7 +7,7 @@ the survey, and the text report (and each probe's own time, from the snapshot's 
 `python -c pass` and `nvidia-smi -q` (where on PATH) are timed beside it, so the phases read
 against the interpreter's own start and the GPU tool's.
 
-    python benchmarks/startup_phases.py [--rounds 11] [--snapshot FILE] [--out result.json]
+    python benchmarks/startup_phases.py [--rounds 11] [--snapshot FILE] [--workers N] [--out result.json]
 
 Medians are printed; every figure is measured on the machine that runs it.
 """
@@ -26,19 +26,29 @@ import time
 from typing import Dict, List, Optional
 
 CHILD = r"""
-import gc, sys, time
+import gc, os, sys, time
 gc.disable()
 t0 = time.perf_counter()
+pending = None
+if WORKERS > 1:  # as the script runs with DEEPSEEK_PROBE_WORKERS=N (parallel.py)
+    os.environ["DEEPSEEK_PROBE_WORKERS"] = str(WORKERS)
+    from deepseek_probe import commands, parallel
+    parallel.allow_fork()
+    pending = commands.prefetch(SNAPSHOT, None, False)
 from deepseek_probe import report, survey
+if pending is not None:  # as commands.check: what the rows use, loaded while the child probes
+    survey.prepare()
 t1 = time.perf_counter()
 if SNAPSHOT:
     from deepseek_probe.snapshot import Snapshot
     snap = Snapshot.load(SNAPSHOT)
+elif pending is not None:
+    snap = commands.load_or_probe(None, None, False, pending)
 else:
     from deepseek_probe.probes import take_snapshot
     snap = take_snapshot(model_dir=None, probe_versions=False)
 t2 = time.perf_counter()
-result = survey.survey(snap)
+result = survey.survey(snap, map_rows=parallel.mapper()) if WORKERS > 1 else survey.survey(snap)
 t3 = time.perf_counter()
 text = report.render(result, "text", redact=True, color=False)
 t4 = time.perf_counter()
@@ -59,9 +69,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=11)
     ap.add_argument("--snapshot", default=None, help="replay this snapshot instead of probing")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="N > 1: the forked tool (the snapshot taken in a child during the imports, so "
+                         "'snapshot' is the wait left after them; the survey's rows in N processes)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
-    child = CHILD.replace("SNAPSHOT", repr(args.snapshot))
+    child = CHILD.replace("SNAPSHOT", repr(args.snapshot)).replace("WORKERS", str(args.workers))
     phases: Dict[str, List[float]] = {}
     smi = shutil.which("nvidia-smi")
     for _ in range(args.rounds):
@@ -78,7 +91,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:
             json.dump({"benchmark": "startup_phases", "python": sys.version.split()[0], "cpus": os.cpu_count(),
-                       "snapshot": args.snapshot, "rounds": args.rounds, "median_s": medians,
+                       "snapshot": args.snapshot, "workers": args.workers, "rounds": args.rounds, "median_s": medians,
                        "times_s": phases}, f, indent=1)
     return 0
 

@@ -10,7 +10,9 @@ def run() -> None:
     # benchmarks/startup.py --instructions). Off before the first import. (cli.main itself, as the
     # tests call it in-process, leaves the collector alone.)
     gc.disable()
-    from deepseek_probe import commands
+    from deepseek_probe import commands, parallel
+
+    parallel.allow_fork()  # only this process forks the survey's workers (parallel.py says why)
 
     commands.main(None, _with_click)
 

@@ -182,11 +182,32 @@ def questions(models: Tuple[str, ...], model_configs: Tuple[str, ...], flags_: A
     return question.build(models, model_configs, flags_, launch, os.environ, gpu_totals, training, disk)
 
 
-def load_or_probe(snapshot_path: Optional[str], model_dir: Optional[str], probe_versions: bool = False) -> Any:
+def load_or_probe(snapshot_path: Optional[str], model_dir: Optional[str], probe_versions: bool = False,
+                  pending: Any = None) -> Any:
+    """The snapshot file, else this machine's (`pending`: the one `prefetch` started)."""
     if snapshot_path:
         from deepseek_probe.snapshot import Snapshot
 
         return Snapshot.load(snapshot_path)
+    from deepseek_probe.probes import DEFAULT_TIME_LIMIT_S, take_snapshot
+
+    # take_snapshot's own waits run side by side, each bounded by the limit (plus 4 s for
+    # --probe-versions): a child still silent after twice that is stuck, and is stopped.
+    snap = pending.result(2 * DEFAULT_TIME_LIMIT_S + 5.0) if pending is not None else None
+    return snap if snap is not None else take_snapshot(model_dir=model_dir, probe_versions=probe_versions)
+
+
+def prefetch(snapshot_path: Optional[str], model_dir: Optional[str], probe_versions: bool) -> Any:
+    """This machine's snapshot, taken in a forked child while this process imports what the
+    answer needs (parallel.py; None where it does not fork)."""
+    if snapshot_path:
+        return None
+    from deepseek_probe import parallel
+
+    return parallel.start(lambda: _probe(model_dir, probe_versions))
+
+
+def _probe(model_dir: Optional[str], probe_versions: bool) -> Any:
     from deepseek_probe.probes import take_snapshot
 
     return take_snapshot(model_dir=model_dir, probe_versions=probe_versions)
@@ -201,6 +222,22 @@ def check(launch: Optional[List[str]], models: Tuple[str, ...], precision: Optio
           mla_cache: Optional[str], gpu_memory_utilization: Optional[float], print_command: bool,
           runtime_version: Optional[str], probe_versions: bool, train: Optional[str], **training_flags: Any) -> None:
     """`check` (cli.check's help says what it does); exits with the verdict's code."""
+    pending = prefetch(snapshot_path, model_dir, probe_versions) if not verify else None
+    try:
+        _check(pending, launch, models, precision, kv_precision, context, concurrency, runtime, tensor_parallel,
+               model_configs, snapshot_path, model_dir, fmt, output, no_redact, verify, mla_cache,
+               gpu_memory_utilization, print_command, runtime_version, probe_versions, train, **training_flags)
+    finally:
+        if pending is not None:
+            pending.cancel()
+
+
+def _check(pending: Any, launch: Optional[List[str]], models: Tuple[str, ...], precision: Optional[str],
+           kv_precision: Optional[str], context: Optional[int], concurrency: Optional[int], runtime: Optional[str],
+           tensor_parallel: Optional[int], model_configs: Tuple[str, ...], snapshot_path: Optional[str],
+           model_dir: Optional[str], fmt: str, output: Optional[str], no_redact: bool, verify: bool,
+           mla_cache: Optional[str], gpu_memory_utilization: Optional[float], print_command: bool,
+           runtime_version: Optional[str], probe_versions: bool, train: Optional[str], **training_flags: Any) -> None:
     from deepseek_probe import assess, report
     from deepseek_probe.errors import InputError
 
@@ -210,7 +247,7 @@ def check(launch: Optional[List[str]], models: Tuple[str, ...], precision: Optio
         # No model named: what can be fine-tuned here, and how (issue 22).
         from deepseek_probe import survey
 
-        snap = load_or_probe(snapshot_path, model_dir, probe_versions)
+        snap = load_or_probe(snapshot_path, model_dir, probe_versions, pending)
         result = survey.training_survey(snap, training)
         write(report.render(result, fmt, redact=not no_redact, color=color(fmt, output)), output)
         sys.exit(result.exit_code)
@@ -232,12 +269,18 @@ def check(launch: Optional[List[str]], models: Tuple[str, ...], precision: Optio
                    gpu_memory_utilization, runtime_version)
     if launch is not None or runtime_version:  # a bad command or release fails before probing
         questions(models, model_configs, flags_, launch, training=training)
-    snap = load_or_probe(snapshot_path, model_dir, probe_versions)
+    if not named and pending is not None:  # the snapshot is still being taken: load what the rows use
+        from deepseek_probe import survey
+
+        survey.prepare()
+    snap = load_or_probe(snapshot_path, model_dir, probe_versions, pending)
     if not named:
         # No model named: the capability survey (what runs here, how well, what the rest needs).
         from deepseek_probe import survey
 
-        result = survey.survey(snap)
+        from deepseek_probe import parallel
+
+        result = survey.survey(snap, map_rows=parallel.mapper())
         if print_command:
             print_commands([(r.models[0], r.launch_command, r.launch_command_note) for r in result.rows
                             if r.fit != "none"], output)

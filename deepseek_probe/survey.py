@@ -12,7 +12,7 @@ snapshot in, rows out.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from deepseek_probe import __version__, profiles, runtimes
 from deepseek_probe.assess import MACHINE_CHECKS, Assessment, assess, command_for
@@ -303,10 +303,38 @@ def local_checkpoints(snap: Snapshot) -> List[Dict[str, Any]]:
     return out
 
 
-def survey(snap: Snapshot, specs: Optional[Sequence[ModelSpec]] = None) -> SurveyResult:
-    """Every architecture of the catalog (or of `specs`) against one snapshot."""
+# What the rows import on first use, loaded by `prepare` (tests/test_parallel.py checks that after
+# it no survey of any fixture imports a module of ours): the check families, every runtime's
+# model, and what the rows' speeds, launch commands and "to run" fixes need.
+_ROW_MODULES = ("deepseek_probe.rules", "deepseek_probe.estimate", "deepseek_probe.speed", "deepseek_probe.plan",
+                "deepseek_probe.profiles.names", "deepseek_probe.runtimes.launch", "deepseek_probe.runtimes.model_refs",
+                "deepseek_probe.runtimes.vllm_cli", "deepseek_probe.runtimes.vllm_v4",
+                "deepseek_probe.runtimes.llamacpp_cli", "deepseek_probe.runtimes.llamacpp_replay")
+
+
+def prepare() -> None:
+    """Import what the rows use, ahead of them: the CLI does it while its snapshot is taken in a
+    child, so that the survey's forked workers start with it loaded (parallel.py)."""
+    import importlib
+
+    for name in _ROW_MODULES:
+        importlib.import_module(name)
+    for name in runtimes.RUNTIMES:
+        runtimes.RUNTIMES[name]
+
+
+def _serial(fn: Callable[[List[ModelSpec]], SurveyRow], groups: List[List[ModelSpec]]) -> List[SurveyRow]:
+    return [fn(g) for g in groups]
+
+
+def survey(snap: Snapshot, specs: Optional[Sequence[ModelSpec]] = None,
+           map_rows: Callable[[Callable[[List[ModelSpec]], SurveyRow], List[List[ModelSpec]]],
+                              List[SurveyRow]] = _serial) -> SurveyResult:
+    """Every architecture of the catalog (or of `specs`) against one snapshot. `map_rows`:
+    [fn(g) for g in groups], or the same computed elsewhere (the CLI's forked workers,
+    parallel.py): each row is a pure function of the snapshot and its group."""
     groups = architecture_groups(specs if specs is not None else profiles.all_models())
-    rows = [_row_for(snap, g) for g in groups]
+    rows = map_rows(lambda g: _row_for(snap, g), groups)
     return SurveyResult(snap, rows, health_findings(snap), local_checkpoints(snap))
 
 

@@ -120,12 +120,13 @@ def test_probes_never_import_the_layers_above_them():
 
 
 # The I/O edge: what reads the machine or files (probes, file formats, the snapshot loader, the
-# fleet's snapshot files, --verify's CUDA calls) and the CLI that wires it (cli, commands, argv).
-# Everything else is pure.
+# fleet's snapshot files, --verify's CUDA calls), the CLI that wires it (cli, commands, argv) and
+# the forked workers it may compute in (parallel). Everything else is pure.
 IO_EDGE = ("deepseek_probe.probes", "deepseek_probe.formats", "deepseek_probe.files", "deepseek_probe.cli",
            "deepseek_probe.commands", "deepseek_probe.argv",
            "deepseek_probe.__main__", "deepseek_probe.verify", "deepseek_probe.fleet_nodes",
-           "deepseek_probe.snapshot", "deepseek_probe.strict_json", "deepseek_probe.interrupts")
+           "deepseek_probe.snapshot", "deepseek_probe.strict_json", "deepseek_probe.interrupts",
+           "deepseek_probe.parallel")
 
 
 def test_pure_layers_never_import_the_probes():

@@ -1,0 +1,242 @@
+"""parallel.py: rows computed in forked workers are the serial loop's rows, whatever a worker
+does, and only the tool's own process forks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from deepseek_probe import parallel
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SNAPSHOTS = os.path.join(ROOT, "fixtures", "snapshots")
+PARENT = os.getpid()
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forks only on Linux")
+
+
+def _square(x):
+    return (x, x * x, os.getpid() == PARENT)
+
+
+def _no_children_left():
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3, 5, 8, 40])
+def test_same_list_as_serial_and_the_work_is_shared(workers):
+    got = parallel.map_rows(_square, list(range(19)), workers)
+    assert [g[:2] for g in got] == [(x, x * x) for x in range(19)]
+    # item i is computed by worker i mod N; worker 0 is this process
+    assert [g[2] for g in got] == [i % workers == 0 for i in range(19)]
+    _no_children_left()
+
+
+class _Boom(Exception):
+    pass
+
+
+def _fails_in_workers(x):
+    if os.getpid() != PARENT:
+        raise _Boom(x)
+    return x + 1
+
+
+class _NoPickleInWorkers:
+    def __init__(self, x):
+        self.x = x
+
+    def __reduce__(self):
+        if os.getpid() != PARENT:
+            raise TypeError("not here")
+        return (_NoPickleInWorkers, (self.x,))
+
+    def __eq__(self, other):
+        return isinstance(other, _NoPickleInWorkers) and other.x == self.x
+
+
+def _dies_in_workers(x):
+    if os.getpid() != PARENT:
+        os._exit(3)
+    return -x
+
+
+@pytest.mark.parametrize("fn, expect", [
+    (_fails_in_workers, lambda x: x + 1),
+    (_NoPickleInWorkers, _NoPickleInWorkers),
+    (_dies_in_workers, lambda x: -x),
+])
+def test_a_failing_worker_costs_time_not_the_answer(fn, expect):
+    assert parallel.map_rows(fn, list(range(7)), 3) == [expect(x) for x in range(7)]
+    _no_children_left()
+
+
+def test_fork_refused_computes_here(monkeypatch):
+    def refuse():
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", refuse)
+    assert [g[:2] for g in parallel.map_rows(_square, list(range(5)), 4)] == [(x, x * x) for x in range(5)]
+
+
+def test_interrupted_parent_reaps_its_workers():
+    def slow_then_interrupt(x):
+        if os.getpid() == PARENT:
+            raise KeyboardInterrupt
+        import time
+
+        time.sleep(30)
+        return x
+
+    with pytest.raises(KeyboardInterrupt):
+        parallel.map_rows(slow_then_interrupt, list(range(6)), 3)
+    _no_children_left()
+
+
+def test_worker_count(monkeypatch):
+    monkeypatch.setattr(parallel, "_allowed", False)
+    assert parallel.worker_count(19, {"DEEPSEEK_PROBE_WORKERS": "4"}) == 1  # not the tool's process
+    monkeypatch.setattr(parallel, "_allowed", True)
+    assert parallel.worker_count(19, {"DEEPSEEK_PROBE_WORKERS": "4"}) == 4
+    assert parallel.worker_count(19, {"DEEPSEEK_PROBE_WORKERS": "64"}) == parallel.MAX_WORKERS
+    assert parallel.worker_count(3, {"DEEPSEEK_PROBE_WORKERS": "8"}) == 3
+    assert parallel.worker_count(1, {"DEEPSEEK_PROBE_WORKERS": "8"}) == 1
+    for text in ("0", "-2", "two"):
+        assert parallel.worker_count(19, {"DEEPSEEK_PROBE_WORKERS": text}) == 1
+    monkeypatch.setattr(parallel, "_default_workers", lambda: 6)
+    assert parallel.worker_count(19, {}) == 6
+
+
+def test_no_fork_while_a_thread_runs(monkeypatch):
+    import threading
+
+    monkeypatch.setattr(parallel, "_allowed", True)
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()
+    try:
+        assert parallel.worker_count(19, {"DEEPSEEK_PROBE_WORKERS": "4"}) == 1
+    finally:
+        stop.set()
+        t.join()
+    assert parallel.worker_count(19, {"DEEPSEEK_PROBE_WORKERS": "4"}) == 4
+
+
+@pytest.mark.parametrize("fixture", ["h100.json", "2xh200.json", "derived-rtx4090.json",
+                                     "derived-epyc9354p-cpu-only.json"])
+def test_the_tools_survey_is_the_same_forked(fixture, tmp_path):
+    """The script's process forks (DEEPSEEK_PROBE_WORKERS=3) and its JSON is the serial one's."""
+    outs = []
+    for workers in ("1", "3"):
+        env = dict(os.environ, DEEPSEEK_PROBE_WORKERS=workers, PYTHONPATH=ROOT)
+        p = subprocess.run([sys.executable, "-W", "error", "-m", "deepseek_probe", "check", "--snapshot",
+                            os.path.join(SNAPSHOTS, fixture), "--format", "json"],
+                           capture_output=True, text=True, env=env, cwd=str(tmp_path))
+        assert p.stderr == ""
+        outs.append((p.returncode, p.stdout))
+    assert outs[0] == outs[1]
+    assert '"rows"' in outs[0][1]
+
+
+def test_the_script_forks_and_check_in_process_does_not(tmp_path):
+    """Counting os.fork in the tool's own process (__main__.run), then in cli.main as a caller
+    that imports the package runs it."""
+    count = tmp_path / "forks"
+    code = (
+        "import os, sys\n"
+        "n = [0]\n"
+        "real = os.fork\n"
+        "def fork():\n"
+        "    pid = real()\n"
+        "    if pid: n[0] += 1\n"
+        "    return pid\n"
+        "os.fork = fork\n"
+        "sys.argv = ['deepseek-probe', 'check', '--snapshot', sys.argv[2]]\n"
+        "try:\n"
+        "    from deepseek_probe import __main__ as m, cli\n"
+        "    (m.run() if os.environ['HOW'] == 'script' else cli.main(sys.argv[1:]))\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "finally:\n"
+        "    open(os.environ['COUNT'], 'w').write(str(n[0]))\n"
+    )
+    got = {}
+    for how in ("script", "in_process"):
+        env = dict(os.environ, DEEPSEEK_PROBE_WORKERS="3", PYTHONPATH=ROOT, HOW=how, COUNT=str(count))
+        p = subprocess.run([sys.executable, "-c", code, "x", os.path.join(SNAPSHOTS, "h100.json")],
+                           capture_output=True, text=True, env=env, cwd=str(tmp_path))
+        assert p.returncode == 0, p.stderr
+        got[how] = int(count.read_text())
+    assert got == {"script": 2, "in_process": 0}
+
+
+def _allow(monkeypatch, workers="2"):
+    monkeypatch.setattr(parallel, "_allowed", True)
+    monkeypatch.setenv(parallel.ENV, workers)
+
+
+def test_start_gives_the_childs_value(monkeypatch):
+    _allow(monkeypatch)
+    pending = parallel.start(lambda: {"pid": os.getpid(), "x": [1, 2]})
+    got = pending.result(10.0)
+    assert got["x"] == [1, 2] and got["pid"] != PARENT
+    assert pending.result(10.0) is None  # collected once
+    _no_children_left()
+
+
+@pytest.mark.parametrize("body", ["raise", "exit", "unpicklable"])
+def test_start_failures_give_none(monkeypatch, body):
+    _allow(monkeypatch)
+
+    def fn():
+        if body == "raise":
+            raise _Boom()
+        if body == "exit":
+            os._exit(9)
+        return lambda: None  # pickle refuses a lambda
+
+    assert parallel.start(fn).result(10.0) is None
+    _no_children_left()
+
+
+def test_start_gives_up_after_its_time_and_reaps_the_child(monkeypatch):
+    import time
+
+    _allow(monkeypatch)
+    pending = parallel.start(lambda: time.sleep(30))
+    t0 = time.monotonic()
+    assert pending.result(0.2) is None
+    assert time.monotonic() - t0 < 5
+    _no_children_left()
+
+
+def test_start_not_allowed_or_one_worker(monkeypatch):
+    monkeypatch.setattr(parallel, "_allowed", False)
+    assert parallel.start(lambda: 1) is None
+    _allow(monkeypatch, "1")
+    assert parallel.start(lambda: 1) is None
+
+
+def test_after_prepare_no_survey_imports_a_module_of_ours(tmp_path):
+    """survey.prepare loads what every row uses (the forked workers then start with it): a fresh
+    interpreter prepares, then surveys every snapshot fixture, and imports nothing of ours."""
+    code = (
+        "import glob, sys\n"
+        "from deepseek_probe import survey\n"
+        "from deepseek_probe.snapshot import Snapshot\n"
+        "snaps = [Snapshot.load(p) for p in sorted(glob.glob(sys.argv[1] + '/*.json'))]\n"
+        "survey.prepare()\n"
+        "before = set(sys.modules)\n"
+        "for s in snaps:\n"
+        "    survey.survey(s)\n"
+        "print(len(snaps), sorted(m for m in set(sys.modules) - before if m.startswith('deepseek_probe')))\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code, SNAPSHOTS], capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=ROOT), cwd=str(tmp_path))
+    assert p.returncode == 0, p.stderr
+    count, _, new = p.stdout.strip().partition(" ")
+    assert int(count) >= 10 and new == "[]", p.stdout
