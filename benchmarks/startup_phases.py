@@ -34,7 +34,7 @@ if WORKERS > 1:  # as the script runs with DEEPSEEK_PROBE_WORKERS=N (parallel.py
     os.environ["DEEPSEEK_PROBE_WORKERS"] = str(WORKERS)
     from deepseek_probe import commands, parallel
     parallel.allow_fork()
-    pending = commands.prefetch(SNAPSHOT, None, False)
+    pending = commands.prefetch(SNAPSHOT, None)
 from deepseek_probe import report, survey
 if pending is not None:  # as commands.check: what the rows use, loaded while the child probes
     survey.prepare()

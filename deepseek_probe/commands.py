@@ -191,26 +191,26 @@ def load_or_probe(snapshot_path: Optional[str], model_dir: Optional[str], probe_
         return Snapshot.load(snapshot_path)
     from deepseek_probe.probes import DEFAULT_TIME_LIMIT_S, take_snapshot
 
-    # take_snapshot's own waits run side by side, each bounded by the limit (plus 4 s for
-    # --probe-versions): a child still silent after twice that is stuck, and is stopped.
+    # take_snapshot's own waits run side by side, each bounded by the limit: a child still silent
+    # after twice that (and 5 s of slack) is stuck, and is stopped.
     snap = pending.result(2 * DEFAULT_TIME_LIMIT_S + 5.0) if pending is not None else None
     return snap if snap is not None else take_snapshot(model_dir=model_dir, probe_versions=probe_versions)
 
 
-def prefetch(snapshot_path: Optional[str], model_dir: Optional[str], probe_versions: bool) -> Any:
+def prefetch(snapshot_path: Optional[str], model_dir: Optional[str]) -> Any:
     """This machine's snapshot, taken in a forked child while this process imports what the
     answer needs (parallel.py; None where it does not fork)."""
     if snapshot_path:
         return None
     from deepseek_probe import parallel
 
-    return parallel.start(lambda: _probe(model_dir, probe_versions))
+    return parallel.start(lambda: _probe(model_dir))
 
 
-def _probe(model_dir: Optional[str], probe_versions: bool) -> Any:
+def _probe(model_dir: Optional[str]) -> Any:
     from deepseek_probe.probes import take_snapshot
 
-    return take_snapshot(model_dir=model_dir, probe_versions=probe_versions)
+    return take_snapshot(model_dir=model_dir)
 
 
 # --- check ----------------------------------------------------------------------------------
@@ -222,7 +222,9 @@ def check(launch: Optional[List[str]], models: Tuple[str, ...], precision: Optio
           mla_cache: Optional[str], gpu_memory_utilization: Optional[float], print_command: bool,
           runtime_version: Optional[str], probe_versions: bool, train: Optional[str], **training_flags: Any) -> None:
     """`check` (cli.check's help says what it does); exits with the verdict's code."""
-    pending = prefetch(snapshot_path, model_dir, probe_versions) if not verify else None
+    # Not with --verify (it drives the GPUs itself) nor --probe-versions (it runs programs, which a
+    # bad flag must stop before they start).
+    pending = prefetch(snapshot_path, model_dir) if not (verify or probe_versions) else None
     try:
         _check(pending, launch, models, precision, kv_precision, context, concurrency, runtime, tensor_parallel,
                model_configs, snapshot_path, model_dir, fmt, output, no_redact, verify, mla_cache,
@@ -276,9 +278,7 @@ def _check(pending: Any, launch: Optional[List[str]], models: Tuple[str, ...], p
     snap = load_or_probe(snapshot_path, model_dir, probe_versions, pending)
     if not named:
         # No model named: the capability survey (what runs here, how well, what the rest needs).
-        from deepseek_probe import survey
-
-        from deepseek_probe import parallel
+        from deepseek_probe import parallel, survey
 
         result = survey.survey(snap, map_rows=parallel.mapper())
         if print_command:
