@@ -30,25 +30,31 @@ import gc, os, sys, time
 gc.disable()
 t0 = time.perf_counter()
 pending = None
-if WORKERS > 1:  # as the script runs with DEEPSEEK_PROBE_WORKERS=N (parallel.py)
-    os.environ["DEEPSEEK_PROBE_WORKERS"] = str(WORKERS)
+if __WORKERS__ > 1:  # as the script runs with DEEPSEEK_PROBE_WORKERS=N (parallel.py)
+    os.environ["DEEPSEEK_PROBE_WORKERS"] = str(__WORKERS__)
     from deepseek_probe import commands, parallel
     parallel.allow_fork()
-    pending = commands.prefetch(SNAPSHOT, None)
+    pending = commands.prefetch(__SNAPSHOT__, None)
 from deepseek_probe import report, survey
-if pending is not None:  # as commands.check: what the rows use, loaded while the child probes
+workers = None
+if pending is not None:  # as commands.check: while the child probes, load what the rows use and fork the workers
     survey.prepare()
+    workers = parallel.Workers(parallel.worker_count(parallel.MAX_WORKERS))
 t1 = time.perf_counter()
-if SNAPSHOT:
+if __SNAPSHOT__:
     from deepseek_probe.snapshot import Snapshot
-    snap = Snapshot.load(SNAPSHOT)
+    snap = Snapshot.load(__SNAPSHOT__)
 elif pending is not None:
     snap = commands.load_or_probe(None, None, False, pending)
 else:
     from deepseek_probe.probes import take_snapshot
     snap = take_snapshot(model_dir=None, probe_versions=False)
 t2 = time.perf_counter()
-result = survey.survey(snap, map_rows=parallel.mapper()) if WORKERS > 1 else survey.survey(snap)
+if __WORKERS__ > 1:
+    workers = workers or parallel.Workers(parallel.worker_count(parallel.MAX_WORKERS))
+    result = survey.survey(snap, map_rows=workers.map)
+else:
+    result = survey.survey(snap)
 t3 = time.perf_counter()
 text = report.render(result, "text", redact=True, color=False)
 t4 = time.perf_counter()
@@ -74,7 +80,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                          "'snapshot' is the wait left after them; the survey's rows in N processes)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
-    child = CHILD.replace("SNAPSHOT", repr(args.snapshot)).replace("WORKERS", str(args.workers))
+    child = CHILD.replace("__SNAPSHOT__", repr(args.snapshot)).replace("__WORKERS__", str(args.workers))
     phases: Dict[str, List[float]] = {}
     smi = shutil.which("nvidia-smi")
     for _ in range(args.rounds):

@@ -271,16 +271,22 @@ def _check(pending: Any, launch: Optional[List[str]], models: Tuple[str, ...], p
                    gpu_memory_utilization, runtime_version)
     if launch is not None or runtime_version:  # a bad command or release fails before probing
         questions(models, model_configs, flags_, launch, training=training)
-    if not named and pending is not None:  # the snapshot is still being taken: load what the rows use
-        from deepseek_probe import survey
+    workers = None
+    if not named and pending is not None:
+        # While the child takes the snapshot: load what the rows use, then fork the survey's
+        # workers, which wait for it (parallel.Workers).
+        from deepseek_probe import parallel, survey
 
         survey.prepare()
+        workers = parallel.Workers(parallel.worker_count(parallel.MAX_WORKERS))
     snap = load_or_probe(snapshot_path, model_dir, probe_versions, pending)
     if not named:
         # No model named: the capability survey (what runs here, how well, what the rest needs).
         from deepseek_probe import parallel, survey
 
-        result = survey.survey(snap, map_rows=parallel.mapper())
+        if workers is None:
+            workers = parallel.Workers(parallel.worker_count(parallel.MAX_WORKERS))
+        result = survey.survey(snap, map_rows=workers.map)
         if print_command:
             print_commands([(r.models[0], r.launch_command, r.launch_command_note) for r in result.rows
                             if r.fit != "none"], output)

@@ -27,6 +27,7 @@ import os
 import sys
 from typing import Any, Callable, Dict, Generic, List, Optional, Sequence, Tuple, TypeVar
 
+A = TypeVar("A")
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -69,78 +70,132 @@ def _default_workers() -> int:
     return cores // 2 if cores >= 4 else 1
 
 
-def mapper() -> Callable[[Callable[[T], R], Sequence[T]], List[R]]:
-    """map_rows with the workers worker_count gives (survey.survey's `map_rows`)."""
-    return lambda fn, items: map_rows(fn, items, worker_count(len(items)))
+class Workers:
+    """count - 1 children forked now, each idle until `map` sends it a job (one job each). Forked
+    early (while the snapshot is being taken), they cost the answer nothing but the job's
+    transfer; a child whose parent dies reads end-of-file and leaves."""
 
-
-def map_rows(fn: Callable[[T], R], items: Sequence[T], workers: int) -> List[R]:
-    """[fn(x) for x in items], the items shared among `workers` processes (item i to worker
-    i mod workers; this process is worker 0)."""
-    if workers <= 1:
-        return [fn(x) for x in items]
-    import pickle
-
-    def share(k: int) -> List[R]:
-        return [fn(items[i]) for i in range(k, len(items), workers)]
-
-    running: Dict[int, Tuple[int, int]] = {}  # share -> (pid, read end)
-    try:
-        for k in range(1, workers):
-            child = _fork(lambda k=k: share(k))  # type: ignore[misc]
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self._children: Dict[int, Tuple[int, int, int]] = {}  # share -> (pid, job write end, result read end)
+        for share in range(1, count):
+            child = self._fork(share)
             if child is None:  # RLIMIT_NPROC, a pids cgroup: this process computes the rest
                 break
-            running[k] = child
-        out: List[Any] = [None] * len(items)
-        for k in [k for k in range(workers) if k not in running]:
-            out[k::workers] = share(k)
-        for k in list(running):
-            got = _collect(*running.pop(k), pickle)
-            out[k::workers] = got if got is not None and len(got) == len(out[k::workers]) else share(k)
-        return out
+            self._children[share] = child
+
+    def _fork(self, share: int) -> Optional[Tuple[int, int, int]]:
+        try:
+            job_r, job_w = os.pipe()
+        except OSError:
+            return None
+        try:
+            result_r, result_w = os.pipe()
+        except OSError:
+            os.close(job_r)
+            os.close(job_w)
+            return None
+        try:
+            pid = os.fork()
+        except OSError:
+            for fd in (job_r, job_w, result_r, result_w):
+                os.close(fd)
+            return None
+        if pid == 0:
+            # Only this child's own ends stay open: a sibling holding a job pipe's write end
+            # would keep that sibling from ever reading end-of-file.
+            for fd in [job_w, result_r] + [fd for _, w, r in self._children.values() for fd in (w, r)]:
+                os.close(fd)
+            _idle(job_r, result_w, share, self.count)
+        os.close(job_r)
+        os.close(result_w)
+        return pid, job_w, result_r
+
+    def map(self, fn: Callable[[A, T], R], arg: A, items: Sequence[T]) -> List[R]:
+        """[fn(arg, x) for x in items]: item i computed by worker i mod count, worker 0 being
+        this process. `fn` travels by name (a module's function) with `arg` and `items`."""
+        n = self.count
+
+        def share(k: int) -> List[R]:
+            return [fn(arg, items[i]) for i in range(k, len(items), n)]
+
+        if not self._children:
+            return [fn(arg, x) for x in items]
+        import pickle
+
+        try:
+            try:
+                job = pickle.dumps((fn, arg, items), protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception:  # noqa: BLE001 - a job that does not pickle is computed here
+                self.close()
+                return [fn(arg, x) for x in items]
+            sent = set()
+            for k, (pid, job_w, result_r) in list(self._children.items()):
+                self._children[k] = (pid, -1, result_r)  # _send closes it, sent or not
+                if _send(job_w, job):
+                    sent.add(k)
+            out: List[Any] = [None] * len(items)
+            for k in [k for k in range(n) if k not in sent]:
+                out[k::n] = share(k)
+            for k in sorted(sent):
+                pid, _, result_r = self._children.pop(k)
+                got = _collect(pid, result_r, pickle)
+                out[k::n] = got if got is not None and len(got) == len(out[k::n]) else share(k)
+            return out
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop and reap the children left (unused, or interrupted)."""
+        for pid, job_w, result_r in self._children.values():
+            _stop(pid, result_r, job_w)
+        self._children.clear()
+
+
+def _send(fd: int, data: bytes) -> bool:
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        return True
+    except OSError:  # the child is gone (BrokenPipeError): its share is computed here
+        return False
     finally:
-        for pid, read_fd in running.values():  # interrupted: stop and reap the workers left
-            _stop(pid, read_fd)
+        os.close(fd)
 
 
-def _fork(fn: Callable[[], list]) -> Optional[Tuple[int, int]]:
-    """(pid, read end of its pipe) of a child that sends fn()'s list back pickled, or None
-    where the pipe or the fork is refused."""
-    try:
-        read_fd, write_fd = os.pipe()
-    except OSError:
-        return None
-    try:
-        pid = os.fork()
-    except OSError:
-        os.close(read_fd)
-        os.close(write_fd)
-        return None
-    if pid == 0:
-        os.close(read_fd)
-        _work(fn, write_fd)
-    os.close(write_fd)
-    return pid, read_fd
-
-
-def _work(fn: Callable[[], list], write_fd: int) -> None:
-    """The child's whole life: never returns into the parent's code."""
+def _idle(job_r: int, result_w: int, share: int, count: int) -> None:
+    """A worker's whole life: wait for the job, compute its share, send it back; never returns
+    into the parent's code."""
     code = 70
     try:
         import pickle
 
-        view = memoryview(pickle.dumps(fn(), protocol=pickle.HIGHEST_PROTOCOL))
-        while view:
-            view = view[os.write(write_fd, view):]
+        chunks = []
+        while True:
+            chunk = os.read(job_r, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        if chunks:
+            fn, arg, items = pickle.loads(b"".join(chunks))
+            _write_all(result_w, pickle.dumps([fn(arg, items[i]) for i in range(share, len(items), count)],
+                                              protocol=pickle.HIGHEST_PROTOCOL))
         code = 0
-    except BaseException:  # noqa: BLE001 - the parent computes it instead
+    except BaseException:  # noqa: BLE001 - the parent computes the share instead
         pass
     finally:
         os._exit(code)
 
 
-def _collect(pid: int, read_fd: int, pickle) -> Optional[list]:  # type: ignore[no-untyped-def]
-    """The worker's results, or None when it failed."""
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _collect(pid: int, read_fd: int, pickle: Any) -> Optional[list]:
+    """The child's pickled list, or None when it failed."""
     chunks = []
     try:
         while True:
@@ -155,15 +210,21 @@ def _collect(pid: int, read_fd: int, pickle) -> Optional[list]:  # type: ignore[
         return None
     try:
         value = pickle.loads(b"".join(chunks))
-    except Exception:  # noqa: BLE001 - a truncated or foreign payload: compute it here
+    except Exception:  # noqa: BLE001 - a truncated or foreign payload: computed here instead
         return None
     return value if isinstance(value, list) else None
 
 
-def _stop(pid: int, read_fd: int) -> None:
+def _stop(pid: int, *fds: int) -> None:
     import signal
 
-    for call in (lambda: os.close(read_fd), lambda: os.kill(pid, signal.SIGKILL), lambda: os.waitpid(pid, 0)):
+    for fd in fds:
+        if fd >= 0:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+    for call in (lambda: os.kill(pid, signal.SIGKILL), lambda: os.waitpid(pid, 0)):
         try:
             call()
         except OSError:
@@ -203,5 +264,27 @@ def start(fn: Callable[[], R]) -> Optional["Pending[R]"]:
     (worker_count) or the fork is refused."""
     if worker_count(2) < 2:
         return None
-    child = _fork(lambda: [fn()])
-    return None if child is None else Pending(*child)
+    try:
+        read_fd, write_fd = os.pipe()
+    except OSError:
+        return None
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_fd)
+        os.close(write_fd)
+        return None
+    if pid == 0:
+        code = 70
+        try:
+            os.close(read_fd)
+            import pickle
+
+            _write_all(write_fd, pickle.dumps([fn()], protocol=pickle.HIGHEST_PROTOCOL))
+            code = 0
+        except BaseException:  # noqa: BLE001 - the parent computes it instead
+            pass
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    return Pending(pid, read_fd)

@@ -323,18 +323,19 @@ def prepare() -> None:
         runtimes.RUNTIMES[name]
 
 
-def _serial(fn: Callable[[List[ModelSpec]], SurveyRow], groups: List[List[ModelSpec]]) -> List[SurveyRow]:
-    return [fn(g) for g in groups]
+def _serial(fn: Callable[[Snapshot, List[ModelSpec]], SurveyRow], snap: Snapshot,
+            groups: List[List[ModelSpec]]) -> List[SurveyRow]:
+    return [fn(snap, g) for g in groups]
 
 
 def survey(snap: Snapshot, specs: Optional[Sequence[ModelSpec]] = None,
-           map_rows: Callable[[Callable[[List[ModelSpec]], SurveyRow], List[List[ModelSpec]]],
+           map_rows: Callable[[Callable[[Snapshot, List[ModelSpec]], SurveyRow], Snapshot, List[List[ModelSpec]]],
                               List[SurveyRow]] = _serial) -> SurveyResult:
     """Every architecture of the catalog (or of `specs`) against one snapshot. `map_rows`:
-    [fn(g) for g in groups], or the same computed elsewhere (the CLI's forked workers,
-    parallel.py): each row is a pure function of the snapshot and its group."""
+    [fn(snap, g) for g in groups], or the same computed elsewhere (the CLI's forked workers,
+    parallel.Workers.map): each row is a pure function of the snapshot and its group."""
     groups = architecture_groups(specs if specs is not None else profiles.all_models())
-    rows = map_rows(lambda g: _row_for(snap, g), groups)
+    rows = map_rows(_row_for, snap, groups)
     return SurveyResult(snap, rows, health_findings(snap), local_checkpoints(snap))
 
 

@@ -18,8 +18,8 @@ PARENT = os.getpid()
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forks only on Linux")
 
 
-def _square(x):
-    return (x, x * x, os.getpid() == PARENT)
+def _square(arg, x):
+    return (arg, x, x * x, os.getpid() == PARENT)
 
 
 def _no_children_left():
@@ -29,10 +29,68 @@ def _no_children_left():
 
 @pytest.mark.parametrize("workers", [1, 2, 3, 5, 8, 40])
 def test_same_list_as_serial_and_the_work_is_shared(workers):
-    got = parallel.map_rows(_square, list(range(19)), workers)
-    assert [g[:2] for g in got] == [(x, x * x) for x in range(19)]
+    got = parallel.Workers(workers).map(_square, "a", list(range(19)))
+    assert [g[:3] for g in got] == [("a", x, x * x) for x in range(19)]
     # item i is computed by worker i mod N; worker 0 is this process
-    assert [g[2] for g in got] == [i % workers == 0 for i in range(19)]
+    assert [g[3] for g in got] == [i % workers == 0 for i in range(19)]
+    _no_children_left()
+
+
+def test_workers_forked_early_get_the_argument_made_later():
+    workers = parallel.Workers(4)
+    arg = {"made": "after the fork"}
+    assert [g[:3] for g in workers.map(_square, arg, [1, 2, 3, 4, 5])] == [(arg, x, x * x) for x in range(1, 6)]
+    _no_children_left()
+
+
+def _gone(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"  # a zombie has left already
+    except FileNotFoundError:
+        return True
+
+
+def test_unused_workers_leave_even_when_their_parent_just_exits(tmp_path):
+    parallel.Workers(3).close()
+    _no_children_left()
+    code = ("from deepseek_probe import parallel\n"
+            "w = parallel.Workers(3)\n"
+            "print(*[pid for pid, _, _ in w._children.values()])\n")  # and exit without closing them
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=ROOT), cwd=str(tmp_path), timeout=60)
+    pids = [int(x) for x in p.stdout.split()]
+    assert len(pids) == 2
+    import time
+
+    deadline = time.monotonic() + 10
+    while not all(_gone(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert all(_gone(pid) for pid in pids)
+
+
+def _meet(folder, x):
+    """In a worker: say it started, then wait (at most 5 s) until every worker has."""
+    import time
+
+    if os.getpid() == PARENT:
+        return True
+    open(os.path.join(folder, str(x)), "w").close()
+    deadline = time.monotonic() + 5
+    while len(os.listdir(folder)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return len(os.listdir(folder)) == 3
+
+
+def test_the_workers_run_side_by_side(tmp_path):
+    """Each child closes its siblings' pipe ends: otherwise a worker would read its job's end only
+    once every later sibling had finished (one after the other, each waiting for the next)."""
+    assert parallel.Workers(4).map(_meet, str(tmp_path), [0, 1, 2, 3]) == [True] * 4
+    _no_children_left()
+
+
+def test_a_job_that_does_not_pickle_is_computed_here():
+    assert parallel.Workers(3).map(lambda a, x: (a, x), 1, [1, 2, 3]) == [(1, 1), (1, 2), (1, 3)]
     _no_children_left()
 
 
@@ -40,10 +98,10 @@ class _Boom(Exception):
     pass
 
 
-def _fails_in_workers(x):
+def _fails_in_workers(arg, x):
     if os.getpid() != PARENT:
         raise _Boom(x)
-    return x + 1
+    return x + arg
 
 
 class _NoPickleInWorkers:
@@ -59,7 +117,11 @@ class _NoPickleInWorkers:
         return isinstance(other, _NoPickleInWorkers) and other.x == self.x
 
 
-def _dies_in_workers(x):
+def _no_pickle(arg, x):
+    return _NoPickleInWorkers(x)
+
+
+def _dies_in_workers(arg, x):
     if os.getpid() != PARENT:
         os._exit(3)
     return -x
@@ -67,11 +129,11 @@ def _dies_in_workers(x):
 
 @pytest.mark.parametrize("fn, expect", [
     (_fails_in_workers, lambda x: x + 1),
-    (_NoPickleInWorkers, _NoPickleInWorkers),
+    (_no_pickle, _NoPickleInWorkers),
     (_dies_in_workers, lambda x: -x),
 ])
 def test_a_failing_worker_costs_time_not_the_answer(fn, expect):
-    assert parallel.map_rows(fn, list(range(7)), 3) == [expect(x) for x in range(7)]
+    assert parallel.Workers(3).map(fn, 1, list(range(7))) == [expect(x) for x in range(7)]
     _no_children_left()
 
 
@@ -80,20 +142,21 @@ def test_fork_refused_computes_here(monkeypatch):
         raise BlockingIOError(11, "Resource temporarily unavailable")
 
     monkeypatch.setattr(os, "fork", refuse)
-    assert [g[:2] for g in parallel.map_rows(_square, list(range(5)), 4)] == [(x, x * x) for x in range(5)]
+    assert [g[:3] for g in parallel.Workers(4).map(_square, 0, list(range(5)))] == [(0, x, x * x) for x in range(5)]
+
+
+def _slow_then_interrupt(arg, x):
+    if os.getpid() == PARENT:
+        raise KeyboardInterrupt
+    import time
+
+    time.sleep(30)
+    return x
 
 
 def test_interrupted_parent_reaps_its_workers():
-    def slow_then_interrupt(x):
-        if os.getpid() == PARENT:
-            raise KeyboardInterrupt
-        import time
-
-        time.sleep(30)
-        return x
-
     with pytest.raises(KeyboardInterrupt):
-        parallel.map_rows(slow_then_interrupt, list(range(6)), 3)
+        parallel.Workers(3).map(_slow_then_interrupt, None, list(range(6)))
     _no_children_left()
 
 
