@@ -39,7 +39,7 @@ from deepseek_probe import report, survey
 workers = None
 if pending is not None:  # as commands.check: while the child probes, load what the rows use and fork the workers
     survey.prepare()
-    workers = parallel.Workers(parallel.worker_count(parallel.MAX_WORKERS))
+    workers = parallel.Workers(parallel.worker_count())
 t1 = time.perf_counter()
 if __SNAPSHOT__:
     from deepseek_probe.snapshot import Snapshot
@@ -51,7 +51,7 @@ else:
     snap = take_snapshot(model_dir=None, probe_versions=False)
 t2 = time.perf_counter()
 if __WORKERS__ > 1:
-    workers = workers or parallel.Workers(parallel.worker_count(parallel.MAX_WORKERS))
+    workers = workers or parallel.Workers(parallel.worker_count())
     result = survey.survey(snap, map_rows=workers.map)
 else:
     result = survey.survey(snap)

@@ -278,14 +278,14 @@ def _check(pending: Any, launch: Optional[List[str]], models: Tuple[str, ...], p
         from deepseek_probe import parallel, survey
 
         survey.prepare()
-        workers = parallel.Workers(parallel.worker_count(parallel.MAX_WORKERS))
+        workers = parallel.Workers(parallel.worker_count())
     snap = load_or_probe(snapshot_path, model_dir, probe_versions, pending)
     if not named:
         # No model named: the capability survey (what runs here, how well, what the rest needs).
         from deepseek_probe import parallel, survey
 
         if workers is None:
-            workers = parallel.Workers(parallel.worker_count(parallel.MAX_WORKERS))
+            workers = parallel.Workers(parallel.worker_count())
         result = survey.survey(snap, map_rows=workers.map)
         if print_command:
             print_commands([(r.models[0], r.launch_command, r.launch_command_note) for r in result.rows

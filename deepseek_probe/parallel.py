@@ -1,5 +1,5 @@
 """Forked workers for `check`: the live snapshot taken while the answer's modules import
-(`start`), and the survey's rows shared among cores (`map_rows`).
+(`start`), and the survey's rows shared among workers forked meanwhile (`Workers`).
 
 Why: on a GPU host `check` spends most of its time in two serial steps, the snapshot (NVML's
 calls) and the survey's rows (pure Python, the GIL held throughout), and such hosts have cores to
@@ -42,7 +42,7 @@ def allow_fork() -> None:
     _allowed = True
 
 
-def worker_count(items: int, environ: Optional[dict] = None) -> int:
+def worker_count(items: int = MAX_WORKERS, environ: Optional[dict] = None) -> int:
     """How many processes compute `items` items: 1 unless forking is allowed, possible and
     worth it."""
     if not _allowed or items < 2 or not sys.platform.startswith("linux") or not hasattr(os, "fork"):
