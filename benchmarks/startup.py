@@ -181,12 +181,13 @@ def ratio_line(results: Dict[str, Timing], numerator: str, denominator: str, tar
 
 
 def find_console_script(name: str = "deepseek-probe") -> Optional[str]:
-    """The installed console script: on PATH, else next to this interpreter (an unactivated venv)."""
-    found = shutil.which(name)
-    if found:
-        return found
+    """The installed console script next to this interpreter (the venv measured), else on PATH
+    (a pyenv shim found first on PATH is a bash script around another interpreter: it timed the
+    script at 2x on the dev box)."""
     sibling = os.path.join(os.path.dirname(sys.executable), name)
-    return sibling if os.access(sibling, os.X_OK) else None
+    if os.access(sibling, os.X_OK):
+        return sibling
+    return shutil.which(name)
 
 
 def host_info() -> Dict[str, object]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Callable, Dict, Generic, List, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 A = TypeVar("A")
 T = TypeVar("T")
@@ -63,10 +63,15 @@ def worker_count(items: int = MAX_WORKERS, environ: Optional[dict] = None) -> in
 
 
 def _default_workers() -> int:
-    from deepseek_probe.probes.cpu import _affinity_count, cgroup_cpu_quota
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return 1
+    if cores >= 4:  # a cgroup quota may allow fewer (read only here: it costs a few file reads)
+        from deepseek_probe.probes.cpu import cgroup_cpu_quota
 
-    counts = [c for c in (_affinity_count("/"), cgroup_cpu_quota("/")) if c is not None]
-    cores = int(min(counts)) if counts else 1
+        quota = cgroup_cpu_quota("/")
+        cores = min(cores, int(quota)) if quota is not None else cores
     return cores // 2 if cores >= 4 else 1
 
 
@@ -231,13 +236,13 @@ def _stop(pid: int, *fds: int) -> None:
             pass
 
 
-class Pending(Generic[R]):
+class Pending:
     """fn() computing in a forked child (`start`)."""
 
     def __init__(self, pid: int, read_fd: int) -> None:
         self._pid, self._fd = pid, read_fd
 
-    def result(self, timeout_s: float) -> Optional[R]:
+    def result(self, timeout_s: float) -> Any:
         """fn()'s value, or None (the child failed or took longer than `timeout_s`): the caller
         then computes it itself."""
         import pickle
@@ -259,7 +264,7 @@ class Pending(Generic[R]):
             self._fd = -1
 
 
-def start(fn: Callable[[], R]) -> Optional["Pending[R]"]:
+def start(fn: Callable[[], Any]) -> Optional[Pending]:
     """fn() in a forked child while this process goes on, or None where that is not allowed
     (worker_count) or the fork is refused."""
     if worker_count(2) < 2:
