@@ -303,3 +303,15 @@ def test_after_prepare_no_survey_imports_a_module_of_ours(tmp_path):
     assert p.returncode == 0, p.stderr
     count, _, new = p.stdout.strip().partition(" ")
     assert int(count) >= 10 and new == "[]", p.stdout
+
+
+@pytest.mark.parametrize("cores, quota, expect", [(2, None, 1), (3, None, 1), (4, None, 2), (16, None, 8),
+                                                  (64, None, 32), (16, 3.0, 1), (16, 6.5, 3)])
+def test_default_count_is_half_the_usable_cores(monkeypatch, cores, quota, expect):
+    from deepseek_probe.probes import cpu
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)))
+    monkeypatch.setattr(cpu, "cgroup_cpu_quota", lambda root: quota)
+    assert parallel._default_workers() == expect
+    monkeypatch.setattr(parallel, "_allowed", True)
+    assert parallel.worker_count(19, {}) == min(expect, parallel.MAX_WORKERS)
