@@ -12,7 +12,7 @@ def run() -> None:
     gc.disable()
     from deepseek_probe import commands, parallel
 
-    parallel.allow_fork()  # only this process forks the survey's workers (parallel.py says why)
+    parallel.allow_fork()  # only this process forks: the snapshot's child, the survey's workers (parallel.py)
 
     commands.main(None, _with_click)
 
