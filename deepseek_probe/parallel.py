@@ -62,7 +62,16 @@ def worker_count(items: int = MAX_WORKERS, environ: Optional[dict] = None) -> in
     return max(1, min(wanted, MAX_WORKERS, items))
 
 
+_default_count: List[int] = []  # computed once a process (`check` asks twice)
+
+
 def _default_workers() -> int:
+    if not _default_count:
+        _default_count.append(_count_from_cores())
+    return _default_count[0]
+
+
+def _count_from_cores() -> int:
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):

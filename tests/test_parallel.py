@@ -312,6 +312,7 @@ def test_default_count_is_half_the_usable_cores(monkeypatch, cores, quota, expec
 
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)))
     monkeypatch.setattr(cpu, "cgroup_cpu_quota", lambda root: quota)
+    monkeypatch.setattr(parallel, "_default_count", [])
     assert parallel._default_workers() == expect
     monkeypatch.setattr(parallel, "_allowed", True)
     assert parallel.worker_count(19, {}) == min(expect, parallel.MAX_WORKERS)
