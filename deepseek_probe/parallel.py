@@ -99,28 +99,16 @@ class Workers:
             self._children[share] = child
 
     def _fork(self, share: int) -> Optional[Tuple[int, int, int]]:
-        try:
-            job_r, job_w = os.pipe()
-        except OSError:
+        forked = _fork_with_pipes(2)
+        if forked is None:
             return None
-        try:
-            result_r, result_w = os.pipe()
-        except OSError:
-            os.close(job_r)
-            os.close(job_w)
-            return None
-        try:
-            pid = os.fork()
-        except OSError:
-            for fd in (job_r, job_w, result_r, result_w):
-                os.close(fd)
-            return None
+        pid, ((job_r, job_w), (result_r, result_w)) = forked
         if pid == 0:
             # Only this child's own ends stay open: a sibling holding a job pipe's write end
             # would keep that sibling from ever reading end-of-file.
             for fd in [job_w, result_r] + [fd for _, w, r in self._children.values() for fd in (w, r)]:
                 os.close(fd)
-            _idle(job_r, result_w, share, self.count)
+            _child(lambda: _work(job_r, result_w, share, self.count))
         os.close(job_r)
         os.close(result_w)
         return pid, job_w, result_r
@@ -168,9 +156,7 @@ class Workers:
 
 def _send(fd: int, data: bytes) -> bool:
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        _write_all(fd, data)
         return True
     except OSError:  # the child is gone (BrokenPipeError): its share is computed here
         return False
@@ -178,28 +164,44 @@ def _send(fd: int, data: bytes) -> bool:
         os.close(fd)
 
 
-def _idle(job_r: int, result_w: int, share: int, count: int) -> None:
-    """A worker's whole life: wait for the job, compute its share, send it back; never returns
-    into the parent's code."""
+def _work(job_r: int, result_w: int, share: int, count: int) -> None:
+    """A worker's job: wait for it, compute its share, send it back (nothing to do when the
+    parent closes the pipe without sending one)."""
+    import pickle
+
+    job = _read_all(job_r)
+    if job:
+        fn, arg, items = pickle.loads(job)
+        _write_all(result_w, pickle.dumps([fn(arg, items[i]) for i in range(share, len(items), count)],
+                                          protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _child(body: Callable[[], None]) -> None:
+    """A child's whole life: never returns into the parent's code, and leaves without running
+    atexit handlers or flushing the parent's buffers. Exit 0 when `body` ran, else 70 (the
+    parent then computes the part itself)."""
     code = 70
     try:
-        import pickle
-
-        chunks = []
-        while True:
-            chunk = os.read(job_r, 1 << 16)
-            if not chunk:
-                break
-            chunks.append(chunk)
-        if chunks:
-            fn, arg, items = pickle.loads(b"".join(chunks))
-            _write_all(result_w, pickle.dumps([fn(arg, items[i]) for i in range(share, len(items), count)],
-                                              protocol=pickle.HIGHEST_PROTOCOL))
+        body()
         code = 0
-    except BaseException:  # noqa: BLE001 - the parent computes the share instead
+    except BaseException:  # noqa: BLE001 - whatever it was, the parent recovers
         pass
     finally:
         os._exit(code)
+
+
+def _fork_with_pipes(count: int) -> Optional[Tuple[int, List[Tuple[int, int]]]]:
+    """(os.fork()'s value, `count` fresh pipes), or None (every pipe closed) where the system
+    refuses a pipe or the fork (RLIMIT_NPROC, a pids cgroup, no file descriptors left)."""
+    pipes: List[Tuple[int, int]] = []
+    try:
+        for _ in range(count):
+            pipes.append(os.pipe())
+        return os.fork(), pipes
+    except OSError:
+        for fd in [fd for pipe in pipes for fd in pipe]:
+            os.close(fd)
+        return None
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -208,22 +210,27 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def _collect(pid: int, read_fd: int, pickle: Any) -> Optional[list]:
-    """The child's pickled list, or None when it failed."""
+def _read_all(fd: int) -> bytes:
+    """Everything until end-of-file; the descriptor is closed."""
     chunks = []
     try:
         while True:
-            chunk = os.read(read_fd, 1 << 16)
+            chunk = os.read(fd, 1 << 16)
             if not chunk:
-                break
+                return b"".join(chunks)
             chunks.append(chunk)
     finally:
-        os.close(read_fd)
+        os.close(fd)
+
+
+def _collect(pid: int, read_fd: int, pickle: Any) -> Optional[list]:
+    """The child's pickled list, or None when it failed."""
+    data = _read_all(read_fd)
     _, status = os.waitpid(pid, 0)
     if status != 0:
         return None
     try:
-        value = pickle.loads(b"".join(chunks))
+        value = pickle.loads(data)
     except Exception:  # noqa: BLE001 - a truncated or foreign payload: computed here instead
         return None
     return value if isinstance(value, list) else None
@@ -278,27 +285,18 @@ def start(fn: Callable[[], Any]) -> Optional[Pending]:
     (worker_count) or the fork is refused."""
     if worker_count(2) < 2:
         return None
-    try:
-        read_fd, write_fd = os.pipe()
-    except OSError:
+    forked = _fork_with_pipes(1)
+    if forked is None:
         return None
-    try:
-        pid = os.fork()
-    except OSError:
-        os.close(read_fd)
-        os.close(write_fd)
-        return None
+    pid, ((read_fd, write_fd),) = forked
     if pid == 0:
-        code = 70
-        try:
-            os.close(read_fd)
-            import pickle
-
-            _write_all(write_fd, pickle.dumps([fn()], protocol=pickle.HIGHEST_PROTOCOL))
-            code = 0
-        except BaseException:  # noqa: BLE001 - the parent computes it instead
-            pass
-        finally:
-            os._exit(code)
+        os.close(read_fd)
+        _child(lambda: _send_value(write_fd, fn))
     os.close(write_fd)
     return Pending(pid, read_fd)
+
+
+def _send_value(write_fd: int, fn: Callable[[], Any]) -> None:
+    import pickle
+
+    _write_all(write_fd, pickle.dumps([fn()], protocol=pickle.HIGHEST_PROTOCOL))
