@@ -226,86 +226,77 @@ def check(launch: Optional[List[str]], models: Tuple[str, ...], precision: Optio
     # bad flag must stop before they start).
     pending = prefetch(snapshot_path, model_dir) if not (verify or probe_versions) else None
     try:
-        _check(pending, launch, models, precision, kv_precision, context, concurrency, runtime, tensor_parallel,
-               model_configs, snapshot_path, model_dir, fmt, output, no_redact, verify, mla_cache,
-               gpu_memory_utilization, print_command, runtime_version, probe_versions, train, **training_flags)
-    finally:
-        if pending is not None:
-            pending.cancel()
+        from deepseek_probe import assess, report
+        from deepseek_probe.errors import InputError
 
+        training = workload(train, precision, training_flags)
+        named = bool(models or model_configs or launch is not None)
+        if training is not None and not named:
+            # No model named: what can be fine-tuned here, and how (issue 22).
+            from deepseek_probe import survey
 
-def _check(pending: Any, launch: Optional[List[str]], models: Tuple[str, ...], precision: Optional[str],
-           kv_precision: Optional[str], context: Optional[int], concurrency: Optional[int], runtime: Optional[str],
-           tensor_parallel: Optional[int], model_configs: Tuple[str, ...], snapshot_path: Optional[str],
-           model_dir: Optional[str], fmt: str, output: Optional[str], no_redact: bool, verify: bool,
-           mla_cache: Optional[str], gpu_memory_utilization: Optional[float], print_command: bool,
-           runtime_version: Optional[str], probe_versions: bool, train: Optional[str], **training_flags: Any) -> None:
-    from deepseek_probe import assess, report
-    from deepseek_probe.errors import InputError
+            snap = load_or_probe(snapshot_path, model_dir, probe_versions, pending)
+            result = survey.training_survey(snap, training)
+            write(report.render(result, fmt, redact=not no_redact, color=color(fmt, output)), output)
+            sys.exit(result.exit_code)
+        if not named:
+            given = [flag for flag, v in (("--precision", precision), ("--kv-precision", kv_precision),
+                                          ("--context", context), ("--concurrency", concurrency),
+                                          ("--runtime", runtime), ("--tensor-parallel", tensor_parallel),
+                                          ("--mla-cache", mla_cache),
+                                          ("--gpu-memory-utilization", gpu_memory_utilization),
+                                          ("--runtime-version", runtime_version), ("--verify", verify)) if v]
+            if given:
+                raise InputError(f"{given[0]} needs --model: without one, check surveys every model "
+                                 "with the settings that suit each")
+        if verify and snapshot_path:
+            raise InputError("--verify reserves memory on this machine's GPUs; it cannot be used with --snapshot")
+        if probe_versions and snapshot_path:
+            raise InputError("--probe-versions runs this machine's runtimes; "
+                             "a snapshot replays the versions it recorded")
+        flags_ = flags(runtime, precision, kv_precision, context, concurrency, tensor_parallel, mla_cache,
+                       gpu_memory_utilization, runtime_version)
+        if launch is not None or runtime_version:  # a bad command or release fails before probing
+            questions(models, model_configs, flags_, launch, training=training)
+        workers = None
+        if not named and pending is not None:
+            # While the child takes the snapshot: load what the rows use, then fork the survey's
+            # workers, which wait for it (parallel.Workers).
+            from deepseek_probe import parallel, survey
 
-    training = workload(train, precision, training_flags)
-    named = bool(models or model_configs or launch is not None)
-    if training is not None and not named:
-        # No model named: what can be fine-tuned here, and how (issue 22).
-        from deepseek_probe import survey
-
-        snap = load_or_probe(snapshot_path, model_dir, probe_versions, pending)
-        result = survey.training_survey(snap, training)
-        write(report.render(result, fmt, redact=not no_redact, color=color(fmt, output)), output)
-        sys.exit(result.exit_code)
-    if not named:
-        given = [flag for flag, v in (("--precision", precision), ("--kv-precision", kv_precision),
-                                      ("--context", context), ("--concurrency", concurrency),
-                                      ("--runtime", runtime), ("--tensor-parallel", tensor_parallel),
-                                      ("--mla-cache", mla_cache),
-                                      ("--gpu-memory-utilization", gpu_memory_utilization),
-                                      ("--runtime-version", runtime_version), ("--verify", verify)) if v]
-        if given:
-            raise InputError(f"{given[0]} needs --model: without one, check surveys every model "
-                             "with the settings that suit each")
-    if verify and snapshot_path:
-        raise InputError("--verify reserves memory on this machine's GPUs; it cannot be used with --snapshot")
-    if probe_versions and snapshot_path:
-        raise InputError("--probe-versions runs this machine's runtimes; a snapshot replays the versions it recorded")
-    flags_ = flags(runtime, precision, kv_precision, context, concurrency, tensor_parallel, mla_cache,
-                   gpu_memory_utilization, runtime_version)
-    if launch is not None or runtime_version:  # a bad command or release fails before probing
-        questions(models, model_configs, flags_, launch, training=training)
-    workers = None
-    if not named and pending is not None:
-        # While the child takes the snapshot: load what the rows use, then fork the survey's
-        # workers, which wait for it (parallel.Workers).
-        from deepseek_probe import parallel, survey
-
-        survey.prepare()
-        workers = parallel.Workers(parallel.worker_count())
-    snap = load_or_probe(snapshot_path, model_dir, probe_versions, pending)
-    if not named:
-        # No model named: the capability survey (what runs here, how well, what the rest needs).
-        from deepseek_probe import parallel, survey
-
-        if workers is None:
+            survey.prepare()
             workers = parallel.Workers(parallel.worker_count())
-        result = survey.survey(snap, map_rows=workers.map)
+        snap = load_or_probe(snapshot_path, model_dir, probe_versions, pending)
+        if not named:
+            # No model named: the capability survey (what runs here, how well, what the rest needs).
+            from deepseek_probe import parallel, survey
+
+            if workers is None:
+                workers = parallel.Workers(parallel.worker_count())
+            result = survey.survey(snap, map_rows=workers.map)
+            if print_command:
+                print_commands([(r.models[0], r.launch_command, r.launch_command_note) for r in result.rows
+                                if r.fit != "none"], output)
+                sys.exit(result.exit_code)
+            write(report.render(result, fmt, redact=not no_redact, color=color(fmt, output)), output)
+            sys.exit(result.exit_code)
+        gpu_totals = [g.memory_total_bytes for g in snap.visible_gpus if g.memory_total_bytes]
+        installed = installed_lookup(snap, replay=bool(snapshot_path), probe_versions=probe_versions)
+        result = assess.check(snap, questions(models, model_configs, flags_, launch, gpu_totals, training, installed))
+        if verify:
+            from deepseek_probe import verify as verify_mod
+
+            verify_mod.verify_check_result(result, snap)
         if print_command:
-            print_commands([(r.models[0], r.launch_command, r.launch_command_note) for r in result.rows
-                            if r.fit != "none"], output)
+            print_commands([(p.model, p.launch_command, p.command_note or _why_not(p)) for p in result.profiles],
+                           output)
             sys.exit(result.exit_code)
         write(report.render(result, fmt, redact=not no_redact, color=color(fmt, output)), output)
         sys.exit(result.exit_code)
-    gpu_totals = [g.memory_total_bytes for g in snap.visible_gpus if g.memory_total_bytes]
-    installed = installed_lookup(snap, replay=bool(snapshot_path), probe_versions=probe_versions)
-    result = assess.check(snap, questions(models, model_configs, flags_, launch, gpu_totals, training, installed))
-    if verify:
-        from deepseek_probe import verify as verify_mod
 
-        verify_mod.verify_check_result(result, snap)
-    if print_command:
-        print_commands([(p.model, p.launch_command, p.command_note or _why_not(p)) for p in result.profiles],
-                       output)
-        sys.exit(result.exit_code)
-    write(report.render(result, fmt, redact=not no_redact, color=color(fmt, output)), output)
-    sys.exit(result.exit_code)
+    finally:
+        if pending is not None:
+            pending.cancel()
 
 
 def _why_not(profile: Any) -> Optional[str]:
