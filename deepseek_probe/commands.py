@@ -191,26 +191,48 @@ def load_or_probe(snapshot_path: Optional[str], model_dir: Optional[str], probe_
         return Snapshot.load(snapshot_path)
     from deepseek_probe.probes import DEFAULT_TIME_LIMIT_S, take_snapshot
 
-    # take_snapshot's own waits run side by side, each bounded by the limit: a child still silent
-    # after twice that (and 5 s of slack) is stuck, and is stopped.
+    # take_snapshot's file probes are bounded by the limit, and NVML's reading (read apart, or
+    # here when that child failed) by the limit and a second: a child still silent after twice
+    # the limit and 5 s of slack is stuck, and is stopped.
     snap = pending.result(2 * DEFAULT_TIME_LIMIT_S + 5.0) if pending is not None else None
     return snap if snap is not None else take_snapshot(model_dir=model_dir, probe_versions=probe_versions)
 
 
 def prefetch(snapshot_path: Optional[str], model_dir: Optional[str]) -> Any:
-    """This machine's snapshot, taken in a forked child while this process imports what the
-    answer needs (parallel.py; None where it does not fork)."""
+    """This machine's snapshot, taken in forked children while this process imports what the
+    answer needs (parallel.py; None where it does not fork): NVML's reading in one, which the
+    other's file probes take when they are done. Apart, neither waits on the other's Python for
+    the interpreter (benchmarks/startup_workers.py)."""
     if snapshot_path:
         return None
     from deepseek_probe import parallel
 
-    return parallel.start(lambda: _probe(model_dir))
+    nvidia = parallel.start(_probe_nvidia)
+    pending = parallel.start(lambda: _probe(model_dir, nvidia), uses=nvidia)
+    if pending is None and nvidia is not None:
+        nvidia.cancel()
+    return pending
 
 
-def _probe(model_dir: Optional[str]) -> Any:
+def _probe_nvidia() -> Any:
+    from deepseek_probe.probes import probe_nvidia
+
+    return probe_nvidia()
+
+
+def _probe(model_dir: Optional[str], nvidia: Any) -> Any:
+    import time
+
     from deepseek_probe.probes import take_snapshot
 
-    return take_snapshot(model_dir=model_dir)
+    started = time.monotonic()
+
+    def reading(limit_s: float) -> Any:
+        # The NVML child, started just before this one, bounds its own probe by the limit; a
+        # second more is slack for its exit. Silent after that, it is read here.
+        return nvidia.result(max(0.0, started + limit_s + 1.0 - time.monotonic()))
+
+    return take_snapshot(model_dir=model_dir, nvidia=reading if nvidia is not None else None)
 
 
 # --- check ----------------------------------------------------------------------------------
@@ -225,12 +247,19 @@ def check(launch: Optional[List[str]], models: Tuple[str, ...], precision: Optio
     # Not with --verify (it drives the GPUs itself) nor --probe-versions (it runs programs, which a
     # bad flag must stop before they start).
     pending = prefetch(snapshot_path, model_dir) if not (verify or probe_versions) else None
+    named = bool(models or model_configs or launch is not None)
+    workers = None
     try:
+        if pending is not None and not named and train is None:
+            # The survey's workers, forked now, small: each imports what the rows use while the
+            # snapshot is taken (as this process does), then waits for its share (parallel.Workers).
+            from deepseek_probe import parallel
+
+            workers = parallel.Workers(parallel.worker_count(), warm=_warm_rows)
         from deepseek_probe import assess, report
         from deepseek_probe.errors import InputError
 
         training = workload(train, precision, training_flags)
-        named = bool(models or model_configs or launch is not None)
         if training is not None and not named:
             # No model named: what can be fine-tuned here, and how (issue 22).
             from deepseek_probe import survey
@@ -258,14 +287,8 @@ def check(launch: Optional[List[str]], models: Tuple[str, ...], precision: Optio
                        gpu_memory_utilization, runtime_version)
         if launch is not None or runtime_version:  # a bad command or release fails before probing
             questions(models, model_configs, flags_, launch, training=training)
-        workers = None
-        if not named and pending is not None:
-            # While the child takes the snapshot: load what the rows use, then fork the survey's
-            # workers, which wait for it (parallel.Workers).
-            from deepseek_probe import parallel, survey
-
-            survey.prepare()
-            workers = parallel.Workers(parallel.worker_count())
+        if workers is not None:  # while the children take the snapshot: what this process's share of rows uses
+            _warm_rows()
         snap = load_or_probe(snapshot_path, model_dir, probe_versions, pending)
         if not named:
             # No model named: the capability survey (what runs here, how well, what the rest needs).
@@ -295,8 +318,16 @@ def check(launch: Optional[List[str]], models: Tuple[str, ...], precision: Optio
         sys.exit(result.exit_code)
 
     finally:
+        if workers is not None:
+            workers.close()
         if pending is not None:
             pending.cancel()
+
+
+def _warm_rows() -> None:
+    from deepseek_probe import survey
+
+    survey.prepare()
 
 
 def _why_not(profile: Any) -> Optional[str]:

@@ -1,5 +1,7 @@
 """Forked workers for `check`: the live snapshot taken while the answer's modules import
-(`start`), and the survey's rows shared among workers forked meanwhile (`Workers`).
+(`start`: NVML's reading in one child, the file probes in another that takes it), and the
+survey's rows shared among workers forked at the start, which import what the rows use while
+the snapshot is taken (`Workers`).
 
 Why: on a GPU host `check` spends most of its time in two serial steps, the snapshot (NVML's
 calls) and the survey's rows (pure Python, the GIL held throughout), and such hosts have cores to
@@ -89,8 +91,11 @@ class Workers:
     early (while the snapshot is being taken), they cost the answer nothing but the job's
     transfer; a child whose parent dies reads end-of-file and leaves."""
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, warm: Optional[Callable[[], None]] = None) -> None:
+        """`warm`: what each child does first, while it waits (import what `map`'s function
+        uses); where it fails the job still runs."""
         self.count = count
+        self._warm = warm
         self._children: Dict[int, Tuple[int, int, int]] = {}  # share -> (pid, job write end, result read end)
         for share in range(1, count):
             child = self._fork(share)
@@ -108,7 +113,7 @@ class Workers:
             # would keep that sibling from ever reading end-of-file.
             for fd in [job_w, result_r] + [fd for _, w, r in self._children.values() for fd in (w, r)]:
                 os.close(fd)
-            _child(lambda: _work(job_r, result_w, share, self.count))
+            _child(lambda: _work(job_r, result_w, share, self.count, self._warm))
         os.close(job_r)
         os.close(result_w)
         return pid, job_w, result_r
@@ -164,10 +169,16 @@ def _send(fd: int, data: bytes) -> bool:
         os.close(fd)
 
 
-def _work(job_r: int, result_w: int, share: int, count: int) -> None:
-    """A worker's job: wait for it, compute its share, send it back (nothing to do when the
-    parent closes the pipe without sending one)."""
+def _work(job_r: int, result_w: int, share: int, count: int, warm: Optional[Callable[[], None]]) -> None:
+    """A worker's job: warm up, wait for it, compute its share, send it back (nothing to do when
+    the parent closes the pipe without sending one)."""
     import pickle
+
+    if warm is not None:
+        try:
+            warm()
+        except Exception:  # noqa: BLE001 - only time lost: the job imports what it needs itself
+            pass
 
     job = _read_all(job_r)
     if job:
@@ -223,12 +234,14 @@ def _read_all(fd: int) -> bytes:
         os.close(fd)
 
 
-def _collect(pid: int, read_fd: int, pickle: Any) -> Optional[list]:
-    """The child's pickled list, or None when it failed."""
+def _collect(pid: Optional[int], read_fd: int, pickle: Any) -> Optional[list]:
+    """The child's pickled list, or None when it failed. `pid`: the child to reap, None when it
+    is a sibling's (whose parent reaps it): then a payload that unpickles whole is the test."""
     data = _read_all(read_fd)
-    _, status = os.waitpid(pid, 0)
-    if status != 0:
-        return None
+    if pid is not None:
+        _, status = os.waitpid(pid, 0)
+        if status != 0:
+            return None
     try:
         value = pickle.loads(data)
     except Exception:  # noqa: BLE001 - a truncated or foreign payload: computed here instead
@@ -253,10 +266,12 @@ def _stop(pid: int, *fds: int) -> None:
 
 
 class Pending:
-    """fn() computing in a forked child (`start`)."""
+    """fn() computing in a forked child (`start`). A child forked later may take the result
+    instead of the process that started it (the snapshot's child takes NVML's reading)."""
 
-    def __init__(self, pid: int, read_fd: int) -> None:
-        self._pid, self._fd = pid, read_fd
+    def __init__(self, pid: int, read_fd: int, uses: Optional["Pending"] = None) -> None:
+        self._pid, self._fd, self._uses = pid, read_fd, uses
+        self._parent = os.getpid()
 
     def result(self, timeout_s: float) -> Any:
         """fn()'s value, or None (the child failed or took longer than `timeout_s`): the caller
@@ -270,19 +285,31 @@ class Pending:
         if not ready:
             self.cancel()
             return None
-        got = _collect(self._pid, self._fd, pickle)
+        got = _collect(self._pid if self._ours() else None, self._fd, pickle)
         self._fd = -1
+        if self._uses is not None:
+            self._uses.cancel()  # its child sent this one its result, or is stuck: it has no more to do
         return got[0] if got else None
 
     def cancel(self) -> None:
+        """Stop the child (its parent only; elsewhere let go of the pipe)."""
         if self._fd >= 0:
-            _stop(self._pid, self._fd)
+            if self._ours():
+                _stop(self._pid, self._fd)
+            else:
+                os.close(self._fd)
             self._fd = -1
+        if self._uses is not None:
+            self._uses.cancel()
+
+    def _ours(self) -> bool:
+        return os.getpid() == self._parent
 
 
-def start(fn: Callable[[], Any]) -> Optional[Pending]:
+def start(fn: Callable[[], Any], uses: Optional[Pending] = None) -> Optional[Pending]:
     """fn() in a forked child while this process goes on, or None where that is not allowed
-    (worker_count) or the fork is refused."""
+    (worker_count) or the fork is refused. `uses`: a child started before, whose result fn
+    takes (its pipe is inherited); it is stopped with this one."""
     if worker_count(2) < 2:
         return None
     forked = _fork_with_pipes(1)
@@ -293,7 +320,7 @@ def start(fn: Callable[[], Any]) -> Optional[Pending]:
         os.close(read_fd)
         _child(lambda: _send_value(write_fd, fn))
     os.close(write_fd)
-    return Pending(pid, read_fd)
+    return Pending(pid, read_fd, uses)
 
 
 def _send_value(write_fd: int, fn: Callable[[], Any]) -> None:

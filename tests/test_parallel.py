@@ -277,6 +277,71 @@ def test_start_gives_up_after_its_time_and_reaps_the_child(monkeypatch):
     _no_children_left()
 
 
+def test_a_later_child_takes_an_earlier_ones_result(monkeypatch):
+    """As the snapshot's child takes NVML's reading: the pipe is inherited, and the sibling
+    that reads it cannot reap the child that wrote it (its parent does)."""
+    _allow(monkeypatch)
+    first = parallel.start(lambda: {"from": os.getpid()})
+    second = parallel.start(lambda: {"got": first.result(10.0), "pid": os.getpid()}, uses=first)
+    got = second.result(10.0)
+    assert got["got"]["from"] not in (PARENT, got["pid"])
+    _no_children_left()  # the parent reaped both
+
+
+@pytest.mark.parametrize("first_does", ["raise", "hang"])
+def test_a_failed_or_stuck_earlier_child_gives_the_later_one_none(monkeypatch, first_does):
+    import time
+
+    _allow(monkeypatch)
+
+    def first_fn():
+        if first_does == "raise":
+            raise _Boom()
+        time.sleep(30)
+
+    first = parallel.start(first_fn)
+    second = parallel.start(lambda: ("got", first.result(0.3)), uses=first)
+    t0 = time.monotonic()
+    assert second.result(10.0) == ("got", None)
+    assert time.monotonic() - t0 < 5
+    _no_children_left()  # the stuck one is stopped with the one that used it
+
+
+def test_cancel_stops_what_it_uses(monkeypatch):
+    import time
+
+    _allow(monkeypatch)
+    first = parallel.start(lambda: time.sleep(30))
+    second = parallel.start(lambda: time.sleep(30), uses=first)
+    second.cancel()
+    _no_children_left()
+
+
+_WARMED = []
+
+
+def _warmed(arg, x):
+    return (x, list(_WARMED), os.getpid() == PARENT)
+
+
+def test_workers_warm_up_before_their_job():
+    got = parallel.Workers(3, warm=lambda: _WARMED.append("warm")).map(_warmed, None, list(range(6)))
+    assert [g[0] for g in got] == list(range(6))
+    # the children warmed up; this process (worker 0) did not (its caller does that itself)
+    assert [g[1] for g in got] == [[] if i % 3 == 0 else ["warm"] for i in range(6)]
+    _no_children_left()
+
+
+def test_a_warm_up_that_fails_costs_nothing():
+    def boom():
+        raise _Boom()
+
+    got = parallel.Workers(3, warm=boom).map(_warmed, None, list(range(6)))
+    assert [g[0] for g in got] == list(range(6))
+    assert [g[2] for g in got] == [i % 3 == 0 for i in range(6)]  # the children still computed theirs
+    _no_children_left()
+
+
 def test_start_not_allowed_or_one_worker(monkeypatch):
     monkeypatch.setattr(parallel, "_allowed", False)
     assert parallel.start(lambda: 1) is None

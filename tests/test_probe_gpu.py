@@ -11,7 +11,7 @@ import pytest
 
 from conftest import FS_FIXTURES, NVML_FIXTURES
 from fake_nvml import FakeNvml
-from deepseek_probe.probes import take_snapshot
+from deepseek_probe.probes import probe_nvidia, take_snapshot
 from deepseek_probe.probes.gpu.nvidia import decode_clock_events, visible_gpu_indices
 
 REAL_RECORDINGS = ["h100", "h200", "2xh200"]
@@ -276,3 +276,40 @@ def test_tenant_derivative_shows_the_other_process_and_its_60_gib():
     base = snapshot_of("h200")[0].gpus[0]
     assert [p.used_memory_bytes for p in gpu.processes] == [60 * 2 ** 30]
     assert base.memory_free_bytes - gpu.memory_free_bytes == 60 * 2 ** 30
+
+
+# --- NVML read apart (the CLI's own process for it: commands.prefetch) ----------------------
+
+def _comparable(snap):
+    d = snap.to_dict()
+    d.pop("captured_at"), d.pop("probe_ms")
+    d["memory"].pop("available_bytes", None)
+    return d
+
+
+@pytest.mark.parametrize("name", REAL_RECORDINGS)
+def test_nvml_read_apart_makes_the_same_snapshot(name):
+    rec = recording(name)
+    here, _ = snapshot_of(rec, environ={"CUDA_VISIBLE_DEVICES": "0"})
+    asked = []
+
+    def apart(limit_s):
+        asked.append(limit_s)
+        return probe_nvidia(limit_s, {"CUDA_VISIBLE_DEVICES": "0"}, nvml=FakeNvml(rec))
+
+    # The NVML handed to take_snapshot fails every call: only the reading given can fill the GPUs.
+    broken = FakeNvml(rec, init_error="DriverNotLoaded")
+    snap = take_snapshot(nvml=broken, root=DEV_TREE, environ={"CUDA_VISIBLE_DEVICES": "0"}, time_limit_s=4.0,
+                         nvidia=apart)
+    assert asked == [4.0]
+    assert snap.cuda.nvml_status == "ok" and snap.gpus
+    assert _comparable(snap) == _comparable(here)
+    assert broken.calls == []
+
+
+def test_nvml_read_here_when_the_reading_apart_failed():
+    rec = recording("h100")
+    here, _ = snapshot_of(rec)
+    snap = take_snapshot(nvml=FakeNvml(rec), root=DEV_TREE, environ={}, nvidia=lambda limit_s: None)
+    assert snap.cuda.nvml_status == "ok"
+    assert _comparable(snap) == _comparable(here)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from deepseek_probe import records
 from deepseek_probe.probes._timeout import Outcome, start_bounded
-from deepseek_probe.snapshot import (CheckpointsInfo, CpuInfo, CudaInfo, DiskInfo, InstalledInfo, MemoryInfo,
-                                     NetworkInfo, RocmInfo, Snapshot, SystemInfo)
+from deepseek_probe.snapshot import (CheckpointsInfo, CpuInfo, CudaInfo, DiskInfo, GpuInfo, GpuLink, InstalledInfo,
+                                     MemoryInfo, NetworkInfo, RocmInfo, Snapshot, SystemInfo)
 
 # Per-probe limit. The slowest healthy probe is NVML: nvmlInit ~14 ms + ~1 ms per call
 # (census-h100.json / census-2xh200.json), plus ~80 ms of import with DEEPSEEK_PROBE_NVML=pynvml;
@@ -22,23 +22,30 @@ from deepseek_probe.snapshot import (CheckpointsInfo, CpuInfo, CudaInfo, DiskInf
 # network mount.
 DEFAULT_TIME_LIMIT_S = 5.0
 
-__all__ = ["take_snapshot", "DEFAULT_TIME_LIMIT_S"]
+__all__ = ["take_snapshot", "probe_nvidia", "DEFAULT_TIME_LIMIT_S"]
+
+# What NVML read: the driver's facts, the GPUs, their links, and the probe's time (ms).
+NvidiaReading = Tuple[CudaInfo, List[GpuInfo], List[GpuLink], float]
 
 
 def take_snapshot(model_dir: Optional[str] = None, nvml: Any = None, root: str = "/",
                   time_limit_s: float = DEFAULT_TIME_LIMIT_S,
-                  environ: Optional[Mapping[str, str]] = None, probe_versions: bool = False) -> Snapshot:
+                  environ: Optional[Mapping[str, str]] = None, probe_versions: bool = False,
+                  nvidia: Optional[Callable[[float], Optional[NvidiaReading]]] = None) -> Snapshot:
     """Probe everything. ``nvml``: a pynvml-like module (None: ``gpu.load_nvml(environ)``);
     ``root``: where /proc, /sys and /etc live (tests point it at fixtures/fs/<name>);
     ``environ``: environment to read (CUDA_VISIBLE_DEVICES, HF_HOME, …; default os.environ);
-    ``probe_versions``: also run ``X --version`` for the runtime programs found (--probe-versions)."""
+    ``probe_versions``: also run ``X --version`` for the runtime programs found (--probe-versions);
+    ``nvidia``: on Linux, NVML's reading taken elsewhere (the CLI's process of its own,
+    ``probe_nvidia``), called with the time limit when the file probes are done; where it gives
+    None NVML is read here."""
     env: Dict[str, str] = dict(os.environ if environ is None else environ)
     snap = Snapshot(tool_version=_tool_version(), captured_at=_utc_now())
     # The installed runtimes (this interpreter's packages, programs on PATH) are this machine's,
     # read on the real root only, like the checkpoints; they start first and run meanwhile.
     installed = start_bounded(lambda: _installed(env, probe_versions), "installed") if root == "/" else None
     try:
-        _fill(snap, model_dir, nvml, root, time_limit_s, env)
+        _fill(snap, model_dir, nvml, root, time_limit_s, env, nvidia)
     except Exception as e:  # noqa: BLE001 - a bug here must still give the caller a snapshot
         snap.system.unavailable.setdefault("probe", f"error: {type(e).__name__}: {e}"[:120])
     if installed is not None:
@@ -63,7 +70,7 @@ def _fill_installed(snap: Snapshot, outcome: Outcome) -> None:
 
 
 def _fill(snap: Snapshot, model_dir: Optional[str], nvml: Any, root: str, limit_s: float,
-          env: Dict[str, str]) -> None:
+          env: Dict[str, str], nvidia: Optional[Callable[[float], Optional[NvidiaReading]]]) -> None:
     from deepseek_probe.probes import _platform
     from deepseek_probe.probes.gpu import vendors_for
 
@@ -73,25 +80,14 @@ def _fill(snap: Snapshot, model_dir: Optional[str], nvml: Any, root: str, limit_
         _fill_elsewhere(snap, model_dir, nvml, limit_s, env, plat, vendors)
         return
     from deepseek_probe.probes import cpu, cuda, disk, memory, system
-    from deepseek_probe.probes.gpu import nvidia as gpu
 
     # NVML is the slow one: start it first and let the file probes run meanwhile (its C calls
-    # release the GIL). The binding is imported inside the bounded thread.
-    holder: Dict[str, Any] = {}
-    if nvml is not None:
-        holder["probe"] = gpu.GpuProbe(nvml, environ=env)
+    # release the GIL).
+    if nvidia is None:
+        here = _start_nvidia(nvml, env)
 
-    def run_gpu() -> None:
-        if "probe" not in holder:
-            try:
-                module = gpu.load_nvml(env)
-            except Exception as e:  # noqa: BLE001 - ImportError or a broken install
-                holder["import_error"] = e
-                return
-            holder["probe"] = gpu.GpuProbe(module, environ=env)
-        holder["probe"].run()
-
-    pending = start_bounded(run_gpu, "gpu")
+        def nvidia(limit_s: float) -> NvidiaReading:
+            return _finish_nvidia(here, limit_s, env)
 
     # The file probes start together, so one overall deadline bounds them all: a dead network
     # mount and a stuck /proc read cost one time limit, not one each.
@@ -139,22 +135,10 @@ def _fill(snap: Snapshot, model_dir: Optional[str], nvml: Any, root: str, limit_
 
     membw.fill_bandwidth(snap.memory, root, snap.cpu.model, snap.cpu.logical_cores)
 
-    outcome = pending.wait(limit_s)
-    snap.probe_ms["gpu"] = outcome.elapsed_ms
-    probe = holder.get("probe")
-    if "import_error" in holder:
-        e = holder["import_error"]
-        binding = "pynvml" if gpu.nvml_backend(env) == "pynvml" else "NVML binding"
-        cuda_info = CudaInfo(nvml_status=f"error: {binding} not importable: {type(e).__name__}: {e}"[:120])
-        gpus, links = [], []
-    elif probe is None:  # timed out while importing the binding
-        cuda_info, gpus, links = CudaInfo(nvml_status="timeout"), [], []
-    else:
-        reason = "timeout" if outcome.status == "timeout" else \
-            f"error: {type(outcome.error).__name__}: {outcome.error}"[:120]
-        cuda_info, gpus, links = probe.stop_and_snapshot(reason)
-        if outcome.status == "error" and cuda_info.nvml_status == "ok":
-            cuda_info.nvml_status = reason
+    reading = nvidia(limit_s)
+    if reading is None:  # the process that read it failed: read it here
+        reading = _finish_nvidia(_start_nvidia(nvml, env), limit_s, env)
+    cuda_info, gpus, links, snap.probe_ms["gpu"] = reading
     snap.cuda = _merge_cuda(cuda_info, toolkit, root)
     _wsl_driver(snap.cuda, snap.system, root)
     snap.gpus, snap.links = gpus, links
@@ -169,6 +153,58 @@ def _fill(snap: Snapshot, model_dir: Optional[str], nvml: Any, root: str, limit_
         elif outcome.status != "ok":
             snap.rocm = RocmInfo(unavailable={"rocm_version": "timeout" if outcome.status == "timeout"
                                               else f"error: {type(outcome.error).__name__}"})
+
+
+def probe_nvidia(time_limit_s: float = DEFAULT_TIME_LIMIT_S, environ: Optional[Mapping[str, str]] = None,
+                 nvml: Any = None) -> NvidiaReading:
+    """NVML's part of the snapshot alone, as ``take_snapshot(nvidia=...)`` takes it. The CLI
+    reads it in a process of its own on a many-core host (parallel.py): there no file probe's
+    Python competes with it for the interpreter between its C calls."""
+    env: Dict[str, str] = dict(os.environ if environ is None else environ)
+    return _finish_nvidia(_start_nvidia(nvml, env), time_limit_s, env)
+
+
+def _start_nvidia(nvml: Any, env: Dict[str, str]) -> Tuple[Any, Dict[str, Any]]:
+    """NVML's probe, started in a bounded thread (the binding is imported inside it)."""
+    from deepseek_probe.probes.gpu import nvidia as gpu
+
+    holder: Dict[str, Any] = {}
+    if nvml is not None:
+        holder["probe"] = gpu.GpuProbe(nvml, environ=env)
+
+    def run_gpu() -> None:
+        if "probe" not in holder:
+            try:
+                module = gpu.load_nvml(env)
+            except Exception as e:  # noqa: BLE001 - ImportError or a broken install
+                holder["import_error"] = e
+                return
+            holder["probe"] = gpu.GpuProbe(module, environ=env)
+        holder["probe"].run()
+
+    return start_bounded(run_gpu, "gpu"), holder
+
+
+def _finish_nvidia(started: Tuple[Any, Dict[str, Any]], limit_s: float, env: Dict[str, str]) -> NvidiaReading:
+    """What the probe `_start_nvidia` started read within the limit."""
+    from deepseek_probe.probes.gpu import nvidia as gpu
+
+    pending, holder = started
+    outcome = pending.wait(limit_s)
+    probe = holder.get("probe")
+    if "import_error" in holder:
+        e = holder["import_error"]
+        binding = "pynvml" if gpu.nvml_backend(env) == "pynvml" else "NVML binding"
+        return (CudaInfo(nvml_status=f"error: {binding} not importable: {type(e).__name__}: {e}"[:120]), [], [],
+                outcome.elapsed_ms)
+    if probe is None:  # timed out while importing the binding
+        return CudaInfo(nvml_status="timeout"), [], [], outcome.elapsed_ms
+    reason = "timeout" if outcome.status == "timeout" else \
+        f"error: {type(outcome.error).__name__}: {outcome.error}"[:120]
+    cuda_info, gpus, links = probe.stop_and_snapshot(reason)
+    if outcome.status == "error" and cuda_info.nvml_status == "ok":
+        cuda_info.nvml_status = reason
+    return cuda_info, gpus, links, outcome.elapsed_ms
 
 
 def _fill_pci(snap: Snapshot, outcome: Outcome) -> None:
