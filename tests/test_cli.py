@@ -379,3 +379,19 @@ def test_the_script_runs_without_the_cyclic_collector_and_cli_main_keeps_it(monk
     with pytest.raises(SystemExit):
         cli.main(["--version"])
     assert gc.isenabled()
+
+
+@pytest.mark.parametrize("model, code", [("7b", 0), ("no-such-model", 64)])
+def test_the_script_leaves_with_its_code_after_the_atexit_handlers_and_a_flush(model, code):
+    """__main__.run skips the interpreter's teardown (os._exit), not what an exit does: the
+    atexit handlers run, a buffered stdout is flushed, the exit code is the command's."""
+    script = ("import atexit, sys\n"
+              f"sys.argv = ['deepseek-probe', 'check', '--snapshot', {H100!r}, '--model', {model!r}]\n"
+              "atexit.register(lambda: print('atexit ran'))\n"  # buffered: a pipe is not a terminal
+              "from deepseek_probe.__main__ import run\n"
+              "run()\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    assert p.returncode == code
+    assert p.stdout.endswith("atexit ran\n")
+    assert ("unknown model" in p.stderr) == (code == 64)
