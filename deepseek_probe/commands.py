@@ -217,7 +217,7 @@ def prefetch(snapshot_path: Optional[str], model_dir: Optional[str]) -> Any:
 def _probe_nvidia() -> Any:
     from deepseek_probe.probes import probe_nvidia
 
-    return probe_nvidia()
+    return probe_nvidia(shutdown=False)  # this child ends once it has sent the reading
 
 
 def _probe(model_dir: Optional[str], nvidia: Any) -> Any:

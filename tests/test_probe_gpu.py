@@ -313,3 +313,11 @@ def test_nvml_read_here_when_the_reading_apart_failed():
     snap = take_snapshot(nvml=FakeNvml(rec), root=DEV_TREE, environ={}, nvidia=lambda limit_s: None)
     assert snap.cuda.nvml_status == "ok"
     assert _comparable(snap) == _comparable(here)
+
+
+@pytest.mark.parametrize("shutdown", [True, False])
+def test_nvml_read_apart_shuts_nvml_down_only_when_asked(shutdown):
+    fake = FakeNvml(recording("h100"))
+    cuda, gpus, _, _ = probe_nvidia(5.0, {}, nvml=fake, shutdown=shutdown)
+    assert cuda.nvml_status == "ok" and len(gpus) == 1
+    assert ("nvmlShutdown" in fake.calls) == shutdown

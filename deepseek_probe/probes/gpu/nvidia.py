@@ -6,8 +6,9 @@ costs ~80 ms on the H100 host); ``DEEPSEEK_PROBE_NVML=pynvml`` uses nvidia-ml-py
 Every field is read by its own NVML call; a failing call leaves that field ``None`` with a
 reason code (``not_supported``, ``no_permission``, ``gpu_lost``, …) and the probe moves on.
 ``GpuIsLost`` stops all further calls on that GPU. ``nvmlInit`` failures become
-``CudaInfo.nvml_status`` and an empty GPU list. ``nvmlShutdown`` always runs after a successful
-init (unless the probe timed out inside a hung call: then the worker is abandoned).
+``CudaInfo.nvml_status`` and an empty GPU list. ``nvmlShutdown`` runs after a successful init
+(unless the probe timed out inside a hung call: then the worker is abandoned), except in a
+process that ends right after (``shutdown=False``).
 
 Windows (native): NVML is nvml.dll (probes/_nvml.py ``library_candidates``); two more facts are
 read there because they change what is usable. Under WDDM (the default for GeForce cards) the
@@ -117,10 +118,13 @@ class GpuProbe:
     """One run of the NVML probe; results are readable (``snapshot()``) at any time."""
 
     def __init__(self, nvml: Any, environ: Optional[Dict[str, str]] = None,
-                 platform: Optional[str] = None) -> None:
+                 platform: Optional[str] = None, shutdown: bool = True) -> None:
+        """``shutdown``: call nvmlShutdown when done (False in a process that ends right after:
+        the driver releases what nvmlInit took when the process's device files close)."""
         from deepseek_probe.probes import _platform
 
         self.nvml = nvml
+        self.shutdown = shutdown
         self.environ = environ
         self.windows = _platform.current(platform) == _platform.WINDOWS
         self.cuda = CudaInfo()
@@ -170,7 +174,7 @@ class GpuProbe:
             finally:
                 with self._lock:
                     stopped = self._stopped
-                if not stopped:
+                if not stopped and self.shutdown:
                     try:
                         nvml.nvmlShutdown()
                     except Exception:  # noqa: BLE001 - nothing left to report
