@@ -97,7 +97,7 @@ class Workers:
         self.count = count
         self._warm = warm
         self._children: Dict[int, Tuple[int, int, int]] = {}  # share -> (pid, job write end, result read end)
-        for share in range(1, count):
+        for share in range(count - 1):  # the last share is this process's (map)
             child = self._fork(share)
             if child is None:  # RLIMIT_NPROC, a pids cgroup: this process computes the rest
                 break
@@ -119,8 +119,10 @@ class Workers:
         return pid, job_w, result_r
 
     def map(self, fn: Callable[[A, T], R], arg: A, items: Sequence[T]) -> List[R]:
-        """[fn(arg, x) for x in items]: item i computed by worker i mod count, worker 0 being
-        this process. `fn` travels by name (a module's function) with `arg` and `items`."""
+        """[fn(arg, x) for x in items]: item i computed by worker i mod count, the last worker
+        being this process: given the costliest items first, it takes the cheapest of each round
+        (and has the report to write after). `fn` travels by name (a module's function) with
+        `arg` and `items`."""
         n = self.count
 
         def share(k: int) -> List[R]:

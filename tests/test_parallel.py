@@ -31,8 +31,8 @@ def _no_children_left():
 def test_same_list_as_serial_and_the_work_is_shared(workers):
     got = parallel.Workers(workers).map(_square, "a", list(range(19)))
     assert [g[:3] for g in got] == [("a", x, x * x) for x in range(19)]
-    # item i is computed by worker i mod N; worker 0 is this process
-    assert [g[3] for g in got] == [i % workers == 0 for i in range(19)]
+    # item i is computed by worker i mod N; the last worker is this process
+    assert [g[3] for g in got] == [i % workers == workers - 1 for i in range(19)]
     _no_children_left()
 
 
@@ -324,8 +324,8 @@ def _warmed(arg, x):
 def test_workers_warm_up_before_their_job():
     got = parallel.Workers(3, warm=lambda: _WARMED.append("warm")).map(_warmed, None, list(range(6)))
     assert [g[0] for g in got] == list(range(6))
-    # the children warmed up; this process (worker 0) did not (its caller does that itself)
-    assert [g[1] for g in got] == [[] if i % 3 == 0 else ["warm"] for i in range(6)]
+    # the children warmed up; this process (the last worker) did not (its caller does that itself)
+    assert [g[1] for g in got] == [[] if i % 3 == 2 else ["warm"] for i in range(6)]
     _no_children_left()
 
 
@@ -335,7 +335,7 @@ def test_a_warm_up_that_fails_costs_nothing():
 
     got = parallel.Workers(3, warm=boom).map(_warmed, None, list(range(6)))
     assert [g[0] for g in got] == list(range(6))
-    assert [g[2] for g in got] == [i % 3 == 0 for i in range(6)]  # the children still computed theirs
+    assert [g[2] for g in got] == [i % 3 == 2 for i in range(6)]  # the children still computed theirs
     _no_children_left()
 
 
