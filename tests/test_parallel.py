@@ -18,6 +18,19 @@ PARENT = os.getpid()
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forks only on Linux")
 
 
+@pytest.fixture(autouse=True)
+def _threads_of_earlier_tests_ended():
+    """Tests elsewhere leave a timed-out probe's thread sleeping out its hang (it cannot be
+    stopped), and worker_count refuses to fork while a thread runs: wait for them to end, so
+    that these tests do not depend on which ran before."""
+    import _thread
+    import time
+
+    deadline = time.monotonic() + 10.0
+    while _thread._count() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 def _square(arg, x):
     return (arg, x, x * x, os.getpid() == PARENT)
 

@@ -84,10 +84,9 @@ def _fill(snap: Snapshot, model_dir: Optional[str], nvml: Any, root: str, limit_
     # NVML is the slow one: start it first and let the file probes run meanwhile (its C calls
     # release the GIL).
     if nvidia is None:
-        here = _start_nvidia(nvml, env)
+        import functools
 
-        def nvidia(limit_s: float) -> NvidiaReading:
-            return _finish_nvidia(here, limit_s, env)
+        nvidia = functools.partial(_finish_nvidia, _start_nvidia(nvml, env), env=env)
 
     # The file probes start together, so one overall deadline bounds them all: a dead network
     # mount and a stuck /proc read cost one time limit, not one each.
