@@ -287,8 +287,9 @@ def check(launch: Optional[List[str]], models: Tuple[str, ...], precision: Optio
                        gpu_memory_utilization, runtime_version)
         if launch is not None or runtime_version:  # a bad command or release fails before probing
             questions(models, model_configs, flags_, launch, training=training)
-        if workers is not None:  # while the children take the snapshot: what this process's share of rows uses
+        if workers is not None:  # while the children take the snapshot: what this process's rows and report use
             _warm_rows()
+            report.prepare()
         snap = load_or_probe(snapshot_path, model_dir, probe_versions, pending)
         if not named:
             # No model named: the capability survey (what runs here, how well, what the rest needs).

@@ -360,17 +360,23 @@ def test_start_not_allowed_or_one_worker(monkeypatch):
 
 
 def test_after_prepare_no_survey_imports_a_module_of_ours(tmp_path):
-    """survey.prepare loads what every row uses (the forked workers then start with it): a fresh
-    interpreter prepares, then surveys every snapshot fixture, and imports nothing of ours."""
+    """survey.prepare loads what every row uses (the forked workers then start with it), and
+    report.prepare what its report uses: a fresh interpreter prepares, then surveys every
+    snapshot fixture and renders each in every format, and imports nothing of ours; the catalog
+    specs are built (profiles.all_models) before the first survey asks for them."""
     code = (
         "import glob, sys\n"
-        "from deepseek_probe import survey\n"
+        "from deepseek_probe import profiles, report, survey\n"
         "from deepseek_probe.snapshot import Snapshot\n"
         "snaps = [Snapshot.load(p) for p in sorted(glob.glob(sys.argv[1] + '/*.json'))]\n"
         "survey.prepare()\n"
+        "report.prepare()\n"
+        "assert profiles._spec_at.cache_info().currsize == len(profiles.all_models())\n"
         "before = set(sys.modules)\n"
         "for s in snaps:\n"
-        "    survey.survey(s)\n"
+        "    result = survey.survey(s)\n"
+        "    for fmt in ('text', 'json'):\n"
+        "        report.render(result, fmt, redact=True, color=False)\n"
         "print(len(snaps), sorted(m for m in set(sys.modules) - before if m.startswith('deepseek_probe')))\n"
     )
     p = subprocess.run([sys.executable, "-c", code, SNAPSHOTS], capture_output=True, text=True,
