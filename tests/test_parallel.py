@@ -397,3 +397,23 @@ def test_default_count_is_half_the_usable_cores(monkeypatch, cores, quota, expec
     assert parallel._default_workers() == expect
     monkeypatch.setattr(parallel, "_allowed", True)
     assert parallel.worker_count(19, {}) == min(expect, parallel.MAX_WORKERS)
+
+
+def test_the_snapshot_child_waits_for_nvmls_reading_the_limit_and_a_second_from_its_start():
+    """commands._probe (the snapshot's child): NVML's child bounds its own probe by the limit,
+    so the wait for its reading ends a second after that, counted from the start; with no
+    reading (that child failed) NVML is read in this process."""
+    from deepseek_probe import commands
+    from deepseek_probe.probes import DEFAULT_TIME_LIMIT_S
+
+    asked = []
+
+    class Failed:
+        def result(self, timeout_s):
+            asked.append(timeout_s)
+            return None
+
+    snap = commands._probe(None, Failed())
+    assert len(asked) == 1
+    assert DEFAULT_TIME_LIMIT_S < asked[0] <= DEFAULT_TIME_LIMIT_S + 1.0
+    assert snap.cuda.nvml_status is not None and "gpu" in snap.probe_ms
