@@ -29,17 +29,18 @@ CHILD = r"""
 import gc, os, sys, time
 gc.disable()
 t0 = time.perf_counter()
-pending = None
+pending = workers = None
 if __WORKERS__ > 1:  # as the script runs with DEEPSEEK_PROBE_WORKERS=N (parallel.py)
     os.environ["DEEPSEEK_PROBE_WORKERS"] = str(__WORKERS__)
     from deepseek_probe import commands, parallel
     parallel.allow_fork()
     pending = commands.prefetch(__SNAPSHOT__, None)
+    if pending is not None:  # as commands.check: the workers forked now warm up while the children probe
+        workers = parallel.Workers(parallel.worker_count(), warm=commands._warm_rows)
 from deepseek_probe import report, survey
-workers = None
-if pending is not None:  # as commands.check: while the child probes, load what the rows use and fork the workers
+if workers is not None:  # as commands.check: this process's rows and report, meanwhile
     survey.prepare()
-    workers = parallel.Workers(parallel.worker_count())
+    report.prepare()
 t1 = time.perf_counter()
 if __SNAPSHOT__:
     from deepseek_probe.snapshot import Snapshot
