@@ -213,8 +213,8 @@ def fixture_variants(draw):
         try:
             for step in path[:-1]:
                 obj = obj[step] if isinstance(step, int) else getattr(obj, step)
-        except (IndexError, AttributeError):  # an earlier replacement shortened that list,
-            continue  # or set an optional record (Snapshot.rocm) to None
+        except (IndexError, AttributeError, TypeError):  # an earlier replacement shortened that
+            continue  # list, or set an optional record or list (Snapshot.rocm, GpuInfo.processes) to None
         if obj is None:  # that optional record is None now: nothing to replace inside it
             continue
         setattr(obj, path[-1], draw(schema_strategy(tp)))
