@@ -289,8 +289,7 @@ class Pending:
             return None
         got = _collect(self._pid if self._ours() else None, self._fd, pickle)
         self._fd = -1
-        if self._uses is not None:
-            self._uses.cancel()  # its child sent this one its result, or is stuck: it has no more to do
+        self.cancel()  # what it used: its child sent this one its result, or is stuck
         return got[0] if got else None
 
     def cancel(self) -> None:

@@ -313,8 +313,8 @@ _ROW_MODULES = ("deepseek_probe.rules", "deepseek_probe.estimate", "deepseek_pro
 
 
 def prepare() -> None:
-    """Import what the rows use, ahead of them: the CLI does it while its snapshot is taken in a
-    child, so that the survey's forked workers start with it loaded (parallel.py)."""
+    """Import what the rows use and build the catalog's specs, ahead of them: the CLI's survey
+    workers and the CLI itself do it while the snapshot is taken (commands.check, parallel.py)."""
     import importlib
 
     for name in _ROW_MODULES:
